@@ -1,0 +1,52 @@
+/**
+ * The `rank1` command: train, eval, predict, import, bench, serve. Every operation the UI can
+ * do is reachable here too. Exit codes: 0 ok, 1 failure (one-line reason), 2 usage error.
+ */
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { registerBench } from './cli/bench.js';
+import { registerEval } from './cli/eval.js';
+import { registerImport } from './cli/import.js';
+import { registerPredict } from './cli/predict.js';
+import { registerServe } from './cli/serve.js';
+import { registerTrain } from './cli/train.js';
+
+// dist/main/cli.js and src-main/cli.ts sit at different depths below package.json.
+const require = createRequire(import.meta.url);
+const pkg = (() => {
+  try {
+    return require('../../package.json') as { version: string };
+  } catch {
+    return require('../package.json') as { version: string };
+  }
+})();
+
+export function buildProgram(): Command {
+  const program = new Command('rank1')
+    .description('Rank-1 Studio: uncertainty-aware image classifiers (rank-1 Bayesian neural networks)')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  registerTrain(program);
+  registerEval(program);
+  registerPredict(program);
+  registerImport(program);
+  registerBench(program);
+  registerServe(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    throw e;
+  }
+}
+
+await main();

@@ -1,0 +1,407 @@
+/**
+ * The service contract: every operation the UI (and the CLI) can ask for, the events the service
+ * streams back, and the runtime schemas of the arguments. Shared by main, utility process and
+ * renderer, so it imports nothing but zod and plain types.
+ *
+ * Long operations (import, train, evaluate, predict) are jobs: the call returns `{ jobId }` at once,
+ * progress and results arrive as `job.*` events, and `jobs.cancel` stops them.
+ */
+import { z } from 'zod';
+import type {
+  DatasetMetrics,
+  EpochMetrics,
+  ImagePrediction,
+  ModelConfig,
+  OodMetrics,
+  TrainConfig,
+  TrainEvent,
+} from './engine/types.js';
+import type { ImportProgress, ImportReport } from './data/index.js';
+import type { Preprocessing } from './data/types.js';
+
+export type { DatasetMetrics, EpochMetrics, ImagePrediction, ModelConfig, OodMetrics, TrainConfig, TrainEvent };
+export type { ImportProgress, ImportReport, Preprocessing };
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export const errorCodes = [
+  'bad-request', // arguments failed validation: `field` names the first bad one
+  'unknown-operation',
+  'forbidden', // a path the user did not grant, a missing token, a foreign origin
+  'not-found',
+  'conflict', // e.g. a training already running on that model name
+  'too-large',
+  'cancelled',
+  'engine-crashed',
+  'unsupported',
+  'failed', // the operation ran and failed; message says why and what to do
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+export interface ServiceErrorShape {
+  code: ErrorCode;
+  message: string;
+  field?: string;
+}
+
+export class ServiceError extends Error implements ServiceErrorShape {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+  toJSON(): ServiceErrorShape {
+    return { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) };
+  }
+  static from(shape: ServiceErrorShape): ServiceError {
+    return new ServiceError(shape.code, shape.message, shape.field);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument schemas (strict: unknown fields are refused)
+
+const MAX_PATH = 4096;
+const path = z.string().min(1).max(MAX_PATH);
+const id = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
+const name = z.string().min(1).max(200);
+/** Bytes from a drop or an upload, base64; capped so one message stays bounded. */
+const droppedFile = z.strictObject({ name: name, base64: z.string().max(48 * 1024 * 1024) });
+
+export const preprocessingArgs = z.strictObject({
+  imageSize: z.number().int().min(16).max(256).optional(),
+  fit: z.enum(['cover', 'contain']).optional(),
+  channels: z.union([z.literal(1), z.literal(3), z.literal('auto')]).optional(),
+});
+
+export const trainArgs = z.strictObject({
+  /** A dataset id from `datasets.list`, or a folder path (imported with defaults first). */
+  dataset: z.string().min(1).max(MAX_PATH),
+  name: name.optional(),
+  preset: z.enum(['quick', 'balanced', 'best']).optional(),
+  arch: z.enum(['auto', 'mlp', 'cnn', 'resnet20', 'wrn-28-10']).optional(),
+  backbone: z.string().min(1).max(MAX_PATH).optional(),
+  method: z.enum(['rank1', 'deterministic', 'batchensemble']).optional(),
+  members: z.number().int().min(1).max(16).optional(),
+  posterior: z.enum(['gaussian', 'cauchy']).optional(),
+  epochs: z.number().int().min(1).max(1000).optional(),
+  batchSize: z.number().int().min(1).max(4096).optional(),
+  learningRate: z.number().positive().max(10).optional(),
+  optimizer: z.enum(['sgd', 'adam']).optional(),
+  augment: z.strictObject({ crop: z.boolean(), flip: z.boolean() }).partial().optional(),
+  valFraction: z.number().min(0).max(0.5).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  resumeFrom: id.optional(),
+  ...preprocessingArgs.shape,
+});
+
+export const evaluateArgs = z.strictObject({
+  model: id,
+  dataset: z.string().min(1).max(MAX_PATH),
+  /** all | val | test; default: the held-out split when the dataset is the model's own. */
+  split: z.enum(['auto', 'all', 'train', 'val', 'test']).optional(),
+  ood: path.optional(),
+  samples: z.number().int().min(1).max(64).optional(),
+});
+
+export const predictArgs = z
+  .strictObject({
+    model: id,
+    paths: z.array(path).max(10_000).optional(),
+    files: z.array(droppedFile).max(256).optional(),
+    samples: z.number().int().min(1).max(64).optional(),
+    thumbnails: z.boolean().optional(),
+  })
+  .refine((a) => (a.paths?.length ?? 0) + (a.files?.length ?? 0) > 0, {
+    message: 'give at least one path or file',
+    path: ['paths'],
+  });
+
+/** One row of a prediction result as streamed and exported. */
+// A type alias, not an interface, so rows are assignable to the loose row schema's input type.
+export type PredictionRow = Partial<ImagePrediction> & {
+  file: string;
+  name: string;
+  error?: string;
+  /** Why the OOD flag was raised: which score, its value, the threshold. */
+  flag?: { score: string; value: number; threshold: number };
+  scores?: Record<string, number>;
+  /** Small JPEG as a data: URL, when asked for. */
+  thumbnail?: string;
+  uncertain?: boolean;
+  /** Class name → predictive probability (the CSV's p_<class> columns). */
+  probs?: Record<string, number>;
+  /** The image came as dropped bytes, not from a file on disk (`file` is then its name). */
+  dropped?: boolean;
+};
+
+const predictionRow = z.looseObject({
+  file: z.string().max(MAX_PATH),
+  name: z.string().max(MAX_PATH),
+  label: z.string().max(200).optional(),
+  confidence: z.number().optional(),
+  entropy: z.number().optional(),
+  expectedEntropy: z.number().optional(),
+  mutualInformation: z.number().optional(),
+  ood: z.boolean().optional(),
+  uncertain: z.boolean().optional(),
+  error: z.string().max(2000).optional(),
+});
+
+export const settingsSchema = z.strictObject({
+  theme: z.enum(['system', 'light', 'dark']),
+  backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
+  /** Predictions with entropy above this fraction of log(classes) count as uncertain. */
+  uncertainFraction: z.number().min(0).max(1),
+  defaultFit: z.enum(['cover', 'contain']),
+  /** Target in-distribution acceptance rate of the OOD threshold (0.95 = 95% TPR). */
+  oodTpr: z.number().min(0.5).max(0.999),
+});
+export type Settings = z.infer<typeof settingsSchema>;
+export const defaultSettings: Settings = {
+  theme: 'system',
+  backend: 'auto',
+  uncertainFraction: 0.5,
+  defaultFit: 'cover',
+  oodTpr: 0.95,
+};
+
+export const operations = {
+  'system.info': z.strictObject({}),
+  'datasets.scan': z.strictObject({ path }),
+  'datasets.import': z.strictObject({
+    path,
+    valFraction: z.number().min(0).max(0.5).optional(),
+    testFraction: z.number().min(0).max(0.5).optional(),
+    seed: z.number().int().min(0).optional(),
+    ...preprocessingArgs.shape,
+  }),
+  'datasets.list': z.strictObject({}),
+  'datasets.remove': z.strictObject({ id }),
+  'datasets.files': z.strictObject({
+    id,
+    split: z.enum(['all', 'train', 'val', 'test']).optional(),
+    className: name.optional(),
+    offset: z.number().int().min(0).optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+  }),
+  'datasets.thumbnail': z.strictObject({ file: path, size: z.number().int().min(16).max(512).optional() }),
+  'train.start': trainArgs,
+  'train.status': z.strictObject({}),
+  'jobs.cancel': z.strictObject({ jobId: id }),
+  'jobs.list': z.strictObject({}),
+  'models.list': z.strictObject({}),
+  'models.get': z.strictObject({ id }),
+  'models.rename': z.strictObject({ id, name }),
+  'models.remove': z.strictObject({ id }),
+  'models.export': z.strictObject({ id, dest: path.optional() }),
+  'models.import': z
+    .strictObject({ path: path.optional(), file: droppedFile.optional() })
+    .refine((a) => !!a.path !== !!a.file, { message: 'give either path or file', path: ['path'] }),
+  evaluate: evaluateArgs,
+  predict: predictArgs,
+  'predictions.csv': z.strictObject({ rows: z.array(predictionRow).max(100_000) }),
+  'predictions.copy': z.strictObject({ rows: z.array(predictionRow).max(100_000), dest: path }),
+  'settings.get': z.strictObject({}),
+  'settings.set': settingsSchema.partial().strict(),
+} as const;
+
+export type OperationName = keyof typeof operations;
+export type OperationArgs<O extends OperationName> = z.input<(typeof operations)[O]>;
+export const operationNames = Object.keys(operations) as OperationName[];
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+export interface JobStarted {
+  jobId: string;
+}
+
+export type JobKind = 'import' | 'train' | 'evaluate' | 'predict';
+
+export interface JobInfo {
+  jobId: string;
+  kind: JobKind;
+  state: 'running' | 'done' | 'failed' | 'cancelled';
+  startedAt: string;
+  /** The latest progress event, so a reopened window can show a running job. */
+  last?: unknown;
+  /** For training: the epoch history so far, so curves survive a window reload. */
+  history?: EpochMetrics[];
+  title: string;
+}
+
+export interface SystemInfo {
+  app: string;
+  versions: Record<string, string>;
+  backend: { name: string; device: string } | null;
+  backends: { name: string; available: boolean; reason?: string }[];
+  dataHome: string;
+  platform: string;
+}
+
+export interface ScanSummary {
+  root: string;
+  classes: Record<string, number>;
+  givenSplits: boolean;
+  images: number;
+  skipped: { file: string; reason: string }[];
+}
+
+export interface DatasetSummary {
+  id: string;
+  root: string;
+  images: number;
+  classes: string[];
+  preprocessing: Preprocessing;
+  importedAt: string;
+  report?: ImportReport;
+}
+
+export interface ModelSummary {
+  id: string;
+  name: string;
+  createdAt: string;
+  classes: string[];
+  config: ModelConfig;
+  train: TrainConfig;
+  preprocessing: Preprocessing;
+  metrics?: { val?: Partial<DatasetMetrics> };
+  history?: EpochMetrics[];
+  backend?: { name: string; device: string };
+  backbone?: { name: string; sha256: string } | null;
+  ood?: { score: string; threshold: number; tpr: number };
+  demo?: boolean;
+}
+
+export interface EvaluateResult {
+  model: string;
+  split: string;
+  metrics: DatasetMetrics;
+  ood?: OodMetrics & { scores?: Record<string, { auroc: number; fpr95: number }> };
+  /** Per-image scores for histograms, risk–coverage and the review queue. */
+  items: { file: string; label: number; predicted: number; confidence: number; entropy: number; mutualInformation: number }[];
+  oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
+}
+
+export interface Results {
+  'system.info': SystemInfo;
+  'datasets.scan': ScanSummary;
+  'datasets.import': JobStarted;
+  'datasets.list': DatasetSummary[];
+  'datasets.remove': { removed: string };
+  'datasets.files': { total: number; files: { file: string; className: string; split: string }[] };
+  'datasets.thumbnail': { mime: string; base64: string };
+  'train.start': JobStarted;
+  'train.status': JobInfo[];
+  'jobs.cancel': { cancelled: boolean };
+  'jobs.list': JobInfo[];
+  'models.list': ModelSummary[];
+  'models.get': ModelSummary;
+  'models.rename': ModelSummary;
+  'models.remove': { removed: string };
+  'models.export': { path?: string; fileName: string; base64?: string };
+  'models.import': ModelSummary;
+  evaluate: JobStarted;
+  predict: JobStarted;
+  'predictions.csv': { csv: string };
+  'predictions.copy': { dest: string; copied: number; folders: Record<string, number>; skipped?: { file: string; reason: string }[] };
+  'settings.get': Settings;
+  'settings.set': Settings;
+}
+
+/** What each job's `job.done` event carries. */
+export interface JobResults {
+  import: DatasetSummary;
+  train: ModelSummary;
+  evaluate: EvaluateResult;
+  predict: { count: number; errors: number; flagged: number };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+export type ServiceEvent =
+  | { type: 'job.started'; job: JobInfo }
+  | { type: 'job.progress'; jobId: string; kind: JobKind; progress: ImportProgress | TrainEvent | { done: number; total: number } }
+  | { type: 'job.item'; jobId: string; kind: 'predict'; item: PredictionRow }
+  | { type: 'job.done'; jobId: string; kind: JobKind; result: JobResults[JobKind] }
+  | { type: 'job.failed'; jobId: string; kind: JobKind; error: ServiceErrorShape }
+  | { type: 'job.cancelled'; jobId: string; kind: JobKind }
+  | { type: 'engine.restarted'; reason: string };
+
+// ---------------------------------------------------------------------------------------------
+// The transport-independent shape every transport carries
+
+export interface Request {
+  id: number;
+  op: string;
+  args: unknown;
+}
+export type Response = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: ServiceErrorShape };
+
+/** What a transport talks to (the service itself, or a proxy to it in another process). */
+export interface ServiceHandler {
+  call(op: string, args: unknown): Promise<unknown>;
+  subscribe(listener: (e: ServiceEvent) => void): () => void;
+}
+
+/** Validate arguments against the operation's schema; throw a typed error naming the field. */
+export function parseArgs<O extends OperationName>(op: string, args: unknown): { op: O; args: z.output<(typeof operations)[O]> } {
+  if (!Object.prototype.hasOwnProperty.call(operations, op)) {
+    throw new ServiceError('unknown-operation', `Unknown operation "${String(op).slice(0, 100)}".`);
+  }
+  const schema = operations[op as O];
+  const parsed = schema.safeParse(args ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.map(String).join('.') || undefined;
+    throw new ServiceError('bad-request', `${op}: ${field ? `"${field}" ` : ''}${issue.message}`, field);
+  }
+  return { op: op as O, args: parsed.data as z.output<(typeof operations)[O]> };
+}
+
+/** The typed client the renderer and CLI use over any transport. */
+export class ServiceClient {
+  constructor(private readonly handler: ServiceHandler) {}
+  call<O extends OperationName>(op: O, args: OperationArgs<O>): Promise<Results[O]> {
+    return this.handler.call(op, args) as Promise<Results[O]>;
+  }
+  on(listener: (e: ServiceEvent) => void): () => void {
+    return this.handler.subscribe(listener);
+  }
+  /** Start a job and resolve with its result; `onEvent` sees its progress and items. */
+  async run<K extends JobKind>(
+    op: 'datasets.import' | 'train.start' | 'evaluate' | 'predict',
+    args: unknown,
+    onEvent?: (e: ServiceEvent) => void,
+  ): Promise<JobResults[K]> {
+    const buffered: ServiceEvent[] = [];
+    let jobId: string | undefined;
+    let settle!: { resolve: (v: JobResults[K]) => void; reject: (e: Error) => void };
+    const done = new Promise<JobResults[K]>((resolve, reject) => (settle = { resolve, reject }));
+    const handle = (e: ServiceEvent) => {
+      if (!('jobId' in e) || e.jobId !== jobId) return;
+      onEvent?.(e);
+      if (e.type === 'job.done') settle.resolve(e.result as JobResults[K]);
+      else if (e.type === 'job.failed') settle.reject(ServiceError.from(e.error));
+      else if (e.type === 'job.cancelled') settle.reject(new ServiceError('cancelled', 'Cancelled.'));
+    };
+    const off = this.handler.subscribe((e) => (jobId === undefined ? buffered.push(e) : handle(e)));
+    try {
+      ({ jobId } = (await this.handler.call(op, args)) as JobStarted);
+      buffered.splice(0).forEach(handle);
+      return await done;
+    } finally {
+      off();
+    }
+  }
+}

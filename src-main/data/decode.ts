@@ -1,0 +1,143 @@
+/**
+ * THE decode path: bytes → sniff → structural check → decode (sharp, or a JS fallback) → EXIF
+ * orientation → alpha flattened on `background` → resize (`cover` = scale + centre crop,
+ * `contain` = letterbox on `background`) → sRGB uint8 (or luminance when channels = 1), HWC.
+ * Training, evaluation and prediction all call `prepareImage`, so they see identical pixels.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import sharp, { type Sharp } from 'sharp';
+import { ImageError } from './errors.js';
+import { checkStructure, decodeFallback, sniffFormat, type SniffedFormat } from './formats.js';
+import type { PreparedImage, Preprocessing } from './types.js';
+
+/** Background for alpha flattening and letterboxing: white. */
+export const DEFAULT_BACKGROUND = { r: 255, g: 255, b: 255 };
+
+/** Decompression-bomb guard: images with more pixels than this are refused ('too-large'). */
+export const MAX_INPUT_PIXELS = 100_000_000;
+
+/** Read a file for decoding, mapping I/O failures onto ImageError reasons. */
+export async function readImageFile(file: string): Promise<Buffer> {
+  let buf: Buffer;
+  try {
+    buf = await fs.readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    throw new ImageError(file, 'unreadable', `cannot read file (${code || (e as Error).message})`);
+  }
+  if (buf.length === 0) throw new ImageError(file, 'empty', 'file is empty (0 bytes)');
+  return buf;
+}
+
+export interface DecodedImage extends PreparedImage {
+  /** True when every output pixel has R = G = B (only meaningful for channels = 3). */
+  grey: boolean;
+}
+
+/** Decode, orient, flatten and resize one image. `file` names it in errors. */
+export async function decodeBuffer(file: string, buf: Buffer, prep: Preprocessing): Promise<DecodedImage> {
+  if (buf.length === 0) throw new ImageError(file, 'empty', 'file is empty (0 bytes)');
+  const format = sniffFormat(buf, path.extname(file).toLowerCase());
+  const pipeline = await openPipeline(file, buf, format);
+  pipeline
+    .flatten({ background: prep.background })
+    .resize(prep.size, prep.size, { fit: prep.fit, position: 'centre', background: prep.background })
+    .toColourspace(prep.channels === 1 ? 'b-w' : 'srgb')
+    .removeAlpha();
+  let data: Buffer;
+  let channels: number;
+  try {
+    const out = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    data = out.data;
+    channels = out.info.channels;
+  } catch (e) {
+    throw sharpError(file, e);
+  }
+  const pixels = fixChannels(data, channels, prep.channels);
+  let grey = prep.channels === 1;
+  if (!grey) {
+    grey = true;
+    for (let i = 0; i < pixels.length; i += 3) {
+      if (pixels[i] !== pixels[i + 1] || pixels[i] !== pixels[i + 2]) {
+        grey = false;
+        break;
+      }
+    }
+  }
+  return { pixels, width: prep.size, height: prep.size, channels: prep.channels, grey };
+}
+
+/** A sharp instance positioned after decode + EXIF orientation, for any supported format. */
+async function openPipeline(file: string, buf: Buffer, format: SniffedFormat | null): Promise<Sharp> {
+  if (format === null) {
+    const text = buf.subarray(0, 512).every((c) => c === 9 || c === 10 || c === 13 || (c >= 32 && c < 127) || c >= 128);
+    throw new ImageError(file, 'not-image', text ? 'not an image: the file holds text' : 'not an image: unrecognised content');
+  }
+  if (format === 'svg') throw new ImageError(file, 'unsupported', 'SVG (vector) images are not supported');
+  checkStructure(file, buf, format);
+  if (format === 'bmp' || format === 'tga' || format === 'pnm' || format === 'heic') {
+    const raw = await decodeFallback(file, buf, format, MAX_INPUT_PIXELS);
+    return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } });
+  }
+  const s = sharp(buf, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning' });
+  if (format === 'tiff') {
+    let depth: string | undefined;
+    try {
+      depth = (await s.metadata()).depth;
+    } catch (e) {
+      throw sharpError(file, e);
+    }
+    if (depth === 'float' || depth === 'double' || depth === 'complex' || depth === 'dpcomplex') {
+      throw new ImageError(file, 'unsupported', `floating-point TIFF (${depth}) is not supported: its value range is undefined; convert to 8 or 16 bit`);
+    }
+  }
+  return s.rotate();
+}
+
+function fixChannels(data: Buffer, have: number, want: 1 | 3): Uint8Array {
+  const out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (have === want) return out;
+  const n = data.length / have;
+  const res = new Uint8Array(n * want);
+  for (let i = 0; i < n; i++) {
+    if (want === 3) res[3 * i] = res[3 * i + 1] = res[3 * i + 2] = out[i * have]!;
+    else res[i] = out[i * have]!;
+  }
+  return res;
+}
+
+function sharpError(file: string, e: unknown): ImageError {
+  if (e instanceof ImageError) return e;
+  const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+  if (/pixel limit/i.test(msg)) return new ImageError(file, 'too-large', `image exceeds the limit of ${MAX_INPUT_PIXELS} pixels (decompression-bomb guard)`);
+  if (/unsupported image format/i.test(msg)) return new ImageError(file, 'unsupported', `unsupported image format (${msg})`);
+  if (/premature end|truncat|unexpected end|end of (file|stream|data)|short read/i.test(msg)) return new ImageError(file, 'truncated', msg);
+  return new ImageError(file, 'corrupt', msg);
+}
+
+/**
+ * Decode + orient + flatten + resize one image (path or encoded bytes) exactly as the import does.
+ * Throws ImageError(file, reason, message).
+ */
+export async function prepareImage(input: string | Buffer, prep: Preprocessing): Promise<PreparedImage> {
+  const file = typeof input === 'string' ? input : '<buffer>';
+  const buf = typeof input === 'string' ? await readImageFile(input) : input;
+  const { pixels, width, height, channels } = await decodeBuffer(file, buf, prep);
+  return { pixels, width, height, channels };
+}
+
+/** A small JPEG (longest side ≤ size, upright, flattened on white) of a source image, for the UI. */
+export async function thumbnail(file: string, size = 128): Promise<Buffer> {
+  const buf = await readImageFile(file);
+  const pipeline = await openPipeline(file, buf, sniffFormat(buf, path.extname(file).toLowerCase()));
+  try {
+    return await pipeline
+      .flatten({ background: DEFAULT_BACKGROUND })
+      .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 80 })
+      .toBuffer();
+  } catch (e) {
+    throw sharpError(file, e);
+  }
+}

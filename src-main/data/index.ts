@@ -1,0 +1,20 @@
+/**
+ * Data room: everything between a folder of images on disk and the uint8 examples training,
+ * evaluation and prediction read. Owns scanning, decoding (`prepareImage`), the pixel cache under
+ * `dataHome()`, splits and the import report. This file is the only one other folders import.
+ */
+export type { ExampleSet, PreparedImage, Preprocessing } from './types.js';
+export { DEFAULT_BACKGROUND, MAX_INPUT_PIXELS, prepareImage, thumbnail } from './decode.js';
+export { ImageError, type ImageErrorReason } from './errors.js';
+export { dataHome } from './home.js';
+export { scanFolder, type ScanOptions, type ScanResult, type ScannedFile, type SkippedFile, type SplitName } from './scan.js';
+export {
+  chooseImageSize,
+  importDataset,
+  listDatasets,
+  removeDataset,
+  type ImportedDataset,
+  type ImportOptions,
+  type ImportProgress,
+  type ImportReport,
+} from './import.js';

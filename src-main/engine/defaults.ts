@@ -1,0 +1,97 @@
+/**
+ * Defaults: the reference recipe (spec §4) scaled to a desktop, and presets.
+ */
+import type { Architecture, ModelConfig, TrainConfig } from './types.js';
+
+/** σ0 = sqrt(p/(1−p)) with dropout_rate p = 1e-3 (spec §2) ≈ 0.0316. */
+export const INIT_STDDEV = Math.sqrt(1e-3 / (1 - 1e-3));
+
+export type Preset = 'quick' | 'balanced' | 'best';
+
+export interface DatasetShape {
+  size: number;
+  channels: 1 | 3;
+  count: number;
+  numClasses: number;
+  /** True when a GPU backend (webgpu/tensorflow) is in use. */
+  gpu?: boolean;
+}
+
+export const presets: Record<Preset, { description: string; arch: (d: DatasetShape) => Architecture; epochs: (d: DatasetShape) => number }> = {
+  quick: {
+    description: 'A small rank-1 CNN for a few epochs: minutes on a CPU.',
+    arch: (d) => (d.size < 16 ? 'mlp' : 'cnn'),
+    epochs: () => 5,
+  },
+  balanced: {
+    description: 'The default: a rank-1 CNN on CPU, rank-1 ResNet-20 on a GPU.',
+    arch: (d) => (d.size < 16 ? 'mlp' : d.gpu ? 'resnet20' : 'cnn'),
+    epochs: (d) => (d.gpu ? 30 : d.count > 20_000 ? 10 : 15),
+  },
+  best: {
+    description: 'Rank-1 ResNet-20 (WRN-28-10 on a GPU) for longer: the paper’s recipe, slower.',
+    arch: (d) => (d.size < 16 ? 'mlp' : d.gpu && d.size <= 64 ? 'wrn-28-10' : 'resnet20'),
+    epochs: (d) => (d.gpu ? 100 : 40),
+  },
+};
+
+/** The paper's CIFAR settings (spec §2–4) with an architecture chosen from the dataset. */
+export function resolveModelConfig(d: DatasetShape, overrides: Partial<ModelConfig> = {}, preset: Preset = 'balanced'): ModelConfig {
+  const method = overrides.method ?? 'rank1';
+  const config: ModelConfig = {
+    arch: presets[preset].arch(d),
+    method,
+    members: method === 'deterministic' ? 1 : 4,
+    posterior: 'gaussian',
+    randomSignInit: 0.5,
+    priorMean: 1,
+    priorStddev: 0.1,
+    initStddev: INIT_STDDEV,
+    inputShape: [d.size, d.size, d.channels],
+    numClasses: d.numClasses,
+    ...stripUndefined(overrides),
+  };
+  if (config.method === 'deterministic') config.members = 1;
+  if (config.arch === 'mlp' && config.hidden === undefined) config.hidden = 128;
+  return config;
+}
+
+export function resolveTrainConfig(d: DatasetShape, model: ModelConfig, overrides: Partial<TrainConfig> = {}, preset: Preset = 'balanced'): TrainConfig {
+  const batchSize = overrides.batchSize ?? Math.max(1, Math.min(d.gpu ? 128 : 64, d.count));
+  const optimizer = overrides.optimizer ?? 'sgd';
+  return {
+    epochs: presets[preset].epochs(d),
+    batchSize,
+    optimizer,
+    // Spec §4: base LR 0.1 × B/128 for SGD.
+    learningRate: optimizer === 'adam' ? 1e-3 : 0.1 * (batchSize / 128),
+    warmupEpochs: 1,
+    lrDecayAt: [0.4, 0.8, 0.9],
+    lrDecayRatio: 0.2,
+    l2: 1e-4,
+    klAnnealFraction: 0.8,
+    // Flips would turn digits and letters into other symbols; grey datasets are mostly those.
+    augment: { crop: d.size >= 16, flip: d.channels === 3 },
+    seed: 42,
+    // Spec §2: Gaussian rows used 1 eval sample, Cauchy rows 4.
+    evalSamples: model.posterior === 'cauchy' ? 4 : 1,
+    ...stripUndefined(overrides),
+  };
+}
+
+/** Learning rate at fractional epoch e (spec §4, WarmUpPiecewiseConstantSchedule). */
+export function learningRateAt(c: TrainConfig, epoch: number): number {
+  if (c.warmupEpochs > 0 && epoch < c.warmupEpochs) return (c.learningRate * epoch) / c.warmupEpochs;
+  const decays = c.lrDecayAt.filter((f) => epoch >= f * c.epochs).length;
+  return c.learningRate * c.lrDecayRatio ** decays;
+}
+
+/** kl_scale = min(1, (step+1)/annealSteps) (spec §3). */
+export function klScaleAt(c: TrainConfig, step: number, stepsPerEpoch: number): number {
+  const anneal = Math.max(1, Math.round(c.klAnnealFraction * c.epochs * stepsPerEpoch));
+  return Math.min(1, (step + 1) / anneal);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,146 @@
+/**
+ * Evaluation over an ExampleSet in bounded batches: accuracy, log-mixture NLL, ECE, Brier,
+ * per-class accuracy, confusion, reliability (spec §5), plus per-image scores for OOD work.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ExampleSet } from '../data/types.js';
+import { pixelsToTensor, runMembers, type Normalization } from './inference.js';
+import {
+  argmax,
+  brierScore,
+  confusionMatrix,
+  decompose,
+  expectedCalibrationError,
+  mixtureNll,
+  reliabilityBins,
+} from './metrics.js';
+import type { Rank1Model } from './models.js';
+import { batchScores, type FeatureStats, type ScoreName } from './ood.js';
+import type { Rng } from './random.js';
+import type { DatasetMetrics } from './types.js';
+
+export interface EvaluatedImage {
+  index: number;
+  label: number;
+  predicted: number;
+  confidence: number;
+  probabilities: Float64Array;
+  entropy: number;
+  expectedEntropy: number;
+  mutualInformation: number;
+  nll: number;
+  brier: number;
+  scores: Record<ScoreName, number>;
+}
+
+export interface EvaluateOptions {
+  samples: number;
+  rng: Rng;
+  batchSize?: number;
+  stats?: FeatureStats;
+  /** Keep the [n, D] features (for fitting feature statistics). */
+  keepFeatures?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** Labels may be absent (OOD sets): pass false to skip label metrics. */
+  labelled?: boolean;
+}
+
+export interface EvaluateOutput {
+  images: EvaluatedImage[];
+  features?: Float32Array;
+  D: number;
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('Cancelled.');
+    this.name = 'AbortError';
+  }
+}
+
+export async function evaluateExamples(
+  model: Rank1Model,
+  set: ExampleSet,
+  norm: Normalization,
+  opts: EvaluateOptions,
+): Promise<EvaluateOutput> {
+  const shape = model.config.inputShape;
+  const batch = opts.batchSize ?? 64;
+  const images: EvaluatedImage[] = [];
+  let features: Float32Array | undefined;
+  let D = 0;
+  const labelled = opts.labelled ?? true;
+  for (let start = 0; start < set.count; start += batch) {
+    if (opts.signal?.aborted) throw new CancelledError();
+    const idx = Array.from({ length: Math.min(batch, set.count - start) }, (_, i) => start + i);
+    const pixels = await set.read(idx);
+    const x = pixelsToTensor(pixels, idx.length, shape, norm);
+    const out = await runMembers(model, x, opts.samples, opts.rng);
+    x.dispose();
+    if (opts.keepFeatures && !features) {
+      D = out.D;
+      features = new Float32Array(set.count * D);
+    }
+    D = out.D;
+    if (features) features.set(out.features, start * D);
+    const scores = batchScores(out, opts.stats);
+    for (let b = 0; b < out.B; b++) {
+      const i = idx[b]!;
+      const o = b * out.M * out.C;
+      const d = decompose(out.probs, out.M, out.C, o);
+      const label = labelled ? set.labels[i]! : -1;
+      const predicted = argmax(d.mean);
+      const trueLog = new Float64Array(out.M);
+      if (label >= 0) for (let m = 0; m < out.M; m++) trueLog[m] = out.logProbs[o + m * out.C + label]!;
+      images.push({
+        index: i,
+        label,
+        predicted,
+        confidence: d.mean[predicted]!,
+        probabilities: d.mean,
+        entropy: d.predictiveEntropy,
+        expectedEntropy: d.expectedEntropy,
+        mutualInformation: d.mutualInformation,
+        nll: label >= 0 ? mixtureNll(trueLog) : NaN,
+        brier: label >= 0 ? brierScore(d.mean, label) : NaN,
+        scores: scores[b]!,
+      });
+    }
+    opts.onProgress?.(Math.min(set.count, start + batch), set.count);
+    await tf.nextFrame?.();
+  }
+  return { images, features, D };
+}
+
+export function summarize(images: EvaluatedImage[], numClasses: number): DatasetMetrics {
+  const n = images.length;
+  const correct = images.map((r) => r.label === r.predicted);
+  const perClass = new Array<number>(numClasses).fill(0);
+  const perClassN = new Array<number>(numClasses).fill(0);
+  images.forEach((r, i) => {
+    perClassN[r.label]!++;
+    if (correct[i]) perClass[r.label]!++;
+  });
+  const mean = (f: (r: EvaluatedImage) => number) => (n ? images.reduce((s, r) => s + f(r), 0) / n : NaN);
+  return {
+    n,
+    accuracy: mean((r) => (r.label === r.predicted ? 1 : 0)),
+    nll: mean((r) => r.nll),
+    ece: expectedCalibrationError(
+      images.map((r) => r.confidence),
+      correct,
+    ),
+    brier: mean((r) => r.brier),
+    perClassAccuracy: perClass.map((c, i) => (perClassN[i] ? c / perClassN[i]! : NaN)),
+    confusion: confusionMatrix(
+      images.map((r) => r.label),
+      images.map((r) => r.predicted),
+      numClasses,
+    ),
+    reliability: reliabilityBins(
+      images.map((r) => r.confidence),
+      correct,
+    ),
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * The engine room: TensorFlow.js backends, rank-1 layers, models, training, prediction and
+ * metrics. This file is the only one other rooms import.
+ */
+export * from './types.js';
+export { initBackend, currentBackend, availableBackends } from './backends/index.js';
+export { trainModel, type TrainRequest } from './train.js';
+export { loadModel, type LoadedModel, type EvaluationReport } from './predict.js';
+export { presets, resolveTrainConfig, resolveModelConfig } from './defaults.js';
+export { subset, concat, byFiles } from './example-sets.js';
+export { SCORE_NAMES, type ScoreName } from './ood.js';
+export { DEFAULT_FLAG_SCORE } from './train.js';
+export { benchResnet20, type BenchResult } from './bench.js';

@@ -1,0 +1,287 @@
+/**
+ * Rank-1 layers (Dusenberry et al. 2020; spec §1–3). Member k, example row b uses the weight
+ * W ⊙ (α̃_kb γ̃_kbᵀ): y = ((x ⊙ α̃) W) ⊙ γ̃ + bias_k. α (the paper's s) scales the input side,
+ * γ (the paper's r) the output side. Rows are member-major: row n belongs to member n // B.
+ *
+ * The same layers give the two baselines: `deterministic` (K = 1, no factors) and
+ * `batchensemble` (factors are plain per-member vectors, no distribution, no KL).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Method, Posterior } from '../types.js';
+import { heNormal, inverseSoftplus, randomSign } from '../initializers.js';
+import type { Rng } from '../random.js';
+
+/** Samples are clipped to [-10, 10] (spec §1 step 3; min/max_perturbation_value). */
+export const PERTURBATION_CLIP = 10;
+/** Scale = softplus(ρ) + ε with Keras epsilon (spec §2). */
+export const SCALE_EPSILON = 1e-7;
+
+export interface FactorOptions {
+  method: Method;
+  members: number;
+  posterior: Posterior;
+  randomSignInit: number;
+  priorMean: number;
+  priorStddev: number;
+  initStddev: number;
+}
+
+/** What a forward pass needs besides the input. */
+export interface ForwardContext {
+  training: boolean;
+  /** Source of seeds for the per-example samples. */
+  rng: Rng;
+}
+
+/** A named trainable tensor, and whether it takes L2 (kernels, biases, BN) or not (factors). */
+export interface Param {
+  name: string;
+  variable: tf.Variable;
+  decay: boolean;
+}
+
+let uid = 0;
+/**
+ * TF.js registers variables globally by name, so two models (or a model and its checkpoint)
+ * need distinct names: a `__N` suffix is added here and stripped by `logicalName` for saving.
+ */
+export function variable(name: string, init: tf.Tensor, trainable = true): tf.Variable {
+  const v = tf.variable(init, trainable, `${name}__${++uid}`);
+  init.dispose();
+  return v;
+}
+
+/** The name a variable is saved under. */
+export function logicalName(v: tf.Variable): string {
+  return v.name.replace(/__\d+$/, '');
+}
+
+/**
+ * One rank-1 factor: K independent fully-factorised components over a vector of `dim` elements
+ * (spec §2). Gaussian: N(loc, softplus(ρ)+1e-7); Cauchy: Cauchy(loc, softplus(ρ)+1e-7).
+ */
+export class RankOneFactor {
+  readonly loc: tf.Variable;
+  readonly rho?: tf.Variable;
+
+  constructor(
+    readonly name: string,
+    readonly dim: number,
+    readonly opts: FactorOptions,
+    rng: Rng,
+  ) {
+    const K = opts.members;
+    this.loc = variable(`${name}/loc`, randomSign([K, dim], opts.randomSignInit, rng));
+    if (opts.method === 'rank1') {
+      const rho0 = inverseSoftplus(opts.initStddev);
+      // Gaussian: ρ ~ TruncatedNormal(ρ0, 0.1); Cauchy: Constant(ρ0) (spec §2, make_initializer).
+      const rho =
+        opts.posterior === 'cauchy'
+          ? tf.fill([K, dim], rho0)
+          : tf.truncatedNormal([K, dim], rho0, 0.1, 'float32', rng.seed());
+      this.rho = variable(`${name}/rho`, rho);
+    }
+  }
+
+  params(): Param[] {
+    const out: Param[] = [{ name: logicalName(this.loc), variable: this.loc, decay: false }];
+    if (this.rho) out.push({ name: logicalName(this.rho), variable: this.rho, decay: false });
+    return out;
+  }
+
+  scale(): tf.Tensor {
+    return tf.add(tf.softplus(this.rho!), SCALE_EPSILON);
+  }
+
+  /**
+   * Per-example samples for `rows` examples per member: [K·rows, dim], member-major, clipped.
+   * BatchEnsemble tiles its fixed vectors instead (spec §1, `tf.tile(alpha, [1, B])`).
+   */
+  sample(rows: number, rng: Rng): tf.Tensor2D {
+    const K = this.opts.members;
+    return tf.tidy(() => {
+      if (!this.rho) {
+        return tf.reshape(tf.tile(tf.expandDims(this.loc, 1), [1, rows, 1]), [K * rows, this.dim]) as tf.Tensor2D;
+      }
+      const noise =
+        this.opts.posterior === 'cauchy'
+          ? standardCauchy([K, rows, this.dim], rng)
+          : tf.randomNormal([K, rows, this.dim], 0, 1, 'float32', rng.seed());
+      const draw = tf.add(tf.expandDims(this.loc, 1), tf.mul(tf.expandDims(this.scale(), 1), noise));
+      return tf.reshape(tf.clipByValue(draw, -PERTURBATION_CLIP, PERTURBATION_CLIP), [K * rows, this.dim]) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * KL(q‖p) summed over members and elements (spec §3). Gaussian: closed form
+   * log(s) − log(σ) + (σ² + (μ−m)²)/(2s²) − ½. Cauchy: one-sample MC log q(x) − log p(x), x ~ q,
+   * drawn separately from the forward samples.
+   */
+  klDivergence(rng: Rng): tf.Scalar {
+    if (!this.rho) return tf.scalar(0);
+    const { priorMean: m, priorStddev: s } = this.opts;
+    return tf.tidy(() => {
+      const sigma = this.scale();
+      if (this.opts.posterior === 'gaussian') {
+        const kl = tf.add(
+          tf.sub(Math.log(s), tf.log(sigma)),
+          tf.sub(tf.div(tf.add(tf.square(sigma), tf.square(tf.sub(this.loc, m))), 2 * s * s), 0.5),
+        );
+        return tf.sum(kl);
+      }
+      const x = tf.add(this.loc, tf.mul(sigma, standardCauchy(this.loc.shape, rng)));
+      const logQ = cauchyLogProb(x, this.loc, sigma);
+      const logP = cauchyLogProb(x, tf.scalar(m), tf.scalar(s));
+      return tf.sum(tf.sub(logQ, logP));
+    });
+  }
+
+  dispose(): void {
+    this.loc.dispose();
+    this.rho?.dispose();
+  }
+}
+
+/** tan(π(u − ½)), u ~ U(0,1) kept away from 0 and 1 (spec §8). */
+function standardCauchy(shape: number[], rng: Rng): tf.Tensor {
+  return tf.tidy(() => tf.tan(tf.mul(Math.PI, tf.sub(tf.randomUniform(shape, 1e-6, 1 - 1e-6, 'float32', rng.seed()), 0.5))));
+}
+
+/** Cauchy log density: −log(π·scale) − log1p(((x−loc)/scale)²) (spec §8). */
+export function cauchyLogProb(x: tf.Tensor, loc: tf.Tensor, scale: tf.Tensor): tf.Tensor {
+  return tf.tidy(() =>
+    tf.sub(tf.neg(tf.log(tf.mul(Math.PI, scale))), tf.log1p(tf.square(tf.div(tf.sub(x, loc), scale)))),
+  );
+}
+
+/** Shared pieces of DenseRank1 and Conv2DRank1. */
+abstract class Rank1Base {
+  readonly alpha?: RankOneFactor;
+  readonly gamma?: RankOneFactor;
+  readonly bias?: tf.Variable;
+  abstract readonly kernel: tf.Variable;
+
+  constructor(
+    readonly name: string,
+    readonly inputDim: number,
+    readonly units: number,
+    readonly opts: FactorOptions,
+    useBias: boolean,
+    rng: Rng,
+  ) {
+    if (opts.method !== 'deterministic') {
+      this.alpha = new RankOneFactor(`${name}/alpha`, inputDim, opts, rng);
+      this.gamma = new RankOneFactor(`${name}/gamma`, units, opts, rng);
+    }
+    if (useBias) this.bias = variable(`${name}/bias`, tf.zeros([opts.members, units]));
+  }
+
+  params(): Param[] {
+    return [
+      { name: logicalName(this.kernel), variable: this.kernel, decay: true },
+      ...(this.bias ? [{ name: logicalName(this.bias), variable: this.bias, decay: true }] : []),
+      ...(this.alpha?.params() ?? []),
+      ...(this.gamma?.params() ?? []),
+    ];
+  }
+
+  klDivergence(rng: Rng): tf.Scalar {
+    if (!this.alpha || !this.gamma) return tf.scalar(0);
+    return tf.tidy(() => tf.add(this.alpha!.klDivergence(rng), this.gamma!.klDivergence(rng)));
+  }
+
+  /** Rows per member of a batch of `n` rows; K must divide it (spec §8). */
+  protected rowsPerMember(n: number): number {
+    const K = this.opts.members;
+    if (n % K !== 0) throw new Error(`${this.name}: batch of ${n} rows is not a multiple of ${K} members`);
+    return n / K;
+  }
+
+  /** Per-member bias broadcast to rows: [K, units] → [K·B, units]. */
+  protected biasRows(rows: number): tf.Tensor2D {
+    const K = this.opts.members;
+    return tf.reshape(tf.tile(tf.expandDims(this.bias!, 1), [1, rows, 1]), [K * rows, this.units]) as tf.Tensor2D;
+  }
+
+  dispose(): void {
+    this.kernel.dispose();
+    this.bias?.dispose();
+    this.alpha?.dispose();
+    this.gamma?.dispose();
+  }
+}
+
+export interface DenseRank1Args {
+  name: string;
+  inputDim: number;
+  units: number;
+  useBias?: boolean;
+  /** 'he' = he_normal (spec §4 WRN head); a number = RandomNormal(stddev) (ResNet-50 head). */
+  kernelInit?: 'he' | number;
+}
+
+/** y = ((x ⊙ α̃) W) ⊙ γ̃ + bias_k (spec §1, DenseRank1.call). */
+export class DenseRank1 extends Rank1Base {
+  readonly kernel: tf.Variable;
+
+  constructor(args: DenseRank1Args, opts: FactorOptions, rng: Rng) {
+    super(args.name, args.inputDim, args.units, opts, args.useBias ?? true, rng);
+    const init =
+      typeof args.kernelInit === 'number'
+        ? tf.randomNormal([args.inputDim, args.units], 0, args.kernelInit, 'float32', rng.seed())
+        : heNormal([args.inputDim, args.units], args.inputDim, rng);
+    this.kernel = variable(`${args.name}/kernel`, init);
+  }
+
+  apply(x: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
+    return tf.tidy(() => {
+      const rows = this.rowsPerMember(x.shape[0]);
+      let h: tf.Tensor2D = x;
+      if (this.alpha) h = tf.mul(h, this.alpha.sample(rows, ctx.rng));
+      h = tf.matMul(h, this.kernel as tf.Tensor2D);
+      if (this.gamma) h = tf.mul(h, this.gamma.sample(rows, ctx.rng));
+      if (this.bias) h = tf.add(h, this.biasRows(rows));
+      return h;
+    });
+  }
+}
+
+export interface Conv2DRank1Args {
+  name: string;
+  inChannels: number;
+  filters: number;
+  kernelSize: number;
+  strides?: number;
+  useBias?: boolean;
+}
+
+/** out = conv(x ⊙ α̃, W) ⊙ γ̃ (+ bias_k), factors broadcast over H and W (spec §1, Conv2DRank1). */
+export class Conv2DRank1 extends Rank1Base {
+  readonly kernel: tf.Variable;
+  readonly kernelSize: number;
+  readonly strides: number;
+
+  constructor(args: Conv2DRank1Args, opts: FactorOptions, rng: Rng) {
+    super(args.name, args.inChannels, args.filters, opts, args.useBias ?? false, rng);
+    this.kernelSize = args.kernelSize;
+    this.strides = args.strides ?? 1;
+    const k = args.kernelSize;
+    this.kernel = variable(
+      `${args.name}/kernel`,
+      heNormal([k, k, args.inChannels, args.filters], k * k * args.inChannels, rng),
+    );
+  }
+
+  apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    return tf.tidy(() => {
+      const n = x.shape[0];
+      const rows = this.rowsPerMember(n);
+      let h: tf.Tensor4D = x;
+      if (this.alpha) h = tf.mul(h, tf.reshape(this.alpha.sample(rows, ctx.rng), [n, 1, 1, this.inputDim]));
+      h = tf.conv2d(h, this.kernel as tf.Tensor4D, this.strides, 'same');
+      if (this.gamma) h = tf.mul(h, tf.reshape(this.gamma.sample(rows, ctx.rng), [n, 1, 1, this.units]));
+      if (this.bias) h = tf.add(h, tf.reshape(this.biasRows(rows), [n, 1, 1, this.units]));
+      return h;
+    });
+  }
+}

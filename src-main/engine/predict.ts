@@ -1,0 +1,169 @@
+/**
+ * A loaded model: prediction per image (label, probabilities, entropy split, OOD scores and
+ * flag) and evaluation over a dataset, optionally against an OOD set.
+ */
+import type { ExampleSet } from '../data/types.js';
+import { readModelFolder, type ModelMeta } from '../store/model-folder.js';
+import { currentBackend, initBackend } from './backends/index.js';
+import { assignWeights, statsFromWeights } from './checkpoint.js';
+import { evaluateExamples, summarize, type EvaluatedImage } from './evaluate.js';
+import { pixelsToTensor, runMembers } from './inference.js';
+import { argmax, auroc, decompose, fprAtTpr } from './metrics.js';
+import { buildModel, type Rank1Model } from './models.js';
+import { batchScores, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
+import { Rng } from './random.js';
+import type { DatasetMetrics, ImagePrediction, OodMetrics } from './types.js';
+
+export type Prediction = ImagePrediction & {
+  scores: Record<string, number>;
+  flag?: { score: string; value: number; threshold: number };
+};
+
+export interface EvaluationReport {
+  metrics: DatasetMetrics;
+  ood?: OodMetrics & { auroc_flag?: number; fpr95_flag?: number; scores?: Record<string, { auroc: number; fpr95: number }> };
+  items: { file: string; label: number; predicted: number; confidence: number; entropy: number; mutualInformation: number }[];
+  oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
+}
+
+export interface LoadedModel {
+  dir: string;
+  meta: ModelMeta;
+  predict(pixels: Uint8Array, count: number, opts?: { samples?: number }): Promise<Prediction[]>;
+  evaluate(
+    set: ExampleSet,
+    opts?: { samples?: number; ood?: ExampleSet; signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
+  ): Promise<EvaluationReport>;
+  dispose(): void;
+}
+
+const PREDICT_BATCH = 64;
+
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  if (!currentBackend()) await initBackend('auto');
+  const { meta, weights } = await readModelFolder(dir);
+  const model: Rank1Model = buildModel(meta.config, new Rng(1));
+  try {
+    assignWeights(model, weights, dir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const stats: FeatureStats | undefined = statsFromWeights(weights);
+  // Prediction samples are seeded per call: the same image gives the same answer twice.
+  const seedFor = (n: number) => new Rng(0x5eed ^ n);
+  const shape = meta.config.inputShape;
+  const samples = (s?: number) => s ?? meta.train.evalSamples ?? 1;
+  const flagOf = (scores: Record<ScoreName, number>) => {
+    if (!meta.ood) return undefined;
+    const value = scores[meta.ood.score as ScoreName];
+    return { score: meta.ood.score, value, threshold: meta.ood.threshold };
+  };
+
+  return {
+    dir,
+    meta,
+    async predict(pixels, count, opts = {}) {
+      const size = shape[0] * shape[1] * shape[2];
+      const out: Prediction[] = [];
+      for (let start = 0; start < count; start += PREDICT_BATCH) {
+        const n = Math.min(PREDICT_BATCH, count - start);
+        const x = pixelsToTensor(pixels.subarray(start * size, (start + n) * size), n, shape, meta.normalization);
+        const res = await runMembers(model, x, samples(opts.samples), seedFor(start));
+        x.dispose();
+        const scores = batchScores(res, stats);
+        for (let b = 0; b < n; b++) {
+          const d = decompose(res.probs, res.M, res.C, b * res.M * res.C);
+          const top = argmax(d.mean);
+          const flag = flagOf(scores[b]!);
+          out.push({
+            label: meta.classes[top]!,
+            labelIndex: top,
+            confidence: d.mean[top]!,
+            probabilities: Array.from(d.mean),
+            entropy: d.predictiveEntropy,
+            expectedEntropy: d.expectedEntropy,
+            mutualInformation: d.mutualInformation,
+            ood: flag ? flag.value > flag.threshold : false,
+            scores: scores[b]!,
+            flag,
+          });
+        }
+      }
+      return out;
+    },
+    async evaluate(set, opts = {}) {
+      const rng = seedFor(7);
+      const total = set.count + (opts.ood?.count ?? 0);
+      const inOut = await evaluateExamples(model, set, meta.normalization, {
+        samples: samples(opts.samples),
+        rng,
+        stats,
+        signal: opts.signal,
+        onProgress: (d) => opts.onProgress?.(d, total),
+      });
+      const report: EvaluationReport = {
+        metrics: summarize(inOut.images, meta.classes.length),
+        items: inOut.images.map((r) => ({
+          file: set.files[r.index] ?? String(r.index),
+          label: r.label,
+          predicted: r.predicted,
+          confidence: r.confidence,
+          entropy: r.entropy,
+          mutualInformation: r.mutualInformation,
+        })),
+      };
+      if (opts.ood) {
+        const oodOut = await evaluateExamples(model, opts.ood, meta.normalization, {
+          samples: samples(opts.samples),
+          rng,
+          stats,
+          signal: opts.signal,
+          labelled: false,
+          onProgress: (d) => opts.onProgress?.(set.count + d, total),
+        });
+        report.ood = oodMetrics(inOut.images, oodOut.images, meta);
+        report.oodItems = oodOut.images.map((r) => ({
+          file: opts.ood!.files[r.index] ?? String(r.index),
+          entropy: r.entropy,
+          mutualInformation: r.mutualInformation,
+          ood: isFlagged(r, meta),
+        }));
+      }
+      return report;
+    },
+    dispose() {
+      model.dispose();
+    },
+  };
+}
+
+function isFlagged(r: EvaluatedImage, meta: ModelMeta): boolean {
+  if (!meta.ood) return false;
+  return r.scores[meta.ood.score as ScoreName] > meta.ood.threshold;
+}
+
+/** AUROC and FPR@95%TPR for every score, with entropy/MI named as the CLI reports them. */
+export function oodMetrics(inImgs: EvaluatedImage[], outImgs: EvaluatedImage[], meta: ModelMeta): NonNullable<EvaluationReport['ood']> {
+  const scores: Record<string, { auroc: number; fpr95: number }> = {};
+  for (const name of SCORE_NAMES) {
+    const a = inImgs.map((r) => r.scores[name]);
+    const b = outImgs.map((r) => r.scores[name]);
+    if (a.some((v) => Number.isNaN(v))) continue;
+    scores[name] = { auroc: auroc(a, b), fpr95: fprAtTpr(a, b) };
+  }
+  const flagName = meta.ood?.score ?? 'entropy';
+  const rate = (imgs: EvaluatedImage[]) => (imgs.length ? imgs.filter((r) => isFlagged(r, meta)).length / imgs.length : 0);
+  return {
+    n_ood: outImgs.length,
+    auroc_entropy: scores.entropy!.auroc,
+    auroc_mi: scores.mutual_information!.auroc,
+    fpr95_entropy: scores.entropy!.fpr95,
+    fpr95_mi: scores.mutual_information!.fpr95,
+    auroc_flag: scores[flagName]?.auroc ?? NaN,
+    fpr95_flag: scores[flagName]?.fpr95 ?? NaN,
+    ood_flag_rate: rate(outImgs),
+    in_flag_rate: rate(inImgs),
+    scores,
+  };
+}

@@ -1,0 +1,302 @@
+/**
+ * Training (spec §3–4): loss = mean CE over the K·B tiled rows + L2 + kl_scale · KL / N_train,
+ * SGD-Nesterov (or Adam) with warmup and step decay, validation each epoch, an atomic checkpoint
+ * each epoch (resumable), cancel at any step, and the OOD statistics fitted at the end.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ExampleSet, Preprocessing } from '../data/types.js';
+import { readModelFolder, writeModelFolder, type ModelMeta } from '../store/model-folder.js';
+import { augmentBatch } from './augment.js';
+import { subset } from './example-sets.js';
+import { currentBackend, initBackend } from './backends/index.js';
+import { assignWeights, collectWeights } from './checkpoint.js';
+import { klScaleAt, learningRateAt, resolveModelConfig, resolveTrainConfig, type Preset } from './defaults.js';
+import { CancelledError, evaluateExamples, summarize } from './evaluate.js';
+import { pixelsToTensor, tileMembers, type Normalization } from './inference.js';
+import { buildModel, type Rank1Model } from './models.js';
+import { fitFeatureStats, type FeatureStats, type ScoreName } from './ood.js';
+import { thresholdAtTpr } from './metrics.js';
+import { createOptimizer, type Optimizer } from './optimizer.js';
+import { rngFor, type Rng } from './random.js';
+import type { EpochMetrics, ModelConfig, TrainConfig, TrainEvent } from './types.js';
+
+export interface TrainRequest {
+  train: ExampleSet;
+  val: ExampleSet;
+  classes: string[];
+  preprocessing: Preprocessing;
+  datasetRoot?: string;
+  heldOut?: { val: string[]; test: string[] };
+  model?: Partial<ModelConfig>;
+  config?: Partial<TrainConfig>;
+  preset?: Preset;
+  id: string;
+  name?: string;
+  /** The model folder; a checkpoint is written there atomically after every epoch. */
+  outDir: string;
+  /** Continue from the checkpoint in outDir. */
+  resume?: boolean;
+  /** Score behind the OOD flag and its target in-distribution acceptance rate. */
+  oodScore?: ScoreName;
+  oodTpr?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: TrainEvent) => void;
+}
+
+/** The documented default flag score (see docs/benchmarks.md, OOD table). */
+export const DEFAULT_FLAG_SCORE: ScoreName = 'mahalanobis';
+/** Images used to fit feature statistics at most: bounds the extra pass on big datasets. */
+const STATS_IMAGES = 5000;
+
+/** Per-channel mean/std of pixels/255 over (up to) 2,000 training images. */
+export async function computeNormalization(set: ExampleSet): Promise<Normalization> {
+  const c = set.channels;
+  const n = Math.min(set.count, 2000);
+  const step = set.count / Math.max(1, n);
+  const idx = Array.from({ length: n }, (_, i) => Math.floor(i * step));
+  const sum = new Float64Array(c);
+  const sq = new Float64Array(c);
+  let count = 0;
+  for (let s = 0; s < idx.length; s += 256) {
+    const px = await set.read(idx.slice(s, s + 256));
+    for (let i = 0; i < px.length; i++) {
+      const v = px[i]! / 255;
+      sum[i % c]! += v;
+      sq[i % c]! += v * v;
+    }
+    count += px.length / c;
+  }
+  const mean = Array.from(sum, (s) => (count ? s / count : 0.5));
+  const std = Array.from(sq, (s, i) => Math.max(1e-3, Math.sqrt(Math.max(0, s / Math.max(1, count) - mean[i]! ** 2))));
+  return { mean, std };
+}
+
+export interface StepResult {
+  loss: number;
+  nll: number;
+  kl: number;
+  accuracy: number;
+}
+
+/**
+ * One optimisation step on a batch of B unique images (tiled K times here):
+ * loss = mean CE over K·B rows (the average of the members' NLLs, spec §3) + L2 + kl_scale·KL/N.
+ */
+export function makeTrainStep(
+  model: Rank1Model,
+  optimizer: Optimizer,
+  o: { numClasses: number; l2: number; trainSize: number },
+): (x: tf.Tensor4D | tf.Tensor2D, labels: Int32Array, lr: number, klScale: number, rng: Rng) => Promise<StepResult> {
+  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const params = model.params();
+  const trainable = params.map((p) => p.variable);
+  const decayed = params.filter((p) => p.decay).map((p) => p.variable);
+  return async (x, labelValues, lr, klScale, rng) => {
+    const labels = tf.tensor1d(labelValues, 'int32');
+    let nllT: tf.Scalar | undefined;
+    let klT: tf.Scalar | undefined;
+    let accT: tf.Scalar | undefined;
+    const { value, grads } = tf.variableGrads(
+      () =>
+        tf.tidy(() => {
+          const xt = tileMembers(x, K);
+          const yt = tileMembers(labels, K);
+          const { logits } = model.forward(xt, { training: true, rng });
+          const oneHot = tf.oneHot(yt, o.numClasses);
+          const nll = tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+          const kl = tf.div(model.klDivergence(rng), o.trainSize) as tf.Scalar;
+          const l2 = tf.mul(o.l2, tf.addN(decayed.map((v) => tf.sum(tf.square(v))))) as tf.Scalar;
+          nllT = tf.keep(nll);
+          klT = tf.keep(kl);
+          accT = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), yt), 'float32')) as tf.Scalar);
+          return tf.add(tf.add(nll, l2), tf.mul(kl, klScale)) as tf.Scalar;
+        }),
+      trainable,
+    );
+    optimizer.apply(trainable, grads, lr);
+    const [loss, nll, kl, acc] = await Promise.all([value.data(), nllT!.data(), klT!.data(), accT!.data()]);
+    tf.dispose([value, nllT!, klT!, accT!, labels, ...Object.values(grads)]);
+    return { loss: loss[0]!, nll: nll[0]!, kl: kl[0]!, accuracy: acc[0]! };
+  };
+}
+
+export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
+  const backend = currentBackend() ?? (await initBackend('auto'));
+  const { train, val } = req;
+  if (train.count < 2) throw new Error('the training split needs at least 2 images');
+  const shape = {
+    size: train.height,
+    channels: train.channels,
+    count: train.count,
+    numClasses: req.classes.length,
+    gpu: backend.name === 'webgpu' || (backend.name === 'tensorflow' && /gpu|cuda/i.test(backend.device)),
+  };
+
+  let config: ModelConfig;
+  let tc: TrainConfig;
+  let startEpoch = 0;
+  let history: EpochMetrics[] = [];
+  let resumed: Awaited<ReturnType<typeof readModelFolder>> | undefined;
+  if (req.resume) {
+    resumed = await readModelFolder(req.outDir, { optimizer: true });
+    config = resumed.meta.config;
+    tc = resumed.meta.train;
+    startEpoch = resumed.meta.epoch;
+    history = resumed.meta.history;
+  } else {
+    config = resolveModelConfig(shape, req.model, req.preset);
+    tc = resolveTrainConfig(shape, config, req.config, req.preset);
+  }
+  if (config.inputShape[0] !== train.height || config.inputShape[2] !== train.channels) {
+    throw new Error(`images are ${train.height}×${train.width}×${train.channels}, the model expects ${config.inputShape.join('×')}`);
+  }
+
+  const model = buildModel(config, rngFor(tc.seed, 0));
+  const optimizer = createOptimizer(tc.optimizer);
+  try {
+    const normalization: Normalization = resumed?.meta.normalization ?? (await computeNormalization(train));
+    if (resumed) {
+      assignWeights(model, resumed.weights, req.outDir);
+      optimizer.load(new Map(resumed.optimizer.map((w) => [w.name, w.data])));
+    }
+    const B = Math.min(tc.batchSize, train.count);
+    const stepsPerEpoch = Math.max(1, Math.floor(train.count / B));
+    const totalSteps = tc.epochs * stepsPerEpoch;
+    const imgShape = config.inputShape;
+    const trainStep = makeTrainStep(model, optimizer, { numClasses: req.classes.length, l2: tc.l2, trainSize: train.count });
+
+    const baseMeta = (): Omit<ModelMeta, 'weights' | 'format' | 'formatVersion'> => ({
+      id: req.id,
+      name: req.name ?? req.id,
+      createdAt: resumed?.meta.createdAt ?? new Date().toISOString(),
+      classes: req.classes,
+      config,
+      train: tc,
+      preprocessing: req.preprocessing,
+      normalization,
+      datasetRoot: req.datasetRoot,
+      heldOut: req.heldOut,
+      trainSize: train.count,
+      history,
+      backend: { name: backend.name, device: backend.device },
+      backbone: null,
+      epoch: startEpoch,
+    });
+
+    req.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, backend: backend.name, device: backend.device });
+    const started = performance.now();
+    let stepsDone = 0;
+
+    for (let epoch = startEpoch; epoch < tc.epochs; epoch++) {
+      const erng = rngFor(tc.seed, epoch + 1);
+      const order = erng.permutation(train.count);
+      const batchIndices = (s: number) => order.subarray(s * B, (s + 1) * B);
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let nllSum = 0;
+      let accSum = 0;
+      let klLast = 0;
+      let lr = 0;
+      let next = train.read(batchIndices(0));
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        if (req.signal?.aborted) {
+          req.onEvent?.({ type: 'cancelled', epoch });
+          throw new CancelledError();
+        }
+        const pixels = await next;
+        if (step + 1 < stepsPerEpoch) next = train.read(batchIndices(step + 1));
+        const idx = batchIndices(step);
+        const aug = augmentBatch(pixels, idx.length, imgShape, tc.augment, erng);
+        const globalStep = epoch * stepsPerEpoch + step;
+        lr = learningRateAt(tc, globalStep / stepsPerEpoch);
+        const klScale = klScaleAt(tc, globalStep, stepsPerEpoch);
+        const srng = rngFor(tc.seed, 1_000_003 + globalStep);
+        const x = pixelsToTensor(aug, idx.length, imgShape, normalization);
+        const r = await trainStep(x, Int32Array.from(idx, (i) => train.labels[i]!), lr, klScale, srng);
+        x.dispose();
+        if (!Number.isFinite(r.loss)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${r.loss}); try a lower learning rate`);
+        lossSum += r.loss;
+        nllSum += r.nll;
+        accSum += r.accuracy;
+        klLast = r.kl;
+        stepsDone++;
+        const elapsed = (performance.now() - started) / 1000;
+        const ips = (stepsDone * B) / Math.max(elapsed, 1e-6);
+        req.onEvent?.({
+          type: 'step',
+          epoch: epoch + 1,
+          step: globalStep + 1,
+          totalSteps,
+          loss: r.loss,
+          kl: klLast,
+          lr,
+          imagesPerSecond: ips,
+          etaSeconds: ((totalSteps - globalStep - 1) * B) / Math.max(ips, 1e-6),
+        });
+      }
+      const evalOut = val.count
+        ? await evaluateExamples(model, val, normalization, { samples: tc.evalSamples, rng: rngFor(tc.seed, 2_000_003 + epoch), signal: req.signal })
+        : undefined;
+      const vm = evalOut ? summarize(evalOut.images, req.classes.length) : undefined;
+      const seconds = (performance.now() - epochStart) / 1000;
+      const metrics: EpochMetrics = {
+        epoch: epoch + 1,
+        trainLoss: lossSum / stepsPerEpoch,
+        trainNll: nllSum / stepsPerEpoch,
+        trainAccuracy: accSum / stepsPerEpoch,
+        kl: klLast,
+        lr,
+        valAccuracy: vm?.accuracy ?? NaN,
+        valNll: vm?.nll ?? NaN,
+        valEce: vm?.ece ?? NaN,
+        valLoss: vm ? vm.nll + klLast : NaN,
+        seconds,
+        imagesPerSecond: (stepsPerEpoch * B) / seconds,
+      };
+      history = [...history, metrics];
+      startEpoch = epoch + 1;
+      req.onEvent?.({ type: 'epoch', metrics });
+      const last = epoch + 1 === tc.epochs;
+      if (!last) {
+        await writeModelFolder(req.outDir, { ...baseMeta(), epoch: epoch + 1, metrics: vm ? { val: vm } : undefined }, await collectWeights(model), await optimizer.saveState());
+        req.onEvent?.({ type: 'checkpoint', epoch: epoch + 1, dir: req.outDir });
+      }
+    }
+
+    const { stats, ood, valMetrics } = await fitOod(model, req, normalization, tc);
+    const meta = await writeModelFolder(
+      req.outDir,
+      { ...baseMeta(), epoch: tc.epochs, metrics: valMetrics ? { val: valMetrics } : undefined, ood },
+      await collectWeights(model, stats),
+    );
+    req.onEvent?.({ type: 'done', modelDir: req.outDir });
+    return meta;
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
+
+/** Feature statistics on (up to 5,000) training images, threshold on the validation split. */
+async function fitOod(model: Rank1Model, req: TrainRequest, norm: Normalization, tc: TrainConfig) {
+  const rng = rngFor(tc.seed, 3_000_017);
+  const pick = req.train.count > STATS_IMAGES ? rng.permutation(req.train.count).subarray(0, STATS_IMAGES) : undefined;
+  const statsSet = pick ? subset(req.train, pick) : req.train;
+  const trainOut = await evaluateExamples(model, statsSet, norm, { samples: 1, rng, keepFeatures: true, signal: req.signal });
+  let stats: FeatureStats | undefined;
+  try {
+    stats = fitFeatureStats(trainOut.features!, statsSet.labels, trainOut.D, req.classes.length);
+  } catch {
+    stats = undefined; // degenerate features (e.g. a dead network): distance scores unavailable
+  }
+  const held = req.val.count ? req.val : statsSet;
+  const heldOut = await evaluateExamples(model, held, norm, { samples: tc.evalSamples, rng, stats, signal: req.signal });
+  const score: ScoreName = stats ? (req.oodScore ?? DEFAULT_FLAG_SCORE) : 'entropy';
+  const tpr = req.oodTpr ?? 0.95;
+  const threshold = thresholdAtTpr(heldOut.images.map((r) => r.scores[score]), tpr);
+  return {
+    stats,
+    ood: { score, threshold, tpr },
+    valMetrics: req.val.count ? summarize(heldOut.images, req.classes.length) : undefined,
+  };
+}

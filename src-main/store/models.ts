@@ -1,0 +1,254 @@
+/**
+ * The models folder (`<home>/models/<id>/`): list, get, rename, remove, export and import as zip.
+ * One broken folder never breaks the list; it is reported beside the good ones.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as nodePath from 'node:path';
+import { unzipSync, zipSync } from 'fflate';
+import type { ModelSummary } from '../contract.js';
+import { writeFileAtomic } from './atomic.js';
+import {
+  MODEL_FORMAT_VERSION,
+  ModelFormatError,
+  readModelFolder,
+  readModelMeta,
+  type ModelMeta,
+} from './model-folder.js';
+
+export const MODEL_ID = /^[A-Za-z0-9._-]+$/;
+/** Largest uncompressed model we unpack (a WRN-28-10 is ~150 MB of weights). */
+export const MAX_MODEL_BYTES = 2 * 1024 ** 3;
+const MODEL_FILES = new Set(['model.json', 'weights.bin', 'optimizer.bin']);
+
+export function modelsDir(home: string): string {
+  return nodePath.join(home, 'models');
+}
+
+export function modelDir(home: string, id: string): string {
+  if (!MODEL_ID.test(id) || id.startsWith('.')) throw new ModelFormatError(id, 'not a valid model id');
+  return nodePath.join(modelsDir(home), id);
+}
+
+/** A lowercase slug for ids and file names ("My Cats!" → "my-cats"). */
+export function slug(name: string): string {
+  const s = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  return s || 'model';
+}
+
+export function newModelId(name: string): string {
+  return `${slug(name)}-${randomBytes(3).toString('hex')}`;
+}
+
+export function toSummary(meta: ModelMeta): ModelSummary {
+  return {
+    id: meta.id,
+    name: meta.name,
+    createdAt: meta.createdAt,
+    classes: meta.classes,
+    config: meta.config,
+    train: meta.train,
+    preprocessing: meta.preprocessing,
+    metrics: meta.metrics,
+    history: meta.history,
+    backend: meta.backend,
+    backbone: meta.backbone ? { name: meta.backbone.name, sha256: meta.backbone.sha256 } : meta.backbone,
+    ood: meta.ood ? { score: meta.ood.score, threshold: meta.ood.threshold, tpr: meta.ood.tpr } : undefined,
+    ...(meta.demo ? { demo: true } : {}),
+  };
+}
+
+export interface BrokenModel {
+  id: string;
+  dir: string;
+  reason: string;
+}
+
+/** Every readable model (newest first) plus the folders that could not be read. */
+export async function listModels(home: string): Promise<{ models: ModelMeta[]; broken: BrokenModel[] }> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.readdir(modelsDir(home), { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { models: [], broken: [] };
+    throw e;
+  }
+  const models: ModelMeta[] = [];
+  const broken: BrokenModel[] = [];
+  entries = await recoverInterruptedWrites(home, entries);
+  for (const entry of entries) {
+    // Dot folders are temporaries of an atomic write or an import in progress.
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const dir = nodePath.join(modelsDir(home), entry.name);
+    try {
+      const meta = await readModelMeta(dir);
+      // The folder name is the id, whatever model.json says (a copied folder keeps working).
+      models.push({ ...meta, id: entry.name });
+    } catch (e) {
+      broken.push({ id: entry.name, dir, reason: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  models.sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
+  return { models, broken };
+}
+
+/**
+ * A crash between writeModelFolder's two renames leaves the previous model as
+ * `.<id>.tmp-XXXXXXXX-old` with no `<id>`: move it back. Other temporaries are left for removal.
+ */
+async function recoverInterruptedWrites(
+  home: string,
+  entries: import('node:fs').Dirent[],
+): Promise<import('node:fs').Dirent[]> {
+  const names = new Set(entries.map((e) => e.name));
+  let changed = false;
+  for (const e of entries) {
+    const m = /^\.(.+)\.tmp-[0-9a-f]{8}-old$/.exec(e.name);
+    if (!m || !e.isDirectory() || names.has(m[1]!) || !MODEL_ID.test(m[1]!)) continue;
+    await fs.rename(nodePath.join(modelsDir(home), e.name), nodePath.join(modelsDir(home), m[1]!)).then(
+      () => {
+        names.add(m[1]!);
+        changed = true;
+      },
+      () => undefined,
+    );
+  }
+  return changed ? fs.readdir(modelsDir(home), { withFileTypes: true }) : entries;
+}
+
+/** The model's metadata; throws ModelFormatError (with `code` ENOENT-like message) when absent. */
+export async function getModel(home: string, id: string): Promise<ModelMeta> {
+  const dir = modelDir(home, id);
+  const meta = await readModelMeta(dir);
+  return { ...meta, id };
+}
+
+export async function modelExists(home: string, id: string): Promise<boolean> {
+  try {
+    return (await fs.stat(modelDir(home, id))).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Change the display name: model.json rewritten atomically (temp + rename). */
+export async function renameModel(home: string, id: string, name: string): Promise<ModelMeta> {
+  const dir = modelDir(home, id);
+  const meta = await readModelMeta(dir);
+  const next = { ...meta, name };
+  await writeFileAtomic(nodePath.join(dir, 'model.json'), JSON.stringify(next, null, 1));
+  return { ...next, id };
+}
+
+/** Remove a model folder: renamed aside first so a half-deleted folder never lists as a model. */
+export async function removeModel(home: string, id: string): Promise<void> {
+  const dir = modelDir(home, id);
+  await fs.stat(dir);
+  const trash = nodePath.join(modelsDir(home), `.${id}.removing-${randomBytes(3).toString('hex')}`);
+  await fs.rename(dir, trash);
+  await fs.rm(trash, { recursive: true, force: true });
+}
+
+export function exportFileName(meta: Pick<ModelMeta, 'name' | 'id'>): string {
+  return `${slug(meta.name || meta.id)}.rank1.zip`;
+}
+
+/** Zip a model (verified first, so an export never spreads a damaged model). */
+export async function exportModelZip(
+  home: string,
+  id: string,
+): Promise<{ fileName: string; zip: Uint8Array }> {
+  const dir = modelDir(home, id);
+  const { meta } = await readModelFolder(dir);
+  const files: Record<string, Uint8Array> = {
+    'model.json': await fs.readFile(nodePath.join(dir, 'model.json')),
+    // Weights are float32 noise to deflate: store them.
+    'weights.bin': await fs.readFile(nodePath.join(dir, 'weights.bin')),
+  };
+  const zip = zipSync(
+    { 'model.json': files['model.json']!, 'weights.bin': [files['weights.bin']!, { level: 0 }] },
+    { level: 6 },
+  );
+  return { fileName: exportFileName(meta), zip };
+}
+
+export class ModelImportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelImportError';
+  }
+}
+
+function unzipModel(zip: Uint8Array): Record<string, Uint8Array> {
+  let total = 0;
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(zip, {
+      filter: (f) => {
+        const base = f.name.split('/').pop() ?? '';
+        if (!MODEL_FILES.has(base) || f.name.split('/').length > 2) return false;
+        total += f.originalSize;
+        if (total > MAX_MODEL_BYTES)
+          throw new ModelImportError('the zip unpacks to more than 2 GB; it is not a model export');
+        return true;
+      },
+    });
+  } catch (e) {
+    if (e instanceof ModelImportError) throw e;
+    throw new ModelImportError(`not a readable zip file (${e instanceof Error ? e.message : String(e)})`);
+  }
+  // Accept the files at the root or inside one top-level folder; never anything else.
+  const out: Record<string, Uint8Array> = {};
+  for (const [name, data] of Object.entries(files)) {
+    const base = name.split('/').pop()!;
+    if (out[base]) throw new ModelImportError(`the zip holds more than one ${base}`);
+    out[base] = data;
+  }
+  if (!out['model.json'] || !out['weights.bin'])
+    throw new ModelImportError('the zip has no model.json and weights.bin; it is not a model export');
+  return out;
+}
+
+/**
+ * Import a model from zip bytes or a model folder: unpack into a temporary folder inside the models
+ * folder, verify (format version, sizes, SHA-256), give it a fresh id, then rename into place.
+ */
+export async function importModel(
+  home: string,
+  source: { zip: Uint8Array } | { dir: string },
+): Promise<ModelMeta> {
+  let files: Record<string, Uint8Array>;
+  if ('zip' in source) files = unzipModel(source.zip);
+  else {
+    files = {};
+    for (const name of MODEL_FILES) {
+      const data = await fs.readFile(nodePath.join(source.dir, name)).catch(() => undefined);
+      if (data) files[name] = data;
+    }
+    if (!files['model.json'])
+      throw new ModelImportError('the folder has no model.json; it is not a model folder');
+  }
+  const root = modelsDir(home);
+  await fs.mkdir(root, { recursive: true });
+  const tmp = nodePath.join(root, `.import-${randomBytes(4).toString('hex')}`);
+  await fs.mkdir(tmp);
+  try {
+    for (const [name, data] of Object.entries(files)) await fs.writeFile(nodePath.join(tmp, name), data);
+    const { meta } = await readModelFolder(tmp);
+    if (meta.formatVersion > MODEL_FORMAT_VERSION) throw new ModelFormatError(tmp, 'newer format');
+    const id = newModelId(meta.name || meta.id || 'model');
+    const next: ModelMeta = { ...meta, id };
+    await writeFileAtomic(nodePath.join(tmp, 'model.json'), JSON.stringify(next, null, 1));
+    await fs.rename(tmp, modelDir(home, id));
+    return next;
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,161 @@
+/** The application's root state: connection, system info, settings, models, datasets, jobs. */
+import {
+  defaultSettings,
+  type DatasetSummary,
+  type ModelSummary,
+  type ServiceClient,
+  type ServiceEvent,
+  type Settings,
+  type SystemInfo,
+} from '../../src-main/contract.js';
+import { errorText, type Platform } from './client.js';
+import { JobsState } from './jobs.svelte.js';
+import { PredictState } from './predict.svelte.js';
+import { DatasetsState } from './datasets.svelte.js';
+import { TrainState } from './train.svelte.js';
+import { EvaluateState } from './evaluate.svelte.js';
+import { ModelsState } from './models.svelte.js';
+
+export type View = 'datasets' | 'train' | 'evaluate' | 'predict' | 'models';
+export const views: { id: View; label: string }[] = [
+  { id: 'datasets', label: 'Datasets' },
+  { id: 'train', label: 'Train' },
+  { id: 'evaluate', label: 'Evaluate' },
+  { id: 'predict', label: 'Predict' },
+  { id: 'models', label: 'Models' },
+];
+
+export function viewFromHash(hash: string): View | null {
+  const id = hash.replace(/^#\/?/, '');
+  return views.some((v) => v.id === id) ? (id as View) : null;
+}
+
+/** "NVIDIA H100 80GB HBM3" for a GPU, "CPU (wasm)" for the CPU backends. */
+export function deviceLabel(backend: { name: string; device: string } | null | undefined): string {
+  if (!backend) return 'not started yet';
+  if (backend.name === 'wasm' || backend.name === 'cpu') return `CPU (${backend.name})`;
+  return backend.device || backend.name;
+}
+
+/** The model Predict uses: the chosen one, else the newest trained, else the demo. */
+export function pickModel(models: readonly ModelSummary[], selected: string | null): ModelSummary | undefined {
+  const chosen = selected ? models.find((m) => m.id === selected) : undefined;
+  if (chosen) return chosen;
+  const byNewest = [...models].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  return byNewest.find((m) => !m.demo) ?? byNewest[0];
+}
+
+/** The most recently imported dataset: the default for Train and Evaluate. */
+export function newestDataset(datasets: readonly DatasetSummary[]): DatasetSummary | undefined {
+  return [...datasets].sort((a, b) => Date.parse(b.importedAt) - Date.parse(a.importedAt))[0];
+}
+
+export class AppState {
+  view = $state<View>('datasets');
+  info = $state.raw<SystemInfo | null>(null);
+  settings = $state.raw<Settings>(defaultSettings);
+  models = $state.raw<ModelSummary[]>([]);
+  datasets = $state.raw<DatasetSummary[]>([]);
+  selectedModelId = $state<string | null>(null);
+  error = $state<string | null>(null);
+  ready = $state(false);
+  /** Backend seen in a training's start event, newer than `info` until it is refreshed. */
+  liveBackend = $state.raw<{ name: string; device: string } | null>(null);
+
+  readonly jobs: JobsState;
+  readonly predict: PredictState;
+  readonly data: DatasetsState;
+  readonly train: TrainState;
+  readonly evaluate: EvaluateState;
+  readonly modelsView: ModelsState;
+
+  activeModel = $derived(pickModel(this.models, this.selectedModelId));
+  backend = $derived(this.liveBackend ?? this.info?.backend ?? null);
+  device = $derived(deviceLabel(this.backend));
+  theme = $derived(this.settings.theme);
+  newestDataset = $derived(newestDataset(this.datasets));
+
+  private off?: () => void;
+
+  constructor(
+    readonly client: ServiceClient,
+    readonly platform: Platform,
+    now: () => number = () => Date.now(),
+  ) {
+    this.jobs = new JobsState(now);
+    this.predict = new PredictState(this);
+    this.data = new DatasetsState(this);
+    this.train = new TrainState(this);
+    this.evaluate = new EvaluateState(this);
+    this.modelsView = new ModelsState(this);
+  }
+
+  onEvent = (e: ServiceEvent): void => {
+    this.jobs.apply(e);
+    if (e.type === 'job.item') this.predict.accept(e.item);
+    if (e.type === 'job.progress' && e.kind === 'train') {
+      const p = e.progress as { type?: string; backend?: string; device?: string };
+      if (p.type === 'start' && p.backend) this.liveBackend = { name: p.backend, device: p.device ?? '' };
+    }
+    if (e.type === 'job.done' && (e.kind === 'train' || e.kind === 'import')) {
+      void (e.kind === 'train' ? this.refreshModels() : this.refreshDatasets());
+    }
+    if (e.type === 'engine.restarted') this.error = `The engine restarted (${e.reason}). Running jobs were stopped; start them again.`;
+  };
+
+  async init(): Promise<void> {
+    this.off?.();
+    this.off = this.client.on(this.onEvent);
+    try {
+      const [info, settings] = await Promise.all([this.client.call('system.info', {}), this.client.call('settings.get', {})]);
+      this.info = info;
+      this.settings = settings;
+      await Promise.all([this.refreshModels(), this.refreshDatasets(), this.restoreJobs()]);
+      this.error = null;
+    } catch (err) {
+      this.error = `Could not reach the service: ${errorText(err)}`;
+    } finally {
+      this.ready = true;
+    }
+  }
+
+  dispose(): void {
+    this.off?.();
+    this.predict.dispose();
+  }
+
+  async restoreJobs(): Promise<void> {
+    const [jobs, training] = await Promise.all([
+      this.client.call('jobs.list', {}).catch(() => []),
+      this.client.call('train.status', {}).catch(() => []),
+    ]);
+    this.jobs.restore([...jobs, ...training]);
+    this.train.adoptRunning();
+  }
+
+  async refreshModels(): Promise<void> {
+    this.models = await this.client.call('models.list', {});
+  }
+
+  async refreshDatasets(): Promise<void> {
+    this.datasets = await this.client.call('datasets.list', {});
+  }
+
+  async refreshInfo(): Promise<void> {
+    this.info = await this.client.call('system.info', {});
+    this.liveBackend = null;
+  }
+
+  async setTheme(theme: Settings['theme']): Promise<void> {
+    this.settings = { ...this.settings, theme };
+    try {
+      this.settings = await this.client.call('settings.set', { theme });
+    } catch (err) {
+      this.error = `Could not save the theme: ${errorText(err)}`;
+    }
+  }
+
+  go(view: View): void {
+    this.view = view;
+  }
+}

@@ -1,0 +1,190 @@
+/** Datasets: scan a folder, import it with settings, browse what was imported. */
+import { SvelteMap } from 'svelte/reactivity';
+import type { DatasetSummary, ScanSummary, ServiceClient } from '../../src-main/contract.js';
+import type { AppState } from './app.svelte.js';
+import { errorText } from './client.js';
+
+/** Cross-class duplicates, wherever the import report keeps them (its shape is the data room's). */
+export function labelConflicts(report: unknown): { file: string; classes: string[] }[] {
+  if (!report || typeof report !== 'object') return [];
+  for (const [key, v] of Object.entries(report as Record<string, unknown>)) {
+    if (!/conflict|duplicate/i.test(key) || !Array.isArray(v)) continue;
+    return v.map((c) => {
+      if (typeof c === 'string') return { file: c, classes: [] };
+      const o = (c ?? {}) as Record<string, unknown>;
+      const files = Array.isArray(o.files) ? (o.files as string[]) : [];
+      const file = typeof o.file === 'string' ? o.file : files.join(', ') || (typeof o.hash === 'string' ? o.hash : '?');
+      const classes = Array.isArray(o.classes) ? (o.classes as string[]).map(String) : Array.isArray(o.labels) ? (o.labels as string[]).map(String) : [];
+      return { file, classes };
+    });
+  }
+  return [];
+}
+
+export function skippedOf(x: { skipped?: unknown } | null | undefined): { file: string; reason: string }[] {
+  const s = x?.skipped;
+  return Array.isArray(s) ? (s as { file: string; reason: string }[]) : [];
+}
+
+/** Paged file listing plus thumbnails for one dataset/class, fetched only for what is on screen. */
+export class ThumbSource {
+  total = $state(0);
+  files = new SvelteMap<number, { file: string; className: string }>();
+  thumbs = new SvelteMap<string, string>();
+  error = $state<string | null>(null);
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  private pages = new Set<number>();
+  private queue: string[] = [];
+  private active = 0;
+
+  constructor(
+    private client: ServiceClient,
+    readonly datasetId: string,
+    readonly className: string | undefined,
+    private pageSize = 200,
+    private size = 96,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.loadPage(0);
+  }
+
+  /** Make sure [from, to) has names and thumbnails, fetching pages and images as needed. */
+  ensure(from: number, to: number): void {
+    for (let p = Math.floor(from / this.pageSize); p * this.pageSize < Math.min(to, Math.max(this.total, 1)); p++) void this.loadPage(p);
+    const want: string[] = [];
+    for (let i = from; i < to; i++) {
+      const f = this.files.get(i);
+      if (f && !this.thumbs.has(f.file)) want.push(f.file);
+    }
+    // Newest request first: what is on screen now matters more than what scrolled past.
+    this.queue = [...want, ...this.queue.filter((q) => !want.includes(q))].slice(0, 200);
+    this.pump();
+  }
+
+  private async loadPage(p: number): Promise<void> {
+    if (this.pages.has(p)) return;
+    this.pages.add(p);
+    try {
+      const r = await this.client.call('datasets.files', {
+        id: this.datasetId,
+        ...(this.className ? { className: this.className } : {}),
+        offset: p * this.pageSize,
+        limit: this.pageSize,
+      });
+      this.total = r.total;
+      r.files.forEach((f, i) => this.files.set(p * this.pageSize + i, f));
+    } catch (err) {
+      this.pages.delete(p);
+      this.error = errorText(err);
+    }
+  }
+
+  private pump(): void {
+    while (this.active < 6 && this.queue.length) {
+      const file = this.queue.shift()!;
+      if (this.thumbs.has(file)) continue;
+      this.active++;
+      this.client
+        .call('datasets.thumbnail', { file, size: this.size })
+        .then((t) => this.thumbs.set(file, `data:${t.mime};base64,${t.base64}`))
+        .catch(() => this.thumbs.set(file, ''))
+        .finally(() => {
+          this.active--;
+          this.pump();
+        });
+    }
+  }
+}
+
+export class DatasetsState {
+  path = $state('');
+  scan = $state.raw<ScanSummary | null>(null);
+  scanning = $state(false);
+  error = $state<string | null>(null);
+  imageSize = $state<number | null>(null);
+  fit = $state<'cover' | 'contain'>('cover');
+  valFraction = $state(0.1);
+  testFraction = $state(0.1);
+  importJobId = $state<string | null>(null);
+  importError = $state<string | null>(null);
+  /** The dataset being browsed (id). */
+  selectedId = $state<string | null>(null);
+  browseClass = $state<string>('');
+
+  importJob = $derived(this.app.jobs.get(this.importJobId ?? undefined));
+  selected = $derived<DatasetSummary | undefined>(this.app.datasets.find((d) => d.id === this.selectedId));
+  classCounts = $derived.by(() => {
+    if (this.scan) return Object.entries(this.scan.classes).map(([name, count]) => ({ name, count }));
+    return [];
+  });
+
+  constructor(private app: AppState) {}
+
+  async doScan(path = this.path): Promise<void> {
+    this.path = path.trim();
+    this.error = null;
+    if (!this.path) {
+      this.error = 'Type the path of a folder on the server that holds one sub-folder per class.';
+      return;
+    }
+    this.scanning = true;
+    try {
+      this.scan = await this.app.client.call('datasets.scan', { path: this.path });
+    } catch (err) {
+      this.scan = null;
+      this.error = errorText(err);
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  async pickFolder(): Promise<void> {
+    const pick = this.app.platform.pickFolder;
+    if (!pick) return;
+    const p = await pick();
+    if (p) await this.doScan(p);
+  }
+
+  async doImport(): Promise<void> {
+    this.importError = null;
+    if (!this.path.trim()) {
+      this.importError = 'Choose a folder first.';
+      return;
+    }
+    try {
+      const jobId = await this.app.jobs.start(this.app.client, 'datasets.import', {
+        path: this.path.trim(),
+        ...(this.imageSize ? { imageSize: this.imageSize } : {}),
+        fit: this.fit,
+        valFraction: this.valFraction,
+        testFraction: this.testFraction,
+      });
+      this.importJobId = jobId;
+      const summary = await this.app.jobs.waitFor<DatasetSummary>(jobId);
+      await this.app.refreshDatasets();
+      this.selectedId = summary?.id ?? null;
+    } catch (err) {
+      this.importError = errorText(err);
+    }
+  }
+
+  async cancelImport(): Promise<void> {
+    if (!this.importJobId) return;
+    try {
+      await this.app.client.call('jobs.cancel', { jobId: this.importJobId });
+    } catch (err) {
+      this.importError = errorText(err);
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.app.client.call('datasets.remove', { id });
+      if (this.selectedId === id) this.selectedId = null;
+      await this.app.refreshDatasets();
+    } catch (err) {
+      this.error = errorText(err);
+    }
+  }
+}

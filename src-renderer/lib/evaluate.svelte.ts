@@ -1,0 +1,78 @@
+/** Evaluate: run an evaluation job, then derive the diagrams from its per-image items. */
+import type { EvaluateResult } from '../../src-main/contract.js';
+import type { AppState } from './app.svelte.js';
+import { errorText } from './client.js';
+import { auroc, fprAtTpr, histogram, operatingPoint, riskCoverage } from './stats.js';
+
+export const metricHints: Record<'accuracy' | 'nll' | 'ece' | 'brier', { label: string; hint: string; higherBetter: boolean }> = {
+  accuracy: { label: 'Accuracy', hint: 'Share of validation images labelled correctly. Higher is better.', higherBetter: true },
+  nll: { label: 'NLL', hint: 'How surprised the model is by the true labels; punishes confident mistakes. Lower is better.', higherBetter: false },
+  ece: { label: 'ECE', hint: 'Gap between stated confidence and actual accuracy (calibration). Lower is better; 0 is perfect.', higherBetter: false },
+  brier: { label: 'Brier', hint: 'Squared error of the predicted probabilities. Lower is better.', higherBetter: false },
+};
+
+export function uncertaintyHistograms(result: EvaluateResult, key: 'entropy' | 'mutualInformation', bins = 24) {
+  const inVals = result.items.map((i) => i[key]);
+  const oodVals = (result.oodItems ?? []).map((i) => i[key]);
+  const max = Math.max(1e-6, ...inVals.filter(Number.isFinite), ...oodVals.filter(Number.isFinite));
+  return {
+    in: histogram(inVals, { bins, min: 0, max }),
+    ood: oodVals.length ? histogram(oodVals, { bins, min: 0, max }) : [],
+    auroc: result.ood?.[key === 'entropy' ? 'auroc_entropy' : 'auroc_mi'] ?? auroc(inVals, oodVals),
+    fpr95: result.ood?.[key === 'entropy' ? 'fpr95_entropy' : 'fpr95_mi'] ?? fprAtTpr(inVals, oodVals),
+  };
+}
+
+export class EvaluateState {
+  model = $state('');
+  dataset = $state('');
+  ood = $state('');
+  jobId = $state<string | null>(null);
+  result = $state.raw<EvaluateResult | null>(null);
+  error = $state<string | null>(null);
+  /** Operating point: accept predictions with confidence at least this. */
+  threshold = $state(0.9);
+  cell = $state<{ actual: number; predicted: number } | null>(null);
+
+  job = $derived(this.app.jobs.get(this.jobId ?? undefined));
+  running = $derived(this.job?.state === 'running');
+  classes = $derived(this.app.models.find((m) => m.id === (this.result?.model ?? this.model))?.classes ?? []);
+  risk = $derived(this.result ? riskCoverage(this.result.items.map((i) => ({ confidence: i.confidence, correct: i.label === i.predicted }))) : []);
+  point = $derived(operatingPoint(this.risk, this.threshold));
+  entropyHist = $derived(this.result ? uncertaintyHistograms(this.result, 'entropy') : null);
+  miHist = $derived(this.result ? uncertaintyHistograms(this.result, 'mutualInformation') : null);
+  review = $derived(this.result ? [...this.result.items].sort((a, b) => b.entropy - a.entropy).slice(0, 60) : []);
+  cellItems = $derived(
+    this.result && this.cell ? this.result.items.filter((i) => i.label === this.cell!.actual && i.predicted === this.cell!.predicted) : [],
+  );
+
+  constructor(private app: AppState) {}
+
+  async run(): Promise<void> {
+    this.error = null;
+    const model = this.model || this.app.activeModel?.id;
+    const dataset = this.dataset.trim() || this.app.newestDataset?.id;
+    if (!model) return void (this.error = 'No model to evaluate. Train one under Train first.');
+    if (!dataset) return void (this.error = 'Choose a dataset to evaluate on (import one under Datasets, or type a folder path).');
+    try {
+      this.cell = null;
+      this.jobId = await this.app.jobs.start(this.app.client, 'evaluate', {
+        model,
+        dataset,
+        ...(this.ood.trim() ? { ood: this.ood.trim() } : {}),
+      });
+      this.result = await this.app.jobs.waitFor<EvaluateResult>(this.jobId);
+    } catch (err) {
+      this.error = errorText(err);
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (!this.jobId) return;
+    try {
+      await this.app.client.call('jobs.cancel', { jobId: this.jobId });
+    } catch (err) {
+      this.error = errorText(err);
+    }
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * An in-memory service for component tests and `?fake` dev mode: answers every operation with
+ * plausible data and streams job events on timers. Never bundled into a production build.
+ */
+import {
+  defaultSettings,
+  parseArgs,
+  ServiceError,
+  type DatasetSummary,
+  type EvaluateResult,
+  type JobInfo,
+  type JobKind,
+  type ModelSummary,
+  type PredictionRow,
+  type ServiceEvent,
+  type ServiceHandler,
+  type Settings,
+} from '../../src-main/contract.js';
+
+/** Deterministic pseudo-random numbers so screenshots and tests are stable. */
+export function rng(seed = 1): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+const TINY_SVG = (hue: number) =>
+  btoa(`<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32"><rect width="32" height="32" fill="hsl(${hue},60%,55%)"/></svg>`);
+
+/** Hand-made prediction rows (also the `?demoRows=N` dev hook). */
+export function demoRows(n: number, classes: string[] = DIGITS, seed = 7): PredictionRow[] {
+  const r = rng(seed);
+  const k = classes.length;
+  const maxH = Math.log(k);
+  return Array.from({ length: n }, (_, i) => {
+    const sharp = r() < 0.7 ? 8 : r() < 0.5 ? 2 : 0.3;
+    const logits = classes.map(() => r() * sharp);
+    const top = Math.floor(r() * k);
+    logits[top]! += sharp;
+    const z = logits.reduce((s, x) => s + Math.exp(x), 0);
+    const probabilities = logits.map((x) => Math.exp(x) / z);
+    const entropy = -probabilities.reduce((s, p) => s + (p > 0 ? p * Math.log(p) : 0), 0);
+    const mutualInformation = entropy * (0.1 + 0.4 * r());
+    const ood = mutualInformation > 0.35 * maxH * 0.5 && entropy > 0.5 * maxH;
+    const labelIndex = probabilities.indexOf(Math.max(...probabilities));
+    return {
+      file: `/demo/img-${String(i).padStart(4, '0')}.png`,
+      name: `img-${String(i).padStart(4, '0')}.png`,
+      label: classes[labelIndex]!,
+      labelIndex,
+      confidence: probabilities[labelIndex]!,
+      probabilities,
+      entropy,
+      expectedEntropy: entropy - mutualInformation,
+      mutualInformation,
+      ood,
+      uncertain: entropy > 0.5 * maxH,
+      ...(ood ? { flag: { score: 'mutualInformation', value: mutualInformation, threshold: 0.35 * maxH * 0.5 } } : {}),
+      thumbnail: `data:image/svg+xml;base64,${TINY_SVG((labelIndex * 36) % 360)}`,
+    };
+  });
+}
+
+export function demoModel(over: Partial<ModelSummary> = {}): ModelSummary {
+  return {
+    id: 'demo-digits',
+    name: 'Demo: handwritten digits',
+    createdAt: '2024-01-01T00:00:00.000Z',
+    classes: DIGITS,
+    config: {
+      arch: 'mlp',
+      method: 'rank1',
+      members: 4,
+      posterior: 'gaussian',
+      randomSignInit: 0.5,
+      priorMean: 1,
+      priorStddev: 0.1,
+      initStddev: 0.03,
+      inputShape: [28, 28, 1],
+      numClasses: 10,
+    },
+    train: {
+      epochs: 5,
+      batchSize: 64,
+      optimizer: 'sgd',
+      learningRate: 0.05,
+      warmupEpochs: 1,
+      lrDecayAt: [0.5],
+      lrDecayRatio: 0.2,
+      l2: 1e-4,
+      klAnnealFraction: 0.25,
+      augment: { crop: false, flip: false },
+      seed: 0,
+      evalSamples: 4,
+    },
+    preprocessing: { size: 28, channels: 1, fit: 'cover', background: { r: 255, g: 255, b: 255 } },
+    ood: { score: 'mutualInformation', threshold: 0.4, tpr: 0.95 },
+    demo: true,
+    ...over,
+  };
+}
+
+export interface FakeOptions {
+  /** Delay between streamed events; 0 = next macrotask. */
+  stepMs?: number;
+  /** Make these operations fail with this error. */
+  fail?: Partial<Record<string, ServiceError>>;
+  /** Jobs already running when the window opens (reload test). */
+  running?: JobInfo[];
+}
+
+export class FakeService implements ServiceHandler {
+  listeners = new Set<(e: ServiceEvent) => void>();
+  calls: { op: string; args: unknown }[] = [];
+  models: ModelSummary[] = [demoModel()];
+  datasets: DatasetSummary[] = [];
+  settings: Settings = { ...defaultSettings };
+  jobs = new Map<string, JobInfo & { cancel?: () => void }>();
+  private seq = 0;
+
+  constructor(private opts: FakeOptions = {}) {
+    for (const j of opts.running ?? []) this.jobs.set(j.jobId, j);
+  }
+
+  subscribe(listener: (e: ServiceEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(e: ServiceEvent): void {
+    for (const l of [...this.listeners]) l(e);
+  }
+
+  private tick(): Promise<void> {
+    return new Promise((r) => setTimeout(r, this.opts.stepMs ?? 0));
+  }
+
+  private job(kind: JobKind, title: string, body: (jobId: string, cancelled: () => boolean) => Promise<unknown>): { jobId: string } {
+    const jobId = `job-${++this.seq}`;
+    let stop = false;
+    const info: JobInfo & { cancel?: () => void } = { jobId, kind, state: 'running', startedAt: new Date().toISOString(), title };
+    info.cancel = () => (stop = true);
+    this.jobs.set(jobId, info);
+    void (async () => {
+      await this.tick();
+      this.emit({ type: 'job.started', job: { jobId, kind, state: 'running', startedAt: info.startedAt, title } });
+      try {
+        const result = await body(jobId, () => stop);
+        if (stop) {
+          info.state = 'cancelled';
+          this.emit({ type: 'job.cancelled', jobId, kind });
+        } else {
+          info.state = 'done';
+          this.emit({ type: 'job.done', jobId, kind, result: result as never });
+        }
+      } catch (err) {
+        info.state = 'failed';
+        const e = err instanceof ServiceError ? err : new ServiceError('failed', String(err));
+        this.emit({ type: 'job.failed', jobId, kind, error: e.toJSON() });
+      }
+    })();
+    return { jobId };
+  }
+
+  /** Results are copied, as any real transport would (serialised), so no state is shared by reference. */
+  async call(op: string, rawArgs: unknown): Promise<unknown> {
+    const r = await this.handle(op, rawArgs);
+    return r === undefined ? r : structuredClone(r);
+  }
+
+  private async handle(op: string, rawArgs: unknown): Promise<unknown> {
+    this.calls.push({ op, args: rawArgs });
+    const failure = this.opts.fail?.[op];
+    if (failure) throw failure;
+    const { args } = parseArgs(op, rawArgs) as { args: any };
+    switch (op) {
+      case 'system.info':
+        return {
+          app: '0.1.0-fake',
+          versions: { node: '20' },
+          backend: { name: 'wasm', device: 'CPU' },
+          backends: [{ name: 'wasm', available: true }],
+          dataHome: '/fake',
+          platform: 'fake',
+        };
+      case 'settings.get':
+        return this.settings;
+      case 'settings.set':
+        return (this.settings = { ...this.settings, ...args });
+      case 'datasets.scan': {
+        if (String(args.path).includes('missing')) throw new ServiceError('not-found', `No folder at ${args.path}. Check the path and try again.`);
+        return {
+          root: args.path,
+          classes: Object.fromEntries(DIGITS.map((d, i) => [d, 280 + i * 4])),
+          givenSplits: false,
+          images: 3180,
+          skipped: [{ file: `${args.path}/notes.txt`, reason: 'not an image' }],
+        };
+      }
+      case 'datasets.import':
+        return this.job('import', `Import ${args.path}`, async (jobId, stopped) => {
+          const total = 3180;
+          for (let done = 0; done <= total && !stopped(); done += 530) {
+            this.emit({ type: 'job.progress', jobId, kind: 'import', progress: { phase: 'decoding', done, total } as never });
+            await this.tick();
+          }
+          const ds: DatasetSummary = {
+            id: `ds-${this.seq}`,
+            root: args.path,
+            images: total,
+            classes: DIGITS,
+            preprocessing: { size: args.imageSize ?? 28, channels: 1, fit: args.fit ?? 'cover', background: { r: 255, g: 255, b: 255 } },
+            importedAt: new Date().toISOString(),
+            report: { conflicts: [{ files: ['a/1.png', 'b/1.png'], classes: ['1', '7'] }] } as never,
+          };
+          this.datasets.push(ds);
+          return ds;
+        });
+      case 'datasets.list':
+        return this.datasets;
+      case 'datasets.remove':
+        this.datasets = this.datasets.filter((d) => d.id !== args.id);
+        return { removed: args.id };
+      case 'datasets.files': {
+        const total = args.className ? 300 : 3000;
+        const offset = args.offset ?? 0;
+        const n = Math.max(0, Math.min(args.limit ?? 100, total - offset));
+        return {
+          total,
+          files: Array.from({ length: n }, (_, i) => {
+            const c = args.className ?? DIGITS[(offset + i) % 10]!;
+            return { file: `/data/${c}/${offset + i}.png`, className: c, split: 'train' };
+          }),
+        };
+      }
+      case 'datasets.thumbnail':
+        return { mime: 'image/svg+xml', base64: TINY_SVG(String(args.file).length * 17) };
+      case 'train.start':
+        return this.job('train', `Train on ${args.dataset}`, async (jobId, stopped) => {
+          const epochs = args.epochs ?? 3;
+          const stepsPerEpoch = 4;
+          const totalSteps = epochs * stepsPerEpoch;
+          this.emit({ type: 'job.progress', jobId, kind: 'train', progress: { type: 'start', totalSteps, stepsPerEpoch, backend: 'wasm', device: 'CPU' } });
+          const history = [];
+          for (let epoch = 1; epoch <= epochs && !stopped(); epoch++) {
+            for (let s = 1; s <= stepsPerEpoch; s++) {
+              const step = (epoch - 1) * stepsPerEpoch + s;
+              this.emit({
+                type: 'job.progress',
+                jobId,
+                kind: 'train',
+                progress: { type: 'step', epoch, step, totalSteps, loss: 2 / step, kl: 0.1, lr: 0.05, imagesPerSecond: 900, etaSeconds: (totalSteps - step) * 0.5 },
+              });
+              await this.tick();
+            }
+            const m = {
+              epoch,
+              trainLoss: 2 / epoch,
+              trainNll: 1.8 / epoch,
+              trainAccuracy: 1 - 0.5 / epoch,
+              kl: 0.1 / epoch,
+              lr: 0.05,
+              valAccuracy: 1 - 0.6 / epoch,
+              valNll: 1.9 / epoch,
+              valEce: 0.1 / epoch,
+              valLoss: 2.1 / epoch,
+              seconds: 1,
+              imagesPerSecond: 900,
+            };
+            history.push(m);
+            this.emit({ type: 'job.progress', jobId, kind: 'train', progress: { type: 'epoch', metrics: m } });
+          }
+          const model = demoModel({ id: `model-${this.seq}`, name: args.name ?? 'digits', demo: false, createdAt: new Date().toISOString(), history });
+          if (!stopped()) this.models.push(model);
+          return model;
+        });
+      case 'train.status':
+      case 'jobs.list':
+        return [...this.jobs.values()]
+          .filter((j) => j.state === 'running' && (op === 'jobs.list' || j.kind === 'train'))
+          .map(({ cancel: _c, ...j }) => j);
+      case 'jobs.cancel': {
+        const j = this.jobs.get(args.jobId);
+        j?.cancel?.();
+        return { cancelled: !!j };
+      }
+      case 'models.list':
+        return this.models;
+      case 'models.get': {
+        const m = this.models.find((x) => x.id === args.id);
+        if (!m) throw new ServiceError('not-found', `No model "${args.id}".`);
+        return m;
+      }
+      case 'models.rename': {
+        const m = this.models.find((x) => x.id === args.id);
+        if (!m) throw new ServiceError('not-found', `No model "${args.id}".`);
+        m.name = args.name;
+        return m;
+      }
+      case 'models.remove':
+        this.models = this.models.filter((x) => x.id !== args.id);
+        return { removed: args.id };
+      case 'models.export':
+        return { fileName: `${args.id}.rank1.zip`, base64: btoa('zip') };
+      case 'models.import': {
+        const m = demoModel({ id: `imported-${++this.seq}`, name: 'Imported model', demo: false, createdAt: new Date().toISOString() });
+        this.models.push(m);
+        return m;
+      }
+      case 'evaluate':
+        return this.job('evaluate', `Evaluate ${args.model}`, async (jobId) => {
+          this.emit({ type: 'job.progress', jobId, kind: 'evaluate', progress: { done: 0, total: 300 } });
+          await this.tick();
+          return this.evaluation(args.model, !!args.ood);
+        });
+      case 'predict': {
+        const names: string[] = [...(args.paths ?? []), ...(args.files ?? []).map((f: { name: string }) => f.name)];
+        const expanded = names.flatMap((n) => (/\.\w+$/.test(n) ? [n] : Array.from({ length: 40 }, (_, i) => `${n}/${i}.png`)));
+        return this.job('predict', `Predict ${expanded.length} image(s)`, async (jobId, stopped) => {
+          const rows = demoRows(expanded.length, DIGITS, expanded.length);
+          let flagged = 0;
+          for (let i = 0; i < rows.length && !stopped(); i++) {
+            const name = expanded[i]!.split('/').pop()!;
+            const row = { ...rows[i]!, file: expanded[i]!, name };
+            if (/[A-J]/.test(name[0] ?? '')) Object.assign(row, { ood: true, flag: { score: 'mutualInformation', value: 0.9, threshold: 0.4 } });
+            if (row.ood) flagged++;
+            this.emit({ type: 'job.item', jobId, kind: 'predict', item: row });
+            this.emit({ type: 'job.progress', jobId, kind: 'predict', progress: { done: i + 1, total: rows.length } });
+            if (i % 10 === 9) await this.tick();
+          }
+          return { count: rows.length, errors: 0, flagged };
+        });
+      }
+      case 'predictions.csv': {
+        const head = 'file,name,label,confidence,entropy,mutualInformation,ood';
+        const lines = args.rows.map((r: PredictionRow) => [r.file, r.name, r.label, r.confidence, r.entropy, r.mutualInformation, r.ood].join(','));
+        return { csv: [head, ...lines].join('\n') + '\n' };
+      }
+      case 'predictions.copy': {
+        const folders: Record<string, number> = {};
+        for (const r of args.rows as PredictionRow[]) {
+          const k = r.ood ? '_ood' : r.uncertain ? '_uncertain' : (r.label ?? '_unknown');
+          folders[k] = (folders[k] ?? 0) + 1;
+        }
+        return { dest: args.dest, copied: args.rows.length, folders };
+      }
+    }
+    throw new ServiceError('unsupported', `The fake service does not do ${op}.`);
+  }
+
+  evaluation(model: string, withOod: boolean): EvaluateResult {
+    const r = rng(3);
+    const items = Array.from({ length: 300 }, (_, i) => {
+      const label = i % 10;
+      const confidence = 0.4 + 0.6 * r();
+      const predicted = r() < confidence ? label : (label + 1 + Math.floor(r() * 9)) % 10;
+      const entropy = (1 - confidence) * 2 * r() + 0.02;
+      return { file: `/data/${label}/${i}.png`, label, predicted, confidence, entropy, mutualInformation: entropy * 0.3 * r() };
+    });
+    const confusion = DIGITS.map((_, a) => DIGITS.map((_, p) => items.filter((i) => i.label === a && i.predicted === p).length));
+    const reliability = Array.from({ length: 10 }, (_, b) => {
+      const inBin = items.filter((i) => i.confidence >= b / 10 && i.confidence < (b + 1) / 10);
+      return {
+        lower: b / 10,
+        upper: (b + 1) / 10,
+        count: inBin.length,
+        accuracy: inBin.length ? inBin.filter((i) => i.label === i.predicted).length / inBin.length : 0,
+        confidence: inBin.length ? inBin.reduce((s, i) => s + i.confidence, 0) / inBin.length : 0,
+      };
+    });
+    const accuracy = items.filter((i) => i.label === i.predicted).length / items.length;
+    const oodItems = withOod
+      ? Array.from({ length: 200 }, (_, i) => {
+          const entropy = 1 + 1.3 * r();
+          return { file: `/ood/${i}.png`, entropy, mutualInformation: entropy * (0.2 + 0.3 * r()), ood: r() < 0.8 };
+        })
+      : undefined;
+    return {
+      model,
+      split: 'val',
+      metrics: { n: items.length, accuracy, nll: 0.45, ece: 0.031, brier: 0.2, perClassAccuracy: DIGITS.map(() => accuracy), confusion, reliability },
+      items,
+      ...(oodItems
+        ? { oodItems, ood: { n_ood: 200, auroc_entropy: 0.93, auroc_mi: 0.95, fpr95_entropy: 0.3, fpr95_mi: 0.22, ood_flag_rate: 0.8, in_flag_rate: 0.05 } }
+        : {}),
+    };
+  }
+}

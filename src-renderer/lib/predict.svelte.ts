@@ -1,0 +1,179 @@
+/** Predict: the streamed result list, its sort/filter, export and copy. */
+import type { PredictionRow } from '../../src-main/contract.js';
+import type { AppState } from './app.svelte.js';
+import { errorText } from './client.js';
+import { batches, download, fileToBase64, isImageName } from './files.js';
+import { forExport, summarise, view, type FlagFilter, type SortKey } from './predictions.js';
+
+export class PredictState {
+  /** Long and append-only: raw, replaced in batches. */
+  rows = $state.raw<PredictionRow[]>([]);
+  sort = $state<SortKey>('arrival');
+  flag = $state<FlagFilter>('all');
+  minEntropy = $state(0);
+  text = $state('');
+  error = $state<string | null>(null);
+  notice = $state<string | null>(null);
+  serverPath = $state('');
+  copyDest = $state('');
+  /** Jobs this view started; cancel stops them all. */
+  jobIds = $state.raw<string[]>([]);
+  sending = $state(0);
+
+  visible = $derived(view(this.rows, this.sort, { flag: this.flag, minEntropy: this.minEntropy, text: this.text.trim() }));
+  summary = $derived(summarise(this.rows));
+  running = $derived(this.jobIds.filter((id) => this.app.jobs.get(id)?.state === 'running'));
+  busy = $derived(this.sending > 0 || this.running.length > 0);
+  progress = $derived.by(() => {
+    let done = 0,
+      total = 0;
+    for (const id of this.jobIds) {
+      const j = this.app.jobs.get(id);
+      if (!j) continue;
+      total += j.total;
+      done += j.state === 'done' ? j.total : j.done;
+    }
+    return { done, total };
+  });
+
+  private pending: PredictionRow[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private app: AppState,
+    /** Items arrive one per message; the list is rebuilt at most this often. */
+    private flushMs = 60,
+  ) {}
+
+  accept(item: PredictionRow): void {
+    this.pending.push(item);
+    if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.flushMs);
+  }
+
+  flush(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.pending.length) return;
+    this.rows = this.rows.concat(this.pending);
+    this.pending = [];
+  }
+
+  /** Test/bench hook: show hand-made rows without a service. */
+  load(rows: PredictionRow[]): void {
+    this.rows = rows;
+  }
+
+  clear(): void {
+    this.pending = [];
+    this.rows = [];
+    this.notice = null;
+    this.error = null;
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+  }
+
+  private model(): string | null {
+    const m = this.app.activeModel;
+    if (!m) {
+      this.error = 'No model yet. Train one under Train, or import one under Models.';
+      return null;
+    }
+    return m.id;
+  }
+
+  /** Files from a drop or the file input: paths in Electron, bytes in a browser. */
+  async addFiles(files: File[]): Promise<void> {
+    this.error = null;
+    const images = files.filter((f) => isImageName(f.name) || f.type.startsWith('image/'));
+    const skipped = files.length - images.length;
+    this.notice = skipped ? `${skipped} file(s) skipped: not images.` : null;
+    if (!images.length) {
+      if (files.length) this.error = 'None of those are images. Drop PNG, JPEG, WebP, GIF, BMP or TIFF files, or a folder of them.';
+      return;
+    }
+    const toPath = this.app.platform.pathForFile;
+    if (toPath) {
+      const paths = images.map((f) => toPath(f)).filter((p) => !!p);
+      if (paths.length) return this.addPaths(paths);
+    }
+    const model = this.model();
+    if (!model) return;
+    this.sending++;
+    try {
+      for (const group of batches(images)) {
+        const payload = await Promise.all(group.map(async (f) => ({ name: f.name, base64: await fileToBase64(f) })));
+        const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, files: payload, thumbnails: true });
+        this.jobIds = [...this.jobIds, jobId];
+      }
+    } catch (err) {
+      this.error = errorText(err);
+    } finally {
+      this.sending--;
+    }
+  }
+
+  /** Paths (files or folders) the service can read itself: Electron drops, picks, or a typed server path. */
+  async addPaths(paths: string[]): Promise<void> {
+    this.error = null;
+    const model = this.model();
+    if (!model || !paths.length) return;
+    this.sending++;
+    try {
+      const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, paths, thumbnails: true });
+      this.jobIds = [...this.jobIds, jobId];
+    } catch (err) {
+      this.error = errorText(err);
+    } finally {
+      this.sending--;
+    }
+  }
+
+  async pickFiles(): Promise<void> {
+    const pick = this.app.platform.pickFiles;
+    if (!pick) return;
+    const paths = await pick();
+    if (paths.length) await this.addPaths(paths);
+  }
+
+  async cancel(): Promise<void> {
+    for (const jobId of this.running) {
+      try {
+        await this.app.client.call('jobs.cancel', { jobId });
+      } catch (err) {
+        this.error = errorText(err);
+      }
+    }
+  }
+
+  async exportCsv(): Promise<void> {
+    this.flush();
+    this.error = null;
+    try {
+      const { csv } = await this.app.client.call('predictions.csv', { rows: forExport(this.visible) as never });
+      download('predictions.csv', csv);
+      this.notice = `Exported ${this.visible.length} row(s) to predictions.csv.`;
+    } catch (err) {
+      this.error = `Export failed: ${errorText(err)}`;
+    }
+  }
+
+  async copyToFolders(dest?: string): Promise<void> {
+    this.flush();
+    this.error = null;
+    let target = dest ?? this.copyDest.trim();
+    if (!target && this.app.platform.pickFolder) target = (await this.app.platform.pickFolder()) ?? '';
+    if (!target) {
+      this.error = 'Choose a destination folder first (type a folder path on the server).';
+      return;
+    }
+    try {
+      const r = await this.app.client.call('predictions.copy', { rows: forExport(this.visible) as never, dest: target });
+      const parts = Object.entries(r.folders).map(([k, n]) => `${k}: ${n}`);
+      this.notice = `Copied ${r.copied} image(s) into ${r.dest} (${parts.join(', ')}).`;
+    } catch (err) {
+      this.error = `Copy failed: ${errorText(err)}`;
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/** Train: presets, the advanced form, the running job and its live curves. */
+import type { OperationArgs } from '../../src-main/contract.js';
+import type { AppState } from './app.svelte.js';
+import { errorText } from './client.js';
+import { curvesOf } from './curves.js';
+
+export type Preset = 'quick' | 'balanced' | 'best';
+export const presets: { id: Preset; label: string; hint: string }[] = [
+  { id: 'quick', label: 'Quick', hint: 'A few epochs of a small network: minutes, for a first look.' },
+  { id: 'balanced', label: 'Balanced', hint: 'A CNN with 4 members: good calibration at moderate cost.' },
+  { id: 'best', label: 'Best', hint: 'The full rank-1 recipe: slowest, best accuracy and uncertainty.' },
+];
+
+export interface AdvancedForm {
+  arch: 'auto' | 'mlp' | 'cnn' | 'resnet20' | 'wrn-28-10';
+  method: 'rank1' | 'deterministic' | 'batchensemble';
+  members: number;
+  posterior: 'gaussian' | 'cauchy';
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  crop: boolean;
+  flip: boolean;
+}
+
+export const defaultAdvanced: AdvancedForm = {
+  arch: 'auto',
+  method: 'rank1',
+  members: 4,
+  posterior: 'gaussian',
+  epochs: 10,
+  batchSize: 64,
+  learningRate: 0.05,
+  crop: true,
+  flip: false,
+};
+
+/** The `train.start` arguments: the preset alone, or the preset overridden by the advanced form. */
+export function trainArgsOf(dataset: string, name: string, preset: Preset, advanced: AdvancedForm | null): OperationArgs<'train.start'> {
+  const args: OperationArgs<'train.start'> = { dataset, preset, ...(name.trim() ? { name: name.trim() } : {}) };
+  if (!advanced) return args;
+  return {
+    ...args,
+    arch: advanced.arch,
+    method: advanced.method,
+    members: advanced.method === 'deterministic' ? 1 : advanced.members,
+    posterior: advanced.posterior,
+    epochs: advanced.epochs,
+    batchSize: advanced.batchSize,
+    learningRate: advanced.learningRate,
+    augment: { crop: advanced.crop, flip: advanced.flip },
+  };
+}
+
+export class TrainState {
+  dataset = $state('');
+  name = $state('');
+  preset = $state<Preset>('quick');
+  showAdvanced = $state(false);
+  form = $state<AdvancedForm>({ ...defaultAdvanced });
+  jobId = $state<string | null>(null);
+  error = $state<string | null>(null);
+  starting = $state(false);
+
+  job = $derived(this.app.jobs.get(this.jobId ?? undefined));
+  curves = $derived(curvesOf(this.job?.history ?? []));
+  running = $derived(this.job?.state === 'running');
+
+  constructor(private app: AppState) {}
+
+  /** After a reload, show the training that is still running. */
+  adoptRunning(): void {
+    const [latest] = this.app.jobs.running('train');
+    if (latest && (!this.jobId || this.app.jobs.get(this.jobId)?.state !== 'running')) this.jobId = latest.jobId;
+  }
+
+  async start(): Promise<void> {
+    this.error = null;
+    const dataset = this.dataset.trim() || this.app.newestDataset?.id || '';
+    if (!dataset) {
+      this.error = 'Choose a dataset: import one under Datasets, or type a folder path.';
+      return;
+    }
+    this.starting = true;
+    try {
+      const args = trainArgsOf(dataset, this.name, this.preset, this.showAdvanced ? this.form : null);
+      this.jobId = await this.app.jobs.start(this.app.client, 'train.start', args);
+      this.app.jobs.waitFor(this.jobId).then(
+        () => void this.app.refreshInfo().catch(() => {}),
+        (err) => {
+          if ((err as { code?: string }).code !== 'cancelled') this.error = errorText(err);
+        },
+      );
+    } catch (err) {
+      this.error = errorText(err);
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (!this.jobId) return;
+    try {
+      await this.app.client.call('jobs.cancel', { jobId: this.jobId });
+    } catch (err) {
+      this.error = errorText(err);
+    }
+  }
+}

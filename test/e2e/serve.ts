@@ -1,0 +1,61 @@
+/** Starts `rank1 serve` on a free port with a throwaway RANK1_HOME; resolves with its URL. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface Served {
+  url: string;
+  proc: ChildProcess;
+  home: string;
+  /** ms from spawn to the URL line. */
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+export async function startServe(root: string, allow: string[], timeoutMs = 120_000): Promise<Served> {
+  const home = mkdtempSync(join(tmpdir(), 'rank1-e2e-'));
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, ['bin/rank1.js', 'serve', '--port', '0', ...allow.flatMap((a) => ['--allow', a])], {
+    cwd: root,
+    env: { ...process.env, RANK1_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += String(d)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`rank1 serve printed no URL in ${timeoutMs} ms. stderr:\n${stderr}`)), timeoutMs);
+    const lines = createInterface({ input: proc.stdout! });
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      const m = line.match(/https?:\/\/\S+/);
+      if (m) resolve(m[0]);
+      else reject(new Error(`First line of rank1 serve is not a URL: ${line}\nstderr:\n${stderr}`));
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`rank1 serve exited with ${code}. stderr:\n${stderr}`));
+    });
+  });
+  const startMs = performance.now() - t0;
+  return {
+    url,
+    proc,
+    home,
+    startMs,
+    async stop() {
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => {
+          const t = setTimeout(() => (proc.kill('SIGKILL'), r(null)), 5000);
+          proc.once('exit', () => (clearTimeout(t), r(null)));
+        });
+      }
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export const chromiumPath = '/usr/bin/chromium';
+export const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];

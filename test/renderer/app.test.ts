@@ -1,0 +1,204 @@
+import './dom-shims.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import App from '../../src-renderer/App.svelte';
+import { AppState } from '../../src-renderer/lib/app.svelte.js';
+import { FakeService, type FakeOptions } from '../../src-renderer/lib/fake-service.js';
+import { ServiceClient, ServiceError } from '../../src-main/contract.js';
+
+async function setup(opts: FakeOptions = {}, hash = '#/datasets') {
+  history.replaceState(null, '', hash);
+  const fake = new FakeService({ stepMs: 1, ...opts });
+  const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
+  render(App, { props: { app } });
+  await app.init();
+  return { fake, app };
+}
+
+afterEach(() => cleanup());
+
+describe('App shell', () => {
+  it('has labelled navigation and shows the backend and device', async () => {
+    await setup();
+    const nav = screen.getByRole('navigation', { name: 'Main' });
+    for (const name of ['Datasets', 'Train', 'Evaluate', 'Predict', 'Models']) expect(within(nav).getByRole('link', { name })).toBeTruthy();
+    expect(screen.getByTestId('device').textContent).toContain('CPU (wasm)');
+    await fireEvent.click(within(nav).getByRole('link', { name: 'Models' }));
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+    expect(await screen.findByRole('heading', { name: 'Models' })).toBeTruthy();
+  });
+
+  it('shows a connection error saying what failed', async () => {
+    await setup({ fail: { 'system.info': new ServiceError('forbidden', 'Bad token: open the link rank1 serve printed.') } });
+    expect((await screen.findByRole('alert')).textContent).toContain('Bad token: open the link rank1 serve printed.');
+  });
+});
+
+describe('Datasets', () => {
+  it('scans, shows balance and skipped files, imports with progress and lists the dataset', async () => {
+    const { fake } = await setup();
+    await fireEvent.input(screen.getByLabelText('Folder path on the server'), { target: { value: '/data/mnist' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Scan' }));
+    expect(await screen.findByText(/3,180 images in 10 classes/)).toBeTruthy();
+    expect(screen.getByRole('figure', { name: 'Class balance' })).toBeTruthy();
+    expect(screen.getByText(/1 file\(s\) skipped/)).toBeTruthy();
+    await fireEvent.input(screen.getByLabelText('Image size (px)'), { target: { value: '32' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+    expect(await screen.findByRole('progressbar', { name: 'Import progress' })).toBeTruthy();
+    await waitFor(() => expect(fake.datasets).toHaveLength(1));
+    expect(fake.calls.find((c) => c.op === 'datasets.import')!.args).toMatchObject({ path: '/data/mnist', imageSize: 32, fit: 'cover' });
+    expect(await screen.findByText(/1 label conflict/)).toBeTruthy();
+    expect(await screen.findByRole('list', { name: 'Thumbnails' })).toBeTruthy();
+  });
+
+  it('shows a scan error where it happened', async () => {
+    await setup();
+    await fireEvent.input(screen.getByLabelText('Folder path on the server'), { target: { value: '/missing' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Scan' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('No folder at /missing');
+  });
+});
+
+describe('Train', () => {
+  it('starts a preset training, shows progress and curves, and finishes with a model', async () => {
+    const { fake, app } = await setup({}, '#/train');
+    fake.datasets.push({ id: 'ds-1', root: '/data/mnist', images: 10, classes: ['0'], preprocessing: {} as never, importedAt: '' });
+    await app.refreshDatasets();
+    await fireEvent.click(screen.getByLabelText(/Balanced/));
+    await fireEvent.click(screen.getByRole('button', { name: 'Start training' }));
+    expect(await screen.findByRole('progressbar', { name: 'Training progress' })).toBeTruthy();
+    expect(fake.calls.find((c) => c.op === 'train.start')!.args).toEqual({ dataset: 'ds-1', preset: 'balanced' });
+    await screen.findByText(/Training finished/, {}, { timeout: 5000 });
+    expect(app.train.curves.epoch).toEqual([1, 2, 3]);
+    expect(screen.getByRole('group', { name: 'Training curves' })).toBeTruthy();
+    await waitFor(() => expect(app.models.some((m) => !m.demo)).toBe(true));
+  });
+
+  it('shows a training that was already running when the window opened', async () => {
+    const { app } = await setup(
+      {
+        running: [
+          {
+            jobId: 'old',
+            kind: 'train',
+            state: 'running',
+            startedAt: new Date().toISOString(),
+            title: 'Train on mnist',
+            last: { type: 'step', epoch: 3, step: 30, totalSteps: 100, loss: 0.3, kl: 0.1, lr: 0.1, imagesPerSecond: 800, etaSeconds: 70 },
+            history: [{ epoch: 1 } as never, { epoch: 2 } as never],
+          },
+        ],
+      },
+      '#/train',
+    );
+    expect(app.train.jobId).toBe('old');
+    expect(await screen.findByText('Train on mnist')).toBeTruthy();
+    expect(screen.getByRole('progressbar', { name: 'Training progress' }).getAttribute('aria-valuenow')).toBe('30');
+    expect(app.train.curves.epoch).toEqual([1, 2]);
+  });
+});
+
+describe('Evaluate', () => {
+  it('shows metrics with hints, the reliability diagram, OOD separation, the operating point and the review queue', async () => {
+    const { fake, app } = await setup({}, '#/evaluate');
+    fake.datasets.push({ id: 'ds-1', root: '/data/mnist', images: 10, classes: ['0'], preprocessing: {} as never, importedAt: '' });
+    await app.refreshDatasets();
+    await fireEvent.input(screen.getByLabelText(/OOD folder/), { target: { value: '/data/notmnist' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Evaluate' }));
+    expect(await screen.findByRole('figure', { name: 'Reliability diagram' })).toBeTruthy();
+    expect(screen.getByText(/Gap between stated confidence/)).toBeTruthy();
+    expect(screen.getByRole('figure', { name: 'Entropy histogram' })).toBeTruthy();
+    expect(screen.getByRole('table', { name: /Telling the OOD folder/ }).textContent).toContain('0.950');
+    expect(screen.getByText(/Accept predictions above 90%: \d+% of images, accuracy/)).toBeTruthy();
+    const cell = screen.getAllByRole('button', { name: /images of 0 predicted as 0/ })[0]!;
+    await fireEvent.click(cell);
+    expect(screen.getByRole('list', { name: 'Images in the selected cell' }).children.length).toBeGreaterThan(0);
+    expect(screen.getByRole('list', { name: 'Review queue' }).children.length).toBe(60);
+  });
+});
+
+describe('Predict', () => {
+  it('streams cards from uploaded files with entropy, split and OOD reasons; filters, sorts and exports', async () => {
+    const { fake, app } = await setup({}, '#/predict');
+    const files = [
+      ...Array.from({ length: 6 }, (_, i) => new File([new Uint8Array([1, 2, 3])], `digit${i}.png`, { type: 'image/png' })),
+      new File([new Uint8Array([1])], 'A_letter.png', { type: 'image/png' }),
+      new File(['x'], 'notes.txt', { type: 'text/plain' }),
+    ];
+    await fireEvent.change(screen.getByLabelText('Add images'), { target: { files } });
+    const list = await screen.findByRole('list', { name: 'Predictions' });
+    await waitFor(() => expect(within(list).getAllByRole('listitem')).toHaveLength(7));
+    const predictCall = fake.calls.find((c) => c.op === 'predict')!.args as { model: string; files: { name: string; base64: string }[] };
+    expect(predictCall.model).toBe('demo-digits');
+    expect(predictCall.files.map((f) => f.name)).not.toContain('notes.txt');
+    expect(predictCall.files[0]!.base64).toBe('AQID');
+    expect(screen.getByText(/1 file\(s\) skipped/)).toBeTruthy();
+    const letter = within(list).getByRole('article', { name: 'A_letter.png' });
+    expect(within(letter).getByText('OOD')).toBeTruthy();
+    expect(within(letter).getByText(/OOD because mutualInformation 0.900 > threshold 0.400/)).toBeTruthy();
+    expect(within(letter).getByRole('meter', { name: 'entropy' })).toBeTruthy();
+    expect(within(letter).getByText(/aleatoric .* epistemic/)).toBeTruthy();
+
+    await fireEvent.change(screen.getByLabelText('Show'), { target: { value: 'ood' } });
+    await waitFor(() => expect(app.predict.visible.every((r) => r.ood)).toBe(true));
+    await fireEvent.change(screen.getByLabelText('Show'), { target: { value: 'all' } });
+    await fireEvent.change(screen.getByLabelText('Sort'), { target: { value: 'entropy-desc' } });
+    const ents = app.predict.visible.map((r) => r.entropy!);
+    expect(ents).toEqual([...ents].sort((a, b) => b - a));
+
+    const urls: Blob[] = [];
+    URL.createObjectURL = (b: Blob) => (urls.push(b), 'blob:x');
+    URL.revokeObjectURL = () => {};
+    await fireEvent.click(screen.getByRole('button', { name: 'Export CSV' }));
+    await waitFor(() => expect(urls).toHaveLength(1));
+    const csv = await urls[0]!.text();
+    expect(csv.trim().split('\n')).toHaveLength(8);
+    expect(fake.calls.find((c) => c.op === 'predictions.csv')!.args).not.toHaveProperty('rows.0.thumbnail');
+  });
+
+  it('copies into class folders with _uncertain and _ood via a server path', async () => {
+    const { fake, app } = await setup({}, '#/predict');
+    await app.predict.addPaths(['/data/mix']);
+    await waitFor(() => expect(app.predict.running).toHaveLength(0));
+    app.predict.flush();
+    await fireEvent.input(screen.getByLabelText('Destination folder on the server'), { target: { value: '/out' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Copy' }));
+    expect((await screen.findByRole('status', { name: '' }, { timeout: 100 }).catch(() => null)) ?? true).toBeTruthy();
+    await waitFor(() => expect(app.predict.notice).toMatch(/Copied 40 image\(s\) into \/out/));
+    expect(fake.calls.find((c) => c.op === 'predictions.copy')!.args).toMatchObject({ dest: '/out' });
+  });
+
+  it('virtualises 1,000 cards', async () => {
+    const { app } = await setup({}, '#/predict');
+    const { demoRows } = await import('../../src-renderer/lib/fake-service.js');
+    app.predict.load(demoRows(1000));
+    const list = await screen.findByRole('list', { name: 'Predictions' });
+    const items = within(list).getAllByRole('listitem');
+    expect(items.length).toBeLessThan(40);
+    expect(items[0]!.getAttribute('aria-setsize')).toBe('1000');
+    expect(screen.getByTestId('predict-summary').textContent).toContain('1,000 image(s)');
+  });
+
+  it('says what to do when no model exists', async () => {
+    const { fake, app } = await setup({}, '#/predict');
+    fake.models = [];
+    await app.refreshModels();
+    await app.predict.addPaths(['/x']);
+    expect((await screen.findByRole('alert')).textContent).toContain('No model yet. Train one under Train');
+  });
+});
+
+describe('Models', () => {
+  it('renames, selects for Predict and deletes with confirmation', async () => {
+    const { app } = await setup({}, '#/models');
+    await fireEvent.click(screen.getByRole('button', { name: /Rename Demo/ }));
+    await fireEvent.input(screen.getByLabelText('New name'), { target: { value: 'Digits' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(await screen.findByText('Digits')).toBeTruthy();
+    expect(screen.getByText('used by Predict')).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete Digits' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Confirm deleting Digits' }));
+    await waitFor(() => expect(app.models).toHaveLength(0));
+    expect(screen.getByText(/No models/)).toBeTruthy();
+  });
+});

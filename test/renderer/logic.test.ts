@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, formatRate, progressText, formatPercent } from '../../src-renderer/lib/format.js';
+import { auroc, fprAtTpr, histogram, operatingPoint, riskCoverage } from '../../src-renderer/lib/stats.js';
+import { forExport, matches, sortRows, summarise, topClasses, view } from '../../src-renderer/lib/predictions.js';
+import { progressOf, reduceJob, fromInfo, type JobView } from '../../src-renderer/lib/jobs.js';
+import { curvesOf } from '../../src-renderer/lib/curves.js';
+import { trainArgsOf, defaultAdvanced } from '../../src-renderer/lib/train.svelte.js';
+import { deviceLabel, pickModel, viewFromHash } from '../../src-renderer/lib/app.svelte.js';
+import { labelConflicts } from '../../src-renderer/lib/datasets.svelte.js';
+import { batches, isImageName } from '../../src-renderer/lib/files.js';
+import { tokenFrom, wsUrl } from '../../src-renderer/lib/client.js';
+import { demoModel, demoRows } from '../../src-renderer/lib/fake-service.js';
+import type { PredictionRow, ServiceEvent } from '../../src-main/contract.js';
+
+describe('format', () => {
+  it('formats durations, rates and progress', () => {
+    expect(formatDuration(42.4)).toBe('42 s');
+    expect(formatDuration(185)).toBe('3 min 05 s');
+    expect(formatDuration(3 * 3600 + 120)).toBe('3 h 02 min');
+    expect(formatDuration(NaN)).toBe('—');
+    expect(formatRate(1234.5)).toBe('1235 images/s');
+    expect(formatRate(12.34, 'steps')).toBe('12.3 steps/s');
+    expect(formatRate(0)).toBe('—');
+    expect(formatPercent(0.1234)).toBe('12.3%');
+    expect(progressText({ done: 1500, total: 3000, rate: 100, etaSeconds: 15 })).toBe('1,500 / 3,000 · 50% · 100 images/s · 15 s left');
+    expect(progressText({ done: 3000, total: 3000, etaSeconds: 0 })).toBe('3,000 / 3,000 · 100%');
+  });
+});
+
+describe('stats', () => {
+  it('bins values with the maximum in the last bin and densities summing to 1', () => {
+    const h = histogram([0, 0.1, 0.5, 0.99, 1], { bins: 4, min: 0, max: 1 });
+    expect(h.map((b) => b.count)).toEqual([2, 0, 1, 2]);
+    expect(h.reduce((s, b) => s + b.density, 0)).toBeCloseTo(1);
+    expect(histogram([], { bins: 3 }).every((b) => b.count === 0)).toBe(true);
+    expect(histogram([5, 5, 5], { bins: 2 })[0]!.count).toBe(3); // degenerate range widened
+  });
+
+  it('computes risk–coverage and the operating point', () => {
+    const items = [
+      { confidence: 0.99, correct: true },
+      { confidence: 0.9, correct: true },
+      { confidence: 0.8, correct: false },
+      { confidence: 0.6, correct: true },
+    ];
+    const curve = riskCoverage(items);
+    expect(curve.map((p) => p.coverage)).toEqual([0.25, 0.5, 0.75, 1]);
+    expect(curve.map((p) => p.accuracy)).toEqual([1, 1, 2 / 3, 0.75]);
+    expect(operatingPoint(curve, 0.85)).toEqual({ accepted: 2, coverage: 0.5, accuracy: 1 });
+    expect(operatingPoint(curve, 0).accepted).toBe(4);
+    expect(operatingPoint(curve, 0.999).accepted).toBe(0);
+    // ties collapse into one point
+    expect(riskCoverage([{ confidence: 0.5, correct: true }, { confidence: 0.5, correct: false }])).toHaveLength(1);
+  });
+
+  it('computes AUROC and FPR at 95% TPR', () => {
+    expect(auroc([0, 0.1, 0.2], [0.5, 0.6])).toBe(1);
+    expect(auroc([0.5, 0.6], [0, 0.1])).toBe(0);
+    expect(auroc([1, 1], [1, 1])).toBe(0.5);
+    expect(fprAtTpr([0, 0.1, 0.2, 0.9], [0.5, 0.6, 0.7, 0.8])).toBe(0.25);
+  });
+});
+
+describe('predictions', () => {
+  const rows: PredictionRow[] = [
+    { file: '/a/b.png', name: 'b.png', label: '1', confidence: 0.9, entropy: 0.3 },
+    { file: '/a/a.png', name: 'a.png', label: '7', confidence: 0.4, entropy: 1.9, ood: true, uncertain: true },
+    { file: '/a/c.png', name: 'c.png', label: '2', confidence: 0.6, entropy: 1.1, uncertain: true },
+    { file: '/a/x.txt', name: 'x.txt', error: 'not an image' },
+  ];
+  it('sorts by entropy, confidence and name; missing values last', () => {
+    expect(sortRows(rows, 'entropy-desc').map((r) => r.name)).toEqual(['a.png', 'c.png', 'b.png', 'x.txt']);
+    expect(sortRows(rows, 'entropy-asc').map((r) => r.name)).toEqual(['b.png', 'c.png', 'a.png', 'x.txt']);
+    expect(sortRows(rows, 'confidence-desc')[0]!.name).toBe('b.png');
+    expect(sortRows(rows, 'name').map((r) => r.name)).toEqual(['a.png', 'b.png', 'c.png', 'x.txt']);
+    expect(sortRows(rows, 'arrival')).toEqual(rows);
+  });
+  it('filters by flag, entropy and text', () => {
+    const f = { flag: 'all' as const, minEntropy: 0, text: '' };
+    expect(view(rows, 'arrival', { ...f, flag: 'ood' }).map((r) => r.name)).toEqual(['a.png']);
+    expect(view(rows, 'arrival', { ...f, flag: 'uncertain' })).toHaveLength(2);
+    expect(view(rows, 'arrival', { ...f, flag: 'confident' }).map((r) => r.name)).toEqual(['b.png']);
+    expect(view(rows, 'arrival', { ...f, flag: 'errors' })).toHaveLength(1);
+    expect(view(rows, 'arrival', { ...f, minEntropy: 1 })).toHaveLength(2);
+    expect(matches(rows[1]!, { ...f, text: '7' })).toBe(true);
+    expect(summarise(rows)).toEqual({ total: 4, ood: 1, uncertain: 2, errors: 1 });
+  });
+  it('picks top classes and strips bulky fields for export', () => {
+    const r: PredictionRow = { file: 'f', name: 'f', probabilities: [0.1, 0.7, 0.2], thumbnail: 'data:..' };
+    expect(topClasses(r, ['a', 'b', 'c'], 2)).toEqual([{ label: 'b', p: 0.7 }, { label: 'c', p: 0.2 }]);
+    expect(forExport([r])[0]).toEqual({ file: 'f', name: 'f' });
+  });
+});
+
+describe('job event reduction', () => {
+  const t0 = 1_000_000;
+  const ev = (progress: unknown): ServiceEvent => ({ type: 'job.progress', jobId: 'j', kind: 'import', progress: progress as never });
+  it('measures rate and ETA from progress events', () => {
+    let j = reduceJob(undefined, ev({ done: 0, total: 1000 }), t0)!;
+    j = reduceJob(j, ev({ done: 200, total: 1000, phase: 'decoding' }), t0 + 2000)!;
+    expect(j.rate).toBeCloseTo(100);
+    expect(j.etaSeconds).toBeCloseTo(8);
+    expect(j.phase).toBe('decoding');
+    j = reduceJob(j, { type: 'job.done', jobId: 'j', kind: 'import', result: { id: 'd' } as never }, t0 + 3000)!;
+    expect(j.state).toBe('done');
+    expect(j.result).toEqual({ id: 'd' });
+  });
+  it('keeps training steps, epochs (deduplicated) and failure messages', () => {
+    const tr = (p: unknown): ServiceEvent => ({ type: 'job.progress', jobId: 't', kind: 'train', progress: p as never });
+    let j: JobView | undefined = reduceJob(undefined, tr({ type: 'start', totalSteps: 100, stepsPerEpoch: 10, backend: 'wasm', device: 'CPU' }), t0);
+    j = reduceJob(j, tr({ type: 'step', epoch: 1, step: 10, totalSteps: 100, loss: 1, kl: 0, lr: 0.1, imagesPerSecond: 500, etaSeconds: 90 }), t0 + 1);
+    expect(j).toMatchObject({ done: 10, total: 100, rate: 500, etaSeconds: 90, backend: 'wasm' });
+    const m = { epoch: 1, trainLoss: 1 } as never;
+    j = reduceJob(j, tr({ type: 'epoch', metrics: m }), t0 + 2);
+    j = reduceJob(j, tr({ type: 'epoch', metrics: m }), t0 + 3);
+    expect(j!.history).toHaveLength(1);
+    j = reduceJob(j, { type: 'job.failed', jobId: 't', kind: 'train', error: { code: 'failed', message: 'Out of memory: lower the batch size.' } }, t0 + 4);
+    expect(j).toMatchObject({ state: 'failed', error: 'Out of memory: lower the batch size.' });
+  });
+  it('restores a running job from jobs.list with its history', () => {
+    const j = fromInfo(
+      {
+        jobId: 'x',
+        kind: 'train',
+        state: 'running',
+        startedAt: new Date(t0).toISOString(),
+        title: 'Train',
+        last: { type: 'step', epoch: 2, step: 15, totalSteps: 30, loss: 0.5, kl: 0, lr: 0.1, imagesPerSecond: 100, etaSeconds: 10 },
+        history: [{ epoch: 1 } as never],
+      },
+      t0 + 5,
+    );
+    expect(j).toMatchObject({ done: 15, total: 30, epoch: 2, history: [{ epoch: 1 }], startedAt: t0 });
+    expect(progressOf({ processed: 3, total: 9, stage: 'hash' })).toMatchObject({ done: 3, total: 9, phase: 'hash' });
+  });
+  it('turns history into chart columns', () => {
+    const c = curvesOf([{ epoch: 2, trainLoss: 1 } as never, { epoch: 1, trainLoss: 2 } as never]);
+    expect(c.epoch).toEqual([1, 2]);
+    expect(c.trainLoss).toEqual([2, 1]);
+    expect(c.valLoss.every(Number.isNaN)).toBe(true);
+  });
+});
+
+describe('app helpers', () => {
+  it('labels devices and picks the model Predict uses', () => {
+    expect(deviceLabel({ name: 'wasm', device: 'x' })).toBe('CPU (wasm)');
+    expect(deviceLabel({ name: 'tensorflow', device: 'NVIDIA H100' })).toBe('NVIDIA H100');
+    const demo = demoModel();
+    const mine = demoModel({ id: 'm1', demo: false, createdAt: '2025-01-01T00:00:00Z' });
+    expect(pickModel([demo], null)!.id).toBe('demo-digits');
+    expect(pickModel([demo, mine], null)!.id).toBe('m1');
+    expect(pickModel([demo, mine], 'demo-digits')!.id).toBe('demo-digits');
+    expect(viewFromHash('#/predict')).toBe('predict');
+    expect(viewFromHash('#/nope')).toBeNull();
+  });
+  it('builds train arguments from a preset or the advanced form', () => {
+    expect(trainArgsOf('ds', ' ', 'quick', null)).toEqual({ dataset: 'ds', preset: 'quick' });
+    const a = trainArgsOf('ds', 'n', 'best', { ...defaultAdvanced, method: 'deterministic' });
+    expect(a).toMatchObject({ name: 'n', members: 1, method: 'deterministic', augment: { crop: true, flip: false } });
+  });
+  it('finds label conflicts in an import report of unknown shape', () => {
+    expect(labelConflicts({ conflicts: [{ files: ['a', 'b'], classes: ['1', '7'] }] })).toEqual([{ file: 'a, b', classes: ['1', '7'] }]);
+    expect(labelConflicts({ duplicates: ['x'] })).toEqual([{ file: 'x', classes: [] }]);
+    expect(labelConflicts(undefined)).toEqual([]);
+  });
+  it('batches uploads and recognises images; builds the ws URL and token', () => {
+    expect(batches(Array.from({ length: 300 }, () => ({ size: 10 })), 128).map((b) => b.length)).toEqual([128, 128, 44]);
+    expect(batches([{ size: 20e6 }, { size: 20e6 }]).length).toBe(2);
+    expect(isImageName('a.JPG')).toBe(true);
+    expect(isImageName('a.txt')).toBe(false);
+    expect(wsUrl({ protocol: 'https:', host: 'h:1' })).toBe('wss://h:1/ws');
+    expect(wsUrl({ protocol: 'http:', host: '127.0.0.1:5' })).toBe('ws://127.0.0.1:5/ws');
+    expect(tokenFrom('?token=abc&x=1')).toBe('abc');
+    expect(tokenFrom('')).toBeNull();
+    expect(demoRows(5)).toHaveLength(5);
+  });
+});

@@ -1,0 +1,133 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { zipSync } from 'fflate';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ModelImportError,
+  exportModelZip,
+  getModel,
+  importModel,
+  listModels,
+  modelDir,
+  readModelFolder,
+  removeModel,
+  renameModel,
+  slug,
+  toSummary,
+  writeModelFolder,
+} from '../../src-main/store/index.js';
+import { fakeMeta, fakeWeights } from './fake-model.js';
+
+let home: string;
+beforeEach(async () => {
+  home = await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-models-'));
+});
+afterEach(() => fs.rm(home, { recursive: true, force: true }));
+
+const write = (id: string, name = id, createdAt = '2026-01-01T00:00:00.000Z') =>
+  writeModelFolder(modelDir(home, id), fakeMeta({ id, name, createdAt }), fakeWeights());
+
+describe('models store', () => {
+  it('lists newest first, reporting broken folders without throwing', async () => {
+    await write('a', 'A', '2026-01-01T00:00:00.000Z');
+    await write('b', 'B', '2026-02-01T00:00:00.000Z');
+    await fs.mkdir(path.join(home, 'models', 'junk'));
+    await fs.mkdir(path.join(home, 'models', '.tmp-in-progress'));
+    const { models, broken } = await listModels(home);
+    expect(models.map((m) => m.id)).toEqual(['b', 'a']);
+    expect(broken.map((b) => b.id)).toEqual(['junk']);
+    expect(broken[0]!.reason).toMatch(/no model\.json/);
+  });
+
+  it('lists nothing when there is no models folder', async () => {
+    expect(await listModels(home)).toEqual({ models: [], broken: [] });
+  });
+
+  it('renames atomically, keeping weights valid', async () => {
+    await write('a', 'A');
+    const renamed = await renameModel(home, 'a', 'Better name');
+    expect(renamed.name).toBe('Better name');
+    expect((await getModel(home, 'a')).name).toBe('Better name');
+    await expect(readModelFolder(modelDir(home, 'a'))).resolves.toBeTruthy();
+    expect((await fs.readdir(modelDir(home, 'a'))).sort()).toEqual(['model.json', 'weights.bin']);
+  });
+
+  it('removes a model', async () => {
+    await write('a');
+    await removeModel(home, 'a');
+    expect((await listModels(home)).models).toEqual([]);
+    expect(await fs.readdir(path.join(home, 'models'))).toEqual([]);
+    await expect(removeModel(home, 'a')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses ids that could escape the models folder', () => {
+    expect(() => modelDir(home, '..')).toThrow();
+    expect(() => modelDir(home, '../x')).toThrow();
+    expect(() => modelDir(home, 'a/b')).toThrow();
+  });
+
+  it('exports a zip and imports it under a fresh id', async () => {
+    await write('a', 'My Cats!');
+    const { fileName, zip } = await exportModelZip(home, 'a');
+    expect(fileName).toBe('my-cats.rank1.zip');
+    const imported = await importModel(home, { zip });
+    expect(imported.id).not.toBe('a');
+    expect(imported.id).toMatch(/^my-cats-[0-9a-f]{6}$/);
+    expect(imported.name).toBe('My Cats!');
+    const back = await readModelFolder(modelDir(home, imported.id));
+    expect(back.meta.id).toBe(imported.id);
+    expect((await listModels(home)).models).toHaveLength(2);
+  });
+
+  it('imports a zip whose files sit in one folder, and a model folder', async () => {
+    const src = path.join(home, 'src');
+    await writeModelFolder(src, fakeMeta({ name: 'x' }), fakeWeights());
+    const zip = zipSync({
+      'x/model.json': await fs.readFile(path.join(src, 'model.json')),
+      'x/weights.bin': await fs.readFile(path.join(src, 'weights.bin')),
+    });
+    expect((await importModel(home, { zip })).name).toBe('x');
+    expect((await importModel(home, { dir: src })).name).toBe('x');
+  });
+
+  it('refuses tampered, non-zip and incomplete imports, leaving nothing behind', async () => {
+    const src = path.join(home, 'src');
+    await writeModelFolder(src, fakeMeta(), fakeWeights());
+    const weights = await fs.readFile(path.join(src, 'weights.bin'));
+    weights[0] = weights[0]! ^ 1;
+    const tampered = zipSync({
+      'model.json': await fs.readFile(path.join(src, 'model.json')),
+      'weights.bin': weights,
+    });
+    await expect(importModel(home, { zip: tampered })).rejects.toThrow(/SHA-256/);
+    await expect(importModel(home, { zip: Buffer.from('not a zip at all') })).rejects.toBeInstanceOf(
+      ModelImportError,
+    );
+    await expect(importModel(home, { zip: zipSync({ 'readme.txt': Buffer.from('hi') }) })).rejects.toThrow(
+      /no model\.json/,
+    );
+    // Zip-slip names are ignored, never written.
+    const evil = zipSync({
+      '../../evil/model.json': Buffer.from('{}'),
+      'a/b/c/weights.bin': Buffer.from('x'),
+    });
+    await expect(importModel(home, { zip: evil })).rejects.toBeInstanceOf(ModelImportError);
+    expect(await fs.readdir(path.join(home, 'models'))).toEqual([]);
+  });
+
+  it('summaries drop internal fields', async () => {
+    const meta = await write('a');
+    const s = toSummary({
+      ...meta,
+      ood: { score: 'mahalanobis', threshold: 1, tpr: 0.95, stats: { big: [1, 2] } },
+    });
+    expect(s.ood).toEqual({ score: 'mahalanobis', threshold: 1, tpr: 0.95 });
+    expect('weights' in s).toBe(false);
+  });
+
+  it('slugs names', () => {
+    expect(slug('Élan Vital — v2')).toBe('elan-vital-v2');
+    expect(slug('!!!')).toBe('model');
+  });
+});
