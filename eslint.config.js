@@ -29,6 +29,9 @@ export default tseslint.config(
   {
     files: ['src-renderer/**/*.{ts,svelte}'],
     rules: {
+      // The renderer runs in a browser; TypeScript (lib: DOM) already checks every global it uses,
+      // so no-undef only repeats it without knowing the DOM (typescript-eslint's advice).
+      'no-undef': 'off',
       'no-restricted-imports': [
         'error',
         {

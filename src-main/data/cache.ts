@@ -5,8 +5,14 @@
  *    tail, which the next import truncates.
  *  - `index.json`: columnar entries (path rel to root, size, mtime, slot, crc32, content hash, grey;
  *    failed files keep slot -1 and their reason so they are not retried until they change),
- *    written to a temp file and renamed. Damage (unparseable index, short pack, CRC mismatch) is
- *    detected on open; the damaged records are decoded again.
+ *    written to a temp file and renamed, together with the pack's signature (size, mtime, inode)
+ *    as it stood when the index was written. Files with identical bytes share one record.
+ *    Damage (unparseable index, short pack, CRC mismatch) is detected on open and the damaged
+ *    records are decoded again: when the pack's signature still matches the index, only its
+ *    length is checked on open (a re-import must not read the whole pack) and each record's CRC
+ *    is checked when it is read (`PackedExampleSet.read`); when the signature differs (the pack
+ *    was written by someone else, or by an import that did not complete), every referenced
+ *    record is verified on open.
  *  - `dataset.json`: the summary `listDatasets` shows, written last.
  */
 import fs from 'node:fs/promises';
@@ -41,6 +47,14 @@ interface IndexFile {
   hash: string[];
   grey: number[];
   failures: Record<string, [string, string]>;
+  /** pixels.bin as it stood when this index was written (absent in older indexes: verify all). */
+  pack?: PackSignature;
+}
+
+interface PackSignature {
+  size: number;
+  mtimeMs: number;
+  ino: number;
 }
 
 export interface DatasetSummary {
@@ -57,6 +71,11 @@ export interface LoadedIndex {
   slots: number;
   /** Why (part of) the cache was found damaged, if it was. */
   damage?: string;
+  /**
+   * True when the pack still matches the signature saved with the index, so only its length was
+   * checked; false when every referenced record was verified (and the index should be rewritten).
+   */
+  trusted: boolean;
 }
 
 export const packPath = (dir: string) => path.join(dir, 'pixels.bin');
@@ -75,22 +94,28 @@ export async function writeAtomic(file: string, data: string | Uint8Array): Prom
   }
 }
 
-/** Load the index and verify the pack against it (length, then CRC of every referenced record). */
+/**
+ * Load the index and check the pack against it: its length always; the CRC of every referenced
+ * record too unless the pack's signature matches the one saved with the index.
+ */
 export async function loadIndex(dir: string, recordSize: number): Promise<LoadedIndex> {
   let idx: IndexFile;
   try {
     idx = JSON.parse(await fs.readFile(indexPath(dir), 'utf8')) as IndexFile;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { entries: new Map(), slots: 0 };
-    return { entries: new Map(), slots: 0, damage: 'cache index unreadable; rebuilt' };
+    if (code === 'ENOENT') return { entries: new Map(), slots: 0, trusted: false };
+    return { entries: new Map(), slots: 0, damage: 'cache index unreadable; rebuilt', trusted: false };
   }
   const n = idx.rel?.length ?? -1;
   const ok =
     idx.version === INDEX_VERSION &&
     idx.recordSize === recordSize &&
-    [idx.size, idx.mtimeMs, idx.slot, idx.crc, idx.hash, idx.grey].every((col) => Array.isArray(col) && col.length === n);
-  if (!ok) return { entries: new Map(), slots: 0, damage: 'cache index inconsistent; rebuilt' };
+    [idx.size, idx.mtimeMs, idx.slot, idx.crc, idx.hash, idx.grey].every(
+      (col) => Array.isArray(col) && col.length === n,
+    );
+  if (!ok)
+    return { entries: new Map(), slots: 0, damage: 'cache index inconsistent; rebuilt', trusted: false };
   const entries = new Map<string, CacheEntry>();
   for (let i = 0; i < n; i++) {
     const failure = idx.failures?.[idx.rel[i]!];
@@ -105,22 +130,46 @@ export async function loadIndex(dir: string, recordSize: number): Promise<Loaded
       ...(failure ? { reason: failure[0], message: failure[1] } : {}),
     });
   }
-  const bad = await verifyPack(dir, recordSize, idx.slots, entries);
-  const damage = bad > 0 ? `cache damaged (${bad} record${bad === 1 ? '' : 's'} failed the length/checksum check); rebuilt` : undefined;
-  return { entries, slots: idx.slots, ...(damage ? { damage } : {}) };
+  const st = await fs.stat(packPath(dir)).catch(() => null);
+  const sig = idx.pack;
+  const trusted =
+    st !== null &&
+    sig !== undefined &&
+    st.size === sig.size &&
+    st.mtimeMs === sig.mtimeMs &&
+    st.ino === sig.ino &&
+    st.size >= idx.slots * recordSize;
+  const bad = trusted ? 0 : await verifyPack(dir, recordSize, idx.slots, entries);
+  const damage =
+    bad > 0
+      ? `cache damaged (${bad} record${bad === 1 ? '' : 's'} failed the length/checksum check); rebuilt`
+      : undefined;
+  return { entries, slots: idx.slots, trusted, ...(damage ? { damage } : {}) };
 }
 
-/** Drop entries whose record is missing or fails its CRC. Returns how many were dropped. */
-async function verifyPack(dir: string, recordSize: number, slots: number, entries: Map<string, CacheEntry>): Promise<number> {
-  const bySlot = new Map<number, CacheEntry>();
-  for (const e of entries.values()) if (e.slot >= 0) bySlot.set(e.slot, e);
+/** Drop entries whose record is missing or fails its CRC. Returns how many entries were dropped. */
+async function verifyPack(
+  dir: string,
+  recordSize: number,
+  slots: number,
+  entries: Map<string, CacheEntry>,
+): Promise<number> {
+  // Several entries (files with identical bytes) may share one record.
+  const bySlot = new Map<number, CacheEntry[]>();
+  for (const e of entries.values()) {
+    if (e.slot < 0) continue;
+    const list = bySlot.get(e.slot);
+    if (list) list.push(e);
+    else bySlot.set(e.slot, [e]);
+  }
   if (bySlot.size === 0) return 0;
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(packPath(dir), 'r');
   } catch {
-    for (const e of bySlot.values()) entries.delete(e.rel);
-    return bySlot.size;
+    let n = 0;
+    for (const list of bySlot.values()) for (const e of list) n += +entries.delete(e.rel);
+    return n;
   }
   let bad = 0;
   try {
@@ -131,13 +180,16 @@ async function verifyPack(dir: string, recordSize: number, slots: number, entrie
       const count = Math.min(perChunk, slots - first);
       const { bytesRead } = await fh.read(buf, 0, count * recordSize, first * recordSize);
       for (let s = first; s < first + count; s++) {
-        const e = bySlot.get(s);
-        if (!e) continue;
+        const list = bySlot.get(s);
+        if (!list) continue;
         const off = (s - first) * recordSize;
-        const intact = (s + 1) * recordSize <= length && off + recordSize <= bytesRead && zlib.crc32(buf.subarray(off, off + recordSize)) === e.crc;
-        if (!intact) {
-          entries.delete(e.rel);
-          bad++;
+        const ok = (s + 1) * recordSize <= length && off + recordSize <= bytesRead;
+        const crc = ok ? zlib.crc32(buf.subarray(off, off + recordSize)) : -1;
+        for (const e of list) {
+          if (crc !== e.crc) {
+            entries.delete(e.rel);
+            bad++;
+          }
         }
       }
     }
@@ -147,8 +199,28 @@ async function verifyPack(dir: string, recordSize: number, slots: number, entrie
   return bad;
 }
 
-export async function saveIndex(dir: string, recordSize: number, slots: number, entries: Iterable<CacheEntry>): Promise<void> {
-  const idx: IndexFile = { version: INDEX_VERSION, recordSize, slots, rel: [], size: [], mtimeMs: [], slot: [], crc: [], hash: [], grey: [], failures: {} };
+/** Write the index (call after the pack is closed: it records the pack's signature). */
+export async function saveIndex(
+  dir: string,
+  recordSize: number,
+  slots: number,
+  entries: Iterable<CacheEntry>,
+): Promise<void> {
+  const idx: IndexFile = {
+    version: INDEX_VERSION,
+    recordSize,
+    slots,
+    rel: [],
+    size: [],
+    mtimeMs: [],
+    slot: [],
+    crc: [],
+    hash: [],
+    grey: [],
+    failures: {},
+  };
+  const st = await fs.stat(packPath(dir)).catch(() => null);
+  if (st) idx.pack = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
   for (const e of entries) {
     idx.rel.push(e.rel);
     idx.size.push(e.size);
@@ -177,7 +249,8 @@ export async function readSummary(dir: string): Promise<DatasetSummary | null> {
 /**
  * Examples backed by records in a pack file, read with positioned reads so memory stays bounded.
  * When the pack stores RGB but the dataset is grey (channels 'auto' on all-grey data), the first
- * channel is returned (R = G = B there).
+ * channel is returned (R = G = B there). Every record read is checked against its CRC (cheap next
+ * to the read); a mismatch throws: the cache was damaged after the import, import again.
  */
 export class PackedExampleSet implements ExampleSet {
   readonly count: number;
@@ -186,6 +259,7 @@ export class PackedExampleSet implements ExampleSet {
   constructor(
     private readonly pack: string,
     private readonly slots: Int32Array,
+    private readonly crcs: Uint32Array,
     readonly labels: Int32Array,
     readonly files: readonly string[],
     size: number,
@@ -210,15 +284,28 @@ export class PackedExampleSet implements ExampleSet {
       const tmp = extract ? Buffer.allocUnsafe(recordSize * Math.min(n, 64)) : null;
       for (let start = 0; start < n; start += 64) {
         const end = Math.min(n, start + 64);
-        const jobs: Promise<unknown>[] = [];
+        const jobs: Promise<{ bytesRead: number }>[] = [];
         for (let i = start; i < end; i++) {
           const k = indices[i]!;
-          if (!(k >= 0 && k < this.count)) throw new RangeError(`example index ${k} out of range 0..${this.count - 1}`);
+          if (!(k >= 0 && k < this.count))
+            throw new RangeError(`example index ${k} out of range 0..${this.count - 1}`);
           const pos = this.slots[k]! * recordSize;
           if (tmp) jobs.push(fh.read(tmp, (i - start) * recordSize, recordSize, pos));
           else jobs.push(fh.read(out, i * outSize, recordSize, pos));
         }
-        await Promise.all(jobs);
+        const reads = await Promise.all(jobs);
+        for (let i = start; i < end; i++) {
+          const at = tmp ? (i - start) * recordSize : i * outSize;
+          const bytes = reads[i - start]!.bytesRead;
+          if (
+            bytes !== recordSize ||
+            zlib.crc32((tmp ?? out).subarray(at, at + recordSize)) !== this.crcs[indices[i]!]
+          ) {
+            throw new Error(
+              `the pixel cache ${this.pack} is damaged (record of ${this.files[indices[i]!]} fails its checksum): import the folder again`,
+            );
+          }
+        }
         if (tmp) {
           for (let i = start; i < end; i++) {
             const src = (i - start) * recordSize;

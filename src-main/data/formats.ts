@@ -9,22 +9,33 @@ import { ImageError } from './errors.js';
 const require = createRequire(import.meta.url);
 
 export type SniffedFormat =
-  | 'jpeg'
-  | 'png'
-  | 'gif'
-  | 'webp'
-  | 'tiff'
-  | 'avif'
-  | 'heic'
-  | 'bmp'
-  | 'pnm'
-  | 'tga'
-  | 'svg';
+  'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heic' | 'bmp' | 'pnm' | 'tga' | 'svg';
 
 /** File extensions treated as images by the scanner (lower case, with dot). */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
-  '.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.gif', '.webp', '.tif', '.tiff', '.avif', '.heic',
-  '.heif', '.bmp', '.dib', '.pnm', '.pbm', '.pgm', '.ppm', '.pam', '.tga', '.icb', '.vda', '.vst',
+  '.jpg',
+  '.jpeg',
+  '.jpe',
+  '.jfif',
+  '.png',
+  '.gif',
+  '.webp',
+  '.tif',
+  '.tiff',
+  '.avif',
+  '.heic',
+  '.heif',
+  '.bmp',
+  '.dib',
+  '.pnm',
+  '.pbm',
+  '.pgm',
+  '.ppm',
+  '.pam',
+  '.tga',
+  '.icb',
+  '.vda',
+  '.vst',
 ]);
 
 const TGA_EXTENSIONS = new Set(['.tga', '.icb', '.vda', '.vst']);
@@ -46,7 +57,10 @@ export function sniffFormat(buf: Uint8Array, ext = ''): SniffedFormat | null {
   }
   if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) return 'bmp';
   if (b.length >= 3 && b[0] === 0x50 && b[1]! >= 0x31 && b[1]! <= 0x37 && isSpace(b[2]!)) return 'pnm';
-  if (TGA_EXTENSIONS.has(ext) || (b.length > 26 && ascii(b.length - 18, b.length - 2) === 'TRUEVISION-XFILE')) {
+  if (
+    TGA_EXTENSIONS.has(ext) ||
+    (b.length > 26 && ascii(b.length - 18, b.length - 2) === 'TRUEVISION-XFILE')
+  ) {
     return 'tga';
   }
   const head = ascii(0, Math.min(b.length, 256)).trimStart().toLowerCase();
@@ -137,7 +151,11 @@ function checkJpeg(file: string, b: Uint8Array): void {
     for (let k = 0; k < 64; k++) {
       // A band that was started must be refined down to bit 0; DC must always be complete.
       if ((k === 0 && bits[k] !== 0) || bits[k]! > 0) {
-        throw new ImageError(file, 'truncated', 'progressive JPEG truncated: its scans stop before full precision');
+        throw new ImageError(
+          file,
+          'truncated',
+          'progressive JPEG truncated: its scans stop before full precision',
+        );
       }
     }
   }
@@ -158,7 +176,8 @@ export async function decodeFallback(
   maxPixels: number,
 ): Promise<RawImage> {
   const guard = (w: number, h: number) => {
-    if (!(w > 0 && h > 0)) throw new ImageError(file, 'corrupt', `${format.toUpperCase()} header has no size`);
+    if (!(w > 0 && h > 0))
+      throw new ImageError(file, 'corrupt', `${format.toUpperCase()} header has no size`);
     if (w * h > maxPixels) {
       throw new ImageError(file, 'too-large', `${w}×${h} pixels exceeds the limit of ${maxPixels} pixels`);
     }
@@ -170,11 +189,23 @@ export async function decodeFallback(
       const compression = dv.length >= 34 ? dv.readUInt32LE(30) : 0;
       if (compression === 1 || compression === 2) {
         // decode-bmp ignores RLE and returns garbage: refuse rather than train on it.
-        throw new ImageError(file, 'unsupported', `RLE${compression === 1 ? 8 : 4}-compressed BMP is not supported; re-save as PNG`);
+        throw new ImageError(
+          file,
+          'unsupported',
+          `RLE${compression === 1 ? 8 : 4}-compressed BMP is not supported; re-save as PNG`,
+        );
       }
-      const decodeBmp = require('decode-bmp') as (b: Uint8Array) => { width: number; height: number; data: Uint8ClampedArray };
+      const decodeBmp = require('decode-bmp') as (b: Uint8Array) => {
+        width: number;
+        height: number;
+        data: Uint8ClampedArray;
+      };
       const img = decodeBmp(buf);
-      return { width: img.width, height: img.height, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength) };
+      return {
+        width: img.width,
+        height: img.height,
+        data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength),
+      };
     }
     if (format === 'tga') {
       if (buf.length >= 18) guard(buf[12]! | (buf[13]! << 8), buf[14]! | (buf[15]! << 8));
@@ -183,14 +214,24 @@ export async function decodeFallback(
       return { width: image.width, height: image.height, data: image.data };
     }
     if (format === 'pnm') return decodePnm(file, buf, guard);
-    const decodeHeic = require('heic-decode') as (o: { buffer: Uint8Array }) => Promise<{ width: number; height: number; data: Uint8ClampedArray }>;
+    const decodeHeic = require('heic-decode') as (o: {
+      buffer: Uint8Array;
+    }) => Promise<{ width: number; height: number; data: Uint8ClampedArray }>;
     const img = await decodeHeic({ buffer: buf });
     guard(img.width, img.height);
-    return { width: img.width, height: img.height, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength) };
+    return {
+      width: img.width,
+      height: img.height,
+      data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength),
+    };
   } catch (e) {
     if (e instanceof ImageError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
-    const reason = /unsupported|not supported|unknown/i.test(msg) ? 'unsupported' : /end|truncat|out of range|outside the bounds/i.test(msg) ? 'truncated' : 'corrupt';
+    const reason = /unsupported|not supported|unknown/i.test(msg)
+      ? 'unsupported'
+      : /end|truncat|out of range|outside the bounds/i.test(msg)
+        ? 'truncated'
+        : 'corrupt';
     throw new ImageError(file, reason, `${format.toUpperCase()}: ${msg}`);
   }
 }
@@ -199,7 +240,11 @@ export async function decodeFallback(
 function decodePnm(file: string, b: Uint8Array, guard: (w: number, h: number) => void): RawImage {
   const kind = b[1]! - 0x30;
   if (kind === 1 || kind === 4 || kind === 7) {
-    throw new ImageError(file, 'unsupported', `${kind === 7 ? 'PAM' : 'PBM (1-bit)'} Netpbm files are not supported`);
+    throw new ImageError(
+      file,
+      'unsupported',
+      `${kind === 7 ? 'PAM' : 'PBM (1-bit)'} Netpbm files are not supported`,
+    );
   }
   let p = 2;
   const token = (): number => {
@@ -225,7 +270,8 @@ function decodePnm(file: string, b: Uint8Array, guard: (w: number, h: number) =>
     p++; // exactly one whitespace byte after maxval
     const bytes = maxval > 255 ? 2 : 1;
     if (p + n * bytes > b.length) throw new ImageError(file, 'truncated', 'PNM: pixel data truncated');
-    for (let i = 0; i < n; i++) samples[i] = bytes === 1 ? b[p + i]! : (b[p + 2 * i]! << 8) | b[p + 2 * i + 1]!;
+    for (let i = 0; i < n; i++)
+      samples[i] = bytes === 1 ? b[p + i]! : (b[p + 2 * i]! << 8) | b[p + 2 * i + 1]!;
   } else {
     for (let i = 0; i < n; i++) {
       if (p >= b.length) throw new ImageError(file, 'truncated', 'PNM: pixel data truncated');
@@ -243,4 +289,43 @@ function decodePnm(file: string, b: Uint8Array, guard: (w: number, h: number) =>
     data[j + 3] = 255;
   }
   return { width, height, data };
+}
+
+/**
+ * Header of a "plain" JPEG: a baseline/extended/progressive Huffman JPEG (SOF0/1/2) with 1 or 3
+ * components and neither an EXIF block (no orientation to apply) nor an embedded ICC profile
+ * (no colour transform) nor an Adobe marker. For such a file, decoding is the whole geometric part
+ * of the pipeline when its size already matches the model input. Null for anything else.
+ */
+export function plainJpegHeader(b: Uint8Array): { width: number; height: number; components: 1 | 3 } | null {
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return null;
+  const ascii = (start: number, end: number) =>
+    Buffer.from(b.subarray(start, Math.min(end, b.length))).toString('latin1');
+  let p = 2;
+  let header: { width: number; height: number; components: 1 | 3 } | null = null;
+  while (p + 4 <= b.length) {
+    if (b[p] !== 0xff) return null;
+    const m = b[p + 1]!;
+    if (m === 0xff) {
+      p += 1;
+      continue;
+    }
+    if (m === 0xda) return header;
+    if (m === 0xd8 || m === 0xd9 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) return null;
+    const len = (b[p + 2]! << 8) | b[p + 3]!;
+    if (len < 2) return null;
+    if (m === 0xe1 && ascii(p + 4, p + 8) === 'Exif') return null;
+    if (m === 0xe2 && ascii(p + 4, p + 15) === 'ICC_PROFILE') return null;
+    if (m === 0xee) return null; // Adobe APP14
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (m > 0xc2 || header || p + 10 > b.length) return null;
+      const height = (b[p + 5]! << 8) | b[p + 6]!;
+      const width = (b[p + 7]! << 8) | b[p + 8]!;
+      const n = b[p + 9]!;
+      if (!(width > 0 && height > 0) || (n !== 1 && n !== 3)) return null;
+      header = { width, height, components: n };
+    }
+    p += 2 + len;
+  }
+  return null;
 }

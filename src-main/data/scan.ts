@@ -4,7 +4,7 @@
  * ignored; extensions are case-insensitive; symlinks are followed, loops are reported and cut;
  * anything that is not an image is reported, never fatal.
  */
-import type { Dirent, Stats } from 'node:fs';
+import { type Dirent, type Stats, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { IMAGE_EXTENSIONS } from './formats.js';
@@ -48,9 +48,15 @@ export interface ScanOptions {
   onProgress?: (scanned: number) => void;
 }
 
-const SYSTEM_NAMES = new Set(['thumbs.db', 'desktop.ini', '__macosx', '$recycle.bin', 'system volume information']);
+const SYSTEM_NAMES = new Set([
+  'thumbs.db',
+  'desktop.ini',
+  '__macosx',
+  '$recycle.bin',
+  'system volume information',
+]);
 const SPLIT_DIRS: Record<string, SplitName> = { train: 'train', val: 'val', validation: 'val', test: 'test' };
-const STAT_BATCH = 128;
+const STAT_BATCH = 1024;
 
 export function isHidden(name: string): boolean {
   return name.startsWith('.') || SYSTEM_NAMES.has(name.toLowerCase());
@@ -63,7 +69,10 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
   try {
     rootStat = await fs.stat(absRoot);
   } catch (e) {
-    throw new Error(`cannot read folder ${absRoot}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(
+      `cannot read folder ${absRoot}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { cause: e },
+    );
   }
   if (!rootStat.isDirectory()) throw new Error(`not a folder: ${absRoot}`);
 
@@ -77,31 +86,60 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
   for (const { name, full, stat, error } of top) {
     if (error) skipped.push({ file: full, reason: entryReason(error), message: error });
     else if (stat!.isDirectory()) topDirs.push({ name, full, stat: stat! });
-    else skipped.push({ file: full, reason: 'outside-class-folder', message: 'files directly in the root belong to no class' });
+    else
+      skipped.push({
+        file: full,
+        reason: 'outside-class-folder',
+        message: 'files directly in the root belong to no class',
+      });
   }
-  const givenSplits = topDirs.some((d) => d.name.toLowerCase() === 'train') && topDirs.every((d) => d.name.toLowerCase() in SPLIT_DIRS);
+  const givenSplits =
+    topDirs.some((d) => d.name.toLowerCase() === 'train') &&
+    topDirs.every((d) => d.name.toLowerCase() in SPLIT_DIRS);
 
-  const walk = async (dir: string, label: string, split: SplitName | undefined, ancestors: Set<string>) => {
+  // `relDir` is `dir` relative to the root, '/'-separated (built incrementally: path.relative per file is costly).
+  const walk = async (
+    dir: string,
+    relDir: string,
+    label: string,
+    split: SplitName | undefined,
+    ancestors: Set<string>,
+  ) => {
     signal?.throwIfAborted();
     const entries = await listDir(dir);
     scanned += entries.length;
     onProgress?.(scanned);
-    for (const { full, stat, error } of entries) {
+    for (const { name, full, stat, error } of entries) {
       if (error) {
         skipped.push({ file: full, reason: entryReason(error), message: error });
       } else if (stat!.isDirectory()) {
         const key = `${stat!.dev}:${stat!.ino}`;
         if (ancestors.has(key)) {
-          skipped.push({ file: full, reason: 'symlink-loop', message: 'symlink points back to one of its own parent folders' });
+          skipped.push({
+            file: full,
+            reason: 'symlink-loop',
+            message: 'symlink points back to one of its own parent folders',
+          });
           continue;
         }
-        await walk(full, label, split, new Set(ancestors).add(key));
+        await walk(full, `${relDir}/${name}`, label, split, new Set(ancestors).add(key));
       } else if (stat!.isFile()) {
         if (!IMAGE_EXTENSIONS.has(path.extname(full).toLowerCase())) {
-          skipped.push({ file: full, reason: 'not-image', message: `extension "${path.extname(full) || '(none)'}" is not an image format` });
+          skipped.push({
+            file: full,
+            reason: 'not-image',
+            message: `extension "${path.extname(full) || '(none)'}" is not an image format`,
+          });
           continue;
         }
-        files.push({ path: full, rel: toRel(absRoot, full), label, split, size: stat!.size, mtimeMs: stat!.mtimeMs });
+        files.push({
+          path: full,
+          rel: `${relDir}/${name}`,
+          label,
+          split,
+          size: stat!.size,
+          mtimeMs: stat!.mtimeMs,
+        });
         classSeen.set(label, (classSeen.get(label) ?? 0) + 1);
       }
     }
@@ -115,7 +153,12 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
       for (const c of await listDir(d.full)) {
         if (c.error) skipped.push({ file: c.full, reason: 'unreadable', message: c.error });
         else if (c.stat!.isDirectory()) classDirs.push({ label: c.name, full: c.full, stat: c.stat!, split });
-        else skipped.push({ file: c.full, reason: 'outside-class-folder', message: `files directly in ${d.name}/ belong to no class` });
+        else
+          skipped.push({
+            file: c.full,
+            reason: 'outside-class-folder',
+            message: `files directly in ${d.name}/ belong to no class`,
+          });
       }
     }
   } else {
@@ -129,7 +172,7 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
       skipped.push({ file: c.full, reason: 'symlink-loop', message: 'symlink points back to the root' });
       continue;
     }
-    await walk(c.full, c.label, c.split, new Set([rootKey, key]));
+    await walk(c.full, toRel(absRoot, c.full), c.label, c.split, new Set([rootKey, key]));
   }
   signal?.throwIfAborted();
 
@@ -159,29 +202,45 @@ interface Entry {
   error?: string;
 }
 
-/** Non-hidden entries of a folder with their (symlink-following) stats. */
+/**
+ * Non-hidden entries of a folder with their (symlink-following) stats. `statSync` in a tight loop
+ * is several times cheaper per file than one promise per `fs.promises.stat` (≈3 µs vs ≈25 µs of
+ * CPU on a cached folder); the loop yields to the event loop every STAT_BATCH entries so
+ * progress, cancellation and the UI stay responsive.
+ */
 async function listDir(dir: string): Promise<Entry[]> {
   let dirents: Dirent[];
   try {
     dirents = await fs.readdir(dir, { withFileTypes: true });
   } catch (e) {
-    return [{ name: path.basename(dir), full: dir, error: `cannot list folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }];
+    return [
+      {
+        name: path.basename(dir),
+        full: dir,
+        error: `cannot list folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      },
+    ];
   }
   const visible = dirents.filter((d) => !isHidden(d.name));
   const out: Entry[] = new Array(visible.length);
-  for (let i = 0; i < visible.length; i += STAT_BATCH) {
-    await Promise.all(
-      visible.slice(i, i + STAT_BATCH).map(async (d, j) => {
-        const full = path.join(dir, d.name);
-        try {
-          out[i + j] = { name: d.name, full, stat: await fs.stat(full) };
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          const why = code === 'ELOOP' ? 'symlink loop' : code === 'ENOENT' && d.isSymbolicLink() ? 'broken symlink' : (code ?? (e as Error).message);
-          out[i + j] = { name: d.name, full, error: `cannot read (${why})` };
-        }
-      }),
-    );
+  for (let i = 0; i < visible.length; i++) {
+    if (i > 0 && i % STAT_BATCH === 0) await yieldToEventLoop();
+    const d = visible[i]!;
+    const full = dir.endsWith(path.sep) ? dir + d.name : dir + path.sep + d.name;
+    try {
+      out[i] = { name: d.name, full, stat: statSync(full) };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ELOOP'
+          ? 'symlink loop'
+          : code === 'ENOENT' && d.isSymbolicLink()
+            ? 'broken symlink'
+            : (code ?? (e as Error).message);
+      out[i] = { name: d.name, full, error: `cannot read (${why})` };
+    }
   }
   return out;
 }
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -69,13 +69,15 @@ export function resolveTrainConfig(d: DatasetShape, model: ModelConfig, override
     lrDecayAt: [0.4, 0.8, 0.9],
     lrDecayRatio: 0.2,
     l2: 1e-4,
+    factorLrMultiplier: 1,
     klAnnealFraction: 0.8,
-    // Flips would turn digits and letters into other symbols; grey datasets are mostly those.
-    augment: { crop: d.size >= 16, flip: d.channels === 3 },
     seed: 42,
     // Spec §2: Gaussian rows used 1 eval sample, Cauchy rows 4.
     evalSamples: model.posterior === 'cauchy' ? 4 : 1,
     ...stripUndefined(overrides),
+    // Flips would turn digits and letters into other symbols; grey datasets are mostly those.
+    // A partial augment (e.g. only `flip: false`) keeps the other default.
+    augment: { crop: d.size >= 16, flip: d.channels === 3, ...stripUndefined(overrides.augment ?? {}) },
   };
 }
 

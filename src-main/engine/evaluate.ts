@@ -3,8 +3,8 @@
  * per-class accuracy, confusion, reliability (spec §5), plus per-image scores for OOD work.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ExampleSet } from '../data/types.js';
-import { pixelsToTensor, runMembers, type Normalization } from './inference.js';
+import { runMembers } from './inference.js';
+import type { InputSource } from './inputs.js';
 import {
   argmax,
   brierScore,
@@ -59,13 +59,7 @@ export class CancelledError extends Error {
   }
 }
 
-export async function evaluateExamples(
-  model: Rank1Model,
-  set: ExampleSet,
-  norm: Normalization,
-  opts: EvaluateOptions,
-): Promise<EvaluateOutput> {
-  const shape = model.config.inputShape;
+export async function evaluateExamples(model: Rank1Model, set: InputSource, opts: EvaluateOptions): Promise<EvaluateOutput> {
   const batch = opts.batchSize ?? 64;
   const images: EvaluatedImage[] = [];
   let features: Float32Array | undefined;
@@ -74,8 +68,7 @@ export async function evaluateExamples(
   for (let start = 0; start < set.count; start += batch) {
     if (opts.signal?.aborted) throw new CancelledError();
     const idx = Array.from({ length: Math.min(batch, set.count - start) }, (_, i) => start + i);
-    const pixels = await set.read(idx);
-    const x = pixelsToTensor(pixels, idx.length, shape, norm);
+    const x = await set.batch(idx);
     const out = await runMembers(model, x, opts.samples, opts.rng);
     x.dispose();
     if (opts.keepFeatures && !features) {

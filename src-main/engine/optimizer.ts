@@ -5,8 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 export interface Optimizer {
-  /** Apply one update; `grads` maps variable name → gradient. */
-  apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number): void;
+  /** Apply one update; `grads` maps variable name → gradient; `lrScale` per variable (default 1). */
+  apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number, lrScale?: (v: tf.Variable) => number): void;
   /** Slot values by name, for checkpoints. */
   saveState(): Promise<{ name: string; shape: number[]; data: Float32Array }[]>;
   load(slots: Map<string, Float32Array>): void;
@@ -37,7 +37,7 @@ abstract class SlotOptimizer implements Optimizer {
     const v = this.pending?.get(key);
     if (v) s.assign(tf.tensor(v, s.shape));
   }
-  abstract apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number): void;
+  abstract apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number, lrScale?: (v: tf.Variable) => number): void;
   dispose(): void {
     this.slotVars.forEach((s) => s.dispose());
     this.slotVars.clear();
@@ -56,7 +56,7 @@ export class NesterovSgd extends SlotOptimizer {
   constructor(private readonly momentum = 0.9) {
     super();
   }
-  apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number): void {
+  apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number, lrScale?: (v: tf.Variable) => number): void {
     tf.tidy(() => {
       for (const v of vars) {
         const g = grads[v.name];
@@ -64,7 +64,7 @@ export class NesterovSgd extends SlotOptimizer {
         const m = this.ensure('momentum', v);
         const next = tf.add(tf.mul(m, this.momentum), g);
         m.assign(next);
-        v.assign(tf.sub(v, tf.mul(tf.add(g, tf.mul(next, this.momentum)), lr)));
+        v.assign(tf.sub(v, tf.mul(tf.add(g, tf.mul(next, this.momentum)), lr * (lrScale?.(v) ?? 1))));
       }
     });
   }
@@ -86,7 +86,7 @@ export class Adam extends SlotOptimizer {
     super.load(values);
     this.t = values.get('adam:t')?.[0] ?? 0;
   }
-  apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number): void {
+  apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number, lrScale?: (v: tf.Variable) => number): void {
     this.t++;
     const c1 = 1 - this.beta1 ** this.t;
     const c2 = 1 - this.beta2 ** this.t;
@@ -98,7 +98,7 @@ export class Adam extends SlotOptimizer {
         const s = this.ensure('v', v);
         m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
         s.assign(tf.add(tf.mul(s, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
-        v.assign(tf.sub(v, tf.mul(tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(s, c2)), this.epsilon)), lr)));
+        v.assign(tf.sub(v, tf.mul(tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(s, c2)), this.epsilon)), lr * (lrScale?.(v) ?? 1))));
       }
     });
   }

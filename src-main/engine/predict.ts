@@ -8,6 +8,9 @@ import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, statsFromWeights } from './checkpoint.js';
 import { evaluateExamples, summarize, type EvaluatedImage } from './evaluate.js';
 import { pixelsToTensor, runMembers } from './inference.js';
+import { featureSource, pixelSource, type InputSource } from './inputs.js';
+import { loadBackbone, embedExamples, type Backbone } from './backbones/index.js';
+import * as tf from '@tensorflow/tfjs';
 import { argmax, auroc, decompose, fprAtTpr } from './metrics.js';
 import { buildModel, type Rank1Model } from './models.js';
 import { batchScores, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
@@ -50,6 +53,28 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     throw e;
   }
   const stats: FeatureStats | undefined = statsFromWeights(weights);
+  let backbone: Backbone | undefined;
+  if (meta.backbone) {
+    try {
+      backbone = await loadBackbone(meta.backbone);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    if (backbone.sha256 !== meta.backbone.sha256) {
+      backbone.dispose();
+      model.dispose();
+      throw new Error(`${dir}: needs backbone ${meta.backbone.name} with SHA-256 ${meta.backbone.sha256.slice(0, 12)}…, found ${backbone.sha256.slice(0, 12)}…`);
+    }
+  }
+  const imageShape = [meta.preprocessing.size, meta.preprocessing.size, meta.preprocessing.channels] as const;
+  /** The network input for a batch of images: pixels, or the backbone's embedding of them. */
+  const toInput = async (px: Uint8Array, n: number): Promise<tf.Tensor> =>
+    backbone
+      ? tf.tensor2d(await backbone.embed(px, n, imageShape), [n, backbone.embeddingSize])
+      : pixelsToTensor(px, n, shape, meta.normalization);
+  const sourceFor = async (set: ExampleSet, signal?: AbortSignal): Promise<InputSource> =>
+    backbone ? featureSource(await embedExamples(backbone, set, { signal })) : pixelSource(set, shape, meta.normalization);
   // Prediction samples are seeded per call: the same image gives the same answer twice.
   const seedFor = (n: number) => new Rng(0x5eed ^ n);
   const shape = meta.config.inputShape;
@@ -64,11 +89,11 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     dir,
     meta,
     async predict(pixels, count, opts = {}) {
-      const size = shape[0] * shape[1] * shape[2];
+      const size = imageShape[0] * imageShape[1] * imageShape[2];
       const out: Prediction[] = [];
       for (let start = 0; start < count; start += PREDICT_BATCH) {
         const n = Math.min(PREDICT_BATCH, count - start);
-        const x = pixelsToTensor(pixels.subarray(start * size, (start + n) * size), n, shape, meta.normalization);
+        const x = await toInput(pixels.subarray(start * size, (start + n) * size), n);
         const res = await runMembers(model, x, samples(opts.samples), seedFor(start));
         x.dispose();
         const scores = batchScores(res, stats);
@@ -95,7 +120,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     async evaluate(set, opts = {}) {
       const rng = seedFor(7);
       const total = set.count + (opts.ood?.count ?? 0);
-      const inOut = await evaluateExamples(model, set, meta.normalization, {
+      const inOut = await evaluateExamples(model, await sourceFor(set, opts.signal), {
         samples: samples(opts.samples),
         rng,
         stats,
@@ -114,7 +139,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
         })),
       };
       if (opts.ood) {
-        const oodOut = await evaluateExamples(model, opts.ood, meta.normalization, {
+        const oodOut = await evaluateExamples(model, await sourceFor(opts.ood, opts.signal), {
           samples: samples(opts.samples),
           rng,
           stats,
@@ -134,6 +159,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     },
     dispose() {
       model.dispose();
+      backbone?.dispose();
     },
   };
 }

@@ -6,13 +6,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ExampleSet, Preprocessing } from '../data/types.js';
 import { readModelFolder, writeModelFolder, type ModelMeta } from '../store/model-folder.js';
-import { augmentBatch } from './augment.js';
-import { subset } from './example-sets.js';
 import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, collectWeights } from './checkpoint.js';
 import { klScaleAt, learningRateAt, resolveModelConfig, resolveTrainConfig, type Preset } from './defaults.js';
 import { CancelledError, evaluateExamples, summarize } from './evaluate.js';
-import { pixelsToTensor, tileMembers, type Normalization } from './inference.js';
+import { tileMembers, type Normalization } from './inference.js';
+import { featureSource, pixelSource, type FeatureSet, type InputSource } from './inputs.js';
 import { buildModel, type Rank1Model } from './models.js';
 import { fitFeatureStats, type FeatureStats, type ScoreName } from './ood.js';
 import { thresholdAtTpr } from './metrics.js';
@@ -36,6 +35,11 @@ export interface TrainRequest {
   outDir: string;
   /** Continue from the checkpoint in outDir. */
   resume?: boolean;
+  /**
+   * Transfer learning: the frozen backbone and the training/validation embeddings it produced;
+   * the model is then a rank-1 head on those features (arch 'head').
+   */
+  backbone?: { name: string; sha256: string; embeddingSize: number; train: FeatureSet; val: FeatureSet };
   /** Score behind the OOD flag and its target in-distribution acceptance rate. */
   oodScore?: ScoreName;
   oodTpr?: number;
@@ -85,12 +89,16 @@ export interface StepResult {
 export function makeTrainStep(
   model: Rank1Model,
   optimizer: Optimizer,
-  o: { numClasses: number; l2: number; trainSize: number },
+  o: { numClasses: number; l2: number; trainSize: number; factorLrMultiplier?: number },
 ): (x: tf.Tensor4D | tf.Tensor2D, labels: Int32Array, lr: number, klScale: number, rng: Rng) => Promise<StepResult> {
   const K = model.config.method === 'deterministic' ? 1 : model.config.members;
   const params = model.params();
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
+  // Spec §3 fast_weight_lr_multiplier: the rank-1 factors (the parameters without L2) may move faster.
+  const factors = new Set(params.filter((p) => !p.decay).map((p) => p.variable.name));
+  const mult = o.factorLrMultiplier ?? 1;
+  const lrScale = mult === 1 ? undefined : (v: tf.Variable) => (factors.has(v.name) ? mult : 1);
   return async (x, labelValues, lr, klScale, rng) => {
     const labels = tf.tensor1d(labelValues, 'int32');
     let nllT: tf.Scalar | undefined;
@@ -113,7 +121,7 @@ export function makeTrainStep(
         }),
       trainable,
     );
-    optimizer.apply(trainable, grads, lr);
+    optimizer.apply(trainable, grads, lr, lrScale);
     const [loss, nll, kl, acc] = await Promise.all([value.data(), nllT!.data(), klT!.data(), accT!.data()]);
     tf.dispose([value, nllT!, klT!, accT!, labels, ...Object.values(grads)]);
     return { loss: loss[0]!, nll: nll[0]!, kl: kl[0]!, accuracy: acc[0]! };
@@ -144,8 +152,9 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     startEpoch = resumed.meta.epoch;
     history = resumed.meta.history;
   } else {
-    config = resolveModelConfig(shape, req.model, req.preset);
-    tc = resolveTrainConfig(shape, config, req.config, req.preset);
+    const head = req.backbone ? { arch: 'head' as const, embeddingSize: req.backbone.embeddingSize } : {};
+    config = resolveModelConfig(shape, { ...req.model, ...head }, req.preset);
+    tc = resolveTrainConfig(shape, config, req.backbone ? { augment: { crop: false, flip: false }, ...req.config } : req.config, req.preset);
   }
   if (config.inputShape[0] !== train.height || config.inputShape[2] !== train.channels) {
     throw new Error(`images are ${train.height}×${train.width}×${train.channels}, the model expects ${config.inputShape.join('×')}`);
@@ -155,6 +164,11 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
   const optimizer = createOptimizer(tc.optimizer);
   try {
     const normalization: Normalization = resumed?.meta.normalization ?? (await computeNormalization(train));
+    const sources = (): { train: InputSource; val: InputSource } =>
+      req.backbone
+        ? { train: featureSource(req.backbone.train), val: featureSource(req.backbone.val) }
+        : { train: pixelSource(train, config.inputShape, normalization), val: pixelSource(val, config.inputShape, normalization) };
+    const src = sources();
     if (resumed) {
       assignWeights(model, resumed.weights, req.outDir);
       optimizer.load(new Map(resumed.optimizer.map((w) => [w.name, w.data])));
@@ -162,8 +176,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     const B = Math.min(tc.batchSize, train.count);
     const stepsPerEpoch = Math.max(1, Math.floor(train.count / B));
     const totalSteps = tc.epochs * stepsPerEpoch;
-    const imgShape = config.inputShape;
-    const trainStep = makeTrainStep(model, optimizer, { numClasses: req.classes.length, l2: tc.l2, trainSize: train.count });
+    const trainStep = makeTrainStep(model, optimizer, { numClasses: req.classes.length, l2: tc.l2, trainSize: train.count, factorLrMultiplier: tc.factorLrMultiplier });
 
     const baseMeta = (): Omit<ModelMeta, 'weights' | 'format' | 'formatVersion'> => ({
       id: req.id,
@@ -179,7 +192,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       trainSize: train.count,
       history,
       backend: { name: backend.name, device: backend.device },
-      backbone: null,
+      backbone: req.backbone ? { name: req.backbone.name, sha256: req.backbone.sha256, embeddingSize: req.backbone.embeddingSize } : null,
       epoch: startEpoch,
     });
 
@@ -197,21 +210,20 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       let accSum = 0;
       let klLast = 0;
       let lr = 0;
-      let next = train.read(batchIndices(0));
+      const load = (s: number) => src.train.batch(batchIndices(s), { config: tc.augment, rng: erng });
+      let next = load(0);
       for (let step = 0; step < stepsPerEpoch; step++) {
         if (req.signal?.aborted) {
           req.onEvent?.({ type: 'cancelled', epoch });
           throw new CancelledError();
         }
-        const pixels = await next;
-        if (step + 1 < stepsPerEpoch) next = train.read(batchIndices(step + 1));
+        const x = (await next) as tf.Tensor4D;
+        if (step + 1 < stepsPerEpoch) next = load(step + 1);
         const idx = batchIndices(step);
-        const aug = augmentBatch(pixels, idx.length, imgShape, tc.augment, erng);
         const globalStep = epoch * stepsPerEpoch + step;
         lr = learningRateAt(tc, globalStep / stepsPerEpoch);
         const klScale = klScaleAt(tc, globalStep, stepsPerEpoch);
         const srng = rngFor(tc.seed, 1_000_003 + globalStep);
-        const x = pixelsToTensor(aug, idx.length, imgShape, normalization);
         const r = await trainStep(x, Int32Array.from(idx, (i) => train.labels[i]!), lr, klScale, srng);
         x.dispose();
         if (!Number.isFinite(r.loss)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${r.loss}); try a lower learning rate`);
@@ -235,7 +247,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
         });
       }
       const evalOut = val.count
-        ? await evaluateExamples(model, val, normalization, { samples: tc.evalSamples, rng: rngFor(tc.seed, 2_000_003 + epoch), signal: req.signal })
+        ? await evaluateExamples(model, src.val, { samples: tc.evalSamples, rng: rngFor(tc.seed, 2_000_003 + epoch), signal: req.signal })
         : undefined;
       const vm = evalOut ? summarize(evalOut.images, req.classes.length) : undefined;
       const seconds = (performance.now() - epochStart) / 1000;
@@ -263,7 +275,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       }
     }
 
-    const { stats, ood, valMetrics } = await fitOod(model, req, normalization, tc);
+    const { stats, ood, valMetrics } = await fitOod(model, req, src, tc);
     const meta = await writeModelFolder(
       req.outDir,
       { ...baseMeta(), epoch: tc.epochs, metrics: valMetrics ? { val: valMetrics } : undefined, ood },
@@ -278,25 +290,38 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
 }
 
 /** Feature statistics on (up to 5,000) training images, threshold on the validation split. */
-async function fitOod(model: Rank1Model, req: TrainRequest, norm: Normalization, tc: TrainConfig) {
+async function fitOod(model: Rank1Model, req: TrainRequest, src: { train: InputSource; val: InputSource }, tc: TrainConfig) {
   const rng = rngFor(tc.seed, 3_000_017);
-  const pick = req.train.count > STATS_IMAGES ? rng.permutation(req.train.count).subarray(0, STATS_IMAGES) : undefined;
-  const statsSet = pick ? subset(req.train, pick) : req.train;
-  const trainOut = await evaluateExamples(model, statsSet, norm, { samples: 1, rng, keepFeatures: true, signal: req.signal });
+  const pick = src.train.count > STATS_IMAGES ? rng.permutation(src.train.count).subarray(0, STATS_IMAGES) : undefined;
+  const statsSet = pick ? subsetSource(src.train, pick) : src.train;
+  const trainOut = await evaluateExamples(model, statsSet, { samples: 1, rng, keepFeatures: true, signal: req.signal });
   let stats: FeatureStats | undefined;
   try {
     stats = fitFeatureStats(trainOut.features!, statsSet.labels, trainOut.D, req.classes.length);
   } catch {
     stats = undefined; // degenerate features (e.g. a dead network): distance scores unavailable
   }
-  const held = req.val.count ? req.val : statsSet;
-  const heldOut = await evaluateExamples(model, held, norm, { samples: tc.evalSamples, rng, stats, signal: req.signal });
+  const held = src.val.count ? src.val : statsSet;
+  const heldOut = await evaluateExamples(model, held, { samples: tc.evalSamples, rng, stats, signal: req.signal });
   const score: ScoreName = stats ? (req.oodScore ?? DEFAULT_FLAG_SCORE) : 'entropy';
   const tpr = req.oodTpr ?? 0.95;
-  const threshold = thresholdAtTpr(heldOut.images.map((r) => r.scores[score]), tpr);
+  const threshold = thresholdAtTpr(
+    heldOut.images.map((r) => r.scores[score]),
+    tpr,
+  );
   return {
     stats,
     ood: { score, threshold, tpr },
-    valMetrics: req.val.count ? summarize(heldOut.images, req.classes.length) : undefined,
+    valMetrics: src.val.count ? summarize(heldOut.images, req.classes.length) : undefined,
+  };
+}
+
+function subsetSource(src: InputSource, pick: ArrayLike<number>): InputSource {
+  const map = Array.from(pick);
+  return {
+    count: map.length,
+    labels: Int32Array.from(map, (i) => src.labels[i]!),
+    files: map.map((i) => src.files[i]!),
+    batch: (idx, augment) => src.batch(Array.from(idx, (i) => map[i]!), augment),
   };
 }

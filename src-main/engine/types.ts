@@ -40,6 +40,8 @@ export interface TrainConfig {
   lrDecayAt: number[];
   lrDecayRatio: number;
   l2: number;
+  /** Spec §3 `fast_weight_lr_multiplier`: scales the learning rate of the rank-1 factors. */
+  factorLrMultiplier: number;
   /** KL ramps linearly to 1 over this fraction of the total steps. */
   klAnnealFraction: number;
   augment: { crop: boolean; flip: boolean };

@@ -112,8 +112,8 @@ export class DatasetsState {
   selectedId = $state<string | null>(null);
   browseClass = $state<string>('');
 
-  importJob = $derived(this.app.jobs.get(this.importJobId ?? undefined));
-  selected = $derived<DatasetSummary | undefined>(this.app.datasets.find((d) => d.id === this.selectedId));
+  importJob = $derived.by(() => this.app.jobs.get(this.importJobId ?? undefined));
+  selected = $derived.by<DatasetSummary | undefined>(() => this.app.datasets.find((d) => d.id === this.selectedId));
   classCounts = $derived.by(() => {
     if (this.scan) return Object.entries(this.scan.classes).map(([name, count]) => ({ name, count }));
     return [];

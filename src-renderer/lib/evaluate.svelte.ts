@@ -34,9 +34,9 @@ export class EvaluateState {
   threshold = $state(0.9);
   cell = $state<{ actual: number; predicted: number } | null>(null);
 
-  job = $derived(this.app.jobs.get(this.jobId ?? undefined));
+  job = $derived.by(() => this.app.jobs.get(this.jobId ?? undefined));
   running = $derived(this.job?.state === 'running');
-  classes = $derived(this.app.models.find((m) => m.id === (this.result?.model ?? this.model))?.classes ?? []);
+  classes = $derived.by(() => this.app.models.find((m) => m.id === (this.result?.model ?? this.model))?.classes ?? []);
   risk = $derived(this.result ? riskCoverage(this.result.items.map((i) => ({ confidence: i.confidence, correct: i.label === i.predicted }))) : []);
   point = $derived(operatingPoint(this.risk, this.threshold));
   entropyHist = $derived(this.result ? uncertaintyHistograms(this.result, 'entropy') : null);

@@ -53,7 +53,7 @@ export class JobsState {
     const { jobId } = await client.call(op as 'evaluate', args as never);
     if (!this.jobs[jobId]) {
       const kind: JobKind = op === 'datasets.import' ? 'import' : op === 'train.start' ? 'train' : (op as JobKind);
-      this.apply({ type: 'job.progress', jobId, kind, progress: {} });
+      this.apply({ type: 'job.progress', jobId, kind, progress: { done: 0, total: 0 } });
     }
     return jobId;
   }

@@ -62,7 +62,7 @@ export class TrainState {
   error = $state<string | null>(null);
   starting = $state(false);
 
-  job = $derived(this.app.jobs.get(this.jobId ?? undefined));
+  job = $derived.by(() => this.app.jobs.get(this.jobId ?? undefined));
   curves = $derived(curvesOf(this.job?.history ?? []));
   running = $derived(this.job?.state === 'running');
 

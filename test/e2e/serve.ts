@@ -14,8 +14,16 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-export async function startServe(root: string, allow: string[], timeoutMs = 120_000): Promise<Served> {
+export interface ServeOptions {
+  timeoutMs?: number;
+  /** Runs on the fresh RANK1_HOME before the server starts (e.g. install the demo model). */
+  prepare?: (home: string) => Promise<unknown> | unknown;
+}
+
+export async function startServe(root: string, allow: string[], opts: ServeOptions = {}): Promise<Served> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
   const home = mkdtempSync(join(tmpdir(), 'rank1-e2e-'));
+  await opts.prepare?.(home);
   const t0 = performance.now();
   const proc = spawn(process.execPath, ['bin/rank1.js', 'serve', '--port', '0', ...allow.flatMap((a) => ['--allow', a])], {
     cwd: root,

@@ -74,6 +74,7 @@ const cases: ConvCase[] = [
   { x: [1, 10, 10, 1], k: 5, co: 1, stride: 1, pad: 'same' },
   { x: [2, 11, 9, 3], k: 5, co: 3, stride: 2, pad: 'same' },
   { x: [2, 8, 8, 3], k: 4, co: 5, stride: 2, pad: 'valid' },
+  { x: [2, 8, 8, 3], k: 3, co: 2, stride: 2, pad: 'valid' }, // last row unused: x is cropped
   { x: [2, 7, 8, 3], k: 3, co: 4, stride: [1, 2], pad: 'same' },
 ];
 

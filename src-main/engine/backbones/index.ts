@@ -1,0 +1,218 @@
+/**
+ * Pretrained backbones for transfer learning (issue 8): the only public entry of engine/backbones.
+ * Owns the built-in catalogue (catalog.ts), downloading and caching backbones under
+ * `dataHome()/backbones/<name>/` with a recorded SHA-256 (download.ts, model-files.ts), imported
+ * backbones (a local TF.js LayersModel or GraphModel folder), the frozen feature extractor
+ * (embedder.ts) and the feature cache under `dataHome()/features/` (features.ts).
+ *
+ * Backbone names, as stored in a model's meta and given on the CLI:
+ *   'mobilenet-v1-0.25' (default), 'mobilenet-v2-0.35'      built-ins, downloaded on first use
+ *   'PATH:/abs/folder' or 'PATH:/abs/folder#output_name'     an imported folder (+ embedding output)
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { dataHome } from '../../data/index.js';
+import type { ExampleSet } from '../../data/types.js';
+import { currentBackend, initBackend } from '../backends/index.js';
+import type { TrainRequest } from '../train.js';
+import { BUILTIN_BACKBONES, builtinBackbone, type BuiltinBackbone } from './catalog.js';
+import { downloadModelFolder, FetchFailure, type DownloadProgress, type FetchLike } from './download.js';
+import { buildEmbedder } from './embedder.js';
+import { embedSet, type EmbeddedFeatures, type EmbedOptions } from './features.js';
+import { ModelFolderError, readModelFolder, type ModelFolder } from './model-files.js';
+
+export { BUILTIN_BACKBONES, DEFAULT_BACKBONE, type BuiltinBackbone } from './catalog.js';
+export { modelFolderChecksum, ModelFolderError } from './model-files.js';
+export { featuresDir, type EmbeddedFeatures } from './features.js';
+export type { DownloadProgress, FetchLike } from './download.js';
+
+export interface BackboneRef {
+  name: string;
+  sha256?: string;
+  /** A local model folder to import (alternative to a 'PATH:' name). */
+  path?: string;
+  /** With `path`: the layer/node whose output is the embedding (default: the model's output). */
+  output?: string;
+}
+
+export interface Backbone {
+  /** Canonical name (what a model's meta records; `loadBackbone({ name })` loads it again). */
+  readonly name: string;
+  readonly sha256: string;
+  readonly embeddingSize: number;
+  /** Embeddings of `count` uint8 HWC images of the given shape: [count, embeddingSize]. */
+  embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export interface LoadBackboneOptions {
+  /** Replaces the official download location: model.json is fetched from `<baseUrl>/<mirrorPath>/model.json`. Default: env RANK1_BACKBONE_BASE_URL. */
+  baseUrl?: string;
+  onProgress?: (p: DownloadProgress) => void;
+  signal?: AbortSignal;
+  /** For tests: the fetch used for downloads. */
+  fetch?: FetchLike;
+}
+
+/** A built-in backbone could not be downloaded (offline, server down, HTTP error). */
+export class BackboneUnavailableError extends Error {
+  override name = 'BackboneUnavailableError';
+}
+
+const PATH_PREFIX = /^path:/i;
+
+/** Canonical name of a ref: a built-in's name, or 'PATH:<abs folder>[#output]'. */
+export function backboneName(ref: BackboneRef | string): string {
+  const r = typeof ref === 'string' ? { name: ref } : ref;
+  if (r.path) return `PATH:${path.resolve(r.path)}${r.output ? `#${r.output}` : ''}`;
+  const name = r.name.trim();
+  if (builtinBackbone(name)) return name;
+  if (PATH_PREFIX.test(name)) {
+    const { dir, output } = splitPath(name.replace(PATH_PREFIX, ''));
+    return `PATH:${path.resolve(dir)}${output ? `#${output}` : ''}`;
+  }
+  // A bare folder path, as the CLI's `--backbone PATH` gives it.
+  if (path.isAbsolute(name) || name.startsWith('.') || name.includes('/') || name.includes('\\'))
+    return backboneName(`PATH:${name}`);
+  throw new Error(
+    `unknown backbone "${name}": use ${BUILTIN_BACKBONES.map((b) => b.name).join(', ')}, or import one with PATH:/folder/of/model.json`,
+  );
+}
+
+function splitPath(s: string): { dir: string; output?: string } {
+  const hash = s.lastIndexOf('#');
+  if (hash < 0) return { dir: s };
+  return { dir: s.slice(0, hash), output: s.slice(hash + 1) || undefined };
+}
+
+function cacheDir(name: string): string {
+  return path.join(dataHome(), 'backbones', name);
+}
+
+function downloadUrl(spec: BuiltinBackbone, opts: LoadBackboneOptions): string {
+  const base = (opts.baseUrl ?? process.env.RANK1_BACKBONE_BASE_URL)?.trim();
+  return base ? `${base.replace(/\/+$/, '')}/${spec.mirrorPath}/model.json` : spec.url;
+}
+
+/** The cached copy if it is intact, else a fresh download (checked against the recorded SHA-256). */
+async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): Promise<ModelFolder> {
+  const dir = cacheDir(spec.name);
+  let reason: string | undefined;
+  // No model.json: simply not downloaded yet. Anything else that fails is damage.
+  const present = await fs.stat(path.join(dir, 'model.json')).then(
+    () => true,
+    () => false,
+  );
+  if (present) {
+    try {
+      const folder = await readModelFolder(dir);
+      if (folder.sha256 === spec.sha256) return folder;
+      reason = `cached copy fails its SHA-256 check (${folder.sha256.slice(0, 12)}…, expected ${spec.sha256.slice(0, 12)}…)`;
+    } catch (e) {
+      if (!(e instanceof ModelFolderError)) throw e;
+      reason = `cached copy is damaged: ${e.message}`;
+    }
+  }
+  if (reason)
+    opts.onProgress?.({
+      name: spec.name,
+      phase: 'redownload',
+      filesDone: 0,
+      filesTotal: 0,
+      bytes: 0,
+      reason,
+    });
+  const url = downloadUrl(spec, opts);
+  try {
+    return await downloadModelFolder(url, dir, {
+      name: spec.name,
+      fetch: opts.fetch,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      expectSha256: spec.sha256,
+    });
+  } catch (e) {
+    if (e instanceof FetchFailure) {
+      throw new BackboneUnavailableError(
+        `cannot download backbone "${spec.name}" from ${e.url} (${e.message}): you may be offline or the server is unreachable. ` +
+          `It is downloaded once (${spec.description.split('; ').pop()}) and then cached in ${dir}. ` +
+          `Without a connection, import a backbone instead: copy a TF.js model folder (model.json + weight files) to this computer ` +
+          `and use --backbone PATH:/path/to/folder[#embedding_output] ("Import a backbone…" in the app).`,
+      );
+    }
+    throw e;
+  }
+}
+
+export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions = {}): Promise<Backbone> {
+  if (!currentBackend()) await initBackend('auto');
+  const name = backboneName(ref);
+  const spec = builtinBackbone(name);
+  let folder: ModelFolder;
+  let output: string | undefined;
+  if (spec) {
+    folder = await fetchBuiltin(spec, opts);
+    output = spec.embedding;
+  } else {
+    const { dir, output: out } = splitPath(name.replace(PATH_PREFIX, ''));
+    folder = await readModelFolder(dir);
+    output = out;
+  }
+  const embedder = await buildEmbedder(folder, output);
+  if (spec && embedder.embeddingSize !== spec.embeddingSize) {
+    embedder.dispose();
+    throw new Error(
+      `backbone "${name}": embedding has ${embedder.embeddingSize} values, expected ${spec.embeddingSize}`,
+    );
+  }
+  return {
+    name,
+    sha256: folder.sha256,
+    embeddingSize: embedder.embeddingSize,
+    embed: (pixels, count, shape) => embedder.embed(pixels, count, shape),
+    dispose: () => embedder.dispose(),
+  };
+}
+
+/** Embeddings of a whole set, computed once and cached beside the pixel cache. */
+export async function embedExamples(
+  backbone: Backbone,
+  set: ExampleSet,
+  opts: EmbedOptions = {},
+): Promise<EmbeddedFeatures> {
+  return embedSet(backbone, set, opts);
+}
+
+export type TransferProgress =
+  | ({ phase: 'download' | 'verify' | 'done' | 'redownload' } & DownloadProgress)
+  | { phase: 'embed'; split: 'train' | 'val'; done: number; total: number };
+
+/**
+ * Everything `trainModel` needs for transfer learning, from the CLI's `--backbone` value: loads
+ * (downloads) the backbone, embeds the train and val splits through the feature cache and frees
+ * the backbone. 'none' (or empty) gives undefined: train from scratch.
+ */
+export async function prepareTransfer(
+  backbone: string | BackboneRef,
+  dataset: { splits: { train: ExampleSet; val: ExampleSet } },
+  opts: LoadBackboneOptions & { onProgress?: (p: TransferProgress) => void } = {},
+): Promise<TrainRequest['backbone']> {
+  const ref = typeof backbone === 'string' ? { name: backbone } : backbone;
+  if (!ref.path && (ref.name.trim() === '' || ref.name.trim().toLowerCase() === 'none')) return undefined;
+  const bb = await loadBackbone(ref, {
+    ...opts,
+    onProgress: opts.onProgress ? (p) => opts.onProgress!(p) : undefined,
+  });
+  try {
+    const embed = (split: 'train' | 'val') =>
+      embedExamples(bb, dataset.splits[split], {
+        signal: opts.signal,
+        onProgress: (done, total) => opts.onProgress?.({ phase: 'embed', split, done, total }),
+      });
+    const train = await embed('train');
+    const val = await embed('val');
+    return { name: bb.name, sha256: bb.sha256, embeddingSize: bb.embeddingSize, train, val };
+  } finally {
+    bb.dispose();
+  }
+}

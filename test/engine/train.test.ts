@@ -1,0 +1,173 @@
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src-main/engine/backends/index.js';
+import { loadModel } from '../../src-main/engine/predict.js';
+import { makeTrainStep, trainModel, type TrainRequest } from '../../src-main/engine/train.js';
+import { buildModel } from '../../src-main/engine/models.js';
+import { resolveModelConfig } from '../../src-main/engine/defaults.js';
+import { createOptimizer } from '../../src-main/engine/optimizer.js';
+import { Rng } from '../../src-main/engine/random.js';
+import { readModelFolder } from '../../src-main/store/model-folder.js';
+import type { TrainEvent } from '../../src-main/engine/types.js';
+import { loadGreySet, SHARED, split } from './helpers.js';
+
+let data: Awaited<ReturnType<typeof loadGreySet>>;
+const prep = { size: 28, channels: 1 as const, fit: 'cover' as const, background: { r: 255, g: 255, b: 255 } };
+
+beforeAll(async () => {
+  await initBackend('wasm');
+  data = await loadGreySet(nodePath.join(SHARED, 'data/mnist'), 20, ['0', '1', '2', '3']);
+});
+
+const tmp = () => mkdtempSync(nodePath.join(tmpdir(), 'rank1-train-'));
+
+function request(outDir: string, over: Partial<TrainRequest> = {}): TrainRequest {
+  const { train, val } = split(data.set, 5);
+  return {
+    train,
+    val,
+    classes: data.classes,
+    preprocessing: prep,
+    id: 'm',
+    outDir,
+    model: { arch: 'mlp', hidden: 16 },
+    config: { epochs: 2, batchSize: 16, seed: 7 },
+    ...over,
+  };
+}
+
+describe('trainModel', () => {
+  it('learns real digits, reports progress and saves a loadable model with an OOD threshold', async () => {
+    const events: TrainEvent[] = [];
+    const out = nodePath.join(tmp(), 'model');
+    const meta = await trainModel(request(out, { config: { epochs: 4, batchSize: 16, seed: 1 }, onEvent: (e) => events.push(e) }));
+    expect(events[0]!.type).toBe('start');
+    expect(events.filter((e) => e.type === 'epoch')).toHaveLength(4);
+    expect(events.filter((e) => e.type === 'checkpoint')).toHaveLength(3);
+    expect(events.at(-1)!.type).toBe('done');
+    const steps = events.filter((e) => e.type === 'step');
+    expect(steps.length).toBe(4 * Math.floor(64 / 16));
+    expect(meta.metrics!.val!.accuracy).toBeGreaterThan(0.6); // 4 classes: chance is 0.25
+    expect(meta.ood!.threshold).toBeGreaterThan(0);
+    expect(meta.history).toHaveLength(4);
+    const model = await loadModel(out);
+    const px = await data.set.read([0, 1]);
+    const p = await model.predict(px, 2);
+    expect(p[0]!.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(p[0]!.entropy).toBeCloseTo(p[0]!.expectedEntropy + p[0]!.mutualInformation, 6);
+    model.dispose();
+  });
+
+  it('the same seed on the same backend gives the same run', async () => {
+    const a = await trainModel(request(nodePath.join(tmp(), 'a')));
+    const b = await trainModel(request(nodePath.join(tmp(), 'b')));
+    expect(b.weights.sha256).toBe(a.weights.sha256);
+    expect(b.history.map((h) => h.trainLoss)).toEqual(a.history.map((h) => h.trainLoss));
+    const c = await trainModel(request(nodePath.join(tmp(), 'c'), { config: { epochs: 2, batchSize: 16, seed: 8 } }));
+    expect(c.weights.sha256).not.toBe(a.weights.sha256);
+  });
+
+  it('a cancelled run resumes from its checkpoint to the same model as an uninterrupted one', async () => {
+    const full = await trainModel(request(nodePath.join(tmp(), 'full'), { config: { epochs: 3, batchSize: 16, seed: 3 } }));
+    const out = nodePath.join(tmp(), 'resumed');
+    const ac = new AbortController();
+    await expect(
+      trainModel(
+        request(out, {
+          config: { epochs: 3, batchSize: 16, seed: 3 },
+          signal: ac.signal,
+          onEvent: (e) => e.type === 'checkpoint' && e.epoch === 1 && ac.abort(),
+        }),
+      ),
+    ).rejects.toThrow(/Cancelled/);
+    expect((await readModelFolder(out)).meta.epoch).toBe(1);
+    const resumed = await trainModel(request(out, { resume: true }));
+    expect(resumed.epoch).toBe(3);
+    expect(resumed.weights.sha256).toBe(full.weights.sha256);
+  });
+
+  it('cancel before the first checkpoint leaves no model folder and no temporary files', async () => {
+    const dir = tmp();
+    const ac = new AbortController();
+    await expect(
+      trainModel(request(nodePath.join(dir, 'x'), { signal: ac.signal, onEvent: (e) => e.type === 'step' && e.step === 2 && ac.abort() })),
+    ).rejects.toThrow(/Cancelled/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('save → load gives identical predictions, twice', async () => {
+    const out = nodePath.join(tmp(), 'm');
+    await trainModel(request(out, { model: { arch: 'cnn' }, config: { epochs: 1, batchSize: 16, seed: 2 } }));
+    const px = await data.set.read([3, 30, 60]);
+    const m1 = await loadModel(out);
+    const m2 = await loadModel(out);
+    const [p1, p2] = [await m1.predict(px, 3), await m2.predict(px, 3)];
+    expect(p2).toEqual(p1);
+    m1.dispose();
+    m2.dispose();
+    expect(existsSync(nodePath.join(out, 'weights.bin'))).toBe(true);
+  });
+});
+
+describe('training step', () => {
+  it('gradients match finite differences (rank-1, same samples each evaluation)', async () => {
+    await tf.setBackend('cpu');
+    try {
+      const config = resolveModelConfig({ size: 4, channels: 1, count: 100, numClasses: 3 }, { arch: 'mlp', hidden: 5, members: 2 });
+      const model = buildModel(config, new Rng(1));
+      const x = tf.randomNormal([4, 4, 4, 1], 0, 1, 'float32', 3);
+      const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 0, 1, 2, 0], 'int32'), 3);
+      const loss = () =>
+        tf.tidy(() => {
+          const rng = new Rng(42); // replay identical samples
+          const { logits } = model.forward(tf.tile(x, [2, 1, 1, 1]), { training: true, rng });
+          const nll = tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1)));
+          return tf.add(nll, tf.div(model.klDivergence(rng), 100)) as tf.Scalar;
+        });
+      const params = model.params();
+      const { grads } = tf.variableGrads(loss, params.map((p) => p.variable));
+      for (const p of params.filter((q) => /kernel|loc|rho|bias/.test(q.name))) {
+        const v = p.variable;
+        const g = grads[v.name]!.dataSync();
+        const base = v.dataSync().slice();
+        for (const i of [0, base.length - 1]) {
+          const eps = 1e-2;
+          const at = (d: number) => {
+            const w = base.slice();
+            w[i]! += d;
+            v.assign(tf.tensor(w, v.shape));
+            return loss().dataSync()[0]!;
+          };
+          const fd = (at(eps) - at(-eps)) / (2 * eps);
+          v.assign(tf.tensor(base, v.shape));
+          expect(Math.abs(fd - g[i]!)).toBeLessThan(2e-2 * Math.max(1, Math.abs(fd)));
+        }
+      }
+      model.dispose();
+    } finally {
+      await initBackend('wasm');
+    }
+  });
+
+  it('1,000 steps leave the live tensor count and bytes unchanged (no leaks)', async () => {
+    const config = resolveModelConfig({ size: 8, channels: 1, count: 100, numClasses: 3 }, { arch: 'mlp', hidden: 8 });
+    const model = buildModel(config, new Rng(1));
+    const opt = createOptimizer('sgd');
+    const step = makeTrainStep(model, opt, { numClasses: 3, l2: 1e-4, trainSize: 100 });
+    const x = tf.randomNormal([4, 8, 8, 1]) as tf.Tensor4D;
+    const labels = Int32Array.from([0, 1, 2, 0]);
+    const rng = new Rng(1);
+    for (let i = 0; i < 10; i++) await step(x, labels, 0.01, 1, rng);
+    const before = tf.memory();
+    for (let i = 0; i < 1000; i++) await step(x, labels, 0.01, 1, rng);
+    const after = tf.memory();
+    expect(after.numTensors).toBe(before.numTensors);
+    expect(after.numBytes).toBe(before.numBytes);
+    x.dispose();
+    model.dispose();
+    opt.dispose();
+  });
+});
