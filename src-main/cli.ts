@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerBench } from './cli/bench.js';
 import { registerEval } from './cli/eval.js';
+import { registerFlag } from './cli/flag.js';
 import { registerImport } from './cli/import.js';
 import { registerPredict } from './cli/predict.js';
 import { registerServe } from './cli/serve.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerPredict(program);
   registerImport(program);
+  registerFlag(program);
   registerBench(program);
   registerServe(program);
   for (const c of program.commands) c.exitOverride();

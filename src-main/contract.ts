@@ -19,7 +19,15 @@ import type {
 import type { ImportProgress, ImportReport } from './data/index.js';
 import type { Preprocessing } from './data/types.js';
 
-export type { DatasetMetrics, EpochMetrics, ImagePrediction, ModelConfig, OodMetrics, TrainConfig, TrainEvent };
+export type {
+  DatasetMetrics,
+  EpochMetrics,
+  ImagePrediction,
+  ModelConfig,
+  OodMetrics,
+  TrainConfig,
+  TrainEvent,
+};
 export type { ImportProgress, ImportReport, Preprocessing };
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +106,12 @@ export const trainArgs = z.strictObject({
   optimizer: z.enum(['sgd', 'adam']).optional(),
   augment: z.strictObject({ crop: z.boolean(), flip: z.boolean() }).partial().optional(),
   valFraction: z.number().min(0).max(0.5).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
   resumeFrom: id.optional(),
   ...preprocessingArgs.shape,
 });
@@ -202,6 +215,11 @@ export const operations = {
   'models.get': z.strictObject({ id }),
   'models.rename': z.strictObject({ id, name }),
   'models.remove': z.strictObject({ id }),
+  /** Put another score behind the OOD flag (each score's threshold is fitted at training). */
+  'models.setFlag': z.strictObject({
+    id,
+    score: z.enum(['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn']),
+  }),
   'models.export': z.strictObject({ id, dest: path.optional() }),
   'models.import': z
     .strictObject({ path: path.optional(), file: droppedFile.optional() })
@@ -278,7 +296,7 @@ export interface ModelSummary {
   history?: EpochMetrics[];
   backend?: { name: string; device: string };
   backbone?: { name: string; sha256: string } | null;
-  ood?: { score: string; threshold: number; tpr: number };
+  ood?: { score: string; threshold: number; tpr: number; thresholds?: Record<string, number> };
   demo?: boolean;
 }
 
@@ -288,7 +306,14 @@ export interface EvaluateResult {
   metrics: DatasetMetrics;
   ood?: OodMetrics & { scores?: Record<string, { auroc: number; fpr95: number }> };
   /** Per-image scores for histograms, risk–coverage and the review queue. */
-  items: { file: string; label: number; predicted: number; confidence: number; entropy: number; mutualInformation: number }[];
+  items: {
+    file: string;
+    label: number;
+    predicted: number;
+    confidence: number;
+    entropy: number;
+    mutualInformation: number;
+  }[];
   oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
 }
 
@@ -308,12 +333,18 @@ export interface Results {
   'models.get': ModelSummary;
   'models.rename': ModelSummary;
   'models.remove': { removed: string };
+  'models.setFlag': ModelSummary;
   'models.export': { path?: string; fileName: string; base64?: string };
   'models.import': ModelSummary;
   evaluate: JobStarted;
   predict: JobStarted;
   'predictions.csv': { csv: string };
-  'predictions.copy': { dest: string; copied: number; folders: Record<string, number>; skipped?: { file: string; reason: string }[] };
+  'predictions.copy': {
+    dest: string;
+    copied: number;
+    folders: Record<string, number>;
+    skipped?: { file: string; reason: string }[];
+  };
   'settings.get': Settings;
   'settings.set': Settings;
 }
@@ -331,7 +362,12 @@ export interface JobResults {
 
 export type ServiceEvent =
   | { type: 'job.started'; job: JobInfo }
-  | { type: 'job.progress'; jobId: string; kind: JobKind; progress: ImportProgress | TrainEvent | { done: number; total: number } }
+  | {
+      type: 'job.progress';
+      jobId: string;
+      kind: JobKind;
+      progress: ImportProgress | TrainEvent | { done: number; total: number };
+    }
   | { type: 'job.item'; jobId: string; kind: 'predict'; item: PredictionRow }
   | { type: 'job.done'; jobId: string; kind: JobKind; result: JobResults[JobKind] }
   | { type: 'job.failed'; jobId: string; kind: JobKind; error: ServiceErrorShape }
@@ -346,7 +382,8 @@ export interface Request {
   op: string;
   args: unknown;
 }
-export type Response = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: ServiceErrorShape };
+export type Response =
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: ServiceErrorShape };
 
 /** What a transport talks to (the service itself, or a proxy to it in another process). */
 export interface ServiceHandler {
@@ -355,7 +392,10 @@ export interface ServiceHandler {
 }
 
 /** Validate arguments against the operation's schema; throw a typed error naming the field. */
-export function parseArgs<O extends OperationName>(op: string, args: unknown): { op: O; args: z.output<(typeof operations)[O]> } {
+export function parseArgs<O extends OperationName>(
+  op: string,
+  args: unknown,
+): { op: O; args: z.output<(typeof operations)[O]> } {
   if (!Object.prototype.hasOwnProperty.call(operations, op)) {
     throw new ServiceError('unknown-operation', `Unknown operation "${String(op).slice(0, 100)}".`);
   }

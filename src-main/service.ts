@@ -50,6 +50,7 @@ import {
   readModelFolder,
   removeModel,
   renameModel,
+  setFlagScore,
   toSummary,
   writeFileAtomic,
   MAX_MODEL_BYTES,
@@ -824,6 +825,18 @@ export class Service implements ServiceHandler {
         await this.modelMeta(id);
         this.refuseWhileTraining(id);
         return toSummary(await renameModel(this.home, id, name));
+      },
+      'models.setFlag': async ({ id, score }) => {
+        await this.modelMeta(id);
+        this.refuseWhileTraining(id);
+        let meta: ModelMeta;
+        try {
+          meta = await setFlagScore(this.home, id, score);
+        } catch (e) {
+          throw new ServiceError('failed', (e as Error).message, 'score');
+        }
+        this.evictModel(id);
+        return toSummary(meta);
       },
       'models.remove': async ({ id }) => {
         if (!(await modelExists(this.home, id)))

@@ -16,30 +16,63 @@ export function registerBench(program: Command): void {
     .option('--batch <n>', 'unique images per step', intArg(1, 4096), 128)
     .option('--members <k>', 'members K', intArg(1, 16), 4)
     .option('--steps <n>', 'timed steps after 3 warm-up steps', intArg(1, 1000), 5)
-    .option('--backend <b>', 'auto | tensorflow | webgpu | wasm | cpu', choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const), 'auto')
+    .option(
+      '--backend <b>',
+      'auto | tensorflow | webgpu | wasm | cpu',
+      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
+      'auto',
+    )
     .option('--torch <script>', 'also run this PyTorch yardstick (torch_rank1_resnet20.py) with python3')
     .option('--torch-device <d>', 'device for the yardstick', 'cpu')
     .option('--json', 'JSON lines')
-    .action((o: { batch: number; members: number; steps: number; backend: 'auto' | BackendName; torch?: string; torchDevice: string; json?: boolean }) =>
-      runCommand('bench', async () => {
-        await initBackend(o.backend);
-        const results = await benchResnet20(o);
-        for (const r of results) {
-          if (o.json) printJson(r);
-          else console.log(`${r.phase}: ${r.images_per_s} images/s (${r.ms_per_step} ms/step) on ${r.backend} (${r.device}), batch ${r.batch}, ${r.members} members`);
-        }
-        if (o.torch) {
-          const args = [o.torch, '--device', o.torchDevice, '--batch', String(o.batch), '--members', String(o.members), '--steps', String(o.steps)];
-          if (o.torchDevice === 'cpu') args.push('--threads', String(cpus().length));
-          const py = spawnSync(process.env.PYTHON ?? 'python3', args, { encoding: 'utf8' });
-          if (py.status !== 0) throw new Error(`PyTorch yardstick failed: ${(py.stderr || py.error?.message || '').trim().split('\n').pop()}`);
-          for (const line of py.stdout.trim().split('\n')) {
-            const r = JSON.parse(line) as { phase: string; images_per_s: number; impl: string };
-            const ratio = results.find((x) => x.phase === r.phase)!.images_per_s / r.images_per_s;
-            if (o.json) printJson({ ...r, yardstick: true, ratio: Math.round(ratio * 1000) / 1000 });
-            else console.log(`${r.phase} (${r.impl}): ${r.images_per_s} images/s; rank1 / PyTorch = ${ratio.toFixed(3)}`);
+    .action(
+      (o: {
+        batch: number;
+        members: number;
+        steps: number;
+        backend: 'auto' | BackendName;
+        torch?: string;
+        torchDevice: string;
+        json?: boolean;
+      }) =>
+        runCommand('bench', async () => {
+          await initBackend(o.backend);
+          const results = await benchResnet20(o);
+          for (const r of results) {
+            if (o.json) printJson(r);
+            else
+              console.log(
+                `${r.phase}: ${r.images_per_s} images/s (${r.ms_per_step} ms/step) on ${r.backend} (${r.device}), batch ${r.batch}, ${r.members} members`,
+              );
           }
-        }
-      }),
+          if (o.torch) {
+            const args = [
+              o.torch,
+              '--device',
+              o.torchDevice,
+              '--batch',
+              String(o.batch),
+              '--members',
+              String(o.members),
+              '--steps',
+              String(o.steps),
+            ];
+            if (o.torchDevice === 'cpu') args.push('--threads', String(cpus().length));
+            const py = spawnSync(process.env.PYTHON ?? 'python3', args, { encoding: 'utf8' });
+            if (py.status !== 0)
+              throw new Error(
+                `PyTorch yardstick failed: ${(py.stderr || py.error?.message || '').trim().split('\n').pop()}`,
+              );
+            for (const line of py.stdout.trim().split('\n')) {
+              const r = JSON.parse(line) as { phase: string; images_per_s: number; impl: string };
+              const ratio = results.find((x) => x.phase === r.phase)!.images_per_s / r.images_per_s;
+              if (o.json) printJson({ ...r, yardstick: true, ratio: Math.round(ratio * 1000) / 1000 });
+              else
+                console.log(
+                  `${r.phase} (${r.impl}): ${r.images_per_s} images/s; rank1 / PyTorch = ${ratio.toFixed(3)}`,
+                );
+            }
+          }
+        }),
     );
 }

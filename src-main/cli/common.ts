@@ -10,7 +10,8 @@ export class UsageError extends Error {}
 export function intArg(min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer in ${min}..${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`must be an integer in ${min}..${max}`);
     return n;
   };
 }
@@ -18,7 +19,8 @@ export function intArg(min: number, max: number) {
 export function numArg(min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`must be a number in [${min}, ${max}]`);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`must be a number in [${min}, ${max}]`);
     return n;
   };
 }
@@ -31,7 +33,9 @@ export function choiceArg<T extends string>(choices: readonly T[]) {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
+  process.stdout.write(
+    `${JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`,
+  );
 }
 
 /** Run a command body: failures become one line on stderr and exit code 1. */
@@ -52,5 +56,8 @@ export async function runCommand(name: string, body: (signal: AbortSignal) => Pr
 
 export function progressBar(enabled: boolean, format: string): cliProgress.SingleBar | null {
   if (!enabled) return null;
-  return new cliProgress.SingleBar({ format, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+  return new cliProgress.SingleBar(
+    { format, stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
 }

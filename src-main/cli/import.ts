@@ -5,7 +5,8 @@ import { importDataset, type ImportOptions } from '../data/index.js';
 
 function intArg(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError('must be an integer in 1..1024');
+  if (!Number.isInteger(n) || n < 1 || n > 1024)
+    throw new InvalidArgumentError('must be an integer in 1..1024');
   return n;
 }
 
@@ -32,52 +33,93 @@ export function registerImport(program: Command): void {
     .exitOverride((err) => {
       process.exit(err.exitCode === 0 ? 0 : 2); // usage errors → 2 (commander already printed the message)
     })
-    .action(async (dir: string, o: { imageSize?: number; fit?: 'cover' | 'contain'; val?: number; test?: number; seed?: number; json?: boolean }) => {
-      const bar = o.json ? null : new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}' }, cliProgress.Presets.shades_classic);
-      let started = false;
-      const ac = new AbortController();
-      const onSigint = () => ac.abort();
-      process.once('SIGINT', onSigint);
-      const opts: ImportOptions = {
-        signal: ac.signal,
-        ...(o.imageSize ? { imageSize: o.imageSize } : {}),
-        ...(o.fit ? { fit: o.fit } : {}),
-        ...(o.val !== undefined ? { valFraction: o.val } : {}),
-        ...(o.test !== undefined ? { testFraction: o.test } : {}),
-        ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        onProgress: (p) => {
-          if (!bar || p.phase === 'scan') return;
-          const payload = { phase: p.phase, rate: Math.round(p.imagesPerSecond) };
-          if (!started) {
-            bar.start(p.total, 0, payload);
-            started = true;
-          }
-          bar.update(p.decoded + p.cached + p.skipped, payload);
+    .action(
+      async (
+        dir: string,
+        o: {
+          imageSize?: number;
+          fit?: 'cover' | 'contain';
+          val?: number;
+          test?: number;
+          seed?: number;
+          json?: boolean;
         },
-      };
-      try {
-        const ds = await importDataset(dir, opts);
-        bar?.stop();
-        const r = ds.report;
-        if (o.json) {
-          const out = { id: ds.id, classes: r.classes, splits: r.splits, skipped: r.skipped.map(({ file, reason }) => ({ file, reason })), duplicates: r.duplicates, warnings: r.warnings, preprocessing: ds.preprocessing, images: r.images, seconds: r.seconds, images_per_s: r.imagesPerSecond };
-          process.stdout.write(`${JSON.stringify(out)}\n`);
-        } else {
-          const s = ds.preprocessing;
-          console.log(`imported ${r.images} images in ${r.seconds.toFixed(2)} s (${Math.round(r.imagesPerSecond)} img/s; ${r.decoded} decoded, ${r.cached} from cache)`);
-          console.log(`dataset ${ds.id}: ${ds.classes.length} classes, ${s.size}×${s.size}×${s.channels}, fit ${s.fit}`);
-          for (const c of ds.classes) console.log(`  ${c}: ${r.classes[c]} (train ${r.splits.train[c]}, val ${r.splits.val[c]}, test ${r.splits.test[c]})`);
-          if (r.skipped.length) console.log(`skipped ${r.skipped.length}:`);
-          for (const k of r.skipped.slice(0, 20)) console.log(`  ${k.reason}: ${k.file}${k.message ? ` (${k.message})` : ''}`);
-          if (r.duplicates.length) console.log(`${r.duplicates.length} groups of duplicate images (${r.duplicates.filter((d) => d.crossClass).length} across classes)`);
-          for (const w of r.warnings) console.log(`warning: ${w}`);
+      ) => {
+        const bar = o.json
+          ? null
+          : new cliProgress.SingleBar(
+              { format: '{phase} [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}' },
+              cliProgress.Presets.shades_classic,
+            );
+        let started = false;
+        const ac = new AbortController();
+        const onSigint = () => ac.abort();
+        process.once('SIGINT', onSigint);
+        const opts: ImportOptions = {
+          signal: ac.signal,
+          ...(o.imageSize ? { imageSize: o.imageSize } : {}),
+          ...(o.fit ? { fit: o.fit } : {}),
+          ...(o.val !== undefined ? { valFraction: o.val } : {}),
+          ...(o.test !== undefined ? { testFraction: o.test } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          onProgress: (p) => {
+            if (!bar || p.phase === 'scan') return;
+            const payload = { phase: p.phase, rate: Math.round(p.imagesPerSecond) };
+            if (!started) {
+              bar.start(p.total, 0, payload);
+              started = true;
+            }
+            bar.update(p.decoded + p.cached + p.skipped, payload);
+          },
+        };
+        try {
+          const ds = await importDataset(dir, opts);
+          bar?.stop();
+          const r = ds.report;
+          if (o.json) {
+            const out = {
+              id: ds.id,
+              classes: r.classes,
+              splits: r.splits,
+              skipped: r.skipped.map(({ file, reason }) => ({ file, reason })),
+              duplicates: r.duplicates,
+              warnings: r.warnings,
+              preprocessing: ds.preprocessing,
+              images: r.images,
+              seconds: r.seconds,
+              images_per_s: r.imagesPerSecond,
+            };
+            process.stdout.write(`${JSON.stringify(out)}\n`);
+          } else {
+            const s = ds.preprocessing;
+            console.log(
+              `imported ${r.images} images in ${r.seconds.toFixed(2)} s (${Math.round(r.imagesPerSecond)} img/s; ${r.decoded} decoded, ${r.cached} from cache)`,
+            );
+            console.log(
+              `dataset ${ds.id}: ${ds.classes.length} classes, ${s.size}×${s.size}×${s.channels}, fit ${s.fit}`,
+            );
+            for (const c of ds.classes)
+              console.log(
+                `  ${c}: ${r.classes[c]} (train ${r.splits.train[c]}, val ${r.splits.val[c]}, test ${r.splits.test[c]})`,
+              );
+            if (r.skipped.length) console.log(`skipped ${r.skipped.length}:`);
+            for (const k of r.skipped.slice(0, 20))
+              console.log(`  ${k.reason}: ${k.file}${k.message ? ` (${k.message})` : ''}`);
+            if (r.duplicates.length)
+              console.log(
+                `${r.duplicates.length} groups of duplicate images (${r.duplicates.filter((d) => d.crossClass).length} across classes)`,
+              );
+            for (const w of r.warnings) console.log(`warning: ${w}`);
+          }
+        } catch (e) {
+          bar?.stop();
+          process.stderr.write(
+            `rank1 import: ${e instanceof Error ? e.message : String(e)}\n`.replace(/\n(?=.)/g, ' '),
+          );
+          process.exitCode = 1;
+        } finally {
+          process.off('SIGINT', onSigint);
         }
-      } catch (e) {
-        bar?.stop();
-        process.stderr.write(`rank1 import: ${e instanceof Error ? e.message : String(e)}\n`.replace(/\n(?=.)/g, ' '));
-        process.exitCode = 1;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
-    });
+      },
+    );
 }

@@ -2,7 +2,13 @@
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { importDataset } from '../data/index.js';
-import { initBackend, trainModel, type BackendName, type ModelConfig, type TrainConfig } from '../engine/index.js';
+import {
+  initBackend,
+  trainModel,
+  type BackendName,
+  type ModelConfig,
+  type TrainConfig,
+} from '../engine/index.js';
 import { choiceArg, intArg, numArg, printJson, progressBar, runCommand } from './common.js';
 
 interface TrainOptions {
@@ -11,6 +17,7 @@ interface TrainOptions {
   method?: ModelConfig['method'];
   members?: number;
   posterior?: ModelConfig['posterior'];
+  randomSignInit?: number;
   epochs?: number;
   batch?: number;
   lr?: number;
@@ -33,10 +40,19 @@ export function registerTrain(program: Command): void {
     .description('train a rank-1 BNN on an image folder (one sub-folder per class)')
     .argument('<dataset_dir>', 'ImageFolder root')
     .requiredOption('--out <model_dir>', 'model folder to write')
-    .option('--arch <arch>', 'mlp | cnn | resnet20 | wrn-28-10 (default: chosen from the data)', choiceArg(['mlp', 'cnn', 'resnet20', 'wrn-28-10'] as const))
-    .option('--method <method>', 'rank1 | deterministic | batchensemble', choiceArg(['rank1', 'deterministic', 'batchensemble'] as const))
+    .option(
+      '--arch <arch>',
+      'mlp | cnn | resnet20 | wrn-28-10 (default: chosen from the data)',
+      choiceArg(['mlp', 'cnn', 'resnet20', 'wrn-28-10'] as const),
+    )
+    .option(
+      '--method <method>',
+      'rank1 | deterministic | batchensemble',
+      choiceArg(['rank1', 'deterministic', 'batchensemble'] as const),
+    )
     .option('--members <k>', 'mixture components K (default 4)', intArg(1, 16))
     .option('--posterior <p>', 'gaussian | cauchy', choiceArg(['gaussian', 'cauchy'] as const))
+    .option('--random-sign-init <p>', 'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)', numArg(-1, 1))
     .option('--epochs <n>', 'epochs', intArg(1, 10000))
     .option('--batch <n>', 'unique images per step', intArg(1, 4096))
     .option('--lr <x>', 'base learning rate', numArg(1e-6, 10))
@@ -49,7 +65,12 @@ export function registerTrain(program: Command): void {
     .option('--preset <p>', 'quick | balanced | best', choiceArg(['quick', 'balanced', 'best'] as const))
     .option('--no-flip', 'no horizontal-flip augmentation')
     .option('--resume', 'continue from the checkpoint in --out')
-    .option('--backend <b>', 'auto | tensorflow | webgpu | wasm | cpu', choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const), 'auto')
+    .option(
+      '--backend <b>',
+      'auto | tensorflow | webgpu | wasm | cpu',
+      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
+      'auto',
+    )
     .option('--json', 'one JSON line per epoch, then {"model", "val"}')
     .action((dir: string, o: TrainOptions, cmd: Command) =>
       runCommand('train', async (signal) => {
@@ -64,10 +85,15 @@ export function registerTrain(program: Command): void {
         });
         if (!o.json) {
           console.error(`backend: ${backend.name} (${backend.device})`);
-          console.error(`dataset: ${ds.report.images} images, ${ds.classes.length} classes, train ${ds.splits.train.count} / val ${ds.splits.val.count} / test ${ds.splits.test.count}`);
+          console.error(
+            `dataset: ${ds.report.images} images, ${ds.classes.length} classes, train ${ds.splits.train.count} / val ${ds.splits.val.count} / test ${ds.splits.test.count}`,
+          );
         }
         const flipGiven = cmd.getOptionValueSource('flip') === 'cli';
-        const bar = progressBar(!o.json, 'epoch {epoch} [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}');
+        const bar = progressBar(
+          !o.json,
+          'epoch {epoch} [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}',
+        );
         const out = nodePath.resolve(o.out);
         const meta = await trainModel({
           train: ds.splits.train,
@@ -81,7 +107,7 @@ export function registerTrain(program: Command): void {
           outDir: out,
           resume: o.resume,
           preset: o.preset,
-          model: { arch: o.arch, method: o.method, members: o.members, posterior: o.posterior },
+          model: { arch: o.arch, method: o.method, members: o.members, posterior: o.posterior, randomSignInit: o.randomSignInit },
           config: {
             epochs: o.epochs,
             batchSize: o.batch,
@@ -93,13 +119,20 @@ export function registerTrain(program: Command): void {
           signal,
           onEvent: (e) => {
             if (e.type === 'start') bar?.start(e.totalSteps, 0, { epoch: 1, loss: '-', ips: '-' });
-            else if (e.type === 'step') bar?.update(e.step, { epoch: e.epoch, loss: e.loss.toFixed(3), ips: e.imagesPerSecond.toFixed(0) });
+            else if (e.type === 'step')
+              bar?.update(e.step, {
+                epoch: e.epoch,
+                loss: e.loss.toFixed(3),
+                ips: e.imagesPerSecond.toFixed(0),
+              });
             else if (e.type === 'epoch') {
               if (o.json) printJson({ ...e.metrics, backend: backend.name, device: backend.device });
               else {
                 const m = e.metrics;
                 bar?.stop();
-                console.error(`epoch ${m.epoch}: loss ${m.trainLoss.toFixed(3)}, val acc ${(m.valAccuracy * 100).toFixed(1)}%, NLL ${m.valNll.toFixed(3)}, ECE ${m.valEce.toFixed(3)}, ${m.imagesPerSecond.toFixed(0)} img/s`);
+                console.error(
+                  `epoch ${m.epoch}: loss ${m.trainLoss.toFixed(3)}, val acc ${(m.valAccuracy * 100).toFixed(1)}%, NLL ${m.valNll.toFixed(3)}, ECE ${m.valEce.toFixed(3)}, ${m.imagesPerSecond.toFixed(0)} img/s`,
+                );
               }
             }
           },
@@ -117,8 +150,14 @@ export function registerTrain(program: Command): void {
           });
         } else {
           console.log(`model saved to ${out}`);
-          if (val) console.log(`validation: accuracy ${(val.accuracy! * 100).toFixed(1)}%, NLL ${val.nll!.toFixed(3)}, ECE ${val.ece!.toFixed(3)}, Brier ${val.brier!.toFixed(3)} (n=${val.n})`);
-          if (meta.ood) console.log(`OOD flag: ${meta.ood.score} > ${meta.ood.threshold.toPrecision(4)} (keeps ${(meta.ood.tpr * 100).toFixed(0)}% of validation images)`);
+          if (val)
+            console.log(
+              `validation: accuracy ${(val.accuracy! * 100).toFixed(1)}%, NLL ${val.nll!.toFixed(3)}, ECE ${val.ece!.toFixed(3)}, Brier ${val.brier!.toFixed(3)} (n=${val.n})`,
+            );
+          if (meta.ood)
+            console.log(
+              `OOD flag: ${meta.ood.score} > ${meta.ood.threshold.toPrecision(4)} (keeps ${(meta.ood.tpr * 100).toFixed(0)}% of validation images)`,
+            );
         }
       }),
     );

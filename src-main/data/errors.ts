@@ -1,12 +1,6 @@
 /** Why one file could not become an example. Never fatal for an import: it is reported and skipped. */
 export type ImageErrorReason =
-  | 'corrupt'
-  | 'truncated'
-  | 'unsupported'
-  | 'unreadable'
-  | 'too-large'
-  | 'empty'
-  | 'not-image';
+  'corrupt' | 'truncated' | 'unsupported' | 'unreadable' | 'too-large' | 'empty' | 'not-image';
 
 export class ImageError extends Error {
   override name = 'ImageError';

@@ -7,7 +7,14 @@ export type { ExampleSet, PreparedImage, Preprocessing } from './types.js';
 export { DEFAULT_BACKGROUND, MAX_INPUT_PIXELS, prepareImage, thumbnail } from './decode.js';
 export { ImageError, type ImageErrorReason } from './errors.js';
 export { dataHome } from './home.js';
-export { scanFolder, type ScanOptions, type ScanResult, type ScannedFile, type SkippedFile, type SplitName } from './scan.js';
+export {
+  scanFolder,
+  type ScanOptions,
+  type ScanResult,
+  type ScannedFile,
+  type SkippedFile,
+  type SplitName,
+} from './scan.js';
 export {
   chooseImageSize,
   importDataset,

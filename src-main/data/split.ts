@@ -32,7 +32,10 @@ export interface SplitOptions {
  * class (in input order, shuffled by the seed): round(n·test) → test, round(n·val) → val, the rest
  * train, always leaving at least one training example.
  */
-export function assignSplits(items: readonly { label: string; split?: SplitName }[], opts: SplitOptions): SplitName[] {
+export function assignSplits(
+  items: readonly { label: string; split?: SplitName }[],
+  opts: SplitOptions,
+): SplitName[] {
   const out: SplitName[] = items.map((it) => it.split ?? 'train');
   const given = items.some((it) => it.split !== undefined);
   const carveTest = !given;

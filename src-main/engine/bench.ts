@@ -23,10 +23,18 @@ export interface BenchResult {
   model: string;
 }
 
-export async function benchResnet20(opts: { batch: number; members: number; steps: number; classes?: number }): Promise<BenchResult[]> {
+export async function benchResnet20(opts: {
+  batch: number;
+  members: number;
+  steps: number;
+  classes?: number;
+}): Promise<BenchResult[]> {
   const info = currentBackend();
   const classes = opts.classes ?? 10;
-  const config = resolveModelConfig({ size: 32, channels: 3, count: 50_000, numClasses: classes }, { arch: 'resnet20', members: opts.members });
+  const config = resolveModelConfig(
+    { size: 32, channels: 3, count: 50_000, numClasses: classes },
+    { arch: 'resnet20', members: opts.members },
+  );
   const rng = new Rng(0);
   const model = buildModel(config, rng);
   const optimizer = createOptimizer('sgd');
@@ -39,7 +47,13 @@ export async function benchResnet20(opts: { batch: number; members: number; step
     for (let i = 0; i < opts.steps; i++) await fn();
     return (performance.now() - t0) / opts.steps;
   };
-  const base = { backend: info?.name ?? tf.getBackend(), device: info?.device ?? '', batch: opts.batch, members: opts.members, model: 'rank1-resnet20' };
+  const base = {
+    backend: info?.name ?? tf.getBackend(),
+    device: info?.device ?? '',
+    batch: opts.batch,
+    members: opts.members,
+    model: 'rank1-resnet20',
+  };
   try {
     const trainMs = await timed(async () => {
       await step(x, labels, 0.05, 1, rng);
@@ -53,8 +67,18 @@ export async function benchResnet20(opts: { batch: number; members: number; step
       p.dispose();
     });
     return [
-      { phase: 'train', images_per_s: round((opts.batch * 1000) / trainMs), ms_per_step: round(trainMs), ...base },
-      { phase: 'predict', images_per_s: round((opts.batch * 1000) / predictMs), ms_per_step: round(predictMs), ...base },
+      {
+        phase: 'train',
+        images_per_s: round((opts.batch * 1000) / trainMs),
+        ms_per_step: round(trainMs),
+        ...base,
+      },
+      {
+        phase: 'predict',
+        images_per_s: round((opts.batch * 1000) / predictMs),
+        ms_per_step: round(predictMs),
+        ...base,
+      },
     ];
   } finally {
     x.dispose();

@@ -10,7 +10,8 @@ const OOD_PREFIX = 'ood/';
 
 export async function collectWeights(model: Rank1Model, stats?: FeatureStats): Promise<NamedWeight[]> {
   const out: NamedWeight[] = [];
-  for (const [name, v] of namedVariables(model)) out.push({ name, shape: [...v.shape], data: (await v.data()) as Float32Array });
+  for (const [name, v] of namedVariables(model))
+    out.push({ name, shape: [...v.shape], data: (await v.data()) as Float32Array });
   if (stats) {
     out.push({ name: `${OOD_PREFIX}means`, shape: [stats.classes, stats.D], data: stats.means });
     out.push({ name: `${OOD_PREFIX}chol`, shape: [stats.D, stats.D], data: stats.chol });

@@ -59,7 +59,11 @@ export class CancelledError extends Error {
   }
 }
 
-export async function evaluateExamples(model: Rank1Model, set: InputSource, opts: EvaluateOptions): Promise<EvaluateOutput> {
+export async function evaluateExamples(
+  model: Rank1Model,
+  set: InputSource,
+  opts: EvaluateOptions,
+): Promise<EvaluateOutput> {
   const batch = opts.batchSize ?? 64;
   const images: EvaluatedImage[] = [];
   let features: Float32Array | undefined;

@@ -12,10 +12,16 @@ export interface Normalization {
 }
 
 /** uint8 HWC pixels → normalised float [count, H, W, C]: (p/255 − mean_c)/std_c. */
-export function pixelsToTensor(pixels: Uint8Array, count: number, shape: readonly number[], norm: Normalization): tf.Tensor4D {
+export function pixelsToTensor(
+  pixels: Uint8Array,
+  count: number,
+  shape: readonly number[],
+  norm: Normalization,
+): tf.Tensor4D {
   const [h, w, c] = shape as [number, number, number];
   const size = h * w * c;
-  if (pixels.length < count * size) throw new Error(`expected ${count * size} pixel values, got ${pixels.length}`);
+  if (pixels.length < count * size)
+    throw new Error(`expected ${count * size} pixel values, got ${pixels.length}`);
   const out = new Float32Array(count * size);
   const scale = norm.std.map((s) => 1 / (255 * s));
   const shift = norm.mean.map((m, i) => m / norm.std[i]!);
@@ -51,7 +57,12 @@ export interface MemberOutputs {
 }
 
 /** Run the model S times on a batch of B images (not yet tiled), training=false (BN moving stats). */
-export async function runMembers(model: Rank1Model, x: tf.Tensor, samples: number, rng: Rng): Promise<MemberOutputs> {
+export async function runMembers(
+  model: Rank1Model,
+  x: tf.Tensor,
+  samples: number,
+  rng: Rng,
+): Promise<MemberOutputs> {
   const K = model.config.method === 'deterministic' ? 1 : model.config.members;
   const B = x.shape[0];
   const S = Math.max(1, samples);
@@ -60,14 +71,26 @@ export async function runMembers(model: Rank1Model, x: tf.Tensor, samples: numbe
     const outs = Array.from({ length: S }, () => model.forward(tiled, { training: false, rng }));
     const C = outs[0]!.logits.shape[1];
     // [S, K·B, C] → [S, K, B, C] → [B, S, K, C] → [B, S·K, C]
-    const l = tf.reshape(tf.transpose(tf.reshape(tf.stack(outs.map((o) => o.logits)), [S, K, B, C]), [2, 0, 1, 3]), [B, S * K, C]);
+    const l = tf.reshape(
+      tf.transpose(tf.reshape(tf.stack(outs.map((o) => o.logits)), [S, K, B, C]), [2, 0, 1, 3]),
+      [B, S * K, C],
+    );
     const D = outs[0]!.features.shape[1];
     const f = tf.mean(tf.reshape(tf.stack(outs.map((o) => o.features)), [S * K, B, D]), 0);
     return { logits: l, features: f };
   });
   const [B_, M, C] = logits.shape as [number, number, number];
-  const [probsT, logProbsT, meanLogitsT] = tf.tidy(() => [tf.softmax(logits), tf.logSoftmax(logits), tf.mean(logits, 1)]);
-  const [probs, logProbs, meanLogits, feats] = await Promise.all([probsT!.data(), logProbsT!.data(), meanLogitsT!.data(), features.data()]);
+  const [probsT, logProbsT, meanLogitsT] = tf.tidy(() => [
+    tf.softmax(logits),
+    tf.logSoftmax(logits),
+    tf.mean(logits, 1),
+  ]);
+  const [probs, logProbs, meanLogits, feats] = await Promise.all([
+    probsT!.data(),
+    logProbsT!.data(),
+    meanLogitsT!.data(),
+    features.data(),
+  ]);
   tf.dispose([logits, features, probsT!, logProbsT!, meanLogitsT!]);
   return {
     B: B_,

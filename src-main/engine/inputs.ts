@@ -14,17 +14,25 @@ export interface InputSource {
   readonly labels: Int32Array;
   readonly files: readonly string[];
   /** A batch as the network's input; `augment` only while training. */
-  batch(indices: ArrayLike<number>, augment?: { config: TrainConfig['augment']; rng: Rng }): Promise<tf.Tensor>;
+  batch(
+    indices: ArrayLike<number>,
+    augment?: { config: TrainConfig['augment']; rng: Rng },
+  ): Promise<tf.Tensor>;
 }
 
-export function pixelSource(set: ExampleSet, shape: readonly [number, number, number], norm: Normalization): InputSource {
+export function pixelSource(
+  set: ExampleSet,
+  shape: readonly [number, number, number],
+  norm: Normalization,
+): InputSource {
   return {
     count: set.count,
     labels: set.labels,
     files: set.files,
     async batch(indices, augment) {
       let px = await set.read(indices);
-      if (augment && (augment.config.crop || augment.config.flip)) px = augmentBatch(px, indices.length, shape, augment.config, augment.rng);
+      if (augment && (augment.config.crop || augment.config.flip))
+        px = augmentBatch(px, indices.length, shape, augment.config, augment.rng);
       return pixelsToTensor(px, indices.length, shape, norm);
     },
   };

@@ -37,7 +37,12 @@ export function decompose(rows: ArrayLike<number>, M: number, C: number, offset 
     expected += entropyOf(rows, o, C) / M;
   }
   const total = entropyOf(mean);
-  return { mean, predictiveEntropy: total, expectedEntropy: expected, mutualInformation: Math.max(0, total - expected) };
+  return {
+    mean,
+    predictiveEntropy: total,
+    expectedEntropy: expected,
+    mutualInformation: Math.max(0, total - expected),
+  };
 }
 
 export const predictiveEntropy = (mean: ArrayLike<number>): number => entropyOf(mean);
@@ -75,7 +80,11 @@ export interface ReliabilityBin {
 }
 
 /** Equal-width bins on [0,1] by top-1 confidence; index = floor(conf·bins), clipped (spec §5). */
-export function reliabilityBins(confidence: ArrayLike<number>, correct: ArrayLike<boolean | number>, bins = 15): ReliabilityBin[] {
+export function reliabilityBins(
+  confidence: ArrayLike<number>,
+  correct: ArrayLike<boolean | number>,
+  bins = 15,
+): ReliabilityBin[] {
   const count = new Float64Array(bins);
   const acc = new Float64Array(bins);
   const conf = new Float64Array(bins);
@@ -95,7 +104,11 @@ export function reliabilityBins(confidence: ArrayLike<number>, correct: ArrayLik
 }
 
 /** ECE = Σ_b (n_b/N)·|acc_b − conf_b|, 15 bins, empty bins skipped (spec §5). */
-export function expectedCalibrationError(confidence: ArrayLike<number>, correct: ArrayLike<boolean | number>, bins = 15): number {
+export function expectedCalibrationError(
+  confidence: ArrayLike<number>,
+  correct: ArrayLike<boolean | number>,
+  bins = 15,
+): number {
   const n = confidence.length;
   if (n === 0) return 0;
   return reliabilityBins(confidence, correct, bins).reduce(
@@ -117,7 +130,7 @@ export function auroc(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<number>)
   for (let i = 0; i < nOut; i++) all.push({ v: scoresOut[i]!, out: true });
   all.sort((a, b) => a.v - b.v);
   let rankSumOut = 0;
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i;
     while (j < all.length && all[j]!.v === all[i]!.v) j++;
     const avgRank = (i + 1 + j) / 2; // ranks i+1..j
@@ -150,7 +163,11 @@ export function fprAtTpr(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<numbe
   return passed / scoresOut.length;
 }
 
-export function confusionMatrix(labels: ArrayLike<number>, predicted: ArrayLike<number>, classes: number): number[][] {
+export function confusionMatrix(
+  labels: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  classes: number,
+): number[][] {
   const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   for (let i = 0; i < labels.length; i++) m[labels[i]!]![predicted[i]!]!++;
   return m;

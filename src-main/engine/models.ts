@@ -12,7 +12,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './types.js';
 import { BatchNorm } from './layers/batchnorm.js';
-import { Conv2DRank1, DenseRank1, logicalName, type FactorOptions, type ForwardContext, type Param } from './layers/rank1.js';
+import {
+  Conv2DRank1,
+  DenseRank1,
+  logicalName,
+  type FactorOptions,
+  type ForwardContext,
+  type Param,
+} from './layers/rank1.js';
 import type { Rng } from './random.js';
 
 export interface ForwardResult {
@@ -70,7 +77,9 @@ class LayerSet {
     return this.norms.flatMap((b) => b.state());
   }
   klDivergence(rng: Rng): tf.Scalar {
-    return tf.tidy(() => this.rank1.reduce<tf.Scalar>((acc, l) => tf.add(acc, l.klDivergence(rng)), tf.scalar(0)));
+    return tf.tidy(() =>
+      this.rank1.reduce<tf.Scalar>((acc, l) => tf.add(acc, l.klDivergence(rng)), tf.scalar(0)),
+    );
   }
   dispose(): void {
     this.rank1.forEach((l) => l.dispose());
@@ -108,7 +117,9 @@ class Mlp extends BaseModel {
     const inputDim = config.arch === 'head' ? config.embeddingSize! : h * w * c;
     const units = config.hidden ?? 128;
     this.hidden = this.layers.dense(new DenseRank1({ name: 'dense1', inputDim, units }, this.f, rng));
-    this.head = this.layers.dense(new DenseRank1({ name: 'head', inputDim: units, units: config.numClasses }, this.f, rng));
+    this.head = this.layers.dense(
+      new DenseRank1({ name: 'head', inputDim: units, units: config.numClasses }, this.f, rng),
+    );
   }
   forward(x: tf.Tensor, ctx: ForwardContext): ForwardResult {
     const flat = tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
@@ -131,7 +142,11 @@ class SmallCnn extends BaseModel {
     const widths = [16, 32, 64];
     let cin = c;
     widths.forEach((w, i) => {
-      this.convs.push(this.layers.conv(new Conv2DRank1({ name: `conv${i + 1}`, inChannels: cin, filters: w, kernelSize: 3 }, this.f, rng)));
+      this.convs.push(
+        this.layers.conv(
+          new Conv2DRank1({ name: `conv${i + 1}`, inChannels: cin, filters: w, kernelSize: 3 }, this.f, rng),
+        ),
+      );
       this.norms.push(this.layers.bn(`bn${i + 1}`, w));
       cin = w;
     });
@@ -140,8 +155,12 @@ class SmallCnn extends BaseModel {
     let side = Math.floor(h / this.stemPool);
     for (let i = 0; i < widths.length - 1; i++) side = Math.ceil(side / 2);
     const units = config.hidden ?? 128;
-    this.hidden = this.layers.dense(new DenseRank1({ name: 'dense1', inputDim: side * side * cin, units }, this.f, rng));
-    this.head = this.layers.dense(new DenseRank1({ name: 'head', inputDim: units, units: config.numClasses }, this.f, rng));
+    this.hidden = this.layers.dense(
+      new DenseRank1({ name: 'dense1', inputDim: side * side * cin, units }, this.f, rng),
+    );
+    this.head = this.layers.dense(
+      new DenseRank1({ name: 'head', inputDim: units, units: config.numClasses }, this.f, rng),
+    );
   }
   forward(x: tf.Tensor, ctx: ForwardContext): ForwardResult {
     let h = x as tf.Tensor4D;
@@ -162,14 +181,36 @@ class BasicBlock {
   readonly c2: Conv2DRank1;
   readonly b2: BatchNorm;
   readonly sc?: { conv: Conv2DRank1; bn: BatchNorm };
-  constructor(layers: LayerSet, name: string, cin: number, cout: number, stride: number, f: FactorOptions, rng: Rng) {
-    this.c1 = layers.conv(new Conv2DRank1({ name: `${name}/conv1`, inChannels: cin, filters: cout, kernelSize: 3, strides: stride }, f, rng));
+  constructor(
+    layers: LayerSet,
+    name: string,
+    cin: number,
+    cout: number,
+    stride: number,
+    f: FactorOptions,
+    rng: Rng,
+  ) {
+    this.c1 = layers.conv(
+      new Conv2DRank1(
+        { name: `${name}/conv1`, inChannels: cin, filters: cout, kernelSize: 3, strides: stride },
+        f,
+        rng,
+      ),
+    );
     this.b1 = layers.bn(`${name}/bn1`, cout);
-    this.c2 = layers.conv(new Conv2DRank1({ name: `${name}/conv2`, inChannels: cout, filters: cout, kernelSize: 3 }, f, rng));
+    this.c2 = layers.conv(
+      new Conv2DRank1({ name: `${name}/conv2`, inChannels: cout, filters: cout, kernelSize: 3 }, f, rng),
+    );
     this.b2 = layers.bn(`${name}/bn2`, cout);
     if (stride !== 1 || cin !== cout) {
       this.sc = {
-        conv: layers.conv(new Conv2DRank1({ name: `${name}/shortcut`, inChannels: cin, filters: cout, kernelSize: 1, strides: stride }, f, rng)),
+        conv: layers.conv(
+          new Conv2DRank1(
+            { name: `${name}/shortcut`, inChannels: cin, filters: cout, kernelSize: 1, strides: stride },
+            f,
+            rng,
+          ),
+        ),
         bn: layers.bn(`${name}/shortcut_bn`, cout),
       };
     }
@@ -195,7 +236,13 @@ class ResNet20 extends BaseModel {
     // still sees ~8×8 maps as at 32 px.
     const stemStride = h > 48 ? 2 : 1;
     this.stemPool = h > 96;
-    this.stem = this.layers.conv(new Conv2DRank1({ name: 'stem', inChannels: c, filters: 16, kernelSize: 3, strides: stemStride }, this.f, rng));
+    this.stem = this.layers.conv(
+      new Conv2DRank1(
+        { name: 'stem', inChannels: c, filters: 16, kernelSize: 3, strides: stemStride },
+        this.f,
+        rng,
+      ),
+    );
     this.stemBn = this.layers.bn('stem_bn', 16);
     let cin = 16;
     [
@@ -204,11 +251,23 @@ class ResNet20 extends BaseModel {
       [64, 2],
     ].forEach(([cout, stride], s) => {
       for (let i = 0; i < 3; i++) {
-        this.blocks.push(new BasicBlock(this.layers, `stage${s + 1}/block${i + 1}`, cin, cout!, i === 0 ? stride! : 1, this.f, rng));
+        this.blocks.push(
+          new BasicBlock(
+            this.layers,
+            `stage${s + 1}/block${i + 1}`,
+            cin,
+            cout!,
+            i === 0 ? stride! : 1,
+            this.f,
+            rng,
+          ),
+        );
         cin = cout!;
       }
     });
-    this.head = this.layers.dense(new DenseRank1({ name: 'head', inputDim: 64, units: config.numClasses }, this.f, rng));
+    this.head = this.layers.dense(
+      new DenseRank1({ name: 'head', inputDim: 64, units: config.numClasses }, this.f, rng),
+    );
   }
   forward(x: tf.Tensor, ctx: ForwardContext): ForwardResult {
     let h = tf.relu(this.stemBn.apply(this.stem.apply(x as tf.Tensor4D, ctx), ctx));
@@ -226,13 +285,35 @@ class PreActBlock {
   readonly b2: BatchNorm;
   readonly c2: Conv2DRank1;
   readonly sc?: Conv2DRank1;
-  constructor(layers: LayerSet, name: string, cin: number, cout: number, stride: number, f: FactorOptions, rng: Rng) {
+  constructor(
+    layers: LayerSet,
+    name: string,
+    cin: number,
+    cout: number,
+    stride: number,
+    f: FactorOptions,
+    rng: Rng,
+  ) {
     this.b1 = layers.bn(`${name}/bn1`, cin);
-    this.c1 = layers.conv(new Conv2DRank1({ name: `${name}/conv1`, inChannels: cin, filters: cout, kernelSize: 3, strides: stride }, f, rng));
+    this.c1 = layers.conv(
+      new Conv2DRank1(
+        { name: `${name}/conv1`, inChannels: cin, filters: cout, kernelSize: 3, strides: stride },
+        f,
+        rng,
+      ),
+    );
     this.b2 = layers.bn(`${name}/bn2`, cout);
-    this.c2 = layers.conv(new Conv2DRank1({ name: `${name}/conv2`, inChannels: cout, filters: cout, kernelSize: 3 }, f, rng));
+    this.c2 = layers.conv(
+      new Conv2DRank1({ name: `${name}/conv2`, inChannels: cout, filters: cout, kernelSize: 3 }, f, rng),
+    );
     if (stride !== 1 || cin !== cout) {
-      this.sc = layers.conv(new Conv2DRank1({ name: `${name}/shortcut`, inChannels: cin, filters: cout, kernelSize: 1, strides: stride }, f, rng));
+      this.sc = layers.conv(
+        new Conv2DRank1(
+          { name: `${name}/shortcut`, inChannels: cin, filters: cout, kernelSize: 1, strides: stride },
+          f,
+          rng,
+        ),
+      );
     }
   }
   apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
@@ -254,16 +335,34 @@ class WideResNet extends BaseModel {
     const widen = config.hidden ?? 10;
     const n = (depth - 4) / 6;
     this.stemStride = h > 48 ? 2 : 1;
-    this.stem = this.layers.conv(new Conv2DRank1({ name: 'stem', inChannels: c, filters: 16, kernelSize: 3, strides: this.stemStride }, this.f, rng));
+    this.stem = this.layers.conv(
+      new Conv2DRank1(
+        { name: 'stem', inChannels: c, filters: 16, kernelSize: 3, strides: this.stemStride },
+        this.f,
+        rng,
+      ),
+    );
     let cin = 16;
     [16 * widen, 32 * widen, 64 * widen].forEach((cout, g) => {
       for (let i = 0; i < n; i++) {
-        this.blocks.push(new PreActBlock(this.layers, `group${g + 1}/block${i + 1}`, cin, cout, i === 0 && g > 0 ? 2 : 1, this.f, rng));
+        this.blocks.push(
+          new PreActBlock(
+            this.layers,
+            `group${g + 1}/block${i + 1}`,
+            cin,
+            cout,
+            i === 0 && g > 0 ? 2 : 1,
+            this.f,
+            rng,
+          ),
+        );
         cin = cout;
       }
     });
     this.finalBn = this.layers.bn('final_bn', cin);
-    this.head = this.layers.dense(new DenseRank1({ name: 'head', inputDim: cin, units: config.numClasses }, this.f, rng));
+    this.head = this.layers.dense(
+      new DenseRank1({ name: 'head', inputDim: cin, units: config.numClasses }, this.f, rng),
+    );
   }
   forward(x: tf.Tensor, ctx: ForwardContext): ForwardResult {
     let h = this.stem.apply(x as tf.Tensor4D, ctx);

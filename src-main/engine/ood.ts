@@ -12,7 +12,14 @@
 import type { MemberOutputs } from './inference.js';
 import { decompose } from './metrics.js';
 
-export const SCORE_NAMES = ['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn'] as const;
+export const SCORE_NAMES = [
+  'entropy',
+  'mutual_information',
+  'max_prob',
+  'energy',
+  'mahalanobis',
+  'knn',
+] as const;
 export type ScoreName = (typeof SCORE_NAMES)[number];
 
 /** Fitted feature statistics: plain arrays, saved as tensors in the weights file. */
@@ -150,7 +157,8 @@ export function fitFeatureStats(
     counts[c]!++;
     for (let d = 0; d < D; d++) means[c * D + d]! += features[i * D + d]!;
   }
-  for (let c = 0; c < classes; c++) for (let d = 0; d < D; d++) if (counts[c]) means[c * D + d]! /= counts[c]!;
+  for (let c = 0; c < classes; c++)
+    for (let d = 0; d < D; d++) if (counts[c]) means[c * D + d]! /= counts[c]!;
   const cov = new Float64Array(D * D);
   const v = new Float64Array(D);
   for (let i = 0; i < n; i++) {

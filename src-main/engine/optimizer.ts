@@ -6,7 +6,12 @@ import * as tf from '@tensorflow/tfjs';
 
 export interface Optimizer {
   /** Apply one update; `grads` maps variable name → gradient; `lrScale` per variable (default 1). */
-  apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number, lrScale?: (v: tf.Variable) => number): void;
+  apply(
+    vars: tf.Variable[],
+    grads: Record<string, tf.Tensor>,
+    lr: number,
+    lrScale?: (v: tf.Variable) => number,
+  ): void;
   /** Slot values by name, for checkpoints. */
   saveState(): Promise<{ name: string; shape: number[]; data: Float32Array }[]>;
   load(slots: Map<string, Float32Array>): void;
@@ -25,7 +30,8 @@ abstract class SlotOptimizer implements Optimizer {
   }
   async saveState(): Promise<{ name: string; shape: number[]; data: Float32Array }[]> {
     const out = [];
-    for (const [name, v] of this.slotVars) out.push({ name, shape: v.shape, data: (await v.data()) as Float32Array });
+    for (const [name, v] of this.slotVars)
+      out.push({ name, shape: v.shape, data: (await v.data()) as Float32Array });
     return out;
   }
   load(values: Map<string, Float32Array>): void {
@@ -37,7 +43,12 @@ abstract class SlotOptimizer implements Optimizer {
     const v = this.pending?.get(key);
     if (v) s.assign(tf.tensor(v, s.shape));
   }
-  abstract apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number, lrScale?: (v: tf.Variable) => number): void;
+  abstract apply(
+    vars: tf.Variable[],
+    grads: Record<string, tf.Tensor>,
+    lr: number,
+    lrScale?: (v: tf.Variable) => number,
+  ): void;
   dispose(): void {
     this.slotVars.forEach((s) => s.dispose());
     this.slotVars.clear();
@@ -56,7 +67,12 @@ export class NesterovSgd extends SlotOptimizer {
   constructor(private readonly momentum = 0.9) {
     super();
   }
-  apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number, lrScale?: (v: tf.Variable) => number): void {
+  apply(
+    vars: tf.Variable[],
+    grads: Record<string, tf.Tensor>,
+    lr: number,
+    lrScale?: (v: tf.Variable) => number,
+  ): void {
     tf.tidy(() => {
       for (const v of vars) {
         const g = grads[v.name];
@@ -86,7 +102,12 @@ export class Adam extends SlotOptimizer {
     super.load(values);
     this.t = values.get('adam:t')?.[0] ?? 0;
   }
-  apply(vars: tf.Variable[], grads: Record<string, tf.Tensor>, lr: number, lrScale?: (v: tf.Variable) => number): void {
+  apply(
+    vars: tf.Variable[],
+    grads: Record<string, tf.Tensor>,
+    lr: number,
+    lrScale?: (v: tf.Variable) => number,
+  ): void {
     this.t++;
     const c1 = 1 - this.beta1 ** this.t;
     const c2 = 1 - this.beta2 ** this.t;
@@ -98,7 +119,15 @@ export class Adam extends SlotOptimizer {
         const s = this.ensure('v', v);
         m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
         s.assign(tf.add(tf.mul(s, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
-        v.assign(tf.sub(v, tf.mul(tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(s, c2)), this.epsilon)), lr * (lrScale?.(v) ?? 1))));
+        v.assign(
+          tf.sub(
+            v,
+            tf.mul(
+              tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(s, c2)), this.epsilon)),
+              lr * (lrScale?.(v) ?? 1),
+            ),
+          ),
+        );
       }
     });
   }

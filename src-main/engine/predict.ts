@@ -24,8 +24,19 @@ export type Prediction = ImagePrediction & {
 
 export interface EvaluationReport {
   metrics: DatasetMetrics;
-  ood?: OodMetrics & { auroc_flag?: number; fpr95_flag?: number; scores?: Record<string, { auroc: number; fpr95: number }> };
-  items: { file: string; label: number; predicted: number; confidence: number; entropy: number; mutualInformation: number }[];
+  ood?: OodMetrics & {
+    auroc_flag?: number;
+    fpr95_flag?: number;
+    scores?: Record<string, { auroc: number; fpr95: number }>;
+  };
+  items: {
+    file: string;
+    label: number;
+    predicted: number;
+    confidence: number;
+    entropy: number;
+    mutualInformation: number;
+  }[];
   oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
 }
 
@@ -35,7 +46,12 @@ export interface LoadedModel {
   predict(pixels: Uint8Array, count: number, opts?: { samples?: number }): Promise<Prediction[]>;
   evaluate(
     set: ExampleSet,
-    opts?: { samples?: number; ood?: ExampleSet; signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
+    opts?: {
+      samples?: number;
+      ood?: ExampleSet;
+      signal?: AbortSignal;
+      onProgress?: (done: number, total: number) => void;
+    },
   ): Promise<EvaluationReport>;
   dispose(): void;
 }
@@ -64,7 +80,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     if (backbone.sha256 !== meta.backbone.sha256) {
       backbone.dispose();
       model.dispose();
-      throw new Error(`${dir}: needs backbone ${meta.backbone.name} with SHA-256 ${meta.backbone.sha256.slice(0, 12)}…, found ${backbone.sha256.slice(0, 12)}…`);
+      throw new Error(
+        `${dir}: needs backbone ${meta.backbone.name} with SHA-256 ${meta.backbone.sha256.slice(0, 12)}…, found ${backbone.sha256.slice(0, 12)}…`,
+      );
     }
   }
   const imageShape = [meta.preprocessing.size, meta.preprocessing.size, meta.preprocessing.channels] as const;
@@ -74,7 +92,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       ? tf.tensor2d(await backbone.embed(px, n, imageShape), [n, backbone.embeddingSize])
       : pixelsToTensor(px, n, shape, meta.normalization);
   const sourceFor = async (set: ExampleSet, signal?: AbortSignal): Promise<InputSource> =>
-    backbone ? featureSource(await embedExamples(backbone, set, { signal })) : pixelSource(set, shape, meta.normalization);
+    backbone
+      ? featureSource(await embedExamples(backbone, set, { signal }))
+      : pixelSource(set, shape, meta.normalization);
   // Prediction samples are seeded per call: the same image gives the same answer twice.
   const seedFor = (n: number) => new Rng(0x5eed ^ n);
   const shape = meta.config.inputShape;
@@ -170,7 +190,11 @@ function isFlagged(r: EvaluatedImage, meta: ModelMeta): boolean {
 }
 
 /** AUROC and FPR@95%TPR for every score, with entropy/MI named as the CLI reports them. */
-export function oodMetrics(inImgs: EvaluatedImage[], outImgs: EvaluatedImage[], meta: ModelMeta): NonNullable<EvaluationReport['ood']> {
+export function oodMetrics(
+  inImgs: EvaluatedImage[],
+  outImgs: EvaluatedImage[],
+  meta: ModelMeta,
+): NonNullable<EvaluationReport['ood']> {
   const scores: Record<string, { auroc: number; fpr95: number }> = {};
   for (const name of SCORE_NAMES) {
     const a = inImgs.map((r) => r.scores[name]);
@@ -179,7 +203,8 @@ export function oodMetrics(inImgs: EvaluatedImage[], outImgs: EvaluatedImage[], 
     scores[name] = { auroc: auroc(a, b), fpr95: fprAtTpr(a, b) };
   }
   const flagName = meta.ood?.score ?? 'entropy';
-  const rate = (imgs: EvaluatedImage[]) => (imgs.length ? imgs.filter((r) => isFlagged(r, meta)).length / imgs.length : 0);
+  const rate = (imgs: EvaluatedImage[]) =>
+    imgs.length ? imgs.filter((r) => isFlagged(r, meta)).length / imgs.length : 0;
   return {
     n_ood: outImgs.length,
     auroc_entropy: scores.entropy!.auroc,

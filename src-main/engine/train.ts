@@ -8,12 +8,18 @@ import type { ExampleSet, Preprocessing } from '../data/types.js';
 import { readModelFolder, writeModelFolder, type ModelMeta } from '../store/model-folder.js';
 import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, collectWeights } from './checkpoint.js';
-import { klScaleAt, learningRateAt, resolveModelConfig, resolveTrainConfig, type Preset } from './defaults.js';
+import {
+  klScaleAt,
+  learningRateAt,
+  resolveModelConfig,
+  resolveTrainConfig,
+  type Preset,
+} from './defaults.js';
 import { CancelledError, evaluateExamples, summarize } from './evaluate.js';
 import { tileMembers, type Normalization } from './inference.js';
 import { featureSource, pixelSource, type FeatureSet, type InputSource } from './inputs.js';
 import { buildModel, type Rank1Model } from './models.js';
-import { fitFeatureStats, type FeatureStats, type ScoreName } from './ood.js';
+import { fitFeatureStats, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { thresholdAtTpr } from './metrics.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';
 import { rngFor, type Rng } from './random.js';
@@ -71,7 +77,9 @@ export async function computeNormalization(set: ExampleSet): Promise<Normalizati
     count += px.length / c;
   }
   const mean = Array.from(sum, (s) => (count ? s / count : 0.5));
-  const std = Array.from(sq, (s, i) => Math.max(1e-3, Math.sqrt(Math.max(0, s / Math.max(1, count) - mean[i]! ** 2))));
+  const std = Array.from(sq, (s, i) =>
+    Math.max(1e-3, Math.sqrt(Math.max(0, s / Math.max(1, count) - mean[i]! ** 2))),
+  );
   return { mean, std };
 }
 
@@ -90,7 +98,13 @@ export function makeTrainStep(
   model: Rank1Model,
   optimizer: Optimizer,
   o: { numClasses: number; l2: number; trainSize: number; factorLrMultiplier?: number },
-): (x: tf.Tensor4D | tf.Tensor2D, labels: Int32Array, lr: number, klScale: number, rng: Rng) => Promise<StepResult> {
+): (
+  x: tf.Tensor4D | tf.Tensor2D,
+  labels: Int32Array,
+  lr: number,
+  klScale: number,
+  rng: Rng,
+) => Promise<StepResult> {
   const K = model.config.method === 'deterministic' ? 1 : model.config.members;
   const params = model.params();
   const trainable = params.map((p) => p.variable);
@@ -154,10 +168,17 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
   } else {
     const head = req.backbone ? { arch: 'head' as const, embeddingSize: req.backbone.embeddingSize } : {};
     config = resolveModelConfig(shape, { ...req.model, ...head }, req.preset);
-    tc = resolveTrainConfig(shape, config, req.backbone ? { augment: { crop: false, flip: false }, ...req.config } : req.config, req.preset);
+    tc = resolveTrainConfig(
+      shape,
+      config,
+      req.backbone ? { augment: { crop: false, flip: false }, ...req.config } : req.config,
+      req.preset,
+    );
   }
   if (config.inputShape[0] !== train.height || config.inputShape[2] !== train.channels) {
-    throw new Error(`images are ${train.height}×${train.width}×${train.channels}, the model expects ${config.inputShape.join('×')}`);
+    throw new Error(
+      `images are ${train.height}×${train.width}×${train.channels}, the model expects ${config.inputShape.join('×')}`,
+    );
   }
 
   const model = buildModel(config, rngFor(tc.seed, 0));
@@ -167,7 +188,10 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     const sources = (): { train: InputSource; val: InputSource } =>
       req.backbone
         ? { train: featureSource(req.backbone.train), val: featureSource(req.backbone.val) }
-        : { train: pixelSource(train, config.inputShape, normalization), val: pixelSource(val, config.inputShape, normalization) };
+        : {
+            train: pixelSource(train, config.inputShape, normalization),
+            val: pixelSource(val, config.inputShape, normalization),
+          };
     const src = sources();
     if (resumed) {
       assignWeights(model, resumed.weights, req.outDir);
@@ -176,7 +200,12 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     const B = Math.min(tc.batchSize, train.count);
     const stepsPerEpoch = Math.max(1, Math.floor(train.count / B));
     const totalSteps = tc.epochs * stepsPerEpoch;
-    const trainStep = makeTrainStep(model, optimizer, { numClasses: req.classes.length, l2: tc.l2, trainSize: train.count, factorLrMultiplier: tc.factorLrMultiplier });
+    const trainStep = makeTrainStep(model, optimizer, {
+      numClasses: req.classes.length,
+      l2: tc.l2,
+      trainSize: train.count,
+      factorLrMultiplier: tc.factorLrMultiplier,
+    });
 
     const baseMeta = (): Omit<ModelMeta, 'weights' | 'format' | 'formatVersion'> => ({
       id: req.id,
@@ -192,11 +221,19 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       trainSize: train.count,
       history,
       backend: { name: backend.name, device: backend.device },
-      backbone: req.backbone ? { name: req.backbone.name, sha256: req.backbone.sha256, embeddingSize: req.backbone.embeddingSize } : null,
+      backbone: req.backbone
+        ? { name: req.backbone.name, sha256: req.backbone.sha256, embeddingSize: req.backbone.embeddingSize }
+        : null,
       epoch: startEpoch,
     });
 
-    req.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, backend: backend.name, device: backend.device });
+    req.onEvent?.({
+      type: 'start',
+      totalSteps,
+      stepsPerEpoch,
+      backend: backend.name,
+      device: backend.device,
+    });
     const started = performance.now();
     let stepsDone = 0;
 
@@ -224,9 +261,18 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
         lr = learningRateAt(tc, globalStep / stepsPerEpoch);
         const klScale = klScaleAt(tc, globalStep, stepsPerEpoch);
         const srng = rngFor(tc.seed, 1_000_003 + globalStep);
-        const r = await trainStep(x, Int32Array.from(idx, (i) => train.labels[i]!), lr, klScale, srng);
+        const r = await trainStep(
+          x,
+          Int32Array.from(idx, (i) => train.labels[i]!),
+          lr,
+          klScale,
+          srng,
+        );
         x.dispose();
-        if (!Number.isFinite(r.loss)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${r.loss}); try a lower learning rate`);
+        if (!Number.isFinite(r.loss))
+          throw new Error(
+            `training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${r.loss}); try a lower learning rate`,
+          );
         lossSum += r.loss;
         nllSum += r.nll;
         accSum += r.accuracy;
@@ -247,7 +293,11 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
         });
       }
       const evalOut = val.count
-        ? await evaluateExamples(model, src.val, { samples: tc.evalSamples, rng: rngFor(tc.seed, 2_000_003 + epoch), signal: req.signal })
+        ? await evaluateExamples(model, src.val, {
+            samples: tc.evalSamples,
+            rng: rngFor(tc.seed, 2_000_003 + epoch),
+            signal: req.signal,
+          })
         : undefined;
       const vm = evalOut ? summarize(evalOut.images, req.classes.length) : undefined;
       const seconds = (performance.now() - epochStart) / 1000;
@@ -270,7 +320,12 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       req.onEvent?.({ type: 'epoch', metrics });
       const last = epoch + 1 === tc.epochs;
       if (!last) {
-        await writeModelFolder(req.outDir, { ...baseMeta(), epoch: epoch + 1, metrics: vm ? { val: vm } : undefined }, await collectWeights(model), await optimizer.saveState());
+        await writeModelFolder(
+          req.outDir,
+          { ...baseMeta(), epoch: epoch + 1, metrics: vm ? { val: vm } : undefined },
+          await collectWeights(model),
+          await optimizer.saveState(),
+        );
         req.onEvent?.({ type: 'checkpoint', epoch: epoch + 1, dir: req.outDir });
       }
     }
@@ -290,11 +345,22 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
 }
 
 /** Feature statistics on (up to 5,000) training images, threshold on the validation split. */
-async function fitOod(model: Rank1Model, req: TrainRequest, src: { train: InputSource; val: InputSource }, tc: TrainConfig) {
+async function fitOod(
+  model: Rank1Model,
+  req: TrainRequest,
+  src: { train: InputSource; val: InputSource },
+  tc: TrainConfig,
+) {
   const rng = rngFor(tc.seed, 3_000_017);
-  const pick = src.train.count > STATS_IMAGES ? rng.permutation(src.train.count).subarray(0, STATS_IMAGES) : undefined;
+  const pick =
+    src.train.count > STATS_IMAGES ? rng.permutation(src.train.count).subarray(0, STATS_IMAGES) : undefined;
   const statsSet = pick ? subsetSource(src.train, pick) : src.train;
-  const trainOut = await evaluateExamples(model, statsSet, { samples: 1, rng, keepFeatures: true, signal: req.signal });
+  const trainOut = await evaluateExamples(model, statsSet, {
+    samples: 1,
+    rng,
+    keepFeatures: true,
+    signal: req.signal,
+  });
   let stats: FeatureStats | undefined;
   try {
     stats = fitFeatureStats(trainOut.features!, statsSet.labels, trainOut.D, req.classes.length);
@@ -302,16 +368,23 @@ async function fitOod(model: Rank1Model, req: TrainRequest, src: { train: InputS
     stats = undefined; // degenerate features (e.g. a dead network): distance scores unavailable
   }
   const held = src.val.count ? src.val : statsSet;
-  const heldOut = await evaluateExamples(model, held, { samples: tc.evalSamples, rng, stats, signal: req.signal });
+  const heldOut = await evaluateExamples(model, held, {
+    samples: tc.evalSamples,
+    rng,
+    stats,
+    signal: req.signal,
+  });
   const score: ScoreName = stats ? (req.oodScore ?? DEFAULT_FLAG_SCORE) : 'entropy';
   const tpr = req.oodTpr ?? 0.95;
-  const threshold = thresholdAtTpr(
-    heldOut.images.map((r) => r.scores[score]),
-    tpr,
-  );
+  // Every score's threshold at the same TPR: the user may switch the flag's score later.
+  const thresholds: Record<string, number> = {};
+  for (const name of SCORE_NAMES) {
+    const values = heldOut.images.map((r) => r.scores[name]);
+    if (!values.some((v) => Number.isNaN(v))) thresholds[name] = thresholdAtTpr(values, tpr);
+  }
   return {
     stats,
-    ood: { score, threshold, tpr },
+    ood: { score, threshold: thresholds[score]!, tpr, thresholds },
     valMetrics: src.val.count ? summarize(heldOut.images, req.classes.length) : undefined,
   };
 }
@@ -322,6 +395,10 @@ function subsetSource(src: InputSource, pick: ArrayLike<number>): InputSource {
     count: map.length,
     labels: Int32Array.from(map, (i) => src.labels[i]!),
     files: map.map((i) => src.files[i]!),
-    batch: (idx, augment) => src.batch(Array.from(idx, (i) => map[i]!), augment),
+    batch: (idx, augment) =>
+      src.batch(
+        Array.from(idx, (i) => map[i]!),
+        augment,
+      ),
   };
 }

@@ -26,8 +26,8 @@ export interface OodFit {
   threshold: number;
   /** Fraction of in-distribution validation images kept below the threshold. */
   tpr: number;
-  /** Feature statistics for distance scores (small: class means, shared precision factor, bank). */
-  stats?: Record<string, unknown>;
+  /** The threshold of every available score at the same TPR, so the flag's score can be switched. */
+  thresholds?: Record<string, number>;
 }
 
 export interface ModelMeta {

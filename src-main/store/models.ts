@@ -59,7 +59,9 @@ export function toSummary(meta: ModelMeta): ModelSummary {
     history: meta.history,
     backend: meta.backend,
     backbone: meta.backbone ? { name: meta.backbone.name, sha256: meta.backbone.sha256 } : meta.backbone,
-    ood: meta.ood ? { score: meta.ood.score, threshold: meta.ood.threshold, tpr: meta.ood.tpr } : undefined,
+    ood: meta.ood
+      ? { score: meta.ood.score, threshold: meta.ood.threshold, tpr: meta.ood.tpr, ...(meta.ood.thresholds ? { thresholds: meta.ood.thresholds } : {}) }
+      : undefined,
     ...(meta.demo ? { demo: true } : {}),
   };
 }
@@ -144,6 +146,25 @@ export async function renameModel(home: string, id: string, name: string): Promi
   const next = { ...meta, name };
   await writeFileAtomic(nodePath.join(dir, 'model.json'), JSON.stringify(next, null, 1));
   return { ...next, id };
+}
+
+/** Put another score behind the model's OOD flag (its threshold was fitted with the model). */
+export async function setFlagScore(home: string, id: string, score: string): Promise<ModelMeta> {
+  return { ...(await setFlagScoreAt(modelDir(home, id), score)), id };
+}
+
+/** The same for a model folder anywhere (the CLI's `rank1 flag`). */
+export async function setFlagScoreAt(dir: string, score: string): Promise<ModelMeta> {
+  const meta = await readModelMeta(dir);
+  const id = meta.id;
+  const threshold = meta.ood?.thresholds?.[score];
+  if (!meta.ood || threshold === undefined) {
+    const known = Object.keys(meta.ood?.thresholds ?? {});
+    throw new Error(`model "${id}" has no fitted threshold for "${score}"${known.length ? ` (available: ${known.join(', ')})` : '; retrain it to enable this'}`);
+  }
+  const next = { ...meta, ood: { ...meta.ood, score, threshold } };
+  await writeFileAtomic(nodePath.join(dir, 'model.json'), JSON.stringify(next, null, 1));
+  return next;
 }
 
 /** Remove a model folder: renamed aside first so a half-deleted folder never lists as a model. */

@@ -35,7 +35,10 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 export function progressOf(p: unknown): { done?: number; total?: number; phase?: string; rate?: number; eta?: number } {
   if (!p || typeof p !== 'object') return {};
   const o = p as Record<string, unknown>;
-  const done = num(o.done) ?? num(o.processed) ?? num(o.current) ?? num(o.step) ?? num(o.completed);
+  // An import counts decoded + cached + skipped files (src-main/data ImportProgress).
+  const decoded = num(o.decoded);
+  const imported = decoded === undefined ? undefined : decoded + (num(o.cached) ?? 0) + (num(o.skipped) ?? 0);
+  const done = num(o.done) ?? num(o.processed) ?? num(o.current) ?? num(o.step) ?? num(o.completed) ?? imported;
   const total = num(o.total) ?? num(o.totalSteps) ?? num(o.count);
   const phase = typeof o.phase === 'string' ? o.phase : typeof o.stage === 'string' ? o.stage : undefined;
   return { done, total, phase, rate: num(o.imagesPerSecond) ?? num(o.rate), eta: num(o.etaSeconds) ?? num(o.eta) };
@@ -122,7 +125,8 @@ export function reduceJob(job: JobView | undefined, e: ServiceEvent, now: number
       return { ...j, updatedAt: now };
     }
     case 'job.done':
-      return { ...(job ?? newJob(e.jobId, e.kind, now)), state: 'done', result: e.result, etaSeconds: 0, updatedAt: now };
+      // The last phase ("saving", "done") would only repeat the state next to it.
+      return { ...(job ?? newJob(e.jobId, e.kind, now)), state: 'done', phase: undefined, result: e.result, etaSeconds: 0, updatedAt: now };
     case 'job.failed':
       return { ...(job ?? newJob(e.jobId, e.kind, now)), state: 'failed', error: e.error.message, updatedAt: now };
     case 'job.cancelled':

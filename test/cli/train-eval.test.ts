@@ -11,25 +11,53 @@ import { describe, expect, it } from 'vitest';
 const root = nodePath.resolve(__dirname, '../..');
 const shared = nodePath.resolve(root, '../shared/data');
 const rank1 = (args: string[], env: NodeJS.ProcessEnv) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 900_000 });
+  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 900_000,
+  });
 
 describe('rank1 train → eval on MNIST vs notMNIST', () => {
   it('reaches ≥ 0.95 held-out accuracy and flags notMNIST (AUROC ≥ 0.9)', () => {
     const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-ci-'));
     const model = nodePath.join(home, 'mnist-model');
     const env = { RANK1_HOME: home };
-    const train = rank1(['train', nodePath.join(shared, 'mnist'), '--out', model, '--epochs', '8', '--json'], env);
+    const train = rank1(
+      ['train', nodePath.join(shared, 'mnist'), '--out', model, '--epochs', '8', '--json'],
+      env,
+    );
     expect(train.status, train.stderr).toBe(0);
-    const lines = train.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = train.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.filter((l) => 'epoch' in l)).toHaveLength(8);
     const last = lines.at(-1);
     expect(last.model).toBe(model);
     expect(last.backend).toBe('wasm');
 
-    const ev = rank1(['eval', model, nodePath.join(shared, 'mnist'), '--ood', nodePath.join(shared, 'notmnist'), '--json'], env);
+    const ev = rank1(
+      ['eval', model, nodePath.join(shared, 'mnist'), '--ood', nodePath.join(shared, 'notmnist'), '--json'],
+      env,
+    );
     expect(ev.status, ev.stderr).toBe(0);
     const r = JSON.parse(ev.stdout);
-    console.log('CI MNIST/notMNIST:', JSON.stringify({ accuracy: r.accuracy, nll: r.nll, ece: r.ece, n: r.n, split: r.split, auroc_entropy: r.auroc_entropy, auroc_mi: r.auroc_mi, auroc_flag: r.auroc_flag, fpr95_flag: r.fpr95_flag, in_flag_rate: r.in_flag_rate, ood_flag_rate: r.ood_flag_rate }));
+    console.log(
+      'CI MNIST/notMNIST:',
+      JSON.stringify({
+        accuracy: r.accuracy,
+        nll: r.nll,
+        ece: r.ece,
+        n: r.n,
+        split: r.split,
+        auroc_entropy: r.auroc_entropy,
+        auroc_mi: r.auroc_mi,
+        auroc_flag: r.auroc_flag,
+        fpr95_flag: r.fpr95_flag,
+        in_flag_rate: r.in_flag_rate,
+        ood_flag_rate: r.ood_flag_rate,
+      }),
+    );
     expect(r.split).toBe('held-out validation');
     expect(r.n).toBe(300);
     expect(r.n_ood).toBe(3000);
@@ -37,9 +65,21 @@ describe('rank1 train → eval on MNIST vs notMNIST', () => {
     expect(r.auroc_flag).toBeGreaterThanOrEqual(0.9);
     expect(r.auroc_entropy).toBeGreaterThan(0.5);
 
-    const pred = rank1(['predict', model, nodePath.join(shared, 'mnist/7'), nodePath.join(shared, 'robustness/corrupt/invalid'), '--json'], env);
+    const pred = rank1(
+      [
+        'predict',
+        model,
+        nodePath.join(shared, 'mnist/7'),
+        nodePath.join(shared, 'robustness/corrupt/invalid'),
+        '--json',
+      ],
+      env,
+    );
     expect(pred.status, pred.stderr).toBe(0);
-    const rows = pred.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = pred.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const good = rows.filter((x) => !x.error);
     expect(good.length).toBe(300);
     expect(good.filter((x) => x.label === '7').length / good.length).toBeGreaterThan(0.9);
@@ -55,7 +95,12 @@ describe('rank1 train → eval on MNIST vs notMNIST', () => {
     expect(usage.status).toBe(2);
     const missing = rank1(['eval', '/nonexistent/model', nodePath.join(shared, 'mnist'), '--json'], {});
     expect(missing.status).toBe(1);
-    expect(missing.stderr.trim().split('\n').filter((l) => l.startsWith('rank1 eval:'))).toHaveLength(1);
+    expect(
+      missing.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('rank1 eval:')),
+    ).toHaveLength(1);
     expect(missing.stderr).toMatch(/nonexistent\/model/);
   });
 });

@@ -3,14 +3,26 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BACKGROUND, ImageError, prepareImage, thumbnail, type Preprocessing } from '../../src-main/data/index.js';
+import {
+  DEFAULT_BACKGROUND,
+  ImageError,
+  prepareImage,
+  thumbnail,
+  type Preprocessing,
+} from '../../src-main/data/index.js';
 import { meanAbsDiff, ROBUST } from './helpers.js';
 
-const prep = (size: number, channels: 1 | 3 = 3, fit: 'cover' | 'contain' = 'cover'): Preprocessing => ({ size, channels, fit, background: DEFAULT_BACKGROUND });
+const prep = (size: number, channels: 1 | 3 = 3, fit: 'cover' | 'contain' = 'cover'): Preprocessing => ({
+  size,
+  channels,
+  fit,
+  background: DEFAULT_BACKGROUND,
+});
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const e of await fs.readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(path.join(e.parentPath, e.name));
+  for (const e of await fs.readdir(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) out.push(path.join(e.parentPath, e.name));
   return out.sort();
 }
 
@@ -51,18 +63,31 @@ describe('prepareImage on robustness/formats', () => {
     const refFile = path.join(ROBUST, 'formats/exif_orientation_reference/bug725582-testrotate.png');
     const ref = (await prepareImage(refFile, prep(64, 3, 'contain'))).pixels;
     for (const name of ['bug725582-testrotate.jpg', 'bug143608-comment.jpg']) {
-      const img = await prepareImage(path.join(ROBUST, 'formats/exif_orientation', name), prep(64, 3, 'contain'));
+      const img = await prepareImage(
+        path.join(ROBUST, 'formats/exif_orientation', name),
+        prep(64, 3, 'contain'),
+      );
       expect(meanAbsDiff(img.pixels, ref), name).toBeLessThan(10);
     }
     const sideways = await sharp(refFile).rotate(90).toBuffer();
-    expect(meanAbsDiff((await prepareImage(sideways, prep(64, 3, 'contain'))).pixels, ref)).toBeGreaterThan(20);
+    expect(meanAbsDiff((await prepareImage(sideways, prep(64, 3, 'contain'))).pixels, ref)).toBeGreaterThan(
+      20,
+    );
   });
 
   it('flattens alpha on white and letterboxes on white with contain', async () => {
-    const rgba = await sharp({ create: { width: 20, height: 10, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const rgba = await sharp({
+      create: { width: 20, height: 10, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } },
+    })
+      .png()
+      .toBuffer();
     const img = await prepareImage(rgba, prep(8, 3, 'contain'));
     expect([...img.pixels].every((v) => v === 255)).toBe(true);
-    const red = await sharp({ create: { width: 20, height: 10, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
+    const red = await sharp({
+      create: { width: 20, height: 10, channels: 3, background: { r: 255, g: 0, b: 0 } },
+    })
+      .png()
+      .toBuffer();
     const boxed = (await prepareImage(red, prep(8, 3, 'contain'))).pixels;
     expect([...boxed.subarray(0, 3)]).toEqual([255, 255, 255]); // top row: letterbox
     expect([...boxed.subarray(4 * 8 * 3, 4 * 8 * 3 + 3)]).toEqual([255, 0, 0]); // middle: image
@@ -90,7 +115,8 @@ describe('prepareImage refusals', () => {
       'truncated/video-001.progressive.truncated.jpeg': 'truncated',
       'unsupported/image-float.tiff': 'unsupported',
     };
-    for (const [f, reason] of Object.entries(expected)) expect(await reasonOf(prepareImage(path.join(ROBUST, 'corrupt', f), prep(32))), f).toBe(reason);
+    for (const [f, reason] of Object.entries(expected))
+      expect(await reasonOf(prepareImage(path.join(ROBUST, 'corrupt', f), prep(32))), f).toBe(reason);
   });
 
   it('labeled/horse: every format decodes to the same picture, or is refused naming its format', async () => {
@@ -115,7 +141,9 @@ describe('prepareImage refusals', () => {
     expect(await reasonOf(prepareImage(Buffer.from('hello, I am not a JPEG\n'), prep(8)))).toBe('not-image');
     expect(await reasonOf(prepareImage('/nonexistent/x.jpg', prep(8)))).toBe('unreadable');
     expect(await reasonOf(prepareImage(hugePngHeader(20000, 20000), prep(8)))).toBe('too-large');
-    expect(await reasonOf(prepareImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), prep(8)))).toBe('unsupported');
+    expect(
+      await reasonOf(prepareImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), prep(8))),
+    ).toBe('unsupported');
   });
 });
 
@@ -146,5 +174,10 @@ function hugePngHeader(w: number, h: number): Buffer {
   ihdr[8] = 8;
   ihdr[9] = 2;
   const idat = zlib.deflateSync(Buffer.alloc(w + 1));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }

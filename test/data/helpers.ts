@@ -24,8 +24,10 @@ export async function tempDirs(): Promise<{ dir: string; home: string; cleanup: 
 /** A small distinct JPEG (seeded colour + pattern). */
 export async function jpeg(seed: number, size = 16): Promise<Buffer> {
   const px = Buffer.alloc(size * size * 3);
-  for (let i = 0; i < px.length; i++) px[i] = (seed * 53 + i * (seed % 7 + 1)) % 256;
-  return sharp(px, { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+  for (let i = 0; i < px.length; i++) px[i] = (seed * 53 + i * ((seed % 7) + 1)) % 256;
+  return sharp(px, { raw: { width: size, height: size, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
 }
 
 export async function writeFile(file: string, data: string | Uint8Array): Promise<void> {

@@ -14,13 +14,16 @@ afterEach(async () => {
 
 async function makeSet(root: string, perClass: Record<string, number>): Promise<void> {
   let seed = 1;
-  for (const [c, n] of Object.entries(perClass)) for (let i = 0; i < n; i++) await writeFile(path.join(root, c, `img ${i}.jpg`), await jpeg(seed++));
+  for (const [c, n] of Object.entries(perClass))
+    for (let i = 0; i < n; i++) await writeFile(path.join(root, c, `img ${i}.jpg`), await jpeg(seed++));
 }
 
 describe('importDataset', () => {
   it('imports the robustness folder: every corrupt file is reported, the import completes', async () => {
     const ds = await importDataset(ROBUST, { imageSize: 32 });
-    const corrupt = (await fs.readdir(path.join(ROBUST, 'corrupt'), { recursive: true })).filter((f) => /\.\w+$/.test(f));
+    const corrupt = (await fs.readdir(path.join(ROBUST, 'corrupt'), { recursive: true })).filter((f) =>
+      /\.\w+$/.test(f),
+    );
     for (const f of corrupt) {
       const s = ds.report.skipped.find((k) => k.file === path.join(ROBUST, 'corrupt', f));
       expect(s, f).toBeDefined();
@@ -71,7 +74,12 @@ describe('importDataset', () => {
     const root = path.join(t.dir, 'set');
     await makeSet(root, { a: 30, b: 30 });
     const ac = new AbortController();
-    const p = importDataset(root, { imageSize: 16, signal: ac.signal, concurrency: 2, onProgress: (pr) => pr.phase === 'decode' && ac.abort() });
+    const p = importDataset(root, {
+      imageSize: 16,
+      signal: ac.signal,
+      concurrency: 2,
+      onProgress: (pr) => pr.phase === 'decode' && ac.abort(),
+    });
     await expect(p).rejects.toThrow();
     expect(await listDatasets()).toEqual([]);
     const left = await fs.readdir(path.join(t.home, 'datasets')).catch(() => []);
@@ -105,8 +113,12 @@ describe('importDataset', () => {
     expect(ds.report.classes).toEqual({ big: 13, small: 2 });
     const cross = ds.report.duplicates.filter((d) => d.crossClass);
     const within = ds.report.duplicates.filter((d) => !d.crossClass);
-    expect(cross.map((d) => d.files.map((f) => path.relative(root, f)).sort())).toEqual([['big/img 0.jpg', 'small/copy.jpg']]);
-    expect(within.map((d) => d.files.map((f) => path.relative(root, f)).sort())).toEqual([['big/again.jpg', 'big/img 1.jpg']]);
+    expect(cross.map((d) => d.files.map((f) => path.relative(root, f)).sort())).toEqual([
+      ['big/img 0.jpg', 'small/copy.jpg'],
+    ]);
+    expect(within.map((d) => d.files.map((f) => path.relative(root, f)).sort())).toEqual([
+      ['big/again.jpg', 'big/img 1.jpg'],
+    ]);
     const w = ds.report.warnings.join('\n');
     expect(w).toMatch(/"empty" has no images/);
     expect(w).toMatch(/"small" has only 2 images/);

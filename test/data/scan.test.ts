@@ -37,7 +37,11 @@ describe('scanFolder', () => {
       'dog house:dog house/pic.PnG',
     ]);
     const reasons = Object.fromEntries(s.skipped.map((k) => [path.relative(r, k.file), k.reason]));
-    expect(reasons).toEqual({ 'cat/a/loop': 'symlink-loop', 'dog house/notes.txt': 'not-image', 'stray.jpg': 'outside-class-folder' });
+    expect(reasons).toEqual({
+      'cat/a/loop': 'symlink-loop',
+      'dog house/notes.txt': 'not-image',
+      'stray.jpg': 'outside-class-folder',
+    });
     expect(s.files[0]!.size).toBe(img.length);
   });
 

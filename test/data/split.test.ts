@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { assignSplits, mulberry32 } from '../../src-main/data/split.js';
 
-const items = (perClass: Record<string, number>) => Object.entries(perClass).flatMap(([label, n]) => Array.from({ length: n }, () => ({ label })));
+const items = (perClass: Record<string, number>) =>
+  Object.entries(perClass).flatMap(([label, n]) => Array.from({ length: n }, () => ({ label })));
 
 describe('assignSplits', () => {
   it('is stratified and deterministic by seed', () => {
@@ -9,7 +10,8 @@ describe('assignSplits', () => {
     const s1 = assignSplits(it, { valFraction: 0.1, testFraction: 0.2, seed: 7 });
     expect(assignSplits(it, { valFraction: 0.1, testFraction: 0.2, seed: 7 })).toEqual(s1);
     expect(assignSplits(it, { valFraction: 0.1, testFraction: 0.2, seed: 8 })).not.toEqual(s1);
-    const count = (label: string, split: string) => it.filter((x, i) => x.label === label && s1[i] === split).length;
+    const count = (label: string, split: string) =>
+      it.filter((x, i) => x.label === label && s1[i] === split).length;
     expect([count('a', 'train'), count('a', 'val'), count('a', 'test')]).toEqual([35, 5, 10]);
     expect([count('b', 'train'), count('b', 'val'), count('b', 'test')]).toEqual([14, 2, 4]);
     expect(count('c', 'train')).toBe(1); // a single image always trains

@@ -5,9 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { installDemoModel } from '../../src-main/store/demo.js';
 import { chromiumArgs, chromiumPath, startServe, type Served } from './serve.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -63,7 +64,12 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
   let served: Served;
   let browser: Browser;
   let page: Page;
-  const shot = async (name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+  const t0 = Date.now();
+  const log = (msg: string) => console.log(`[e2e +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+  const shot = async (name: string, fullPage = false) => {
+    await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
+    log(`screenshot ${name}.png`);
+  };
   const go = async (name: string) => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
     await page.getByRole('heading', { name, level: 2 }).waitFor();
@@ -72,6 +78,8 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
     served = await startServe(root, [data]);
+    log(`rank1 serve up in ${served.startMs.toFixed(0)} ms`);
+    served.proc.stderr!.on('data', (d) => process.stderr.write(`[serve] ${String(d)}`));
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true, colorScheme: 'light' });
     page = await context.newPage();
@@ -96,9 +104,10 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     await page.getByLabel('Folder path on the server').fill(join(data, 'mnist'));
     await page.getByRole('button', { name: 'Scan' }).click();
     await page.getByText(/3,000 images in 10 classes/).waitFor({ timeout: 60_000 });
+    log('scanned');
     await page.getByRole('button', { name: 'Import' }).click();
     await page.getByRole('list', { name: 'Imported datasets' }).getByText(join(data, 'mnist')).waitFor({ timeout: 300_000 });
-    await page.getByRole('list', { name: 'Imported datasets' }).getByRole('button', { name: join(data, 'mnist') }).click();
+    await page.getByRole('list', { name: 'Imported datasets' }).getByRole('button', { name: join(data, 'mnist'), exact: true }).click();
     await page.getByRole('list', { name: 'Thumbnails' }).locator('img').first().waitFor({ timeout: 30_000 });
     await shot('datasets');
   });
@@ -107,16 +116,20 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     await go('Train');
     await page.getByLabel(/Quick/).check();
     await page.getByLabel('Model name').fill('digits-quick');
-    // Quick on the wasm CPU backend: the rank-1 MLP trains an epoch of 2,400 digits in seconds.
+    // Quick on the wasm CPU backend: the rank-1 MLP trains an epoch of 2,400 digits in seconds
+    // (the Quick preset's CNN takes ~30 s an epoch on a loaded 2-core machine).
     await page.getByText('Advanced settings').click();
-    await page.getByLabel('Architecture').selectOption('mlp');
-    await page.getByLabel('Epochs').fill('3');
+    await page.getByRole('combobox', { name: 'Architecture' }).selectOption('mlp');
+    await page.getByRole('spinbutton', { name: 'Epochs' }).fill('5');
     await page.getByLabel('Augment: random crop').uncheck();
     await page.getByRole('button', { name: 'Start training' }).click();
     await page.getByRole('progressbar', { name: 'Training progress' }).waitFor({ timeout: 60_000 });
+    log('training started');
     await page.getByText('Training finished').waitFor({ timeout: 180_000 });
+    // The live curves drew every epoch (their accessible label carries the latest values).
+    await expect(page.getByRole('img', { name: /^Accuracy by epoch: train \d/ }).count()).resolves.toBe(1);
     await page.getByText('Advanced settings').click();
-    await shot('train');
+    await shot('train', true);
   });
 
   it('evaluates against notMNIST and shows the reliability diagram', async () => {
@@ -125,7 +138,7 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     await page.getByRole('button', { name: 'Evaluate' }).click();
     await page.getByRole('figure', { name: 'Reliability diagram' }).locator('svg').first().waitFor({ timeout: 300_000 });
     await expect(page.getByRole('figure', { name: 'Entropy histogram' }).isVisible()).resolves.toBe(true);
-    await shot('evaluate');
+    await shot('evaluate', true);
   });
 
   it('predicts digits and letters, flags letters far more often, and exports the CSV', async () => {
@@ -133,22 +146,48 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     // Two files a class, spread over the folder (each the 97th after the one before).
     const digits = Array.from({ length: 10 }, (_, d) => pick(join(data, 'mnist', String(d)), 2, 97)).flat();
     const letters = 'ABCDEFGHIJ'.split('').flatMap((l) => pick(join(data, 'notmnist', l), 2, 97));
-    await page.getByLabel('Add images').setInputFiles([...digits, ...letters]);
+    // Interleaved, so the list in arrival order shows digits and letters side by side.
+    await page.getByLabel('Add images').setInputFiles(digits.flatMap((d, i) => [d, letters[i]!]));
     const total = digits.length + letters.length;
     await page.getByTestId('predict-summary').getByText(new RegExp(`^${total} image\\(s\\)`)).waitFor({ timeout: 300_000 });
+    log('predicted');
     const list = page.getByRole('list', { name: 'Predictions' });
     await expect(list.getByRole('listitem').first().innerText()).resolves.toMatch(/entropy/);
-    await page.getByLabel('Sort').selectOption('entropy-desc');
+    await list.locator('article img').first().waitFor();
+    await page.getByLabel('Sort').selectOption('arrival');
     await shot('predict');
+    await page.getByLabel('Sort').selectOption('entropy-desc');
+    await shot('predict-by-entropy');
     await page.getByLabel('Show').selectOption('ood');
     await expect(list.getByRole('listitem').first().innerText()).resolves.toMatch(/OOD/);
     await page.getByLabel('Show').selectOption('all');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
     expect(download.suggestedFilename()).toBe('predictions.csv');
-    const rows = parseCsv(readFileSync((await download.path())!, 'utf8'));
-    expect(rows).toHaveLength(total);
+    const csv = readFileSync((await download.path())!, 'utf8');
+    const header = csv.slice(0, csv.indexOf('\n')).split(',');
+    // The service's predictionsCsv columns, then one p_<class> per class.
+    expect(header).toEqual([
+      ...['file', 'name', 'label', 'confidence', 'entropy', 'expected_entropy', 'mutual_information', 'ood', 'uncertain'],
+      ...['flag_score', 'flag_value', 'flag_threshold', 'error'],
+      ...Array.from({ length: 10 }, (_, d) => `p_${d}`),
+    ]);
+    const rows = parseCsv(csv);
     const isTrue = (v: string | undefined) => v === 'true' || v === '1' || v === 'yes';
+    expect(rows).toHaveLength(total);
+    const truth = new Map(digits.map((f) => [basename(f), basename(dirname(f))]));
+    const correct = rows.filter((r) => truth.get(r.name!) === r.label).length;
+    console.log(`[e2e] digits labelled correctly: ${correct}/${digits.length}`);
+    expect(correct).toBeGreaterThanOrEqual(digits.length * 0.6);
+    for (const r of rows) {
+      expect(r.error).toBe('');
+      const p = Array.from({ length: 10 }, (_, d) => Number(r[`p_${d}`]));
+      expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
+      expect(Number(r.confidence)).toBeCloseTo(Math.max(...p), 3);
+      // entropy = aleatoric (expected entropy) + epistemic (mutual information)
+      expect(Number(r.entropy)).toBeCloseTo(Number(r.expected_entropy) + Number(r.mutual_information), 3);
+      if (isTrue(r.ood)) expect(Number(r.flag_value)).toBeGreaterThanOrEqual(Number(r.flag_threshold));
+    }
     const isLetter = (r: Record<string, string>) => /test_/.test(r.name ?? r.file ?? '');
     const rate = (rs: Record<string, string>[]) => rs.filter((r) => isTrue(r.ood)).length / rs.length;
     const letterRate = rate(rows.filter(isLetter));
@@ -166,5 +205,64 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     await go('Predict');
     await shot('predict-dark');
     for (const name of ['predict', 'evaluate', 'train']) copyFileSync(join(shots, `${name}.png`), join(root, 'docs', `screenshot-${name}.png`));
+  });
+});
+
+/**
+ * Issue 5, the new user: a fresh RANK1_HOME gets the shipped demo model on first start, and the
+ * first thing they do is drop images on Predict.
+ */
+describe.skipIf(!hasChromium)('A new user predicts with the demo model at once', () => {
+  let served: Served;
+  let browser: Browser;
+  let page: Page;
+  let installed = false;
+
+  beforeAll(async () => {
+    served = await startServe(root, [data], {
+      prepare: async (home) => (installed = await installDemoModel(home, join(root, 'resources'))),
+    });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+    // Tall enough that the virtual list renders all ten cards.
+    page = await browser.newPage({ viewport: { width: 1400, height: 1250 }, colorScheme: 'light' });
+    page.on('pageerror', (e) => console.error('[page error]', e.message));
+    await page.goto(served.url);
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.stop();
+  });
+
+  it('shows entropy on every card and flags most letters, almost no digits', async () => {
+    expect(installed, 'installDemoModel found no model under resources/demo/digits (npx tsx scripts/train-demo.ts)').toBe(true);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Predict' }).click();
+    await expect(page.getByRole('combobox', { name: 'Model' }).locator('option:checked').innerText()).resolves.toMatch(/\(demo\)/);
+    const digits = [0, 2, 4, 6, 8].flatMap((d) => pick(join(data, 'mnist', String(d)), 2, 151).slice(-1));
+    const letters = 'ACEGI'.split('').flatMap((l) => pick(join(data, 'notmnist', l), 2, 151).slice(-1));
+    await page.getByLabel('Add images').setInputFiles(digits.flatMap((d, i) => [d, letters[i]!]));
+    await page.getByTestId('predict-summary').getByText(/^10 image\(s\)/).waitFor({ timeout: 120_000 });
+    const cards = page.getByRole('list', { name: 'Predictions' }).locator('article');
+    await expect.poll(() => cards.count()).toBe(10);
+    const seen = await cards.evaluateAll((els) =>
+      els.map((el) => ({
+        name: el.getAttribute('aria-label') ?? '',
+        ood: !!el.querySelector('.badge-ood'),
+        entropy: el.querySelector('[role="meter"][aria-label="entropy"]')?.getAttribute('aria-valuenow') ?? null,
+        text: (el as HTMLElement).innerText,
+      })),
+    );
+    for (const c of seen) {
+      expect(c.text, c.name).toMatch(/entropy \d/);
+      expect(c.text, c.name).toMatch(/aleatoric .* epistemic /);
+      expect(Number(c.entropy), c.name).toBeGreaterThanOrEqual(0);
+    }
+    const letterFlags = seen.filter((c) => c.name.startsWith('test_') && c.ood).length;
+    const digitFlags = seen.filter((c) => !c.name.startsWith('test_') && c.ood).length;
+    console.log(`[e2e] demo model: ${letterFlags}/5 letters and ${digitFlags}/5 digits flagged OOD`);
+    expect(letterFlags).toBeGreaterThanOrEqual(3);
+    expect(digitFlags).toBeLessThanOrEqual(1);
+    await page.screenshot({ path: join(shots, 'predict-demo.png') });
   });
 });

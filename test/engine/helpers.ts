@@ -6,7 +6,11 @@ import type { ExampleSet } from '../../src-main/data/types.js';
 export const SHARED = nodePath.resolve(__dirname, '../../../shared');
 
 /** A small in-memory ExampleSet of real grey images (first `perClass` files of each class). */
-export async function loadGreySet(root: string, perClass: number, classes?: string[]): Promise<{ set: ExampleSet; classes: string[] }> {
+export async function loadGreySet(
+  root: string,
+  perClass: number,
+  classes?: string[],
+): Promise<{ set: ExampleSet; classes: string[] }> {
   const names = classes ?? readdirSync(root).sort();
   const px: Uint8Array[] = [];
   const labels: number[] = [];
@@ -14,7 +18,11 @@ export async function loadGreySet(root: string, perClass: number, classes?: stri
   for (const [ci, c] of names.entries()) {
     for (const f of readdirSync(nodePath.join(root, c)).sort().slice(0, perClass)) {
       const file = nodePath.join(root, c, f);
-      const { data } = await sharp(file).greyscale().resize(28, 28).raw().toBuffer({ resolveWithObject: true });
+      const { data } = await sharp(file)
+        .greyscale()
+        .resize(28, 28)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       px.push(new Uint8Array(data));
       labels.push(ci);
       files.push(file);
@@ -23,7 +31,13 @@ export async function loadGreySet(root: string, perClass: number, classes?: stri
   return { set: memorySet(px, labels, files, 28, 1), classes: names };
 }
 
-export function memorySet(px: Uint8Array[], labels: number[], files: string[], side: number, channels: 1 | 3): ExampleSet {
+export function memorySet(
+  px: Uint8Array[],
+  labels: number[],
+  files: string[],
+  side: number,
+  channels: 1 | 3,
+): ExampleSet {
   const size = side * side * channels;
   return {
     count: px.length,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { batchScores, cholesky, fitFeatureStats, knnDistance, mahalanobis } from '../../src-main/engine/ood.js';
+import {
+  batchScores,
+  cholesky,
+  fitFeatureStats,
+  knnDistance,
+  mahalanobis,
+} from '../../src-main/engine/ood.js';
 import { Rng } from '../../src-main/engine/random.js';
 import type { MemberOutputs } from '../../src-main/engine/inference.js';
 
@@ -18,7 +24,9 @@ describe('feature-space scores', () => {
     const rng = new Rng(1);
     const feats = gaussianCloud(4000, D, rng);
     const stats = fitFeatureStats(feats, new Int32Array(4000), D, 1);
-    const inside = Array.from({ length: 200 }, (_, i) => mahalanobis(feats.subarray(i * D, i * D + D), stats));
+    const inside = Array.from({ length: 200 }, (_, i) =>
+      mahalanobis(feats.subarray(i * D, i * D + D), stats),
+    );
     const mean = inside.reduce((a, b) => a + b, 0) / inside.length;
     expect(mean).toBeGreaterThan(3);
     expect(mean).toBeLessThan(5);

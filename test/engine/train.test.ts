@@ -15,7 +15,12 @@ import type { TrainEvent } from '../../src-main/engine/types.js';
 import { loadGreySet, SHARED, split } from './helpers.js';
 
 let data: Awaited<ReturnType<typeof loadGreySet>>;
-const prep = { size: 28, channels: 1 as const, fit: 'cover' as const, background: { r: 255, g: 255, b: 255 } };
+const prep = {
+  size: 28,
+  channels: 1 as const,
+  fit: 'cover' as const,
+  background: { r: 255, g: 255, b: 255 },
+};
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -43,7 +48,9 @@ describe('trainModel', () => {
   it('learns real digits, reports progress and saves a loadable model with an OOD threshold', async () => {
     const events: TrainEvent[] = [];
     const out = nodePath.join(tmp(), 'model');
-    const meta = await trainModel(request(out, { config: { epochs: 4, batchSize: 16, seed: 1 }, onEvent: (e) => events.push(e) }));
+    const meta = await trainModel(
+      request(out, { config: { epochs: 4, batchSize: 16, seed: 1 }, onEvent: (e) => events.push(e) }),
+    );
     expect(events[0]!.type).toBe('start');
     expect(events.filter((e) => e.type === 'epoch')).toHaveLength(4);
     expect(events.filter((e) => e.type === 'checkpoint')).toHaveLength(3);
@@ -66,12 +73,16 @@ describe('trainModel', () => {
     const b = await trainModel(request(nodePath.join(tmp(), 'b')));
     expect(b.weights.sha256).toBe(a.weights.sha256);
     expect(b.history.map((h) => h.trainLoss)).toEqual(a.history.map((h) => h.trainLoss));
-    const c = await trainModel(request(nodePath.join(tmp(), 'c'), { config: { epochs: 2, batchSize: 16, seed: 8 } }));
+    const c = await trainModel(
+      request(nodePath.join(tmp(), 'c'), { config: { epochs: 2, batchSize: 16, seed: 8 } }),
+    );
     expect(c.weights.sha256).not.toBe(a.weights.sha256);
   });
 
   it('a cancelled run resumes from its checkpoint to the same model as an uninterrupted one', async () => {
-    const full = await trainModel(request(nodePath.join(tmp(), 'full'), { config: { epochs: 3, batchSize: 16, seed: 3 } }));
+    const full = await trainModel(
+      request(nodePath.join(tmp(), 'full'), { config: { epochs: 3, batchSize: 16, seed: 3 } }),
+    );
     const out = nodePath.join(tmp(), 'resumed');
     const ac = new AbortController();
     await expect(
@@ -93,7 +104,12 @@ describe('trainModel', () => {
     const dir = tmp();
     const ac = new AbortController();
     await expect(
-      trainModel(request(nodePath.join(dir, 'x'), { signal: ac.signal, onEvent: (e) => e.type === 'step' && e.step === 2 && ac.abort() })),
+      trainModel(
+        request(nodePath.join(dir, 'x'), {
+          signal: ac.signal,
+          onEvent: (e) => e.type === 'step' && e.step === 2 && ac.abort(),
+        }),
+      ),
     ).rejects.toThrow(/Cancelled/);
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -116,7 +132,10 @@ describe('training step', () => {
   it('gradients match finite differences (rank-1, same samples each evaluation)', async () => {
     await tf.setBackend('cpu');
     try {
-      const config = resolveModelConfig({ size: 4, channels: 1, count: 100, numClasses: 3 }, { arch: 'mlp', hidden: 5, members: 2 });
+      const config = resolveModelConfig(
+        { size: 4, channels: 1, count: 100, numClasses: 3 },
+        { arch: 'mlp', hidden: 5, members: 2 },
+      );
       const model = buildModel(config, new Rng(1));
       const x = tf.randomNormal([4, 4, 4, 1], 0, 1, 'float32', 3);
       const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 0, 1, 2, 0], 'int32'), 3);
@@ -128,7 +147,10 @@ describe('training step', () => {
           return tf.add(nll, tf.div(model.klDivergence(rng), 100)) as tf.Scalar;
         });
       const params = model.params();
-      const { grads } = tf.variableGrads(loss, params.map((p) => p.variable));
+      const { grads } = tf.variableGrads(
+        loss,
+        params.map((p) => p.variable),
+      );
       for (const p of params.filter((q) => /kernel|loc|rho|bias/.test(q.name))) {
         const v = p.variable;
         const g = grads[v.name]!.dataSync();
@@ -153,7 +175,10 @@ describe('training step', () => {
   });
 
   it('1,000 steps leave the live tensor count and bytes unchanged (no leaks)', async () => {
-    const config = resolveModelConfig({ size: 8, channels: 1, count: 100, numClasses: 3 }, { arch: 'mlp', hidden: 8 });
+    const config = resolveModelConfig(
+      { size: 8, channels: 1, count: 100, numClasses: 3 },
+      { arch: 'mlp', hidden: 8 },
+    );
     const model = buildModel(config, new Rng(1));
     const opt = createOptimizer('sgd');
     const step = makeTrainStep(model, opt, { numClasses: 3, l2: 1e-4, trainSize: 100 });

@@ -132,6 +132,9 @@ describe('job event reduction', () => {
     );
     expect(j).toMatchObject({ done: 15, total: 30, epoch: 2, history: [{ epoch: 1 }], startedAt: t0 });
     expect(progressOf({ processed: 3, total: 9, stage: 'hash' })).toMatchObject({ done: 3, total: 9, phase: 'hash' });
+    // The data room's ImportProgress: done = decoded + cached + skipped.
+    const imp = { phase: 'decode', scanned: 3000, decoded: 1200, cached: 300, skipped: 2, total: 3000, imagesPerSecond: 900, etaSeconds: 2 };
+    expect(progressOf(imp)).toMatchObject({ done: 1502, total: 3000, phase: 'decode', rate: 900, eta: 2 });
   });
   it('turns history into chart columns', () => {
     const c = curvesOf([{ epoch: 2, trainLoss: 1 } as never, { epoch: 1, trainLoss: 2 } as never]);

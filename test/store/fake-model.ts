@@ -32,6 +32,7 @@ export function fakeMeta(
       lrDecayAt: [],
       lrDecayRatio: 0.1,
       l2: 0,
+      factorLrMultiplier: 1,
       klAnnealFraction: 0.5,
       augment: { crop: false, flip: false },
       seed: 0,

@@ -13,6 +13,7 @@ import {
   readModelFolder,
   removeModel,
   renameModel,
+  setFlagScore,
   slug,
   toSummary,
   writeModelFolder,
@@ -120,14 +121,27 @@ describe('models store', () => {
     const meta = await write('a');
     const s = toSummary({
       ...meta,
-      ood: { score: 'mahalanobis', threshold: 1, tpr: 0.95, stats: { big: [1, 2] } },
+      ood: { score: 'mahalanobis', threshold: 1, tpr: 0.95, thresholds: { mahalanobis: 1, knn: 0.5 } },
     });
-    expect(s.ood).toEqual({ score: 'mahalanobis', threshold: 1, tpr: 0.95 });
+    expect(s.ood).toEqual({ score: 'mahalanobis', threshold: 1, tpr: 0.95, thresholds: { mahalanobis: 1, knn: 0.5 } });
     expect('weights' in s).toBe(false);
   });
 
   it('slugs names', () => {
     expect(slug('Élan Vital — v2')).toBe('elan-vital-v2');
     expect(slug('!!!')).toBe('model');
+  });
+
+  it('setFlagScore switches the flag to another fitted score and refuses an unfitted one', async () => {
+    const meta = await write('flag');
+    const { writeFileAtomic } = await import('../../src-main/store/atomic.js');
+    await writeFileAtomic(
+      path.join(modelDir(home, meta.id), 'model.json'),
+      JSON.stringify({ ...meta, ood: { score: 'mahalanobis', threshold: 9, tpr: 0.95, thresholds: { mahalanobis: 9, knn: 0.4 } } }),
+    );
+    const next = await setFlagScore(home, meta.id, 'knn');
+    expect(next.ood).toMatchObject({ score: 'knn', threshold: 0.4 });
+    expect((await getModel(home, meta.id)).ood?.score).toBe('knn');
+    await expect(setFlagScore(home, meta.id, 'energy')).rejects.toThrow(/no fitted threshold for "energy".*available: mahalanobis, knn/);
   });
 });

@@ -74,6 +74,7 @@ describe.skipIf(!haveService)('the contract through the WebSocket, against the r
       'models.get': { id: 'm' },
       'models.rename': { id: 'm', name: 'n' },
       'models.remove': { id: 'm' },
+      'models.setFlag': { id: 'm', score: 'knn' },
       'models.export': { id: 'm' },
       'models.import': { path: join(granted, 'm.zip') },
       evaluate: { model: 'm', dataset: granted },

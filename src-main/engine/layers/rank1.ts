@@ -101,14 +101,20 @@ export class RankOneFactor {
     const K = this.opts.members;
     return tf.tidy(() => {
       if (!this.rho) {
-        return tf.reshape(tf.tile(tf.expandDims(this.loc, 1), [1, rows, 1]), [K * rows, this.dim]) as tf.Tensor2D;
+        return tf.reshape(tf.tile(tf.expandDims(this.loc, 1), [1, rows, 1]), [
+          K * rows,
+          this.dim,
+        ]) as tf.Tensor2D;
       }
       const noise =
         this.opts.posterior === 'cauchy'
           ? standardCauchy([K, rows, this.dim], rng)
           : tf.randomNormal([K, rows, this.dim], 0, 1, 'float32', rng.seed());
       const draw = tf.add(tf.expandDims(this.loc, 1), tf.mul(tf.expandDims(this.scale(), 1), noise));
-      return tf.reshape(tf.clipByValue(draw, -PERTURBATION_CLIP, PERTURBATION_CLIP), [K * rows, this.dim]) as tf.Tensor2D;
+      return tf.reshape(tf.clipByValue(draw, -PERTURBATION_CLIP, PERTURBATION_CLIP), [
+        K * rows,
+        this.dim,
+      ]) as tf.Tensor2D;
     });
   }
 
@@ -144,7 +150,9 @@ export class RankOneFactor {
 
 /** tan(π(u − ½)), u ~ U(0,1) kept away from 0 and 1 (spec §8). */
 function standardCauchy(shape: number[], rng: Rng): tf.Tensor {
-  return tf.tidy(() => tf.tan(tf.mul(Math.PI, tf.sub(tf.randomUniform(shape, 1e-6, 1 - 1e-6, 'float32', rng.seed()), 0.5))));
+  return tf.tidy(() =>
+    tf.tan(tf.mul(Math.PI, tf.sub(tf.randomUniform(shape, 1e-6, 1 - 1e-6, 'float32', rng.seed()), 0.5))),
+  );
 }
 
 /** Cauchy log density: −log(π·scale) − log1p(((x−loc)/scale)²) (spec §8). */
@@ -200,7 +208,10 @@ abstract class Rank1Base {
   /** Per-member bias broadcast to rows: [K, units] → [K·B, units]. */
   protected biasRows(rows: number): tf.Tensor2D {
     const K = this.opts.members;
-    return tf.reshape(tf.tile(tf.expandDims(this.bias!, 1), [1, rows, 1]), [K * rows, this.units]) as tf.Tensor2D;
+    return tf.reshape(tf.tile(tf.expandDims(this.bias!, 1), [1, rows, 1]), [
+      K * rows,
+      this.units,
+    ]) as tf.Tensor2D;
   }
 
   dispose(): void {

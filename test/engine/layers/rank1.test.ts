@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Conv2DRank1, DenseRank1, RankOneFactor, type FactorOptions } from '../../../src-main/engine/layers/rank1.js';
+import {
+  Conv2DRank1,
+  DenseRank1,
+  RankOneFactor,
+  type FactorOptions,
+} from '../../../src-main/engine/layers/rank1.js';
 import { Rng } from '../../../src-main/engine/random.js';
 import { tileMembers } from '../../../src-main/engine/inference.js';
 
@@ -57,7 +62,11 @@ describe('DenseRank1', () => {
 
   it('BatchEnsemble uses fixed per-member vectors: member i = (x·α_i)W·γ_i + b_i', () => {
     const K = 2;
-    const layer = new DenseRank1({ name: 'be', inputDim: 3, units: 2 }, opts({ members: K, method: 'batchensemble' }), new Rng(4));
+    const layer = new DenseRank1(
+      { name: 'be', inputDim: 3, units: 2 },
+      opts({ members: K, method: 'batchensemble' }),
+      new Rng(4),
+    );
     expect(layer.alpha!.rho).toBeUndefined();
     const x = tf.randomNormal([K * 2, 3], 0, 1, 'float32', 8) as tf.Tensor2D;
     const y1 = arr(layer.apply(x, { training: true, rng: new Rng(1) }));
@@ -78,7 +87,11 @@ describe('DenseRank1', () => {
   });
 
   it('deterministic has one member and no factors, hence no KL', () => {
-    const layer = new DenseRank1({ name: 'det', inputDim: 3, units: 2 }, opts({ members: 1, method: 'deterministic' }), new Rng(4));
+    const layer = new DenseRank1(
+      { name: 'det', inputDim: 3, units: 2 },
+      opts({ members: 1, method: 'deterministic' }),
+      new Rng(4),
+    );
     expect(layer.alpha).toBeUndefined();
     expect(layer.klDivergence(new Rng(1)).dataSync()[0]).toBe(0);
     expect(layer.params().map((p) => p.name)).toEqual(['det/kernel', 'det/bias']);
@@ -86,7 +99,9 @@ describe('DenseRank1', () => {
 
   it('refuses a batch that is not a multiple of K', () => {
     const layer = new DenseRank1({ name: 'bad', inputDim: 3, units: 2 }, opts({ members: 3 }), new Rng(4));
-    expect(() => layer.apply(tf.ones([4, 3]) as tf.Tensor2D, { training: true, rng: new Rng(1) })).toThrow(/multiple of 3 members/);
+    expect(() => layer.apply(tf.ones([4, 3]) as tf.Tensor2D, { training: true, rng: new Rng(1) })).toThrow(
+      /multiple of 3 members/,
+    );
   });
 });
 
@@ -94,7 +109,11 @@ describe('Conv2DRank1', () => {
   it('equals conv(x ⊙ α̃, W) ⊙ γ̃ with factors broadcast over H and W', () => {
     const K = 2;
     const B = 2;
-    const layer = new Conv2DRank1({ name: 'c', inChannels: 3, filters: 4, kernelSize: 3 }, opts({ members: K }), new Rng(2));
+    const layer = new Conv2DRank1(
+      { name: 'c', inChannels: 3, filters: 4, kernelSize: 3 },
+      opts({ members: K }),
+      new Rng(2),
+    );
     const x = tf.randomNormal([K * B, 5, 5, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
     const y = layer.apply(x, { training: true, rng: new Rng(7) });
     const replay = new Rng(7);
@@ -102,7 +121,13 @@ describe('Conv2DRank1', () => {
     const g = layer.gamma!.sample(B, replay);
     // Explicit per-row weights: W_n = W ⊙ (a_n g_nᵀ), one conv per row.
     for (let n = 0; n < K * B; n++) {
-      const wn = tf.mul(layer.kernel, tf.reshape(tf.mul(tf.reshape(a.slice([n, 0], [1, 3]), [3, 1]), g.slice([n, 0], [1, 4])), [1, 1, 3, 4]));
+      const wn = tf.mul(
+        layer.kernel,
+        tf.reshape(
+          tf.mul(tf.reshape(a.slice([n, 0], [1, 3]), [3, 1]), g.slice([n, 0], [1, 4])),
+          [1, 1, 3, 4],
+        ),
+      );
       const yn = tf.conv2d(x.slice([n, 0, 0, 0], [1, 5, 5, 3]), wn as tf.Tensor4D, 1, 'same');
       const got = arr(y.slice([n, 0, 0, 0], [1, 5, 5, 4]));
       arr(yn).forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));

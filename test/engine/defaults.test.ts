@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import {
+  INIT_STDDEV,
+  klScaleAt,
+  learningRateAt,
+  PAPER_RANDOM_SIGN_INIT,
+  resolveModelConfig,
+  resolveTrainConfig,
+  SHORT_SCHEDULE_SIGN_INIT,
+} from '../../src-main/engine/defaults.js';
+
+const mnist = { size: 28, channels: 1 as const, count: 2700, numClasses: 10 };
+const cifar = { size: 32, channels: 3 as const, count: 9000, numClasses: 10 };
+
+describe('model defaults', () => {
+  it('follow the paper: K=4, Gaussian, prior N(1, 0.1), σ0 = sqrt(p/(1−p)) with p = 1e-3 (spec §2–3)', () => {
+    const c = resolveModelConfig(cifar);
+    expect(c).toMatchObject({ method: 'rank1', members: 4, posterior: 'gaussian', priorMean: 1, priorStddev: 0.1 });
+    expect(INIT_STDDEV).toBeCloseTo(0.031639, 6);
+    expect(Math.log(Math.expm1(INIT_STDDEV))).toBeCloseTo(-3.4375, 3);
+  });
+  it('choose the architecture from the data and backend', () => {
+    expect(resolveModelConfig(mnist).arch).toBe('cnn');
+    expect(resolveModelConfig({ ...cifar, gpu: true }).arch).toBe('resnet20');
+    expect(resolveModelConfig({ ...cifar, size: 8 }).arch).toBe('mlp');
+    expect(resolveModelConfig({ ...cifar, gpu: true }, {}, 'best').arch).toBe('wrn-28-10');
+    expect(resolveModelConfig(cifar, { arch: 'resnet20' }).inputShape).toEqual([32, 32, 3]);
+  });
+  it('use the paper’s random signs for the long `best` schedule and Normal(1, 0.1) for short ones', () => {
+    expect(resolveModelConfig(cifar, {}, 'best').randomSignInit).toBe(PAPER_RANDOM_SIGN_INIT);
+    expect(resolveModelConfig(cifar, {}, 'quick').randomSignInit).toBe(SHORT_SCHEDULE_SIGN_INIT);
+    expect(resolveModelConfig(cifar, { method: 'batchensemble' }).randomSignInit).toBe(0.5);
+    expect(resolveModelConfig(cifar, { randomSignInit: 0.75 }).randomSignInit).toBe(0.75);
+    expect(resolveModelConfig(cifar, { method: 'deterministic', members: 4 }).members).toBe(1);
+  });
+});
+
+describe('training defaults', () => {
+  it('scale the SGD learning rate with the batch: 0.1·B/128 (spec §4)', () => {
+    const t = resolveTrainConfig(cifar, resolveModelConfig(cifar), { batchSize: 64 });
+    expect(t.learningRate).toBeCloseTo(0.05, 12);
+    expect(t.lrDecayAt).toEqual([0.4, 0.8, 0.9]);
+    expect(t.lrDecayRatio).toBe(0.2);
+    expect(t.l2).toBe(1e-4);
+    expect(t.klAnnealFraction).toBe(0.8);
+  });
+  it('flip photos but not grey symbols; a partial augment keeps the other default', () => {
+    expect(resolveTrainConfig(cifar, resolveModelConfig(cifar)).augment).toEqual({ crop: true, flip: true });
+    expect(resolveTrainConfig(mnist, resolveModelConfig(mnist)).augment).toEqual({ crop: true, flip: false });
+    expect(resolveTrainConfig(cifar, resolveModelConfig(cifar), { augment: { flip: false } as never }).augment).toEqual({ crop: true, flip: false });
+  });
+  it('uses 4 eval samples for Cauchy, 1 for Gaussian (spec §2)', () => {
+    expect(resolveTrainConfig(cifar, resolveModelConfig(cifar, { posterior: 'cauchy' })).evalSamples).toBe(4);
+    expect(resolveTrainConfig(cifar, resolveModelConfig(cifar)).evalSamples).toBe(1);
+  });
+});
+
+describe('schedules', () => {
+  const t = resolveTrainConfig(cifar, resolveModelConfig(cifar), { epochs: 10, batchSize: 128 });
+  it('warms up linearly over one epoch, then ×0.2 at 40/80/90% (spec §4)', () => {
+    expect(learningRateAt(t, 0)).toBe(0);
+    expect(learningRateAt(t, 0.5)).toBeCloseTo(0.05, 12);
+    expect(learningRateAt(t, 1)).toBeCloseTo(0.1, 12);
+    expect(learningRateAt(t, 3.99)).toBeCloseTo(0.1, 12);
+    expect(learningRateAt(t, 4)).toBeCloseTo(0.02, 12);
+    expect(learningRateAt(t, 8)).toBeCloseTo(0.004, 12);
+    expect(learningRateAt(t, 9)).toBeCloseTo(0.0008, 12);
+  });
+  it('anneals the KL linearly per step over 80% of training, then holds 1 (spec §3)', () => {
+    expect(klScaleAt(t, 0, 100)).toBeCloseTo(1 / 800, 12);
+    expect(klScaleAt(t, 399, 100)).toBeCloseTo(0.5, 12);
+    expect(klScaleAt(t, 799, 100)).toBe(1);
+    expect(klScaleAt(t, 950, 100)).toBe(1);
+  });
+});
