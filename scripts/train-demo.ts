@@ -48,7 +48,11 @@ async function writeImageFolder(dir: string): Promise<number> {
       // The package keeps intensities in [0, 1], white digit on black like MNIST itself.
       const px = Uint8Array.from(digit.get(i), (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
       const file = join(classDir, `${String(digit.id)}-${String(i).padStart(4, '0')}.png`);
-      pngs.push(sharp(px, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(file));
+      pngs.push(
+        sharp(px, { raw: { width: 28, height: 28, channels: 1 } })
+          .png()
+          .toFile(file),
+      );
       n++;
     }
     await Promise.all(pngs);
@@ -67,7 +71,9 @@ async function main(): Promise<void> {
     const backend = await initBackend(opt.backend as 'auto' | BackendName);
     console.error(`backend: ${backend.name} (${backend.device})`);
     const ds = await importDataset(images, { valFraction: 0.1, testFraction: 0, seed: 7, channels: 1 });
-    console.error(`dataset: train ${ds.splits.train.count} / val ${ds.splits.val.count}, ${ds.classes.length} classes`);
+    console.error(
+      `dataset: train ${ds.splits.train.count} / val ${ds.splits.val.count}, ${ds.classes.length} classes`,
+    );
     const epochs = Number(opt.epochs);
     const trainedDir = join(tmp, 'model');
     let epochStart = performance.now();
@@ -86,14 +92,24 @@ async function main(): Promise<void> {
         if (e.type === 'epoch') {
           const m = e.metrics;
           const s = ((performance.now() - epochStart) / 1000).toFixed(0);
-          console.error(`epoch ${m.epoch}/${epochs}: val accuracy ${(m.valAccuracy * 100).toFixed(2)}% · val NLL ${m.valNll.toFixed(3)} · val ECE ${m.valEce.toFixed(3)} · ${s} s`);
+          console.error(
+            `epoch ${m.epoch}/${epochs}: val accuracy ${(m.valAccuracy * 100).toFixed(2)}% · val NLL ${m.valNll.toFixed(3)} · val ECE ${m.valEce.toFixed(3)} · ${s} s`,
+          );
           epochStart = performance.now();
         }
       },
     });
     // Through the store: model.json and weights.bin rewritten together, the SHA-256 recomputed.
     const { meta, weights } = await readModelFolder(trainedDir);
-    const { weights: _w, format: _f, formatVersion: _v, optimizerState: _o, datasetRoot: _d, heldOut: _h, ...rest } = meta;
+    const {
+      weights: _w,
+      format: _f,
+      formatVersion: _v,
+      optimizerState: _o,
+      datasetRoot: _d,
+      heldOut: _h,
+      ...rest
+    } = meta;
     const written = await writeModelFolder(out, { ...rest, demo: true }, weights);
     const bytes = (await stat(join(out, 'weights.bin'))).size;
     const val = written.metrics?.val;

@@ -70,8 +70,8 @@ export interface EngineTrainRequest {
   model?: Partial<ModelConfig>;
   config?: Partial<TrainConfig>;
   preset?: 'quick' | 'balanced' | 'best';
-  /** A backbone name or file for `head` models (passed through; the engine resolves it). */
-  backbone?: string;
+  /** Transfer learning: the prepared backbone and embeddings (engine `prepareTransfer`). */
+  backbone?: unknown;
   /** Target in-distribution acceptance rate of the OOD flag (settings.oodTpr). */
   oodTpr?: number;
   id: string;
@@ -116,6 +116,13 @@ export interface EngineApi {
   initBackend?(requested?: Settings['backend']): Promise<{ name: string; device: string }>;
   currentBackend?(): { name: string; device: string } | undefined;
   availableBackends?(): Promise<{ name: string; available: boolean; reason?: string }[]>;
+  /** Loads (downloads) a backbone and embeds the splits; undefined for 'none'. */
+  prepareTransfer?(
+    backbone: string,
+    dataset: { splits: { train: ExampleSet; val: ExampleSet } },
+    opts: { signal?: AbortSignal; onProgress?: (p: unknown) => void },
+  ): Promise<unknown>;
+  chooseBackbone?(given: string | undefined, channels: 1 | 3, size: number): string;
 }
 
 export interface ImportedDataset {
@@ -1013,6 +1020,16 @@ export class Service implements ServiceHandler {
           });
           if (ctx.signal.aborted) throw abortError();
           const engine = await this.readyEngine();
+          const backboneName = engine.chooseBackbone
+            ? engine.chooseBackbone(a.backbone, ds.preprocessing.channels, ds.preprocessing.size)
+            : (a.backbone ?? 'none');
+          const backbone =
+            backboneName !== 'none' && engine.prepareTransfer
+              ? await engine.prepareTransfer(backboneName, ds, {
+                  signal: ctx.signal,
+                  onProgress: (p) => ctx.progress(p as ServiceEventProgress, false),
+                })
+              : undefined;
           const model: Partial<ModelConfig> = {};
           if (a.arch && a.arch !== 'auto') model.arch = a.arch;
           if (a.method) model.method = a.method;
@@ -1038,7 +1055,7 @@ export class Service implements ServiceHandler {
             model,
             config,
             ...(a.preset ? { preset: a.preset } : {}),
-            ...(a.backbone ? { backbone: a.backbone } : {}),
+            ...(backbone ? { backbone } : {}),
             id,
             name,
             outDir: modelDir(this.home, id),

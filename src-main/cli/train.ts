@@ -3,7 +3,9 @@ import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { importDataset } from '../data/index.js';
 import {
+  chooseBackbone,
   initBackend,
+  prepareTransfer,
   trainModel,
   type BackendName,
   type ModelConfig,
@@ -31,6 +33,7 @@ interface TrainOptions {
   flip?: boolean;
   resume?: boolean;
   backend: 'auto' | BackendName;
+  backbone?: string;
   json?: boolean;
 }
 
@@ -89,6 +92,23 @@ export function registerTrain(program: Command): void {
             `dataset: ${ds.report.images} images, ${ds.classes.length} classes, train ${ds.splits.train.count} / val ${ds.splits.val.count} / test ${ds.splits.test.count}`,
           );
         }
+        const backboneName = chooseBackbone(o.backbone, ds.preprocessing.channels, ds.preprocessing.size);
+        const transferBar = progressBar(!o.json && backboneName !== 'none', '{phase} [{bar}] {value}/{total}');
+        let barPhase = '';
+        const backbone = await prepareTransfer(backboneName, ds, {
+          signal,
+          onProgress: (p) => {
+            if (!transferBar || p.phase !== 'embed') return;
+            const phase = `embedding ${p.split}`;
+            if (phase !== barPhase) {
+              transferBar.stop();
+              transferBar.start(p.total, p.done, { phase });
+              barPhase = phase;
+            } else transferBar.update(p.done, { phase });
+          },
+        });
+        transferBar?.stop();
+        if (!o.json && backbone) console.error(`backbone: ${backbone.name} (${backbone.embeddingSize} features)`);
         const flipGiven = cmd.getOptionValueSource('flip') === 'cli';
         const bar = progressBar(
           !o.json,
@@ -107,6 +127,7 @@ export function registerTrain(program: Command): void {
           outDir: out,
           resume: o.resume,
           preset: o.preset,
+          backbone,
           model: { arch: o.arch, method: o.method, members: o.members, posterior: o.posterior, randomSignInit: o.randomSignInit },
           config: {
             epochs: o.epochs,

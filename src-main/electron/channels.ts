@@ -5,8 +5,18 @@
 export const channels = {
   /** renderer → main (invoke): `{ op, args }` → `CallReply`. */
   call: 'rank1:call',
-  /** main → renderer: a batch of service events (`ServiceEvent[]`). */
+  /**
+   * main → renderer: a batch of service events (`ServiceEvent[]`) that main itself has to tell:
+   * crash notices (`job.failed`, `engine.restarted`) and anything the engine sent while no event
+   * port was connected. Engine events normally stream on the event port instead.
+   */
   events: 'rank1:events',
+  /**
+   * main → preload (`webContents.postMessage`): `event.ports[0]` is a MessagePort on which the
+   * engine posts one ServiceEvent per message. A new one replaces the old after every page load
+   * and engine restart; the preload keeps it (it cannot cross the context bridge).
+   */
+  eventPort: 'rank1:event-port',
   /** main → renderer: an application-menu action (`MenuAction`). */
   menu: 'rank1:menu',
   /** renderer → main (invoke): folder picker → granted path or null. */

@@ -1,18 +1,19 @@
 /**
  * Entry of the engine utility process (forked by main via `utilityProcess.fork`). Serves the
- * service over `process.parentPort`, whose messages arrive wrapped in a MessageEvent.
+ * service over `process.parentPort`, whose messages arrive wrapped in a MessageEvent
+ * (`{ data, ports }`); `ports` carries the event stream's end (MessagePortMain) with `event-port`.
  */
 import { runEngineChild, type EnginePort } from '../transports/engine-child.js';
 
 interface ParentPortLike {
   postMessage(msg: unknown): void;
-  on(event: 'message', fn: (e: { data: unknown }) => void): void;
+  on(event: 'message', fn: (e: { data: unknown; ports?: readonly unknown[] }) => void): void;
 }
 
 export function parentPortAdapter(parent: ParentPortLike): EnginePort {
   return {
     postMessage: (msg) => parent.postMessage(msg),
-    on: (_event, fn) => parent.on('message', (e) => fn(e.data)),
+    on: (_event, fn) => parent.on('message', (e) => fn(e.data, e.ports ?? [])),
   };
 }
 

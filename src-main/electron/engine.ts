@@ -1,9 +1,10 @@
 /**
  * The engine in an Electron utility process: an `Endpoint` over `utilityProcess.fork` for the
  * shared process host, which restarts a crashed engine, fails its running jobs and emits
- * `engine.restarted` (see transports/process-host.ts).
+ * `engine.restarted` (see transports/process-host.ts). Ports (the event stream's end, see
+ * event-stream.ts) are transferred with `child.postMessage(msg, [port])`.
  */
-import { utilityProcess } from 'electron';
+import { utilityProcess, type MessagePortMain } from 'electron';
 import { fileURLToPath } from 'node:url';
 import { startEngineProcess, type Endpoint, type EngineProcess } from '../transports/process-host.js';
 
@@ -22,9 +23,10 @@ export function utilityEndpoint(entry = engineEntryPath()): Endpoint {
     for (const f of exitFns) f(code);
   });
   return {
-    postMessage(msg) {
+    postMessage(msg, transfer?: unknown[]) {
       if (exited) throw new Error('the engine process has exited');
-      child.postMessage(msg);
+      if (transfer?.length) child.postMessage(msg, transfer as MessagePortMain[]);
+      else child.postMessage(msg);
     },
     on(event: 'message' | 'exit', fn: (...a: any[]) => void) {
       if (event === 'message') child.on('message', fn);

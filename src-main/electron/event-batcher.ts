@@ -1,7 +1,9 @@
 /**
- * Service events go to the renderer in batches, at most one IPC message per `intervalMs`, with
- * `job.progress` coalesced per job (latest wins) unless it carries state the UI keeps. The engine
- * process already throttles; this bounds the main → renderer hop too (bursts of `job.item`).
+ * The events main itself sends the renderer over IPC (its fallback path: crash notices, and
+ * engine events from before an event port was connected) go in batches, at most one IPC message
+ * per `intervalMs`, with `job.progress` coalesced per job (latest wins) unless it carries state
+ * the UI keeps. Job events normally skip main and stream on the engine's event port
+ * (event-stream.ts), throttled in the engine.
  */
 import type { ServiceEvent } from '../contract.js';
 

@@ -1,7 +1,8 @@
 /**
  * Electron main: one window showing the renderer from app://, the engine in a utility process,
- * and the IPC bridge between them. Security decisions live in security.ts, ipc.ts, path-grants.ts
- * and app-protocol.ts; this file wires them up.
+ * the IPC bridge for calls, and the MessagePort pair on which job events stream from the engine
+ * to the renderer (event-stream.ts). Security decisions live in security.ts, ipc.ts,
+ * path-grants.ts and app-protocol.ts; this file wires them up.
  */
 import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, screen, session } from 'electron';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { serveApp } from './app-protocol.js';
 import { channels, type MenuAction } from './channels.js';
 import { startEngine } from './engine.js';
 import { EventBatcher } from './event-batcher.js';
+import { connectEventStream } from './event-stream.js';
 import { createIpcHandlers, grantPath, registerIpc } from './ipc.js';
 import { menuTemplate } from './menu.js';
 import { PathGrants } from './path-grants.js';
@@ -57,6 +59,10 @@ function run(): void {
     if (win && !win.isDestroyed()) win.webContents.send(channels.events, batch);
   });
   const sendMenu = (a: MenuAction) => win?.webContents.send(channels.menu, a);
+  /** A fresh engine → renderer event port pair (after each page load and engine restart). */
+  const wireEvents = () => {
+    if (engine && win && !win.isDestroyed()) connectEventStream(engine, win.webContents);
+  };
 
   app.on('second-instance', () => {
     if (!win) return;
@@ -115,6 +121,10 @@ function run(): void {
       if (win === w) win = null;
     });
     w.webContents.on('render-process-gone', (_e, d) => console.error(`renderer gone (${d.reason})`));
+    // Every load (the first, a reload, a reopened window) gets its own live event stream.
+    w.webContents.on('did-finish-load', () => {
+      if (win === w) wireEvents();
+    });
     await w.loadURL(APP_ENTRY);
   }
 
@@ -124,7 +134,12 @@ function run(): void {
     ses.setPermissionCheckHandler(permissionCheckHandler);
     protocol.handle(APP_SCHEME, (request) => serveApp(request, rendererRoot()));
 
-    engine = startEngine((reason) => console.warn(`engine ${reason}; restarted`));
+    engine = startEngine((reason) => {
+      console.warn(`engine ${reason}; restarted`);
+      wireEvents(); // the new engine process needs a new pair; the renderer drops the stale port
+    });
+    // What still reaches main: crash notices (job.failed, engine.restarted) and events the engine
+    // sent while it had no event port (no window yet). They go to the renderer over IPC.
     engine.subscribe((e) => batcher.push(e));
 
     registerIpc(

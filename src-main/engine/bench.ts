@@ -11,6 +11,8 @@ import { buildModel } from './models.js';
 import { createOptimizer } from './optimizer.js';
 import { Rng } from './random.js';
 import { makeTrainStep } from './train.js';
+import { benchResnet20Parallel } from './parallel/bench.js';
+import { resolveWorkers } from './parallel/index.js';
 
 export interface BenchResult {
   phase: 'train' | 'predict';
@@ -30,6 +32,9 @@ export async function benchResnet20(opts: {
   classes?: number;
 }): Promise<BenchResult[]> {
   const info = currentBackend();
+  // wasm: worker threads, one backend each (engine/parallel; RANK1_WORKERS=0 runs in-process).
+  const workers = resolveWorkers(info?.name ?? tf.getBackend());
+  if (workers > 0) return benchResnet20Parallel({ ...opts, workers });
   const classes = opts.classes ?? 10;
   const config = resolveModelConfig(
     { size: 32, channels: 3, count: 50_000, numClasses: classes },

@@ -1,6 +1,7 @@
 /**
  * Defaults: the reference recipe (spec §4) scaled to a desktop, and presets.
  */
+import { DEFAULT_BACKBONE } from './backbones/catalog.js';
 import type { Architecture, ModelConfig, TrainConfig } from './types.js';
 
 /** σ0 = sqrt(p/(1−p)) with dropout_rate p = 1e-3 (spec §2) ≈ 0.0316. */
@@ -120,4 +121,13 @@ export function klScaleAt(c: TrainConfig, step: number, stepsPerEpoch: number): 
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * No backbone asked for: photos (RGB, stored above 32 px) get the default pretrained backbone
+ * (issue 8); small or grey images (digits, icons, CIFAR-size) train from scratch.
+ */
+export function chooseBackbone(given: string | undefined, channels: 1 | 3, size: number): string {
+  if (given !== undefined && given !== 'auto') return given;
+  return channels === 3 && size > 32 ? DEFAULT_BACKBONE : 'none';
 }

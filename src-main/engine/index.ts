@@ -6,8 +6,16 @@ export * from './types.js';
 export { initBackend, currentBackend, availableBackends } from './backends/index.js';
 export { trainModel, type TrainRequest } from './train.js';
 export { loadModel, type LoadedModel, type EvaluationReport } from './predict.js';
-export { presets, resolveTrainConfig, resolveModelConfig } from './defaults.js';
+export { presets, resolveTrainConfig, resolveModelConfig, chooseBackbone } from './defaults.js';
 export { subset, concat, byFiles } from './example-sets.js';
 export { SCORE_NAMES, type ScoreName } from './ood.js';
 export { DEFAULT_FLAG_SCORE } from './train.js';
 export { benchResnet20, type BenchResult } from './bench.js';
+export {
+  prepareTransfer,
+  BackboneUnavailableError,
+  BUILTIN_BACKBONES,
+  DEFAULT_BACKBONE,
+  backboneName,
+  type TransferProgress,
+} from './backbones/index.js';

@@ -66,7 +66,10 @@ export async function installDemoModel(home: string, resourcesDir: string): Prom
     const { meta } = await readModelFolder(tmp); // throws on a damaged or truncated copy
     if (!meta.demo) {
       // Shipped models are marked at training time; mark a hand-copied one too.
-      await writeFileAtomic(nodePath.join(tmp, 'model.json'), JSON.stringify({ ...meta, demo: true }, null, 1));
+      await writeFileAtomic(
+        nodePath.join(tmp, 'model.json'),
+        JSON.stringify({ ...meta, demo: true }, null, 1),
+      );
     }
     await fs.rename(tmp, modelDir(home, DEMO_MODEL_ID));
   } catch {

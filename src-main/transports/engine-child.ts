@@ -12,6 +12,7 @@ export {
   serveEngine,
   processPort,
   type EnginePort,
+  type EventPort,
   type ChildMessage,
   type HostMessage,
 } from './engine-port.js';

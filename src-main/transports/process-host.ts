@@ -15,7 +15,8 @@ import { jobOperations, toServiceError } from './shared.js';
 
 /** A minimal message port to one engine process; adapters exist for fork and utilityProcess. */
 export interface Endpoint {
-  postMessage(msg: HostMessage): void;
+  /** `transfer`: ports to hand over with the message (utilityProcess only; fork ignores it). */
+  postMessage(msg: HostMessage, transfer?: unknown[]): void;
   on(event: 'message', fn: (msg: ChildMessage) => void): void;
   /** Fires once when the process is gone, however it went. */
   on(event: 'exit', fn: (code: number | null, signal?: string | null) => void): void;
@@ -37,12 +38,19 @@ export interface EngineProcess extends ServiceHandler {
   grant(path: string): void;
   /** Stop the child (cleanly when it answers, killed otherwise); later calls reject. */
   stop(): Promise<void>;
+  /**
+   * Stream the current child's events on `port` (transferred; needs an endpoint that can transfer
+   * ports). The child then tells the host only about job lifecycle events, so listeners here no
+   * longer hear progress. Not carried over a restart: a new child needs a new port. False when
+   * there is no child to take it.
+   */
+  connectEvents(port: unknown): boolean;
 }
 
 interface Child {
   endpoint: Endpoint;
   ready: boolean;
-  queue: HostMessage[];
+  queue: Array<{ msg: HostMessage; transfer?: unknown[] }>;
   exited: boolean;
   onExit: Array<() => void>;
 }
@@ -72,9 +80,10 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
   };
 
   /** Post one message; a call whose arguments cannot be cloned is refused, not sent. */
-  const post = (c: Child, msg: HostMessage) => {
+  const post = (c: Child, msg: HostMessage, transfer?: unknown[]) => {
     try {
-      c.endpoint.postMessage(msg);
+      if (transfer) c.endpoint.postMessage(msg, transfer);
+      else c.endpoint.postMessage(msg);
     } catch (err) {
       if (msg.t !== 'call') throw err;
       const p = pending.get(msg.id);
@@ -87,9 +96,9 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
       );
     }
   };
-  const send = (c: Child, msg: HostMessage) => {
-    if (c.ready) post(c, msg);
-    else c.queue.push(msg);
+  const send = (c: Child, msg: HostMessage, transfer?: unknown[]) => {
+    if (c.ready) post(c, msg, transfer);
+    else c.queue.push(transfer ? { msg, transfer } : { msg });
   };
 
   const track = (e: ServiceEvent) => {
@@ -102,12 +111,12 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
 
   const spawnChild = (): Child => {
     const c: Child = { endpoint: opts.spawn(), ready: false, queue: [], exited: false, onExit: [] };
-    for (const path of grants) c.queue.push({ t: 'grant', path });
+    for (const path of grants) c.queue.push({ msg: { t: 'grant', path } });
     c.endpoint.on('message', (msg) => {
       if (c !== child || typeof msg !== 'object' || msg === null) return;
       if (msg.t === 'ready') {
         c.ready = true;
-        for (const m of c.queue.splice(0)) post(c, m);
+        for (const m of c.queue.splice(0)) post(c, m.msg, m.transfer);
       } else if (msg.t === 'result') {
         const p = pending.get(msg.id);
         if (!p) return;
@@ -122,6 +131,8 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
       } else if (msg.t === 'event') {
         track(msg.event);
         emit(msg.event);
+      } else if (msg.t === 'streamed') {
+        track(msg.event); // already on its way to the UI over the event port
       }
     });
     c.endpoint.on('exit', (code, signal) => {
@@ -190,6 +201,17 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
     grant(path) {
       grants.add(path);
       if (child && !stopped) send(child, { t: 'grant', path });
+    },
+    connectEvents(port) {
+      const c = child;
+      if (!c || c.exited || stopped) return false;
+      try {
+        send(c, { t: 'event-port' }, [port]);
+        return true;
+      } catch (err) {
+        console.error('engine: could not hand over the event port:', err);
+        return false;
+      }
     },
     async stop() {
       if (stopped) return;

@@ -90,6 +90,7 @@ export function demoModel(over: Partial<ModelSummary> = {}): ModelSummary {
       optimizer: 'sgd',
       learningRate: 0.05,
       warmupEpochs: 1,
+      factorLrMultiplier: 1,
       lrDecayAt: [0.5],
       lrDecayRatio: 0.2,
       l2: 1e-4,
@@ -326,7 +327,10 @@ export class FakeService implements ServiceHandler {
           let flagged = 0;
           for (let i = 0; i < rows.length && !stopped(); i++) {
             const name = expanded[i]!.split('/').pop()!;
-            const row = { ...rows[i]!, file: expanded[i]!, name };
+            const dropped = i >= (args.paths?.length ?? 0) && !!args.files?.length;
+            // As the real service: dropped bytes are marked, thumbnails only when asked for.
+            const { thumbnail, ...rest } = rows[i]!;
+            const row = { ...rest, file: expanded[i]!, name, ...(dropped ? { dropped: true } : {}), ...(args.thumbnails ? { thumbnail } : {}) };
             if (/[A-J]/.test(name[0] ?? '')) Object.assign(row, { ood: true, flag: { score: 'mutualInformation', value: 0.9, threshold: 0.4 } });
             if (row.ood) flagged++;
             this.emit({ type: 'job.item', jobId, kind: 'predict', item: row });

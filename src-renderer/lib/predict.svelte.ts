@@ -37,6 +37,13 @@ export class PredictState {
   });
 
   private pending: PredictionRow[] = [];
+  /**
+   * Thumbnails of dropped files, made here from the File itself (an object URL): the bytes are
+   * already in the browser, so nothing is round-tripped through the service. Name → URLs in drop order.
+   */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  private localThumbs = new Map<string, string[]>();
+  private objectUrls: string[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -46,6 +53,10 @@ export class PredictState {
   ) {}
 
   accept(item: PredictionRow): void {
+    if (item.dropped && !item.thumbnail) {
+      const url = this.localThumbs.get(item.name)?.shift();
+      if (url) item = { ...item, thumbnail: url };
+    }
     this.pending.push(item);
     if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.flushMs);
   }
@@ -64,6 +75,9 @@ export class PredictState {
   }
 
   clear(): void {
+    for (const url of this.objectUrls) URL.revokeObjectURL(url);
+    this.objectUrls = [];
+    this.localThumbs.clear();
     this.pending = [];
     this.rows = [];
     this.notice = null;
@@ -72,6 +86,7 @@ export class PredictState {
 
   dispose(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const url of this.objectUrls) URL.revokeObjectURL(url);
   }
 
   private model(): string | null {
@@ -102,9 +117,11 @@ export class PredictState {
     if (!model) return;
     this.sending++;
     try {
+      const local = typeof URL.createObjectURL === 'function';
       for (const group of batches(images)) {
         const payload = await Promise.all(group.map(async (f) => ({ name: f.name, base64: await fileToBase64(f) })));
-        const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, files: payload, thumbnails: true });
+        if (local) for (const f of group) this.rememberThumb(f);
+        const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, files: payload, thumbnails: !local });
         this.jobIds = [...this.jobIds, jobId];
       }
     } catch (err) {
@@ -112,6 +129,12 @@ export class PredictState {
     } finally {
       this.sending--;
     }
+  }
+
+  private rememberThumb(f: File): void {
+    const url = URL.createObjectURL(f);
+    this.objectUrls.push(url);
+    this.localThumbs.set(f.name, [...(this.localThumbs.get(f.name) ?? []), url]);
   }
 
   /** Paths (files or folders) the service can read itself: Electron drops, picks, or a typed server path. */

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { initBackend } from '../../src-main/engine/backends/index.js';
+import { benchResnet20 } from '../../src-main/engine/bench.js';
 import { benchResnet20Parallel } from '../../src-main/engine/parallel/bench.js';
 
 const [batch = 128, steps = 3] = process.argv.slice(2, 4).map(Number);
@@ -16,7 +17,16 @@ for (const w of workers)
   for (const c of chunks)
     for (const pc of pchunks) {
       const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
-      const r = await benchResnet20Parallel({ batch, members: 4, steps, workers: w, chunkExamples: c, predictChunkExamples: pc });
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      // workers = 0: the in-process engine (bench.ts with RANK1_WORKERS=0).
+      process.env.RANK1_WORKERS = '0';
+      const r =
+        w === 0
+          ? await benchResnet20({ batch, members: 4, steps })
+          : await benchResnet20Parallel({ batch, members: 4, steps, workers: w, chunkExamples: c, predictChunkExamples: pc });
+      const cpu = process.cpuUsage(cpu0);
+      const cpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
       const load1 = readFileSync('/proc/loadavg', 'utf8').trim();
-      console.log(JSON.stringify({ workers: w, chunk: c, predictChunk: pc, train: r[0]!.images_per_s, predict: r[1]!.images_per_s, trainMs: r[0]!.ms_per_step, predictMs: r[1]!.ms_per_step, load: [load0, load1] }));
+      console.log(JSON.stringify({ workers: w, chunk: c, predictChunk: pc, train: r[0]!.images_per_s, predict: r[1]!.images_per_s, trainMs: r[0]!.ms_per_step, predictMs: r[1]!.ms_per_step, cpusBusy: Math.round(cpuShare * 100) / 100, load: [load0, load1] }));
     }

@@ -34,7 +34,7 @@ const predict = async () => {
 await step(x, labels, 0.05, 1, rng);
 await predict();
 
-function report(title: string, prof: tf.ProfileInfo, wall: number) {
+function report(title: string, prof: Awaited<ReturnType<typeof tf.profile>>, wall: number) {
   const by = new Map<string, { ms: number; n: number }>();
   let total = 0;
   for (const k of prof.kernels) {

@@ -66,8 +66,12 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
   let page: Page;
   const t0 = Date.now();
   const log = (msg: string) => console.log(`[e2e +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
-  const shot = async (name: string, fullPage = false) => {
-    await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
+  /** The viewport, or the page's top `height` pixels (taller than the viewport) when given. */
+  const shot = async (name: string, height?: number) => {
+    await page.screenshot({
+      path: join(shots, `${name}.png`),
+      ...(height ? { fullPage: true, clip: { x: 0, y: 0, width: 1400, height } } : {}),
+    });
     log(`screenshot ${name}.png`);
   };
   const go = async (name: string) => {
@@ -81,7 +85,11 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     log(`rank1 serve up in ${served.startMs.toFixed(0)} ms`);
     served.proc.stderr!.on('data', (d) => process.stderr.write(`[serve] ${String(d)}`));
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true, colorScheme: 'light' });
+    const context = await browser.newContext({
+      viewport: { width: 1400, height: 900 },
+      acceptDownloads: true,
+      colorScheme: 'light',
+    });
     page = await context.newPage();
     page.on('pageerror', (e) => console.error('[page error]', e.message));
     await page.goto(served.url);
@@ -95,7 +103,8 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
 
   it('shows the navigation and the device in use', async () => {
     const nav = page.getByRole('navigation', { name: 'Main' });
-    for (const name of ['Datasets', 'Train', 'Evaluate', 'Predict', 'Models']) await expect(nav.getByRole('link', { name }).isVisible()).resolves.toBe(true);
+    for (const name of ['Datasets', 'Train', 'Evaluate', 'Predict', 'Models'])
+      await expect(nav.getByRole('link', { name }).isVisible()).resolves.toBe(true);
     await expect(page.getByTestId('device').innerText()).resolves.toMatch(/Device/);
   });
 
@@ -106,8 +115,14 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     await page.getByText(/3,000 images in 10 classes/).waitFor({ timeout: 60_000 });
     log('scanned');
     await page.getByRole('button', { name: 'Import' }).click();
-    await page.getByRole('list', { name: 'Imported datasets' }).getByText(join(data, 'mnist')).waitFor({ timeout: 300_000 });
-    await page.getByRole('list', { name: 'Imported datasets' }).getByRole('button', { name: join(data, 'mnist'), exact: true }).click();
+    await page
+      .getByRole('list', { name: 'Imported datasets' })
+      .getByText(join(data, 'mnist'))
+      .waitFor({ timeout: 300_000 });
+    await page
+      .getByRole('list', { name: 'Imported datasets' })
+      .getByRole('button', { name: join(data, 'mnist'), exact: true })
+      .click();
     await page.getByRole('list', { name: 'Thumbnails' }).locator('img').first().waitFor({ timeout: 30_000 });
     await shot('datasets');
   });
@@ -120,7 +135,7 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     // (the Quick preset's CNN takes ~30 s an epoch on a loaded 2-core machine).
     await page.getByText('Advanced settings').click();
     await page.getByRole('combobox', { name: 'Architecture' }).selectOption('mlp');
-    await page.getByRole('spinbutton', { name: 'Epochs' }).fill('5');
+    await page.getByRole('spinbutton', { name: 'Epochs' }).fill('4');
     await page.getByLabel('Augment: random crop').uncheck();
     await page.getByRole('button', { name: 'Start training' }).click();
     await page.getByRole('progressbar', { name: 'Training progress' }).waitFor({ timeout: 60_000 });
@@ -129,16 +144,20 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     // The live curves drew every epoch (their accessible label carries the latest values).
     await expect(page.getByRole('img', { name: /^Accuracy by epoch: train \d/ }).count()).resolves.toBe(1);
     await page.getByText('Advanced settings').click();
-    await shot('train', true);
+    await shot('train', 1120);
   });
 
   it('evaluates against notMNIST and shows the reliability diagram', async () => {
     await go('Evaluate');
     await page.getByLabel(/OOD folder/).fill(join(data, 'notmnist'));
     await page.getByRole('button', { name: 'Evaluate' }).click();
-    await page.getByRole('figure', { name: 'Reliability diagram' }).locator('svg').first().waitFor({ timeout: 300_000 });
+    await page
+      .getByRole('figure', { name: 'Reliability diagram' })
+      .locator('svg')
+      .first()
+      .waitFor({ timeout: 300_000 });
     await expect(page.getByRole('figure', { name: 'Entropy histogram' }).isVisible()).resolves.toBe(true);
-    await shot('evaluate', true);
+    await shot('evaluate', 1000);
   });
 
   it('predicts digits and letters, flags letters far more often, and exports the CSV', async () => {
@@ -149,7 +168,10 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     // Interleaved, so the list in arrival order shows digits and letters side by side.
     await page.getByLabel('Add images').setInputFiles(digits.flatMap((d, i) => [d, letters[i]!]));
     const total = digits.length + letters.length;
-    await page.getByTestId('predict-summary').getByText(new RegExp(`^${total} image\\(s\\)`)).waitFor({ timeout: 300_000 });
+    await page
+      .getByTestId('predict-summary')
+      .getByText(new RegExp(`^${total} image\\(s\\)`))
+      .waitFor({ timeout: 300_000 });
     log('predicted');
     const list = page.getByRole('list', { name: 'Predictions' });
     await expect(list.getByRole('listitem').first().innerText()).resolves.toMatch(/entropy/);
@@ -162,13 +184,26 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     await expect(list.getByRole('listitem').first().innerText()).resolves.toMatch(/OOD/);
     await page.getByLabel('Show').selectOption('all');
 
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe('predictions.csv');
     const csv = readFileSync((await download.path())!, 'utf8');
     const header = csv.slice(0, csv.indexOf('\n')).split(',');
     // The service's predictionsCsv columns, then one p_<class> per class.
     expect(header).toEqual([
-      ...['file', 'name', 'label', 'confidence', 'entropy', 'expected_entropy', 'mutual_information', 'ood', 'uncertain'],
+      ...[
+        'file',
+        'name',
+        'label',
+        'confidence',
+        'entropy',
+        'expected_entropy',
+        'mutual_information',
+        'ood',
+        'uncertain',
+      ],
       ...['flag_score', 'flag_value', 'flag_threshold', 'error'],
       ...Array.from({ length: 10 }, (_, d) => `p_${d}`),
     ]);
@@ -192,7 +227,9 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     const rate = (rs: Record<string, string>[]) => rs.filter((r) => isTrue(r.ood)).length / rs.length;
     const letterRate = rate(rows.filter(isLetter));
     const digitRate = rate(rows.filter((r) => !isLetter(r)));
-    console.log(`[e2e] OOD flag rate: letters ${(letterRate * 100).toFixed(0)}%, digits ${(digitRate * 100).toFixed(0)}%`);
+    console.log(
+      `[e2e] OOD flag rate: letters ${(letterRate * 100).toFixed(0)}%, digits ${(digitRate * 100).toFixed(0)}%`,
+    );
     expect(letterRate).toBeGreaterThan(Math.max(0.3, 2 * digitRate));
     for (const r of rows) expect(Number(r.entropy)).toBeGreaterThanOrEqual(0);
   });
@@ -204,7 +241,8 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     await page.emulateMedia({ colorScheme: 'dark' });
     await go('Predict');
     await shot('predict-dark');
-    for (const name of ['predict', 'evaluate', 'train']) copyFileSync(join(shots, `${name}.png`), join(root, 'docs', `screenshot-${name}.png`));
+    for (const name of ['predict', 'evaluate', 'train'])
+      copyFileSync(join(shots, `${name}.png`), join(root, 'docs', `screenshot-${name}.png`));
   });
 });
 
@@ -236,20 +274,29 @@ describe.skipIf(!hasChromium)('A new user predicts with the demo model at once',
   });
 
   it('shows entropy on every card and flags most letters, almost no digits', async () => {
-    expect(installed, 'installDemoModel found no model under resources/demo/digits (npx tsx scripts/train-demo.ts)').toBe(true);
+    expect(
+      installed,
+      'installDemoModel found no model under resources/demo/digits (npx tsx scripts/train-demo.ts)',
+    ).toBe(true);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Predict' }).click();
-    await expect(page.getByRole('combobox', { name: 'Model' }).locator('option:checked').innerText()).resolves.toMatch(/\(demo\)/);
+    await expect(
+      page.getByRole('combobox', { name: 'Model' }).locator('option:checked').innerText(),
+    ).resolves.toMatch(/\(demo\)/);
     const digits = [0, 2, 4, 6, 8].flatMap((d) => pick(join(data, 'mnist', String(d)), 2, 151).slice(-1));
     const letters = 'ACEGI'.split('').flatMap((l) => pick(join(data, 'notmnist', l), 2, 151).slice(-1));
     await page.getByLabel('Add images').setInputFiles(digits.flatMap((d, i) => [d, letters[i]!]));
-    await page.getByTestId('predict-summary').getByText(/^10 image\(s\)/).waitFor({ timeout: 120_000 });
+    await page
+      .getByTestId('predict-summary')
+      .getByText(/^10 image\(s\)/)
+      .waitFor({ timeout: 120_000 });
     const cards = page.getByRole('list', { name: 'Predictions' }).locator('article');
     await expect.poll(() => cards.count()).toBe(10);
     const seen = await cards.evaluateAll((els) =>
       els.map((el) => ({
         name: el.getAttribute('aria-label') ?? '',
         ood: !!el.querySelector('.badge-ood'),
-        entropy: el.querySelector('[role="meter"][aria-label="entropy"]')?.getAttribute('aria-valuenow') ?? null,
+        entropy:
+          el.querySelector('[role="meter"][aria-label="entropy"]')?.getAttribute('aria-valuenow') ?? null,
         text: (el as HTMLElement).innerText,
       })),
     );

@@ -5,13 +5,25 @@ import { createServer } from 'vite';
 import { mkdirSync } from 'node:fs';
 const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 mkdirSync('test-results/fake-smoke', { recursive: true });
-const vite = await createServer({ configFile: root + '/src-renderer/vite.config.ts', server: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+const vite = await createServer({
+  configFile: root + '/src-renderer/vite.config.ts',
+  server: { port: 0, host: '127.0.0.1' },
+  logLevel: 'error',
+});
 await vite.listen();
 const port = (vite.httpServer!.address() as any).port;
-const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'], headless: true });
+const b = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu'],
+  headless: true,
+});
 const page = await b.newPage({ viewport: { width: 1400, height: 900 } });
 page.on('pageerror', (e) => console.log('PAGEERROR', e.message));
-page.on('console', (m) => m.type() === 'error' || m.type() === 'warning' ? console.log('CONSOLE', m.type(), m.text().slice(0, 300)) : null);
+page.on('console', (m) =>
+  m.type() === 'error' || m.type() === 'warning'
+    ? console.log('CONSOLE', m.type(), m.text().slice(0, 300))
+    : null,
+);
 await page.goto(`http://127.0.0.1:${port}/?fake#/datasets`);
 await page.getByRole('navigation', { name: 'Main' }).waitFor();
 await page.getByLabel('Folder path on the server').fill('/data/mnist');
@@ -30,13 +42,24 @@ await page.getByRole('button', { name: 'Evaluate' }).click();
 await page.getByRole('figure', { name: 'Reliability diagram' }).locator('svg').first().waitFor();
 await page.screenshot({ path: 'test-results/fake-smoke/evaluate.png', fullPage: true });
 await page.getByRole('link', { name: 'Predict' }).click();
-await page.getByLabel('Add images').setInputFiles(['/work/shared/data/mnist/0/60003.png', '/work/shared/data/notmnist/A/test_00010.png']);
-await page.getByTestId('predict-summary').getByText(/^2 image/).waitFor();
+await page
+  .getByLabel('Add images')
+  .setInputFiles(['/work/shared/data/mnist/0/60003.png', '/work/shared/data/notmnist/A/test_00010.png']);
+await page
+  .getByTestId('predict-summary')
+  .getByText(/^2 image/)
+  .waitFor();
 await page.getByLabel('Folder path on the server').fill('/data/x');
 await page.getByRole('button', { name: 'Predict folder' }).click();
-await page.getByTestId('predict-summary').getByText(/^42 image/).waitFor();
+await page
+  .getByTestId('predict-summary')
+  .getByText(/^42 image/)
+  .waitFor();
 await page.screenshot({ path: 'test-results/fake-smoke/predict.png' });
-const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+const [dl] = await Promise.all([
+  page.waitForEvent('download'),
+  page.getByRole('button', { name: 'Export CSV' }).click(),
+]);
 console.log('download', dl.suggestedFilename());
 await page.getByRole('link', { name: 'Models' }).click();
 await page.screenshot({ path: 'test-results/fake-smoke/models.png' });
@@ -46,5 +69,6 @@ await page.screenshot({ path: 'test-results/fake-smoke/predict-dark.png' });
 // keyboard: tab reaches nav links
 await page.keyboard.press('Tab');
 console.log('focused', await page.evaluate(() => document.activeElement?.textContent));
-await b.close(); await vite.close();
+await b.close();
+await vite.close();
 console.log('OK');

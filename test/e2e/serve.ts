@@ -25,15 +25,22 @@ export async function startServe(root: string, allow: string[], opts: ServeOptio
   const home = mkdtempSync(join(tmpdir(), 'rank1-e2e-'));
   await opts.prepare?.(home);
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['bin/rank1.js', 'serve', '--port', '0', ...allow.flatMap((a) => ['--allow', a])], {
-    cwd: root,
-    env: { ...process.env, RANK1_HOME: home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['bin/rank1.js', 'serve', '--port', '0', ...allow.flatMap((a) => ['--allow', a])],
+    {
+      cwd: root,
+      env: { ...process.env, RANK1_HOME: home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += String(d)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`rank1 serve printed no URL in ${timeoutMs} ms. stderr:\n${stderr}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`rank1 serve printed no URL in ${timeoutMs} ms. stderr:\n${stderr}`)),
+      timeoutMs,
+    );
     const lines = createInterface({ input: proc.stdout! });
     lines.once('line', (line) => {
       clearTimeout(timer);
@@ -66,4 +73,9 @@ export async function startServe(root: string, allow: string[], opts: ServeOptio
 }
 
 export const chromiumPath = '/usr/bin/chromium';
-export const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
+export const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+];

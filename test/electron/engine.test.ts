@@ -5,9 +5,11 @@ import type { ServiceEvent } from '../../src-main/contract.js';
 /** A fake utility process: records posts, lets the test answer as the engine child would. */
 class FakeChild extends EventEmitter {
   posted: any[] = [];
+  transfers: unknown[][] = [];
   killed = false;
-  postMessage(m: unknown) {
+  postMessage(m: unknown, transfer?: unknown[]) {
     this.posted.push(m);
+    if (transfer) this.transfers.push(transfer);
   }
   kill() {
     this.killed = true;
@@ -71,6 +73,12 @@ describe('utility process engine', () => {
     second.emit('message', { t: 'ready' });
     expect(second.posted).toContainEqual({ t: 'grant', path: '/data/cats' }); // grants survive the restart
 
+    // The event stream's end is transferred to the utility process with child.postMessage(msg, [port]).
+    const port = { postMessage() {} };
+    expect(engine.connectEvents(port)).toBe(true);
+    expect(second.posted.at(-1)).toEqual({ t: 'event-port' });
+    expect(second.transfers).toEqual([[port]]);
+
     const stopped = engine.stop();
     second.emit('exit', 0);
     await stopped;
@@ -88,6 +96,12 @@ describe('engine entry', () => {
     port.on('message', (m) => got.push(m));
     parent.emit('message', { data: { t: 'call', id: 1, op: 'system.info', args: {} }, ports: [] });
     expect(got).toEqual([{ t: 'call', id: 1, op: 'system.info', args: {} }]);
+    // Transferred ports (the event stream's end) come through with their message.
+    const withPorts: unknown[][] = [];
+    port.on('message', (m, ports) => withPorts.push([m, ports]));
+    const eventPort = { postMessage: vi.fn() };
+    parent.emit('message', { data: { t: 'event-port' }, ports: [eventPort] });
+    expect(withPorts).toEqual([[{ t: 'event-port' }, [eventPort]]]);
     port.postMessage({ t: 'ready' });
     expect(parent.postMessage).toHaveBeenCalledWith({ t: 'ready' });
   });

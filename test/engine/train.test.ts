@@ -49,17 +49,17 @@ describe('trainModel', () => {
     const events: TrainEvent[] = [];
     const out = nodePath.join(tmp(), 'model');
     const meta = await trainModel(
-      request(out, { config: { epochs: 4, batchSize: 16, seed: 1 }, onEvent: (e) => events.push(e) }),
+      request(out, { config: { epochs: 6, batchSize: 8, seed: 1 }, onEvent: (e) => events.push(e) }),
     );
     expect(events[0]!.type).toBe('start');
-    expect(events.filter((e) => e.type === 'epoch')).toHaveLength(4);
-    expect(events.filter((e) => e.type === 'checkpoint')).toHaveLength(3);
+    expect(events.filter((e) => e.type === 'epoch')).toHaveLength(6);
+    expect(events.filter((e) => e.type === 'checkpoint')).toHaveLength(5);
     expect(events.at(-1)!.type).toBe('done');
     const steps = events.filter((e) => e.type === 'step');
-    expect(steps.length).toBe(4 * Math.floor(64 / 16));
+    expect(steps.length).toBe(6 * Math.floor(64 / 8));
     expect(meta.metrics!.val!.accuracy).toBeGreaterThan(0.6); // 4 classes: chance is 0.25
     expect(meta.ood!.threshold).toBeGreaterThan(0);
-    expect(meta.history).toHaveLength(4);
+    expect(meta.history).toHaveLength(6);
     const model = await loadModel(out);
     const px = await data.set.read([0, 1]);
     const p = await model.predict(px, 2);

@@ -21,7 +21,8 @@ describe('App shell', () => {
   it('has labelled navigation and shows the backend and device', async () => {
     await setup();
     const nav = screen.getByRole('navigation', { name: 'Main' });
-    for (const name of ['Datasets', 'Train', 'Evaluate', 'Predict', 'Models']) expect(within(nav).getByRole('link', { name })).toBeTruthy();
+    for (const name of ['Datasets', 'Train', 'Evaluate', 'Predict', 'Models'])
+      expect(within(nav).getByRole('link', { name })).toBeTruthy();
     expect(screen.getByTestId('device').textContent).toContain('CPU (wasm)');
     await fireEvent.click(within(nav).getByRole('link', { name: 'Models' }));
     window.dispatchEvent(new HashChangeEvent('hashchange'));
@@ -29,15 +30,21 @@ describe('App shell', () => {
   });
 
   it('shows a connection error saying what failed', async () => {
-    await setup({ fail: { 'system.info': new ServiceError('forbidden', 'Bad token: open the link rank1 serve printed.') } });
-    expect((await screen.findByRole('alert')).textContent).toContain('Bad token: open the link rank1 serve printed.');
+    await setup({
+      fail: { 'system.info': new ServiceError('forbidden', 'Bad token: open the link rank1 serve printed.') },
+    });
+    expect((await screen.findByRole('alert')).textContent).toContain(
+      'Bad token: open the link rank1 serve printed.',
+    );
   });
 });
 
 describe('Datasets', () => {
   it('scans, shows balance and skipped files, imports with progress and lists the dataset', async () => {
     const { fake } = await setup();
-    await fireEvent.input(screen.getByLabelText('Folder path on the server'), { target: { value: '/data/mnist' } });
+    await fireEvent.input(screen.getByLabelText('Folder path on the server'), {
+      target: { value: '/data/mnist' },
+    });
     await fireEvent.click(screen.getByRole('button', { name: 'Scan' }));
     expect(await screen.findByText(/3,180 images in 10 classes/)).toBeTruthy();
     expect(screen.getByRole('figure', { name: 'Class balance' })).toBeTruthy();
@@ -46,14 +53,20 @@ describe('Datasets', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Import' }));
     expect(await screen.findByRole('progressbar', { name: 'Import progress' })).toBeTruthy();
     await waitFor(() => expect(fake.datasets).toHaveLength(1));
-    expect(fake.calls.find((c) => c.op === 'datasets.import')!.args).toMatchObject({ path: '/data/mnist', imageSize: 32, fit: 'cover' });
+    expect(fake.calls.find((c) => c.op === 'datasets.import')!.args).toMatchObject({
+      path: '/data/mnist',
+      imageSize: 32,
+      fit: 'cover',
+    });
     expect(await screen.findByText(/1 label conflict/)).toBeTruthy();
     expect(await screen.findByRole('list', { name: 'Thumbnails' })).toBeTruthy();
   });
 
   it('shows a scan error where it happened', async () => {
     await setup();
-    await fireEvent.input(screen.getByLabelText('Folder path on the server'), { target: { value: '/missing' } });
+    await fireEvent.input(screen.getByLabelText('Folder path on the server'), {
+      target: { value: '/missing' },
+    });
     await fireEvent.click(screen.getByRole('button', { name: 'Scan' }));
     expect((await screen.findByRole('alert')).textContent).toContain('No folder at /missing');
   });
@@ -62,12 +75,22 @@ describe('Datasets', () => {
 describe('Train', () => {
   it('starts a preset training, shows progress and curves, and finishes with a model', async () => {
     const { fake, app } = await setup({}, '#/train');
-    fake.datasets.push({ id: 'ds-1', root: '/data/mnist', images: 10, classes: ['0'], preprocessing: {} as never, importedAt: '' });
+    fake.datasets.push({
+      id: 'ds-1',
+      root: '/data/mnist',
+      images: 10,
+      classes: ['0'],
+      preprocessing: {} as never,
+      importedAt: '',
+    });
     await app.refreshDatasets();
     await fireEvent.click(screen.getByLabelText(/Balanced/));
     await fireEvent.click(screen.getByRole('button', { name: 'Start training' }));
     expect(await screen.findByRole('progressbar', { name: 'Training progress' })).toBeTruthy();
-    expect(fake.calls.find((c) => c.op === 'train.start')!.args).toEqual({ dataset: 'ds-1', preset: 'balanced' });
+    expect(fake.calls.find((c) => c.op === 'train.start')!.args).toEqual({
+      dataset: 'ds-1',
+      preset: 'balanced',
+    });
     await screen.findByText(/Training finished/, {}, { timeout: 5000 });
     expect(app.train.curves.epoch).toEqual([1, 2, 3]);
     expect(screen.getByRole('group', { name: 'Training curves' })).toBeTruthy();
@@ -84,7 +107,17 @@ describe('Train', () => {
             state: 'running',
             startedAt: new Date().toISOString(),
             title: 'Train on mnist',
-            last: { type: 'step', epoch: 3, step: 30, totalSteps: 100, loss: 0.3, kl: 0.1, lr: 0.1, imagesPerSecond: 800, etaSeconds: 70 },
+            last: {
+              type: 'step',
+              epoch: 3,
+              step: 30,
+              totalSteps: 100,
+              loss: 0.3,
+              kl: 0.1,
+              lr: 0.1,
+              imagesPerSecond: 800,
+              etaSeconds: 70,
+            },
             history: [{ epoch: 1 } as never, { epoch: 2 } as never],
           },
         ],
@@ -93,7 +126,9 @@ describe('Train', () => {
     );
     expect(app.train.jobId).toBe('old');
     expect(await screen.findByText('Train on mnist')).toBeTruthy();
-    expect(screen.getByRole('progressbar', { name: 'Training progress' }).getAttribute('aria-valuenow')).toBe('30');
+    expect(screen.getByRole('progressbar', { name: 'Training progress' }).getAttribute('aria-valuenow')).toBe(
+      '30',
+    );
     expect(app.train.curves.epoch).toEqual([1, 2]);
   });
 });
@@ -101,7 +136,14 @@ describe('Train', () => {
 describe('Evaluate', () => {
   it('shows metrics with hints, the reliability diagram, OOD separation, the operating point and the review queue', async () => {
     const { fake, app } = await setup({}, '#/evaluate');
-    fake.datasets.push({ id: 'ds-1', root: '/data/mnist', images: 10, classes: ['0'], preprocessing: {} as never, importedAt: '' });
+    fake.datasets.push({
+      id: 'ds-1',
+      root: '/data/mnist',
+      images: 10,
+      classes: ['0'],
+      preprocessing: {} as never,
+      importedAt: '',
+    });
     await app.refreshDatasets();
     await fireEvent.input(screen.getByLabelText(/OOD folder/), { target: { value: '/data/notmnist' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Evaluate' }));
@@ -112,7 +154,9 @@ describe('Evaluate', () => {
     expect(screen.getByText(/Accept predictions above 90%: \d+% of images, accuracy/)).toBeTruthy();
     const cell = screen.getAllByRole('button', { name: /images of 0 predicted as 0/ })[0]!;
     await fireEvent.click(cell);
-    expect(screen.getByRole('list', { name: 'Images in the selected cell' }).children.length).toBeGreaterThan(0);
+    expect(screen.getByRole('list', { name: 'Images in the selected cell' }).children.length).toBeGreaterThan(
+      0,
+    );
     expect(screen.getByRole('list', { name: 'Review queue' }).children.length).toBe(60);
   });
 });
@@ -121,14 +165,20 @@ describe('Predict', () => {
   it('streams cards from uploaded files with entropy, split and OOD reasons; filters, sorts and exports', async () => {
     const { fake, app } = await setup({}, '#/predict');
     const files = [
-      ...Array.from({ length: 6 }, (_, i) => new File([new Uint8Array([1, 2, 3])], `digit${i}.png`, { type: 'image/png' })),
+      ...Array.from(
+        { length: 6 },
+        (_, i) => new File([new Uint8Array([1, 2, 3])], `digit${i}.png`, { type: 'image/png' }),
+      ),
       new File([new Uint8Array([1])], 'A_letter.png', { type: 'image/png' }),
       new File(['x'], 'notes.txt', { type: 'text/plain' }),
     ];
     await fireEvent.change(screen.getByLabelText('Add images'), { target: { files } });
     const list = await screen.findByRole('list', { name: 'Predictions' });
     await waitFor(() => expect(within(list).getAllByRole('listitem')).toHaveLength(7));
-    const predictCall = fake.calls.find((c) => c.op === 'predict')!.args as { model: string; files: { name: string; base64: string }[] };
+    const predictCall = fake.calls.find((c) => c.op === 'predict')!.args as {
+      model: string;
+      files: { name: string; base64: string }[];
+    };
     expect(predictCall.model).toBe('demo-digits');
     expect(predictCall.files.map((f) => f.name)).not.toContain('notes.txt');
     expect(predictCall.files[0]!.base64).toBe('AQID');
@@ -156,14 +206,45 @@ describe('Predict', () => {
     expect(fake.calls.find((c) => c.op === 'predictions.csv')!.args).not.toHaveProperty('rows.0.thumbnail');
   });
 
+  it('shows thumbnails of dropped files made in the browser, without asking the service for them', async () => {
+    const made: string[] = [];
+    const saved = { create: URL.createObjectURL, revoke: URL.revokeObjectURL };
+    URL.createObjectURL = (b: Blob) => `blob:thumb-${made.push((b as File).name)}`;
+    URL.revokeObjectURL = () => {};
+    try {
+      const { fake, app } = await setup({}, '#/predict');
+      const files = ['a.png', 'b.png', 'a.png'].map(
+        (n) => new File([new Uint8Array([1, 2, 3])], n, { type: 'image/png' }),
+      );
+      await fireEvent.change(screen.getByLabelText('Add images'), { target: { files } });
+      const list = await screen.findByRole('list', { name: 'Predictions' });
+      await waitFor(() => expect(within(list).getAllByRole('listitem')).toHaveLength(3));
+      expect(fake.calls.find((c) => c.op === 'predict')!.args).toMatchObject({ thumbnails: false });
+      expect(made).toEqual(['a.png', 'b.png', 'a.png']);
+      // Same-named files keep their own picture, in drop order.
+      expect(app.predict.rows.map((r) => [r.name, r.thumbnail])).toEqual([
+        ['a.png', 'blob:thumb-1'],
+        ['b.png', 'blob:thumb-2'],
+        ['a.png', 'blob:thumb-3'],
+      ]);
+      expect(list.querySelector('img')?.getAttribute('src')).toMatch(/^blob:thumb-/);
+    } finally {
+      Object.assign(URL, { createObjectURL: saved.create, revokeObjectURL: saved.revoke });
+    }
+  });
+
   it('copies into class folders with _uncertain and _ood via a server path', async () => {
     const { fake, app } = await setup({}, '#/predict');
     await app.predict.addPaths(['/data/mix']);
     await waitFor(() => expect(app.predict.running).toHaveLength(0));
     app.predict.flush();
-    await fireEvent.input(screen.getByLabelText('Destination folder on the server'), { target: { value: '/out' } });
+    await fireEvent.input(screen.getByLabelText('Destination folder on the server'), {
+      target: { value: '/out' },
+    });
     await fireEvent.click(screen.getByRole('button', { name: 'Copy' }));
-    expect((await screen.findByRole('status', { name: '' }, { timeout: 100 }).catch(() => null)) ?? true).toBeTruthy();
+    expect(
+      (await screen.findByRole('status', { name: '' }, { timeout: 100 }).catch(() => null)) ?? true,
+    ).toBeTruthy();
     await waitFor(() => expect(app.predict.notice).toMatch(/Copied 40 image\(s\) into \/out/));
     expect(fake.calls.find((c) => c.op === 'predictions.copy')!.args).toMatchObject({ dest: '/out' });
   });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, formatRate, progressText, formatPercent } from '../../src-renderer/lib/format.js';
 import { auroc, fprAtTpr, histogram, operatingPoint, riskCoverage } from '../../src-renderer/lib/stats.js';
-import { forExport, matches, sortRows, summarise, topClasses, view } from '../../src-renderer/lib/predictions.js';
+import {
+  forExport,
+  matches,
+  sortRows,
+  summarise,
+  topClasses,
+  view,
+} from '../../src-renderer/lib/predictions.js';
 import { progressOf, reduceJob, fromInfo, type JobView } from '../../src-renderer/lib/jobs.js';
 import { curvesOf } from '../../src-renderer/lib/curves.js';
 import { trainArgsOf, defaultAdvanced } from '../../src-renderer/lib/train.svelte.js';
@@ -22,7 +29,9 @@ describe('format', () => {
     expect(formatRate(12.34, 'steps')).toBe('12.3 steps/s');
     expect(formatRate(0)).toBe('—');
     expect(formatPercent(0.1234)).toBe('12.3%');
-    expect(progressText({ done: 1500, total: 3000, rate: 100, etaSeconds: 15 })).toBe('1,500 / 3,000 · 50% · 100 images/s · 15 s left');
+    expect(progressText({ done: 1500, total: 3000, rate: 100, etaSeconds: 15 })).toBe(
+      '1,500 / 3,000 · 50% · 100 images/s · 15 s left',
+    );
     expect(progressText({ done: 3000, total: 3000, etaSeconds: 0 })).toBe('3,000 / 3,000 · 100%');
   });
 });
@@ -50,7 +59,12 @@ describe('stats', () => {
     expect(operatingPoint(curve, 0).accepted).toBe(4);
     expect(operatingPoint(curve, 0.999).accepted).toBe(0);
     // ties collapse into one point
-    expect(riskCoverage([{ confidence: 0.5, correct: true }, { confidence: 0.5, correct: false }])).toHaveLength(1);
+    expect(
+      riskCoverage([
+        { confidence: 0.5, correct: true },
+        { confidence: 0.5, correct: false },
+      ]),
+    ).toHaveLength(1);
   });
 
   it('computes AUROC and FPR at 95% TPR', () => {
@@ -64,7 +78,15 @@ describe('stats', () => {
 describe('predictions', () => {
   const rows: PredictionRow[] = [
     { file: '/a/b.png', name: 'b.png', label: '1', confidence: 0.9, entropy: 0.3 },
-    { file: '/a/a.png', name: 'a.png', label: '7', confidence: 0.4, entropy: 1.9, ood: true, uncertain: true },
+    {
+      file: '/a/a.png',
+      name: 'a.png',
+      label: '7',
+      confidence: 0.4,
+      entropy: 1.9,
+      ood: true,
+      uncertain: true,
+    },
     { file: '/a/c.png', name: 'c.png', label: '2', confidence: 0.6, entropy: 1.1, uncertain: true },
     { file: '/a/x.txt', name: 'x.txt', error: 'not an image' },
   ];
@@ -87,34 +109,78 @@ describe('predictions', () => {
   });
   it('picks top classes and strips bulky fields for export', () => {
     const r: PredictionRow = { file: 'f', name: 'f', probabilities: [0.1, 0.7, 0.2], thumbnail: 'data:..' };
-    expect(topClasses(r, ['a', 'b', 'c'], 2)).toEqual([{ label: 'b', p: 0.7 }, { label: 'c', p: 0.2 }]);
+    expect(topClasses(r, ['a', 'b', 'c'], 2)).toEqual([
+      { label: 'b', p: 0.7 },
+      { label: 'c', p: 0.2 },
+    ]);
     expect(forExport([r])[0]).toEqual({ file: 'f', name: 'f' });
   });
 });
 
 describe('job event reduction', () => {
   const t0 = 1_000_000;
-  const ev = (progress: unknown): ServiceEvent => ({ type: 'job.progress', jobId: 'j', kind: 'import', progress: progress as never });
+  const ev = (progress: unknown): ServiceEvent => ({
+    type: 'job.progress',
+    jobId: 'j',
+    kind: 'import',
+    progress: progress as never,
+  });
   it('measures rate and ETA from progress events', () => {
     let j = reduceJob(undefined, ev({ done: 0, total: 1000 }), t0)!;
     j = reduceJob(j, ev({ done: 200, total: 1000, phase: 'decoding' }), t0 + 2000)!;
     expect(j.rate).toBeCloseTo(100);
     expect(j.etaSeconds).toBeCloseTo(8);
     expect(j.phase).toBe('decoding');
-    j = reduceJob(j, { type: 'job.done', jobId: 'j', kind: 'import', result: { id: 'd' } as never }, t0 + 3000)!;
+    j = reduceJob(
+      j,
+      { type: 'job.done', jobId: 'j', kind: 'import', result: { id: 'd' } as never },
+      t0 + 3000,
+    )!;
     expect(j.state).toBe('done');
     expect(j.result).toEqual({ id: 'd' });
   });
   it('keeps training steps, epochs (deduplicated) and failure messages', () => {
-    const tr = (p: unknown): ServiceEvent => ({ type: 'job.progress', jobId: 't', kind: 'train', progress: p as never });
-    let j: JobView | undefined = reduceJob(undefined, tr({ type: 'start', totalSteps: 100, stepsPerEpoch: 10, backend: 'wasm', device: 'CPU' }), t0);
-    j = reduceJob(j, tr({ type: 'step', epoch: 1, step: 10, totalSteps: 100, loss: 1, kl: 0, lr: 0.1, imagesPerSecond: 500, etaSeconds: 90 }), t0 + 1);
+    const tr = (p: unknown): ServiceEvent => ({
+      type: 'job.progress',
+      jobId: 't',
+      kind: 'train',
+      progress: p as never,
+    });
+    let j: JobView | undefined = reduceJob(
+      undefined,
+      tr({ type: 'start', totalSteps: 100, stepsPerEpoch: 10, backend: 'wasm', device: 'CPU' }),
+      t0,
+    );
+    j = reduceJob(
+      j,
+      tr({
+        type: 'step',
+        epoch: 1,
+        step: 10,
+        totalSteps: 100,
+        loss: 1,
+        kl: 0,
+        lr: 0.1,
+        imagesPerSecond: 500,
+        etaSeconds: 90,
+      }),
+      t0 + 1,
+    );
     expect(j).toMatchObject({ done: 10, total: 100, rate: 500, etaSeconds: 90, backend: 'wasm' });
     const m = { epoch: 1, trainLoss: 1 } as never;
     j = reduceJob(j, tr({ type: 'epoch', metrics: m }), t0 + 2);
     j = reduceJob(j, tr({ type: 'epoch', metrics: m }), t0 + 3);
     expect(j!.history).toHaveLength(1);
-    j = reduceJob(j, { type: 'job.failed', jobId: 't', kind: 'train', error: { code: 'failed', message: 'Out of memory: lower the batch size.' } }, t0 + 4);
+    j = reduceJob(
+      j,
+      {
+        type: 'job.failed',
+        jobId: 't',
+        kind: 'train',
+        error: { code: 'failed', message: 'Out of memory: lower the batch size.' },
+      },
+      t0 + 4,
+    );
     expect(j).toMatchObject({ state: 'failed', error: 'Out of memory: lower the batch size.' });
   });
   it('restores a running job from jobs.list with its history', () => {
@@ -125,15 +191,38 @@ describe('job event reduction', () => {
         state: 'running',
         startedAt: new Date(t0).toISOString(),
         title: 'Train',
-        last: { type: 'step', epoch: 2, step: 15, totalSteps: 30, loss: 0.5, kl: 0, lr: 0.1, imagesPerSecond: 100, etaSeconds: 10 },
+        last: {
+          type: 'step',
+          epoch: 2,
+          step: 15,
+          totalSteps: 30,
+          loss: 0.5,
+          kl: 0,
+          lr: 0.1,
+          imagesPerSecond: 100,
+          etaSeconds: 10,
+        },
         history: [{ epoch: 1 } as never],
       },
       t0 + 5,
     );
     expect(j).toMatchObject({ done: 15, total: 30, epoch: 2, history: [{ epoch: 1 }], startedAt: t0 });
-    expect(progressOf({ processed: 3, total: 9, stage: 'hash' })).toMatchObject({ done: 3, total: 9, phase: 'hash' });
+    expect(progressOf({ processed: 3, total: 9, stage: 'hash' })).toMatchObject({
+      done: 3,
+      total: 9,
+      phase: 'hash',
+    });
     // The data room's ImportProgress: done = decoded + cached + skipped.
-    const imp = { phase: 'decode', scanned: 3000, decoded: 1200, cached: 300, skipped: 2, total: 3000, imagesPerSecond: 900, etaSeconds: 2 };
+    const imp = {
+      phase: 'decode',
+      scanned: 3000,
+      decoded: 1200,
+      cached: 300,
+      skipped: 2,
+      total: 3000,
+      imagesPerSecond: 900,
+      etaSeconds: 2,
+    };
     expect(progressOf(imp)).toMatchObject({ done: 1502, total: 3000, phase: 'decode', rate: 900, eta: 2 });
   });
   it('turns history into chart columns', () => {
@@ -159,15 +248,27 @@ describe('app helpers', () => {
   it('builds train arguments from a preset or the advanced form', () => {
     expect(trainArgsOf('ds', ' ', 'quick', null)).toEqual({ dataset: 'ds', preset: 'quick' });
     const a = trainArgsOf('ds', 'n', 'best', { ...defaultAdvanced, method: 'deterministic' });
-    expect(a).toMatchObject({ name: 'n', members: 1, method: 'deterministic', augment: { crop: true, flip: false } });
+    expect(a).toMatchObject({
+      name: 'n',
+      members: 1,
+      method: 'deterministic',
+      augment: { crop: true, flip: false },
+    });
   });
   it('finds label conflicts in an import report of unknown shape', () => {
-    expect(labelConflicts({ conflicts: [{ files: ['a', 'b'], classes: ['1', '7'] }] })).toEqual([{ file: 'a, b', classes: ['1', '7'] }]);
+    expect(labelConflicts({ conflicts: [{ files: ['a', 'b'], classes: ['1', '7'] }] })).toEqual([
+      { file: 'a, b', classes: ['1', '7'] },
+    ]);
     expect(labelConflicts({ duplicates: ['x'] })).toEqual([{ file: 'x', classes: [] }]);
     expect(labelConflicts(undefined)).toEqual([]);
   });
   it('batches uploads and recognises images; builds the ws URL and token', () => {
-    expect(batches(Array.from({ length: 300 }, () => ({ size: 10 })), 128).map((b) => b.length)).toEqual([128, 128, 44]);
+    expect(
+      batches(
+        Array.from({ length: 300 }, () => ({ size: 10 })),
+        128,
+      ).map((b) => b.length),
+    ).toEqual([128, 128, 44]);
     expect(batches([{ size: 20e6 }, { size: 20e6 }]).length).toBe(2);
     expect(isImageName('a.JPG')).toBe(true);
     expect(isImageName('a.txt')).toBe(false);

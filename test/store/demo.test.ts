@@ -16,7 +16,11 @@ beforeEach(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-demo-'));
   home = path.join(tmp, 'home');
   resources = path.join(tmp, 'resources');
-  await writeModelFolder(demoSource(resources), fakeMeta({ id: 'demo-digits', name: 'Digits (demo)', demo: true }), fakeWeights());
+  await writeModelFolder(
+    demoSource(resources),
+    fakeMeta({ id: 'demo-digits', name: 'Digits (demo)', demo: true }),
+    fakeWeights(),
+  );
 });
 afterEach(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
@@ -33,7 +37,9 @@ describe('installDemoModel', () => {
     await expect(installDemoModel(home, resources)).resolves.toBe(true);
     const { models } = await listModels(home);
     expect(models.map((m) => [m.id, m.demo])).toEqual([[DEMO_MODEL_ID, true]]);
-    await expect(readModelFolder(modelDir(home, DEMO_MODEL_ID))).resolves.toMatchObject({ meta: { name: 'Digits (demo)' } });
+    await expect(readModelFolder(modelDir(home, DEMO_MODEL_ID))).resolves.toMatchObject({
+      meta: { name: 'Digits (demo)' },
+    });
     expect(await exists(path.join(home, DEMO_MARKER))).toBe(true);
     // No temporaries left beside it.
     expect(await fs.readdir(path.join(home, 'models'))).toEqual([DEMO_MODEL_ID]);
@@ -74,12 +80,15 @@ describe('installDemoModel', () => {
     expect((await listModels(home)).models[0]?.demo).toBe(true);
   });
 
-  it.skipIf(!existsSync(path.join(demoSource(repoResources), 'model.json')))('the repository ships a valid, small demo model marked demo', async () => {
-    const { meta } = await readModelFolder(demoSource(repoResources));
-    expect(meta.demo).toBe(true);
-    expect(meta.classes).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
-    expect(meta.weights.bytes).toBeLessThan(5 * 1024 * 1024);
-    expect(meta.ood?.score).toBeTruthy();
-    expect(meta.heldOut).toBeUndefined();
-  });
+  it.skipIf(!existsSync(path.join(demoSource(repoResources), 'model.json')))(
+    'the repository ships a valid, small demo model marked demo',
+    async () => {
+      const { meta } = await readModelFolder(demoSource(repoResources));
+      expect(meta.demo).toBe(true);
+      expect(meta.classes).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+      expect(meta.weights.bytes).toBeLessThan(5 * 1024 * 1024);
+      expect(meta.ood?.score).toBeTruthy();
+      expect(meta.heldOut).toBeUndefined();
+    },
+  );
 });

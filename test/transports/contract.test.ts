@@ -51,6 +51,8 @@ describe.skipIf(!haveService)('the contract through the WebSocket, against the r
     mkdirSync(join(granted, 'cats'), { recursive: true });
     mkdirSync(outside);
     writeFileSync(join(outside, 'secret.png'), 'not an image');
+    // The data room finds its cache through RANK1_HOME: keep this test's datasets in its own home.
+    process.env.RANK1_HOME = home;
     const { createService } = await import('../../src-main/service.js');
     service = createService({ home });
     service.grant(granted);

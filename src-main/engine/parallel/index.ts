@@ -32,15 +32,15 @@ export const PREDICT_CHUNK_EXAMPLES = 32;
 export const BN_MOMENTUM = 0.9;
 
 /**
- * Worker count: env RANK1_WORKERS when set (0 or 1 = no workers), else min(cores, 4) on wasm and
- * 1 (in-process) on every other backend, which already uses the machine.
+ * Worker threads to use: env RANK1_WORKERS when set (0 = none, run in-process), else
+ * min(cores, 4) on wasm and 0 on every other backend (they already use the machine).
  */
 export function resolveWorkers(backend: BackendName | string | undefined, requested?: number): number {
   const env = process.env.RANK1_WORKERS;
-  const fromEnv = env !== undefined && env !== '' ? Number(env) : undefined;
-  const n = requested ?? (fromEnv !== undefined && Number.isFinite(fromEnv) ? fromEnv : undefined);
-  if (n !== undefined) return Math.max(1, Math.floor(n));
-  return backend === 'wasm' ? Math.max(1, Math.min(availableParallelism(), 4)) : 1;
+  const fromEnv = env !== undefined && env.trim() !== '' ? Number(env) : NaN;
+  const n = requested ?? (Number.isFinite(fromEnv) ? fromEnv : undefined);
+  if (n !== undefined) return Math.max(0, Math.floor(n));
+  return backend === 'wasm' ? Math.max(1, Math.min(availableParallelism(), 4)) : 0;
 }
 
 function chunksOf(x: Float32Array, shape: readonly number[], per: number, rng: Rng, labels?: Int32Array): Chunk[] {
