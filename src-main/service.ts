@@ -34,6 +34,8 @@ import {
 } from './contract.js';
 import type { DatasetMetrics, EpochMetrics, ImagePrediction, OodMetrics } from './engine/types.js';
 import type { ExampleSet, PreparedImage, Preprocessing } from './data/types.js';
+import { IMAGE_EXTENSIONS } from './data/formats.js';
+import type { TrainRequest } from './engine/train.js';
 import {
   ModelFormatError,
   ModelImportError,
@@ -60,27 +62,8 @@ import {
 // ---------------------------------------------------------------------------------------------
 // What the service needs from the engine and the data room (structural, so fakes fit)
 
-export interface EngineTrainRequest {
-  train: ExampleSet;
-  val: ExampleSet;
-  classes: string[];
-  preprocessing: Preprocessing;
-  datasetRoot?: string;
-  heldOut?: { val: string[]; test: string[] };
-  model?: Partial<ModelConfig>;
-  config?: Partial<TrainConfig>;
-  preset?: 'quick' | 'balanced' | 'best';
-  /** Transfer learning: the prepared backbone and embeddings (engine `prepareTransfer`). */
-  backbone?: unknown;
-  /** Target in-distribution acceptance rate of the OOD flag (settings.oodTpr). */
-  oodTpr?: number;
-  id: string;
-  name?: string;
-  outDir: string;
-  resume?: boolean;
-  signal?: AbortSignal;
-  onEvent?: (e: TrainEvent) => void;
-}
+/** What `trainModel` takes (the engine's own request type; fakes in tests fit it). */
+export type EngineTrainRequest = TrainRequest;
 
 export type EnginePrediction = ImagePrediction & {
   scores?: Record<string, number>;
@@ -121,7 +104,7 @@ export interface EngineApi {
     backbone: string,
     dataset: { splits: { train: ExampleSet; val: ExampleSet } },
     opts: { signal?: AbortSignal; onProgress?: (p: unknown) => void },
-  ): Promise<unknown>;
+  ): Promise<TrainRequest['backbone']>;
   chooseBackbone?(given: string | undefined, channels: 1 | 3, size: number): string;
 }
 
@@ -172,31 +155,6 @@ export interface ServiceOptions {
 type Args<O extends OperationName> = z.output<(typeof operations)[O]>;
 type Handlers = { [O in OperationName]: (args: Args<O>) => Promise<Results[O]> };
 
-const IMAGE_EXTENSIONS = new Set([
-  '.jpg',
-  '.jpeg',
-  '.jpe',
-  '.jfif',
-  '.png',
-  '.gif',
-  '.webp',
-  '.tif',
-  '.tiff',
-  '.avif',
-  '.heic',
-  '.heif',
-  '.bmp',
-  '.dib',
-  '.pnm',
-  '.pbm',
-  '.pgm',
-  '.ppm',
-  '.pam',
-  '.tga',
-  '.icb',
-  '.vda',
-  '.vst',
-]);
 const MAX_RECENT_JOBS = 50;
 const MODEL_CACHE_SIZE = 2;
 /** Largest export returned inline (the import side accepts the same as a dropped file). */

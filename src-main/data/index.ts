@@ -6,6 +6,7 @@
 export type { ExampleSet, PreparedImage, Preprocessing } from './types.js';
 export { DEFAULT_BACKGROUND, MAX_INPUT_PIXELS, prepareImage, thumbnail } from './decode.js';
 export { ImageError, type ImageErrorReason } from './errors.js';
+export { IMAGE_EXTENSIONS } from './formats.js';
 export { dataHome } from './home.js';
 export {
   scanFolder,

@@ -22,6 +22,7 @@ import { buildModel, type Rank1Model } from './models.js';
 import { fitFeatureStats, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { thresholdAtTpr } from './metrics.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';
+import { parallelTrainStep } from './parallel/index.js';
 import { rngFor, type Rng } from './random.js';
 import type { EpochMetrics, ModelConfig, TrainConfig, TrainEvent } from './types.js';
 
@@ -183,6 +184,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
 
   const model = buildModel(config, rngFor(tc.seed, 0));
   const optimizer = createOptimizer(tc.optimizer);
+  let closeWorkers: (() => Promise<void>) | undefined;
   try {
     const normalization: Normalization = resumed?.meta.normalization ?? (await computeNormalization(train));
     const sources = (): { train: InputSource; val: InputSource } =>
@@ -200,12 +202,11 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     const B = Math.min(tc.batchSize, train.count);
     const stepsPerEpoch = Math.max(1, Math.floor(train.count / B));
     const totalSteps = tc.epochs * stepsPerEpoch;
-    const trainStep = makeTrainStep(model, optimizer, {
-      numClasses: req.classes.length,
-      l2: tc.l2,
-      trainSize: train.count,
-      factorLrMultiplier: tc.factorLrMultiplier,
-    });
+    const stepOpts = { numClasses: req.classes.length, l2: tc.l2, trainSize: train.count, factorLrMultiplier: tc.factorLrMultiplier };
+    // wasm: data-parallel over worker threads (engine/parallel; RANK1_WORKERS=0 keeps it in-process).
+    const parallel = await parallelTrainStep(backend.name, model, optimizer, stepOpts);
+    closeWorkers = parallel && (() => parallel.pool.close());
+    const trainStep = parallel ?? makeTrainStep(model, optimizer, stepOpts);
 
     const baseMeta = (): Omit<ModelMeta, 'weights' | 'format' | 'formatVersion'> => ({
       id: req.id,
@@ -339,6 +340,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     req.onEvent?.({ type: 'done', modelDir: req.outDir });
     return meta;
   } finally {
+    await closeWorkers?.();
     model.dispose();
     optimizer.dispose();
   }

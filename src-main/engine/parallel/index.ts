@@ -204,3 +204,19 @@ export async function runMembersParallel(
   }
   return { B, M, C, probs, logProbs, meanLogits, features, D };
 }
+
+/**
+ * The hook for train.ts: a parallel train step when `resolveWorkers(backend)` asks for worker
+ * threads (wasm by default), else undefined (use `makeTrainStep`). Close `step.pool` when done.
+ */
+export async function parallelTrainStep(
+  backend: BackendName,
+  model: Rank1Model,
+  optimizer: Optimizer,
+  o: { numClasses: number; l2: number; trainSize: number; factorLrMultiplier?: number },
+): Promise<ParallelTrainStep | undefined> {
+  const workers = resolveWorkers(backend);
+  if (workers <= 0) return undefined;
+  const pool = await WorkerPool.create(model.config, { workers, backend });
+  return makeParallelTrainStep(model, optimizer, pool, o);
+}

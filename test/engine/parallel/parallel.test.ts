@@ -15,7 +15,7 @@ import { Rng } from '../../../src-main/engine/random.js';
 import { makeTrainStep } from '../../../src-main/engine/train.js';
 import type { ModelConfig } from '../../../src-main/engine/types.js';
 
-const shape = { size: 8, channels: 1, count: 100, numClasses: 3 };
+const shape = { size: 8, channels: 1 as const, count: 100, numClasses: 3 };
 const cnn = (method: ModelConfig['method']) => resolveModelConfig(shape, { arch: 'cnn', hidden: 8, members: 2, method });
 const pools: WorkerPool[] = [];
 const pool = async (config: ModelConfig, workers: number) => {
