@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       classes: ds.classes,
       preprocessing: ds.preprocessing,
       id: 'demo-digits',
-      name: 'Handwritten digits (demo)',
+      name: 'Handwritten digits',
       outDir: trainedDir,
       preset: 'quick',
       model: { arch: opt.arch as 'cnn' | 'mlp', method: 'rank1', members: 4 },

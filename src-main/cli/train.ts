@@ -74,6 +74,10 @@ export function registerTrain(program: Command): void {
       choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
       'auto',
     )
+    .option(
+      '--backbone <b>',
+      'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output] (default: a pretrained backbone for photos > 32 px)',
+    )
     .option('--json', 'one JSON line per epoch, then {"model", "val"}')
     .action((dir: string, o: TrainOptions, cmd: Command) =>
       runCommand('train', async (signal) => {

@@ -157,7 +157,7 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
       .first()
       .waitFor({ timeout: 300_000 });
     await expect(page.getByRole('figure', { name: 'Entropy histogram' }).isVisible()).resolves.toBe(true);
-    await shot('evaluate', 1000);
+    await shot('evaluate', 1330);
   });
 
   it('predicts digits and letters, flags letters far more often, and exports the CSV', async () => {

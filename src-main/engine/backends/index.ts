@@ -147,6 +147,7 @@ async function loadWebgpuWith(provider: () => Promise<WebGpuProvider>): Promise<
   try {
     p = await provider();
   } catch (e) {
+    if (e instanceof NoVulkanError) throw new Error('no adapter: no Vulkan driver (libvulkan.so.1 not found)');
     throw new Error(`webgpu package not loadable: ${reasonOf(e)}`, { cause: e });
   }
   const gpu = p.create([]);
@@ -182,7 +183,15 @@ async function loadWebgpuWith(provider: () => Promise<WebGpuProvider>): Promise<
   return { device: webgpuDevice };
 }
 
-const loadWebgpu = webgpuLoader(async () => (await importOptional('webgpu')) as WebGpuProvider);
+/** Error thrown by the real provider when Dawn would only fail (and print a native warning). */
+class NoVulkanError extends Error {}
+
+const loadWebgpu = webgpuLoader(async () => {
+  // Dawn prints a native warning to stderr when it cannot load Vulkan: skip it where the
+  // loader library is plainly absent (override with RANK1_FORCE_WEBGPU=1).
+  if (vulkanMissing() && !process.env.RANK1_FORCE_WEBGPU) throw new NoVulkanError();
+  return (await importOptional('webgpu')) as WebGpuProvider;
+});
 
 // ---------------------------------------------------------------------------------------------------- wasm
 

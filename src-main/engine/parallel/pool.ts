@@ -77,6 +77,8 @@ export class WorkerPool {
   private source?: Rank1Model;
   private dirty = true;
   private closed = false;
+  /** Live tensors in each worker after the last training request (−1: not reported). */
+  workerTensors: number[] = [];
 
   private constructor(
     readonly config: ModelConfig,
@@ -140,6 +142,7 @@ export class WorkerPool {
         return r.request(make(this.nextId++, send, g));
       }),
     );
+    this.workerTensors = replies.map((m) => (m.type === 'train' ? m.numTensors : -1));
     const results = replies.flatMap((m) => (m.type === 'train' || m.type === 'forward' ? (m.results as R[]) : []));
     return results.sort((a, b) => a.index - b.index);
   }

@@ -52,7 +52,8 @@ export interface ForwardChunkResult {
 
 export type Response =
   | { type: 'ready' }
-  | { type: 'train'; id: number; results: TrainChunkResult[] }
+  /** numTensors: the worker's live tensors after the request (leak checks). */
+  | { type: 'train'; id: number; results: TrainChunkResult[]; numTensors: number }
   | { type: 'forward'; id: number; results: ForwardChunkResult[] }
   | { type: 'closed'; id: number }
   | { type: 'error'; id: number; message: string; stack?: string };

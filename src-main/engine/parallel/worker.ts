@@ -21,8 +21,11 @@ let version = -1;
 
 function setWeights(w: Weights | undefined): void {
   if (!w || w.version === version) return;
-  params.forEach((v, i) => v.assign(tf.tensor(w.params[i]!, v.shape)));
-  state.forEach((v, i) => v.assign(tf.tensor(w.state[i]!, v.shape)));
+  // tidy: assign() keeps the data, the temporary tensors must still be released.
+  tf.tidy(() => {
+    params.forEach((v, i) => v.assign(tf.tensor(w.params[i]!, v.shape)));
+    state.forEach((v, i) => v.assign(tf.tensor(w.state[i]!, v.shape)));
+  });
   version = w.version;
 }
 
@@ -33,7 +36,7 @@ function input(c: Chunk): tf.Tensor {
 function trainChunk(c: Chunk, K: number, totalRows: number, numClasses: number): TrainChunkResult {
   const rng = new Rng(c.seed);
   // Zeroed moving statistics read back as (1 − m)·batch statistics after the forward pass.
-  for (const s of state) s.assign(tf.zerosLike(s));
+  tf.tidy(() => state.forEach((s) => s.assign(tf.zerosLike(s))));
   let nllT: tf.Scalar | undefined;
   let correctT: tf.Scalar | undefined;
   const x = input(c);
@@ -110,7 +113,7 @@ function handle(req: Request): void {
       case 'train': {
         setWeights(req.weights);
         const results = req.chunks.map((c) => trainChunk(c, req.K, req.totalRows, req.numClasses));
-        const res: Response = { type: 'train', id: req.id, results };
+        const res: Response = { type: 'train', id: req.id, results, numTensors: tf.memory().numTensors };
         port.postMessage(res, buffers(results.flatMap((r) => [...r.grads, ...r.stats])));
         return;
       }

@@ -98,18 +98,22 @@ describe('makeParallelTrainStep', () => {
     expect(maxDiff(runs[1]!, runs[0]!)).toBe(0);
   });
 
-  it('leaves no tensors behind on the main thread', async () => {
+  it('leaves no tensors behind, on the main thread or in the workers', async () => {
     const config = cnn('rank1');
     const m = buildModel(config, new Rng(1));
     const opt = createOptimizer('sgd');
-    const step = makeParallelTrainStep(m, opt, await pool(config, 2), { numClasses: 3, l2: 1e-4, trainSize: 100, chunkExamples: 4 });
+    const p = await pool(config, 2);
+    const step = makeParallelTrainStep(m, opt, p, { numClasses: 3, l2: 1e-4, trainSize: 100, chunkExamples: 4 });
     const rng = new Rng(1);
     for (let i = 0; i < 3; i++) await step(x, labels, 0.01, 1, rng);
     const before = tf.memory();
+    const workersBefore = [...p.workerTensors];
     for (let i = 0; i < 50; i++) await step(x, labels, 0.01, 1, rng);
     const after = tf.memory();
     expect(after.numTensors).toBe(before.numTensors);
     expect(after.numBytes).toBe(before.numBytes);
+    expect(workersBefore.every((n) => n > 0)).toBe(true);
+    expect(p.workerTensors).toEqual(workersBefore);
     m.dispose();
     opt.dispose();
   });
