@@ -63,7 +63,8 @@ export function resolveModelConfig(
     method,
     members: method === 'deterministic' ? 1 : 4,
     posterior: 'gaussian',
-    randomSignInit: preset === 'best' || method === 'batchensemble' ? PAPER_RANDOM_SIGN_INIT : SHORT_SCHEDULE_SIGN_INIT,
+    randomSignInit:
+      preset === 'best' || method === 'batchensemble' ? PAPER_RANDOM_SIGN_INIT : SHORT_SCHEDULE_SIGN_INIT,
     priorMean: 1,
     priorStddev: 0.1,
     initStddev: INIT_STDDEV,

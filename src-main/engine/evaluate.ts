@@ -3,7 +3,7 @@
  * per-class accuracy, confusion, reliability (spec §5), plus per-image scores for OOD work.
  */
 import * as tf from '@tensorflow/tfjs';
-import { runMembers } from './inference.js';
+import { runMembers, type MemberOutputs } from './inference.js';
 import type { InputSource } from './inputs.js';
 import {
   argmax,
@@ -44,7 +44,16 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
   /** Labels may be absent (OOD sets): pass false to skip label metrics. */
   labelled?: boolean;
+  /** How the members are run (default in-process; engine/parallel spreads it over workers). */
+  run?: MemberRunner;
 }
+
+export type MemberRunner = (
+  model: Rank1Model,
+  x: tf.Tensor,
+  samples: number,
+  rng: Rng,
+) => Promise<MemberOutputs>;
 
 export interface EvaluateOutput {
   images: EvaluatedImage[];
@@ -73,7 +82,7 @@ export async function evaluateExamples(
     if (opts.signal?.aborted) throw new CancelledError();
     const idx = Array.from({ length: Math.min(batch, set.count - start) }, (_, i) => start + i);
     const x = await set.batch(idx);
-    const out = await runMembers(model, x, opts.samples, opts.rng);
+    const out = await (opts.run ?? runMembers)(model, x, opts.samples, opts.rng);
     x.dispose();
     if (opts.keepFeatures && !features) {
       D = out.D;

@@ -6,7 +6,8 @@ import type { ExampleSet } from '../data/types.js';
 import { readModelFolder, type ModelMeta } from '../store/model-folder.js';
 import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, statsFromWeights } from './checkpoint.js';
-import { evaluateExamples, summarize, type EvaluatedImage } from './evaluate.js';
+import { evaluateExamples, summarize, type EvaluatedImage, type MemberRunner } from './evaluate.js';
+import { resolveWorkers, runMembersParallel, WorkerPool } from './parallel/index.js';
 import { pixelsToTensor, runMembers } from './inference.js';
 import { featureSource, pixelSource, type InputSource } from './inputs.js';
 import { loadBackbone, embedExamples, type Backbone } from './backbones/index.js';
@@ -85,6 +86,14 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       );
     }
   }
+  // wasm: spread the members' forward passes over worker threads (engine/parallel).
+  const workers = resolveWorkers(currentBackend()?.name);
+  let pool: Promise<WorkerPool> | undefined;
+  const run: MemberRunner = (m, x, n, r) => {
+    if (workers <= 0) return runMembers(m, x, n, r);
+    pool ??= WorkerPool.create(meta.config, { workers, backend: currentBackend()!.name });
+    return pool.then((p) => runMembersParallel(p, m, x, n, r));
+  };
   const imageShape = [meta.preprocessing.size, meta.preprocessing.size, meta.preprocessing.channels] as const;
   /** The network input for a batch of images: pixels, or the backbone's embedding of them. */
   const toInput = async (px: Uint8Array, n: number): Promise<tf.Tensor> =>
@@ -114,7 +123,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       for (let start = 0; start < count; start += PREDICT_BATCH) {
         const n = Math.min(PREDICT_BATCH, count - start);
         const x = await toInput(pixels.subarray(start * size, (start + n) * size), n);
-        const res = await runMembers(model, x, samples(opts.samples), seedFor(start));
+        const res = await run(model, x, samples(opts.samples), seedFor(start));
         x.dispose();
         const scores = batchScores(res, stats);
         for (let b = 0; b < n; b++) {
@@ -145,6 +154,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
         rng,
         stats,
         signal: opts.signal,
+        run,
         onProgress: (d) => opts.onProgress?.(d, total),
       });
       const report: EvaluationReport = {
@@ -164,6 +174,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
           rng,
           stats,
           signal: opts.signal,
+          run,
           labelled: false,
           onProgress: (d) => opts.onProgress?.(set.count + d, total),
         });
@@ -180,6 +191,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     dispose() {
       model.dispose();
       backbone?.dispose();
+      void pool?.then((p) => p.close());
     },
   };
 }

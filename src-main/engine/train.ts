@@ -15,14 +15,14 @@ import {
   resolveTrainConfig,
   type Preset,
 } from './defaults.js';
-import { CancelledError, evaluateExamples, summarize } from './evaluate.js';
+import { CancelledError, evaluateExamples, summarize, type MemberRunner } from './evaluate.js';
 import { tileMembers, type Normalization } from './inference.js';
 import { featureSource, pixelSource, type FeatureSet, type InputSource } from './inputs.js';
 import { buildModel, type Rank1Model } from './models.js';
 import { fitFeatureStats, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { thresholdAtTpr } from './metrics.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';
-import { parallelTrainStep } from './parallel/index.js';
+import { parallelTrainStep, runMembersParallel } from './parallel/index.js';
 import { rngFor, type Rng } from './random.js';
 import type { EpochMetrics, ModelConfig, TrainConfig, TrainEvent } from './types.js';
 
@@ -202,11 +202,18 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     const B = Math.min(tc.batchSize, train.count);
     const stepsPerEpoch = Math.max(1, Math.floor(train.count / B));
     const totalSteps = tc.epochs * stepsPerEpoch;
-    const stepOpts = { numClasses: req.classes.length, l2: tc.l2, trainSize: train.count, factorLrMultiplier: tc.factorLrMultiplier };
+    const stepOpts = {
+      numClasses: req.classes.length,
+      l2: tc.l2,
+      trainSize: train.count,
+      factorLrMultiplier: tc.factorLrMultiplier,
+    };
     // wasm: data-parallel over worker threads (engine/parallel; RANK1_WORKERS=0 keeps it in-process).
     const parallel = await parallelTrainStep(backend.name, model, optimizer, stepOpts);
     closeWorkers = parallel && (() => parallel.pool.close());
     const trainStep = parallel ?? makeTrainStep(model, optimizer, stepOpts);
+    const run: MemberRunner | undefined =
+      parallel && ((m, x, n, r) => runMembersParallel(parallel.pool, m, x, n, r));
 
     const baseMeta = (): Omit<ModelMeta, 'weights' | 'format' | 'formatVersion'> => ({
       id: req.id,
@@ -298,6 +305,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
             samples: tc.evalSamples,
             rng: rngFor(tc.seed, 2_000_003 + epoch),
             signal: req.signal,
+            run,
           })
         : undefined;
       const vm = evalOut ? summarize(evalOut.images, req.classes.length) : undefined;
@@ -331,7 +339,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       }
     }
 
-    const { stats, ood, valMetrics } = await fitOod(model, req, src, tc);
+    const { stats, ood, valMetrics } = await fitOod(model, req, src, tc, run);
     const meta = await writeModelFolder(
       req.outDir,
       { ...baseMeta(), epoch: tc.epochs, metrics: valMetrics ? { val: valMetrics } : undefined, ood },
@@ -352,6 +360,7 @@ async function fitOod(
   req: TrainRequest,
   src: { train: InputSource; val: InputSource },
   tc: TrainConfig,
+  run?: MemberRunner,
 ) {
   const rng = rngFor(tc.seed, 3_000_017);
   const pick =
@@ -362,6 +371,7 @@ async function fitOod(
     rng,
     keepFeatures: true,
     signal: req.signal,
+    run,
   });
   let stats: FeatureStats | undefined;
   try {
@@ -375,6 +385,7 @@ async function fitOod(
     rng,
     stats,
     signal: req.signal,
+    run,
   });
   const score: ScoreName = stats ? (req.oodScore ?? DEFAULT_FLAG_SCORE) : 'entropy';
   const tpr = req.oodTpr ?? 0.95;

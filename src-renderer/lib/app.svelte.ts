@@ -76,6 +76,9 @@ export class AppState {
   newestDataset = $derived(newestDataset(this.datasets));
 
   private off?: () => void;
+  private modelsFetched!: () => void;
+  /** Resolves once the first model list arrived (or init failed): a drop right at start waits for it. */
+  readonly modelsLoaded = new Promise<void>((resolve) => (this.modelsFetched = resolve));
 
   constructor(
     readonly client: ServiceClient,
@@ -116,6 +119,7 @@ export class AppState {
       this.error = `Could not reach the service: ${errorText(err)}`;
     } finally {
       this.ready = true;
+      this.modelsFetched();
     }
   }
 
@@ -135,6 +139,7 @@ export class AppState {
 
   async refreshModels(): Promise<void> {
     this.models = await this.client.call('models.list', {});
+    this.modelsFetched();
   }
 
   async refreshDatasets(): Promise<void> {

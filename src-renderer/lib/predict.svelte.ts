@@ -89,7 +89,9 @@ export class PredictState {
     for (const url of this.objectUrls) URL.revokeObjectURL(url);
   }
 
-  private model(): string | null {
+  private async model(): Promise<string | null> {
+    // Images dropped the moment the window opens: the model list may still be on its way.
+    if (!this.app.activeModel) await this.app.modelsLoaded;
     const m = this.app.activeModel;
     if (!m) {
       this.error = 'No model yet. Train one under Train, or import one under Models.';
@@ -113,9 +115,12 @@ export class PredictState {
       const paths = images.map((f) => toPath(f)).filter((p) => !!p);
       if (paths.length) return this.addPaths(paths);
     }
-    const model = this.model();
-    if (!model) return;
     this.sending++;
+    const model = await this.model();
+    if (!model) {
+      this.sending--;
+      return;
+    }
     try {
       const local = typeof URL.createObjectURL === 'function';
       for (const group of batches(images)) {
@@ -140,9 +145,13 @@ export class PredictState {
   /** Paths (files or folders) the service can read itself: Electron drops, picks, or a typed server path. */
   async addPaths(paths: string[]): Promise<void> {
     this.error = null;
-    const model = this.model();
-    if (!model || !paths.length) return;
+    if (!paths.length) return;
     this.sending++;
+    const model = await this.model();
+    if (!model) {
+      this.sending--;
+      return;
+    }
     try {
       const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, paths, thumbnails: true });
       this.jobIds = [...this.jobIds, jobId];

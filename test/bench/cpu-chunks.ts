@@ -9,14 +9,21 @@ import { initBackend } from '../../src-main/engine/backends/index.js';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
 import { buildModel } from '../../src-main/engine/models.js';
 import { createOptimizer } from '../../src-main/engine/optimizer.js';
-import { makeParallelTrainStep, runMembersParallel, WorkerPool } from '../../src-main/engine/parallel/index.js';
+import {
+  makeParallelTrainStep,
+  runMembersParallel,
+  WorkerPool,
+} from '../../src-main/engine/parallel/index.js';
 import { Rng } from '../../src-main/engine/random.js';
 
 const [batch = 32, steps = 2] = process.argv.slice(2, 4).map(Number);
 const trainChunks = (process.argv[4] ?? '8,16,32').split(',').map(Number);
 const predictChunks = (process.argv[5] ?? '16,32,64').split(',').map(Number);
 await initBackend('wasm');
-const config = resolveModelConfig({ size: 32, channels: 3, count: 50_000, numClasses: 10 }, { arch: 'resnet20', members: 4 });
+const config = resolveModelConfig(
+  { size: 32, channels: 3, count: 50_000, numClasses: 10 },
+  { arch: 'resnet20', members: 4 },
+);
 const rng = new Rng(0);
 const model = buildModel(config, rng);
 const opt = createOptimizer('sgd');
@@ -30,13 +37,35 @@ async function measure(fn: () => Promise<unknown>) {
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await fn();
   const c = process.cpuUsage(c0);
-  return { cpuMsPerImage: Math.round(((c.user + c.system) / 1000 / steps / batch) * 10) / 10, wallMsPerImage: Math.round(((performance.now() - t0) / steps / batch) * 10) / 10 };
+  return {
+    cpuMsPerImage: Math.round(((c.user + c.system) / 1000 / steps / batch) * 10) / 10,
+    wallMsPerImage: Math.round(((performance.now() - t0) / steps / batch) * 10) / 10,
+  };
 }
 for (const c of trainChunks) {
-  const step = makeParallelTrainStep(model, opt, pool, { numClasses: 10, l2: 1e-4, trainSize: 50_000, chunkExamples: c });
-  console.log(JSON.stringify({ phase: 'train', chunk: c, ...(await measure(() => step(x, labels, 0.01, 1, rng))), load: load() }));
+  const step = makeParallelTrainStep(model, opt, pool, {
+    numClasses: 10,
+    l2: 1e-4,
+    trainSize: 50_000,
+    chunkExamples: c,
+  });
+  console.log(
+    JSON.stringify({
+      phase: 'train',
+      chunk: c,
+      ...(await measure(() => step(x, labels, 0.01, 1, rng))),
+      load: load(),
+    }),
+  );
 }
 for (const c of predictChunks) {
-  console.log(JSON.stringify({ phase: 'predict', chunk: c, ...(await measure(() => runMembersParallel(pool, model, x, 1, rng, c))), load: load() }));
+  console.log(
+    JSON.stringify({
+      phase: 'predict',
+      chunk: c,
+      ...(await measure(() => runMembersParallel(pool, model, x, 1, rng, c))),
+      load: load(),
+    }),
+  );
 }
 await pool.close();

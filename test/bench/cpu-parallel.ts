@@ -24,9 +24,28 @@ for (const w of workers)
       const r =
         w === 0
           ? await benchResnet20({ batch, members: 4, steps })
-          : await benchResnet20Parallel({ batch, members: 4, steps, workers: w, chunkExamples: c, predictChunkExamples: pc });
+          : await benchResnet20Parallel({
+              batch,
+              members: 4,
+              steps,
+              workers: w,
+              chunkExamples: c,
+              predictChunkExamples: pc,
+            });
       const cpu = process.cpuUsage(cpu0);
       const cpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
       const load1 = readFileSync('/proc/loadavg', 'utf8').trim();
-      console.log(JSON.stringify({ workers: w, chunk: c, predictChunk: pc, train: r[0]!.images_per_s, predict: r[1]!.images_per_s, trainMs: r[0]!.ms_per_step, predictMs: r[1]!.ms_per_step, cpusBusy: Math.round(cpuShare * 100) / 100, load: [load0, load1] }));
+      console.log(
+        JSON.stringify({
+          workers: w,
+          chunk: c,
+          predictChunk: pc,
+          train: r[0]!.images_per_s,
+          predict: r[1]!.images_per_s,
+          trainMs: r[0]!.ms_per_step,
+          predictMs: r[1]!.ms_per_step,
+          cpusBusy: Math.round(cpuShare * 100) / 100,
+          load: [load0, load1],
+        }),
+      );
     }

@@ -16,7 +16,10 @@ import { readFileSync } from 'node:fs';
 const B = Number(process.argv[2] ?? 16);
 const K = Number(process.argv[3] ?? 4);
 await initBackend('wasm');
-const config = resolveModelConfig({ size: 32, channels: 3, count: 50_000, numClasses: 10 }, { arch: 'resnet20', members: K });
+const config = resolveModelConfig(
+  { size: 32, channels: 3, count: 50_000, numClasses: 10 },
+  { arch: 'resnet20', members: K },
+);
 const rng = new Rng(0);
 const model = buildModel(config, rng);
 const opt = createOptimizer('sgd');
@@ -47,11 +50,15 @@ function report(title: string, prof: Awaited<ReturnType<typeof tf.profile>>, wal
   const byName = new Map<string, number>();
   for (const k of prof.kernels) byName.set(k.name, (byName.get(k.name) ?? 0) + (k.kernelTimeMs as number));
   for (const v of byName.values()) total += v;
-  console.log(`\n== ${title}: wall ${wall.toFixed(0)} ms, Σ kernels ${total.toFixed(0)} ms (nested counted twice), load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  console.log(
+    `\n== ${title}: wall ${wall.toFixed(0)} ms, Σ kernels ${total.toFixed(0)} ms (nested counted twice), load ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
+  );
   console.log('-- by kernel');
-  for (const [n, ms] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${ms.toFixed(1).padStart(9)}  ${n}`);
+  for (const [n, ms] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    console.log(`${ms.toFixed(1).padStart(9)}  ${n}`);
   console.log('-- by kernel and first input shape (top 30)');
-  for (const [n, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30)) console.log(`${e.ms.toFixed(1).padStart(9)} ×${String(e.n).padStart(3)}  ${n}`);
+  for (const [n, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30))
+    console.log(`${e.ms.toFixed(1).padStart(9)} ×${String(e.n).padStart(3)}  ${n}`);
 }
 let t0 = performance.now();
 const pt = await tf.profile(() => step(x, labels, 0.05, 1, rng) as unknown as tf.TensorContainer);

@@ -233,6 +233,18 @@ describe('Predict', () => {
     }
   });
 
+  it('waits for the model list when images are dropped the moment the window opens', async () => {
+    const fake = new FakeService({ stepMs: 1 });
+    const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
+    const adding = app.predict.addFiles([
+      new File([new Uint8Array([1])], 'early.png', { type: 'image/png' }),
+    ]);
+    await app.init();
+    await adding;
+    expect(app.predict.error).toBeNull();
+    expect(fake.calls.find((c) => c.op === 'predict')!.args).toMatchObject({ model: 'demo-digits' });
+  });
+
   it('copies into class folders with _uncertain and _ood via a server path', async () => {
     const { fake, app } = await setup({}, '#/predict');
     await app.predict.addPaths(['/data/mix']);

@@ -43,7 +43,13 @@ export function resolveWorkers(backend: BackendName | string | undefined, reques
   return backend === 'wasm' ? Math.max(1, Math.min(availableParallelism(), 4)) : 0;
 }
 
-function chunksOf(x: Float32Array, shape: readonly number[], per: number, rng: Rng, labels?: Int32Array): Chunk[] {
+function chunksOf(
+  x: Float32Array,
+  shape: readonly number[],
+  per: number,
+  rng: Rng,
+  labels?: Int32Array,
+): Chunk[] {
   const B = shape[0]!;
   const size = shape.slice(1).reduce((a, b) => a * b, 1);
   const out: Chunk[] = [];
@@ -61,7 +67,13 @@ function chunksOf(x: Float32Array, shape: readonly number[], per: number, rng: R
 }
 
 export interface ParallelTrainStep {
-  (x: tf.Tensor4D | tf.Tensor2D, labels: Int32Array, lr: number, klScale: number, rng: Rng): Promise<StepResult>;
+  (
+    x: tf.Tensor4D | tf.Tensor2D,
+    labels: Int32Array,
+    lr: number,
+    klScale: number,
+    rng: Rng,
+  ): Promise<StepResult>;
   pool: WorkerPool;
 }
 
@@ -73,7 +85,13 @@ export function makeParallelTrainStep(
   model: Rank1Model,
   optimizer: Optimizer,
   pool: WorkerPool,
-  o: { numClasses: number; l2: number; trainSize: number; factorLrMultiplier?: number; chunkExamples?: number },
+  o: {
+    numClasses: number;
+    l2: number;
+    trainSize: number;
+    factorLrMultiplier?: number;
+    chunkExamples?: number;
+  },
 ): ParallelTrainStep {
   const K = model.config.method === 'deterministic' ? 1 : model.config.members;
   const params = model.params();

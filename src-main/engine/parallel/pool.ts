@@ -10,7 +10,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Rank1Model } from '../models.js';
 import type { BackendName, ModelConfig } from '../types.js';
-import type { Chunk, ForwardChunkResult, Request, Response, TrainChunkResult, Weights, WorkerInit } from './protocol.js';
+import type {
+  Chunk,
+  ForwardChunkResult,
+  Request,
+  Response,
+  TrainChunkResult,
+  Weights,
+  WorkerInit,
+} from './protocol.js';
 
 /**
  * The compiled worker beside this file; from sources (vitest, tsx) the .ts file, loaded through a
@@ -20,7 +28,11 @@ function spawn(init: WorkerInit): Worker {
   const js = new URL('./worker.js', import.meta.url);
   if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: init });
   // tsx/esm/api's ESM build (require.resolve gives the .cjs one, whose register() fails in a worker).
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const tsx = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
   const entry = new URL('./worker.ts', import.meta.url).href;
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(boot, { eval: true, workerData: init });
@@ -37,7 +49,9 @@ class Replica {
 
   constructor(readonly worker: Worker) {
     this.ready = new Promise((resolve, reject) => {
-      worker.once('message', (m: Response) => (m.type === 'ready' ? resolve() : reject(new Error(`worker: unexpected ${m.type}`))));
+      worker.once('message', (m: Response) =>
+        m.type === 'ready' ? resolve() : reject(new Error(`worker: unexpected ${m.type}`)),
+      );
       worker.once('error', reject);
     });
     worker.on('message', (m: Response) => {
@@ -112,7 +126,9 @@ export class WorkerPool {
   /** Snapshot of the model's weights, read again only when invalidated or for another model. */
   private async snapshot(model: Rank1Model): Promise<Weights> {
     if (this.weights && !this.dirty && this.source === model) return this.weights;
-    const params = await Promise.all(model.params().map(async (p) => (await p.variable.data()) as Float32Array));
+    const params = await Promise.all(
+      model.params().map(async (p) => (await p.variable.data()) as Float32Array),
+    );
     const state = await Promise.all(model.state().map(async (v) => (await v.data()) as Float32Array));
     this.weights = { version: (this.weights?.version ?? 0) + 1, params, state };
     this.source = model;
@@ -123,7 +139,9 @@ export class WorkerPool {
   /** Splits chunks into contiguous groups, one per worker (fewer when there are fewer chunks). */
   private groups(chunks: Chunk[]): Chunk[][] {
     const n = Math.min(this.replicas.length, chunks.length);
-    return Array.from({ length: n }, (_, w) => chunks.slice(Math.floor((w * chunks.length) / n), Math.floor(((w + 1) * chunks.length) / n)));
+    return Array.from({ length: n }, (_, w) =>
+      chunks.slice(Math.floor((w * chunks.length) / n), Math.floor(((w + 1) * chunks.length) / n)),
+    );
   }
 
   private async run<R extends TrainChunkResult | ForwardChunkResult>(
@@ -143,20 +161,42 @@ export class WorkerPool {
       }),
     );
     this.workerTensors = replies.map((m) => (m.type === 'train' ? m.numTensors : -1));
-    const results = replies.flatMap((m) => (m.type === 'train' || m.type === 'forward' ? (m.results as R[]) : []));
+    const results = replies.flatMap((m) =>
+      m.type === 'train' || m.type === 'forward' ? (m.results as R[]) : [],
+    );
     return results.sort((a, b) => a.index - b.index);
   }
 
   /** Gradients of Σ CE / totalRows for each chunk (in chunk order). Workers' BN state is spent. */
-  async train(model: Rank1Model, chunks: Chunk[], o: { K: number; totalRows: number; numClasses: number }): Promise<TrainChunkResult[]> {
-    const out = await this.run<TrainChunkResult>(model, chunks, (id, weights, g) => ({ type: 'train', id, weights, chunks: g, ...o }));
+  async train(
+    model: Rank1Model,
+    chunks: Chunk[],
+    o: { K: number; totalRows: number; numClasses: number },
+  ): Promise<TrainChunkResult[]> {
+    const out = await this.run<TrainChunkResult>(model, chunks, (id, weights, g) => ({
+      type: 'train',
+      id,
+      weights,
+      chunks: g,
+      ...o,
+    }));
     for (const r of this.replicas) r.version = -1; // training overwrote their moving statistics
     return out;
   }
 
   /** Logits and features of `samples` forward passes (training = false) per chunk. */
-  async forward(model: Rank1Model, chunks: Chunk[], o: { K: number; samples: number }): Promise<ForwardChunkResult[]> {
-    return this.run<ForwardChunkResult>(model, chunks, (id, weights, g) => ({ type: 'forward', id, weights, chunks: g, ...o }));
+  async forward(
+    model: Rank1Model,
+    chunks: Chunk[],
+    o: { K: number; samples: number },
+  ): Promise<ForwardChunkResult[]> {
+    return this.run<ForwardChunkResult>(model, chunks, (id, weights, g) => ({
+      type: 'forward',
+      id,
+      weights,
+      chunks: g,
+      ...o,
+    }));
   }
 
   async close(): Promise<void> {
@@ -165,7 +205,10 @@ export class WorkerPool {
     await Promise.all(
       this.replicas.map(async (r) => {
         try {
-          await Promise.race([r.request({ type: 'close', id: this.nextId++ }), new Promise((res) => setTimeout(res, 2000))]);
+          await Promise.race([
+            r.request({ type: 'close', id: this.nextId++ }),
+            new Promise((res) => setTimeout(res, 2000)),
+          ]);
         } catch {
           // already gone
         }

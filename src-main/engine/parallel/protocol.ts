@@ -26,7 +26,15 @@ export interface Weights {
 }
 
 export type Request =
-  | { type: 'train'; id: number; weights?: Weights; chunks: Chunk[]; K: number; totalRows: number; numClasses: number }
+  | {
+      type: 'train';
+      id: number;
+      weights?: Weights;
+      chunks: Chunk[];
+      K: number;
+      totalRows: number;
+      numClasses: number;
+    }
   | { type: 'forward'; id: number; weights?: Weights; chunks: Chunk[]; K: number; samples: number }
   | { type: 'close'; id: number };
 

@@ -9,7 +9,15 @@ import { initBackend } from '../backends/index.js';
 import { tileMembers } from '../inference.js';
 import { buildModel } from '../models.js';
 import { Rng } from '../random.js';
-import type { Chunk, ForwardChunkResult, Request, Response, TrainChunkResult, Weights, WorkerInit } from './protocol.js';
+import type {
+  Chunk,
+  ForwardChunkResult,
+  Request,
+  Response,
+  TrainChunkResult,
+  Weights,
+  WorkerInit,
+} from './protocol.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -55,7 +63,7 @@ function trainChunk(c: Chunk, K: number, totalRows: number, numClasses: number):
   );
   const out: TrainChunkResult = {
     index: c.index,
-    grads: params.map((v) => (grads[v.name] ? (read(grads[v.name]!)) : null)),
+    grads: params.map((v) => (grads[v.name] ? read(grads[v.name]!) : null)),
     nllSum: nllT!.dataSync()[0]!,
     correct: correctT!.dataSync()[0]!,
     stats: state.map(read),
@@ -132,7 +140,12 @@ function handle(req: Request): void {
     }
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    port.postMessage({ type: 'error', id: req.id, message: err.message, stack: err.stack } satisfies Response);
+    port.postMessage({
+      type: 'error',
+      id: req.id,
+      message: err.message,
+      stack: err.stack,
+    } satisfies Response);
   }
 }
 

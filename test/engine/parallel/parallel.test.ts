@@ -10,21 +10,29 @@ import { resolveModelConfig } from '../../../src-main/engine/defaults.js';
 import { runMembers } from '../../../src-main/engine/inference.js';
 import { buildModel, type Rank1Model } from '../../../src-main/engine/models.js';
 import { createOptimizer } from '../../../src-main/engine/optimizer.js';
-import { makeParallelTrainStep, resolveWorkers, runMembersParallel, WorkerPool } from '../../../src-main/engine/parallel/index.js';
+import {
+  makeParallelTrainStep,
+  resolveWorkers,
+  runMembersParallel,
+  WorkerPool,
+} from '../../../src-main/engine/parallel/index.js';
 import { Rng } from '../../../src-main/engine/random.js';
 import { makeTrainStep } from '../../../src-main/engine/train.js';
 import type { ModelConfig } from '../../../src-main/engine/types.js';
 
 const shape = { size: 8, channels: 1 as const, count: 100, numClasses: 3 };
-const cnn = (method: ModelConfig['method']) => resolveModelConfig(shape, { arch: 'cnn', hidden: 8, members: 2, method });
+const cnn = (method: ModelConfig['method']) =>
+  resolveModelConfig(shape, { arch: 'cnn', hidden: 8, members: 2, method });
 const pools: WorkerPool[] = [];
 const pool = async (config: ModelConfig, workers: number) => {
   const p = await WorkerPool.create(config, { workers, backend: 'wasm' });
   pools.push(p);
   return p;
 };
-const values = (m: Rank1Model) => [...m.params().map((p) => p.variable), ...m.state()].map((v) => Array.from(v.dataSync()));
-const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.map((x, i) => Math.max(...x.map((v, j) => Math.abs(v - b[i]![j]!)))));
+const values = (m: Rank1Model) =>
+  [...m.params().map((p) => p.variable), ...m.state()].map((v) => Array.from(v.dataSync()));
+const maxDiff = (a: number[][], b: number[][]) =>
+  Math.max(...a.map((x, i) => Math.max(...x.map((v, j) => Math.abs(v - b[i]![j]!)))));
 
 let x: tf.Tensor4D;
 const labels = Int32Array.from([0, 1, 2, 0, 1, 2, 0, 1]);
@@ -86,7 +94,12 @@ describe('makeParallelTrainStep', () => {
     for (const workers of [1, 2]) {
       const m = buildModel(config, new Rng(9));
       const opt = createOptimizer('sgd');
-      const step = makeParallelTrainStep(m, opt, await pool(config, workers), { numClasses: 3, l2: 1e-4, trainSize: 100, chunkExamples: 2 });
+      const step = makeParallelTrainStep(m, opt, await pool(config, workers), {
+        numClasses: 3,
+        l2: 1e-4,
+        trainSize: 100,
+        chunkExamples: 2,
+      });
       const ls: number[] = [];
       for (let i = 0; i < 3; i++) ls.push((await step(x, labels, 0.05, 1, new Rng(100 + i))).loss);
       runs.push(values(m));
@@ -103,7 +116,12 @@ describe('makeParallelTrainStep', () => {
     const m = buildModel(config, new Rng(1));
     const opt = createOptimizer('sgd');
     const p = await pool(config, 2);
-    const step = makeParallelTrainStep(m, opt, p, { numClasses: 3, l2: 1e-4, trainSize: 100, chunkExamples: 4 });
+    const step = makeParallelTrainStep(m, opt, p, {
+      numClasses: 3,
+      l2: 1e-4,
+      trainSize: 100,
+      chunkExamples: 4,
+    });
     const rng = new Rng(1);
     for (let i = 0; i < 3; i++) await step(x, labels, 0.01, 1, rng);
     const before = tf.memory();
