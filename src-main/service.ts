@@ -36,6 +36,7 @@ import type { DatasetMetrics, EpochMetrics, ImagePrediction, OodMetrics } from '
 import type { ExampleSet, PreparedImage, Preprocessing } from './data/types.js';
 import { IMAGE_EXTENSIONS } from './data/formats.js';
 import type { TrainRequest } from './engine/train.js';
+import { installDemoModel } from './store/demo.js';
 import {
   ModelFormatError,
   ModelImportError,
@@ -150,6 +151,11 @@ export interface ServiceOptions {
   predictBatch?: number;
   /** Minimum milliseconds between two `step` progress events of one job. */
   progressIntervalMs?: number;
+  /**
+   * The app's resources folder: on first start the demo model under `resources/demo` is installed
+   * (issue 5). Off unless given, so tests start with an empty home.
+   */
+  resourcesDir?: string;
 }
 
 type Args<O extends OperationName> = z.output<(typeof operations)[O]>;
@@ -322,6 +328,8 @@ export class Service implements ServiceHandler {
   private disposed = false;
   private readonly handlers: Handlers;
 
+  private demoInstalled?: Promise<boolean>;
+
   constructor(private readonly opts: ServiceOptions = {}) {
     this.home = nodePath.resolve(opts.home ?? opts.data?.dataHome?.() ?? defaultHome());
     // Created up front (sync: a constructor) so the grant below resolves to its real path.
@@ -342,6 +350,8 @@ export class Service implements ServiceHandler {
   async call(op: string, args: unknown): Promise<unknown> {
     try {
       if (this.disposed) throw new ServiceError('unsupported', 'The service has shut down; restart the app.');
+      // First start: the demo model is there before the UI lists models (a failure installs nothing).
+      if (this.opts.resourcesDir) await (this.demoInstalled ??= installDemoModel(this.home, this.opts.resourcesDir).catch(() => false));
       const parsed = parseArgs(op, args);
       const handler = this.handlers[parsed.op] as (a: unknown) => Promise<unknown>;
       return await handler(parsed.args);

@@ -4,7 +4,8 @@
  * `runEngineChild(port)` and passes an adapter over `process.parentPort`.
  */
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createService } from '../service.js';
 import { processPort, serveEngine, type EnginePort } from './engine-port.js';
 
@@ -22,7 +23,12 @@ export async function runEngineChild(
   port: EnginePort = processPort(),
   onStop: () => void = () => process.exit(0),
 ): Promise<void> {
-  const service = await createService();
+  // The package's resources/: dist/main/transports → ../../../resources when built,
+  // src-main/transports → ../../resources when run from source (tests).
+  const resourcesDir = ['../../../resources', '../../resources']
+    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+    .find((dir) => existsSync(join(dir, 'demo')));
+  const service = await createService({ resourcesDir });
   serveEngine(port, service, { onStop });
 }
 
