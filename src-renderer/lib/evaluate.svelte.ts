@@ -4,14 +4,37 @@ import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { auroc, fprAtTpr, histogram, operatingPoint, riskCoverage } from './stats.js';
 
-export const metricHints: Record<'accuracy' | 'nll' | 'ece' | 'brier', { label: string; hint: string; higherBetter: boolean }> = {
-  accuracy: { label: 'Accuracy', hint: 'Share of validation images labelled correctly. Higher is better.', higherBetter: true },
-  nll: { label: 'NLL', hint: 'How surprised the model is by the true labels; punishes confident mistakes. Lower is better.', higherBetter: false },
-  ece: { label: 'ECE', hint: 'Gap between stated confidence and actual accuracy (calibration). Lower is better; 0 is perfect.', higherBetter: false },
-  brier: { label: 'Brier', hint: 'Squared error of the predicted probabilities. Lower is better.', higherBetter: false },
+export const metricHints: Record<
+  'accuracy' | 'nll' | 'ece' | 'brier',
+  { label: string; hint: string; higherBetter: boolean }
+> = {
+  accuracy: {
+    label: 'Accuracy',
+    hint: 'Share of validation images labelled correctly. Higher is better.',
+    higherBetter: true,
+  },
+  nll: {
+    label: 'NLL',
+    hint: 'How surprised the model is by the true labels; punishes confident mistakes. Lower is better.',
+    higherBetter: false,
+  },
+  ece: {
+    label: 'ECE',
+    hint: 'Gap between stated confidence and actual accuracy (calibration). Lower is better; 0 is perfect.',
+    higherBetter: false,
+  },
+  brier: {
+    label: 'Brier',
+    hint: 'Squared error of the predicted probabilities. Lower is better.',
+    higherBetter: false,
+  },
 };
 
-export function uncertaintyHistograms(result: EvaluateResult, key: 'entropy' | 'mutualInformation', bins = 24) {
+export function uncertaintyHistograms(
+  result: EvaluateResult,
+  key: 'entropy' | 'mutualInformation',
+  bins = 24,
+) {
   const inVals = result.items.map((i) => i[key]);
   const oodVals = (result.oodItems ?? []).map((i) => i[key]);
   const max = Math.max(1e-6, ...inVals.filter(Number.isFinite), ...oodVals.filter(Number.isFinite));
@@ -36,24 +59,51 @@ export class EvaluateState {
 
   job = $derived.by(() => this.app.jobs.get(this.jobId ?? undefined));
   running = $derived(this.job?.state === 'running');
-  classes = $derived.by(() => this.app.models.find((m) => m.id === (this.result?.model ?? this.model))?.classes ?? []);
-  risk = $derived(this.result ? riskCoverage(this.result.items.map((i) => ({ confidence: i.confidence, correct: i.label === i.predicted }))) : []);
+  classes = $derived.by(
+    () => this.app.models.find((m) => m.id === (this.result?.model ?? this.model))?.classes ?? [],
+  );
+  risk = $derived(
+    this.result
+      ? riskCoverage(
+          this.result.items.map((i) => ({ confidence: i.confidence, correct: i.label === i.predicted })),
+        )
+      : [],
+  );
   point = $derived(operatingPoint(this.risk, this.threshold));
   entropyHist = $derived(this.result ? uncertaintyHistograms(this.result, 'entropy') : null);
   miHist = $derived(this.result ? uncertaintyHistograms(this.result, 'mutualInformation') : null);
-  review = $derived(this.result ? [...this.result.items].sort((a, b) => b.entropy - a.entropy).slice(0, 60) : []);
+  review = $derived(
+    this.result ? [...this.result.items].sort((a, b) => b.entropy - a.entropy).slice(0, 60) : [],
+  );
   cellItems = $derived(
-    this.result && this.cell ? this.result.items.filter((i) => i.label === this.cell!.actual && i.predicted === this.cell!.predicted) : [],
+    this.result && this.cell
+      ? this.result.items.filter((i) => i.label === this.cell!.actual && i.predicted === this.cell!.predicted)
+      : [],
   );
 
   constructor(private app: AppState) {}
+
+  /** Put another score behind the model's OOD flag (its threshold was fitted at training). */
+  async useForFlag(score: string): Promise<void> {
+    const id = this.result?.model;
+    if (!id) return;
+    this.error = null;
+    try {
+      await this.app.client.call('models.setFlag', { id, score: score as never });
+      await this.app.refreshModels();
+    } catch (err) {
+      this.error = errorText(err);
+    }
+  }
 
   async run(): Promise<void> {
     this.error = null;
     const model = this.model || this.app.activeModel?.id;
     const dataset = this.dataset.trim() || this.app.newestDataset?.id;
     if (!model) return void (this.error = 'No model to evaluate. Train one under Train first.');
-    if (!dataset) return void (this.error = 'Choose a dataset to evaluate on (import one under Datasets, or type a folder path).');
+    if (!dataset)
+      return void (this.error =
+        'Choose a dataset to evaluate on (import one under Datasets, or type a folder path).');
     try {
       this.cell = null;
       this.jobId = await this.app.jobs.start(this.app.client, 'evaluate', {

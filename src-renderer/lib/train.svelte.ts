@@ -4,15 +4,28 @@ import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { curvesOf } from './curves.js';
 
-export type Preset = 'quick' | 'balanced' | 'best';
+export type Preset = 'pretrained' | 'quick' | 'balanced' | 'best';
+/** The default backbone of "Pretrained (fast)" (engine/backbones catalog). */
+export const PRETRAINED_BACKBONE = 'mobilenet-v1-0.25';
 export const presets: { id: Preset; label: string; hint: string }[] = [
-  { id: 'quick', label: 'Quick', hint: 'A few epochs of a small network: minutes, for a first look.' },
+  {
+    id: 'pretrained',
+    label: 'Pretrained (fast)',
+    hint: 'An ImageNet MobileNet backbone with a rank-1 head: seconds per epoch, strong on photos and small folders.',
+  },
+  {
+    id: 'quick',
+    label: 'Quick',
+    hint: 'A few epochs of a small network from scratch: minutes, for a first look.',
+  },
   { id: 'balanced', label: 'Balanced', hint: 'A CNN with 4 members: good calibration at moderate cost.' },
   { id: 'best', label: 'Best', hint: 'The full rank-1 recipe: slowest, best accuracy and uncertainty.' },
 ];
 
 export interface AdvancedForm {
   arch: 'auto' | 'mlp' | 'cnn' | 'resnet20' | 'wrn-28-10';
+  /** 'auto': a pretrained backbone for photos larger than 32 px, none otherwise. */
+  backbone: 'auto' | 'none' | 'mobilenet-v1-0.25' | 'mobilenet-v2-0.35';
   method: 'rank1' | 'deterministic' | 'batchensemble';
   members: number;
   posterior: 'gaussian' | 'cauchy';
@@ -25,6 +38,7 @@ export interface AdvancedForm {
 
 export const defaultAdvanced: AdvancedForm = {
   arch: 'auto',
+  backbone: 'auto',
   method: 'rank1',
   members: 4,
   posterior: 'gaussian',
@@ -36,12 +50,22 @@ export const defaultAdvanced: AdvancedForm = {
 };
 
 /** The `train.start` arguments: the preset alone, or the preset overridden by the advanced form. */
-export function trainArgsOf(dataset: string, name: string, preset: Preset, advanced: AdvancedForm | null): OperationArgs<'train.start'> {
-  const args: OperationArgs<'train.start'> = { dataset, preset, ...(name.trim() ? { name: name.trim() } : {}) };
+export function trainArgsOf(
+  dataset: string,
+  name: string,
+  preset: Preset,
+  advanced: AdvancedForm | null,
+): OperationArgs<'train.start'> {
+  const args: OperationArgs<'train.start'> = {
+    dataset,
+    ...(preset === 'pretrained' ? { preset: 'quick', backbone: PRETRAINED_BACKBONE } : { preset }),
+    ...(name.trim() ? { name: name.trim() } : {}),
+  };
   if (!advanced) return args;
   return {
     ...args,
     arch: advanced.arch,
+    backbone: advanced.backbone,
     method: advanced.method,
     members: advanced.method === 'deterministic' ? 1 : advanced.members,
     posterior: advanced.posterior,
@@ -71,7 +95,8 @@ export class TrainState {
   /** After a reload, show the training that is still running. */
   adoptRunning(): void {
     const [latest] = this.app.jobs.running('train');
-    if (latest && (!this.jobId || this.app.jobs.get(this.jobId)?.state !== 'running')) this.jobId = latest.jobId;
+    if (latest && (!this.jobId || this.app.jobs.get(this.jobId)?.state !== 'running'))
+      this.jobId = latest.jobId;
   }
 
   async start(): Promise<void> {

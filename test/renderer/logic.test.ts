@@ -247,6 +247,15 @@ describe('app helpers', () => {
   });
   it('builds train arguments from a preset or the advanced form', () => {
     expect(trainArgsOf('ds', ' ', 'quick', null)).toEqual({ dataset: 'ds', preset: 'quick' });
+    // "Pretrained (fast)": the quick recipe on the default ImageNet backbone (issue 8)
+    expect(trainArgsOf('ds', '', 'pretrained', null)).toEqual({
+      dataset: 'ds',
+      preset: 'quick',
+      backbone: 'mobilenet-v1-0.25',
+    });
+    expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, backbone: 'none' })).toMatchObject({
+      backbone: 'none',
+    });
     const a = trainArgsOf('ds', 'n', 'best', { ...defaultAdvanced, method: 'deterministic' });
     expect(a).toMatchObject({
       name: 'n',
@@ -277,5 +286,38 @@ describe('app helpers', () => {
     expect(tokenFrom('?token=abc&x=1')).toBe('abc');
     expect(tokenFrom('')).toBeNull();
     expect(demoRows(5)).toHaveLength(5);
+  });
+});
+
+describe('choosing the OOD flag score', () => {
+  it('calls models.setFlag for the evaluated model, then refreshes the model list; shows a refusal', async () => {
+    const { EvaluateState } = await import('../../src-renderer/lib/evaluate.svelte.js');
+    const calls: unknown[][] = [];
+    let refreshed = 0;
+    let refuse = false;
+    const app = {
+      client: {
+        call: async (...a: unknown[]) => {
+          calls.push(a);
+          if (refuse)
+            throw Object.assign(new Error('model "m1" has no fitted threshold for "knn"'), {
+              code: 'failed',
+            });
+          return {};
+        },
+      },
+      refreshModels: async () => void refreshed++,
+      models: [],
+      jobs: { get: () => undefined },
+    };
+    const ev = new EvaluateState(app as never);
+    ev.result = { model: 'm1', split: 'val', metrics: {} as never, items: [] };
+    await ev.useForFlag('knn');
+    expect(calls).toEqual([['models.setFlag', { id: 'm1', score: 'knn' }]]);
+    expect(refreshed).toBe(1);
+    expect(ev.error).toBeNull();
+    refuse = true;
+    await ev.useForFlag('knn');
+    expect(ev.error).toMatch(/no fitted threshold/);
   });
 });
