@@ -1,7 +1,8 @@
 /**
  * Throughput of the benchmark model rank1-resnet20 on random data, timed like the PyTorch
  * yardstick (../shared/bench/torch_rank1_resnet20.py): 3 warm-up steps, then `steps` timed;
- * unique images per second.
+ * unique images per second. On wasm the step and the prediction run over worker threads
+ * (engine/parallel; RANK1_WORKERS=0 runs in-process), as training does.
  */
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend } from './backends/index.js';
@@ -9,10 +10,9 @@ import { resolveModelConfig } from './defaults.js';
 import { tileMembers } from './inference.js';
 import { buildModel } from './models.js';
 import { createOptimizer } from './optimizer.js';
+import { makeParallelTrainStep, resolveWorkers, runMembersParallel, WorkerPool } from './parallel/index.js';
 import { Rng } from './random.js';
 import { makeTrainStep } from './train.js';
-import { benchResnet20Parallel } from './parallel/bench.js';
-import { resolveWorkers } from './parallel/index.js';
 
 export interface BenchResult {
   phase: 'train' | 'predict';
@@ -25,16 +25,22 @@ export interface BenchResult {
   model: string;
 }
 
-export async function benchResnet20(opts: {
+export interface BenchOptions {
   batch: number;
   members: number;
   steps: number;
   classes?: number;
-}): Promise<BenchResult[]> {
+  /** Worker threads (default: resolveWorkers for the backend; 0 = in-process). */
+  workers?: number;
+  /** Unique images per training / prediction chunk on the workers. */
+  chunkExamples?: number;
+  predictChunkExamples?: number;
+}
+
+export async function benchResnet20(opts: BenchOptions): Promise<BenchResult[]> {
   const info = currentBackend();
-  // wasm: worker threads, one backend each (engine/parallel; RANK1_WORKERS=0 runs in-process).
-  const workers = resolveWorkers(info?.name ?? tf.getBackend());
-  if (workers > 0) return benchResnet20Parallel({ ...opts, workers });
+  const backend = info?.name ?? tf.getBackend();
+  const workers = resolveWorkers(backend, opts.workers);
   const classes = opts.classes ?? 10;
   const config = resolveModelConfig(
     { size: 32, channels: 3, count: 50_000, numClasses: classes },
@@ -43,52 +49,65 @@ export async function benchResnet20(opts: {
   const rng = new Rng(0);
   const model = buildModel(config, rng);
   const optimizer = createOptimizer('sgd');
-  const step = makeTrainStep(model, optimizer, { numClasses: classes, l2: 1e-4, trainSize: 50_000 });
+  const pool =
+    workers > 0 ? await WorkerPool.create(config, { workers, backend: backend as 'wasm' }) : undefined;
+  const stepOpts = { numClasses: classes, l2: 1e-4, trainSize: 50_000 };
+  const step = pool
+    ? makeParallelTrainStep(model, optimizer, pool, { ...stepOpts, chunkExamples: opts.chunkExamples })
+    : makeTrainStep(model, optimizer, stepOpts);
   const x = tf.randomNormal([opts.batch, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const labels = Int32Array.from({ length: opts.batch }, () => rng.int(classes));
-  const timed = async (fn: () => Promise<void>) => {
+  /** One prediction pass: the members' mean probabilities (spec §5), S = 1. */
+  const predict = async () => {
+    if (pool) {
+      const out = await runMembersParallel(pool, model, x, 1, rng, opts.predictChunkExamples);
+      const mean = new Float32Array(opts.batch * classes);
+      for (let i = 0; i < out.probs.length; i++) {
+        const c = i % classes;
+        const b = Math.floor(i / (out.M * classes));
+        mean[b * classes + c]! += out.probs[i]! / out.M;
+      }
+      return;
+    }
+    const p = tf.tidy(() => {
+      const { logits } = model.forward(tileMembers(x, opts.members), { training: false, rng });
+      return tf.mean(tf.reshape(tf.softmax(logits), [opts.members, opts.batch, classes]), 0);
+    });
+    await p.data();
+    p.dispose();
+  };
+  const timed = async (fn: () => Promise<unknown>) => {
     for (let i = 0; i < 3; i++) await fn();
     const t0 = performance.now();
     for (let i = 0; i < opts.steps; i++) await fn();
     return (performance.now() - t0) / opts.steps;
   };
   const base = {
-    backend: info?.name ?? tf.getBackend(),
-    device: info?.device ?? '',
+    backend,
+    device: pool ? `${info?.device ?? ''} × ${pool.size} worker threads` : (info?.device ?? ''),
     batch: opts.batch,
     members: opts.members,
     model: 'rank1-resnet20',
   };
   try {
-    const trainMs = await timed(async () => {
-      await step(x, labels, 0.05, 1, rng);
-    });
-    const predictMs = await timed(async () => {
-      const p = tf.tidy(() => {
-        const { logits } = model.forward(tileMembers(x, opts.members), { training: false, rng });
-        return tf.mean(tf.reshape(tf.softmax(logits), [opts.members, opts.batch, classes]), 0);
-      });
-      await p.data();
-      p.dispose();
-    });
-    return [
-      {
-        phase: 'train',
-        images_per_s: round((opts.batch * 1000) / trainMs),
-        ms_per_step: round(trainMs),
-        ...base,
-      },
-      {
-        phase: 'predict',
-        images_per_s: round((opts.batch * 1000) / predictMs),
-        ms_per_step: round(predictMs),
-        ...base,
-      },
-    ];
+    const trainMs = await timed(() => step(x, labels, 0.05, 1, rng));
+    const predictMs = await timed(predict);
+    return (
+      [
+        ['train', trainMs],
+        ['predict', predictMs],
+      ] as const
+    ).map(([phase, ms]) => ({
+      phase,
+      images_per_s: round((opts.batch * 1000) / ms),
+      ms_per_step: round(ms),
+      ...base,
+    }));
   } finally {
     x.dispose();
     model.dispose();
     optimizer.dispose();
+    await pool?.close();
   }
 }
 

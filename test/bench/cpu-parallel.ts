@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { initBackend } from '../../src-main/engine/backends/index.js';
 import { benchResnet20 } from '../../src-main/engine/bench.js';
-import { benchResnet20Parallel } from '../../src-main/engine/parallel/bench.js';
 
 const [batch = 128, steps = 3] = process.argv.slice(2, 4).map(Number);
 const workers = (process.argv[4] ?? '1,2').split(',').map(Number);
@@ -19,19 +18,15 @@ for (const w of workers)
       const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      // workers = 0: the in-process engine (bench.ts with RANK1_WORKERS=0).
-      process.env.RANK1_WORKERS = '0';
-      const r =
-        w === 0
-          ? await benchResnet20({ batch, members: 4, steps })
-          : await benchResnet20Parallel({
-              batch,
-              members: 4,
-              steps,
-              workers: w,
-              chunkExamples: c,
-              predictChunkExamples: pc,
-            });
+      // workers = 0: the in-process engine.
+      const r = await benchResnet20({
+        batch,
+        members: 4,
+        steps,
+        workers: w,
+        chunkExamples: c,
+        predictChunkExamples: pc,
+      });
       const cpu = process.cpuUsage(cpu0);
       const cpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
       const load1 = readFileSync('/proc/loadavg', 'utf8').trim();
