@@ -24,7 +24,12 @@ import type { Rng } from './random.js';
 
 export interface ForwardResult {
   logits: tf.Tensor2D;
-  /** Penultimate features (input of the head), for feature-space OOD scores. */
+  /**
+   * Features for the distance-based OOD scores: the head's input first (the penultimate layer),
+   * then, for the convolutional models, the global average of each earlier stage. Lee et al.
+   * (2018) score every layer: the early ones carry the low-level statistics (colour, background,
+   * texture) in which far-OOD images differ even when a small model's last layer cannot tell.
+   */
   features: tf.Tensor2D;
 }
 
@@ -165,12 +170,14 @@ class SmallCnn extends BaseModel {
   forward(x: tf.Tensor, ctx: ForwardContext): ForwardResult {
     let h = x as tf.Tensor4D;
     if (this.stemPool > 1) h = tf.avgPool(h, this.stemPool, this.stemPool, 'valid');
+    const pooled: tf.Tensor2D[] = [];
     this.convs.forEach((conv, i) => {
       h = tf.relu(this.norms[i]!.apply(conv.apply(h, ctx), ctx));
+      pooled.push(tf.mean(h, [1, 2]) as tf.Tensor2D);
       if (i < this.convs.length - 1) h = tf.maxPool(h, 2, 2, 'same');
     });
-    const features = tf.relu(this.hidden.apply(tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D, ctx));
-    return { features, logits: this.head.apply(features, ctx) };
+    const penultimate = tf.relu(this.hidden.apply(tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D, ctx));
+    return { features: tf.concat([penultimate, ...pooled], 1), logits: this.head.apply(penultimate, ctx) };
   }
 }
 
@@ -272,9 +279,14 @@ class ResNet20 extends BaseModel {
   forward(x: tf.Tensor, ctx: ForwardContext): ForwardResult {
     let h = tf.relu(this.stemBn.apply(this.stem.apply(x as tf.Tensor4D, ctx), ctx));
     if (this.stemPool) h = tf.maxPool(h, 3, 2, 'same');
-    for (const b of this.blocks) h = b.apply(h, ctx);
-    const features = tf.mean(h, [1, 2]) as tf.Tensor2D;
-    return { features, logits: this.head.apply(features, ctx) };
+    const pooled: tf.Tensor2D[] = [tf.mean(h, [1, 2]) as tf.Tensor2D];
+    this.blocks.forEach((b, i) => {
+      h = b.apply(h, ctx);
+      // the end of stages 1 and 2 (3 blocks each); stage 3's average is the penultimate layer
+      if (i === 2 || i === 5) pooled.push(tf.mean(h, [1, 2]) as tf.Tensor2D);
+    });
+    const penultimate = tf.mean(h, [1, 2]) as tf.Tensor2D;
+    return { features: tf.concat([penultimate, ...pooled], 1), logits: this.head.apply(penultimate, ctx) };
   }
 }
 

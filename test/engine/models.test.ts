@@ -25,9 +25,13 @@ describe('models', () => {
     const m = buildModel(resolveModelConfig(cifar, { arch: 'resnet20', members: 4 }), new Rng(1));
     expect(rank1Layers(m).layers).toBe(22);
     expect(count(m)).toBe(284_768);
-    const out = tf.tidy(() => m.forward(tf.zeros([8, 32, 32, 3]), { training: false, rng: new Rng(1) }));
+    const out = tf.tidy(() => {
+      const r = m.forward(tf.zeros([8, 32, 32, 3]), { training: false, rng: new Rng(1) });
+      return { logits: r.logits, features: r.features };
+    });
     expect(out.logits.shape).toEqual([8, 10]);
-    expect(out.features.shape).toEqual([8, 64]);
+    // penultimate 64, then the stem's and stages 1–2's global averages (16 + 16 + 32)
+    expect(out.features.shape).toEqual([8, 128]);
     m.dispose();
   });
 
@@ -48,7 +52,7 @@ describe('models', () => {
       const f = tf.tidy(
         () => m.forward(tf.zeros([4, size, size, 3]), { training: true, rng: new Rng(2) }).features,
       );
-      expect(f.shape).toEqual([4, 64]);
+      expect(f.shape).toEqual([4, 128]);
       // one gamma/beta per channel, not per member
       expect(m.params().find((p) => p.name === 'stem_bn/gamma')!.variable.shape).toEqual([16]);
       f.dispose();
