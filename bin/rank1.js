@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global URL, console, process */
 // The `rank1` command. Runs the compiled CLI (npm run build first).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -29,7 +29,6 @@ import {
   type ServiceHandler,
   type Settings,
   type TrainConfig,
-  type TrainEvent,
   type operations,
 } from './contract.js';
 import type { DatasetMetrics, EpochMetrics, ImagePrediction, OodMetrics } from './engine/types.js';
@@ -351,7 +350,8 @@ export class Service implements ServiceHandler {
     try {
       if (this.disposed) throw new ServiceError('unsupported', 'The service has shut down; restart the app.');
       // First start: the demo model is there before the UI lists models (a failure installs nothing).
-      if (this.opts.resourcesDir) await (this.demoInstalled ??= installDemoModel(this.home, this.opts.resourcesDir).catch(() => false));
+      if (this.opts.resourcesDir)
+        await (this.demoInstalled ??= installDemoModel(this.home, this.opts.resourcesDir).catch(() => false));
       const parsed = parseArgs(op, args);
       const handler = this.handlers[parsed.op] as (a: unknown) => Promise<unknown>;
       return await handler(parsed.args);

@@ -30,8 +30,9 @@ import {
 } from '../src-main/store/index.js';
 import type { EpochMetrics } from '../src-main/engine/types.js';
 import { fakeMeta, fakeWeights } from './store/fake-model.js';
+import { SHARED } from './shared-data.js';
 
-const MNIST = '/work/shared/data/mnist';
+const MNIST = `${SHARED}/data/mnist`;
 const CLASSES = ['0', '1', '2'];
 const PER_CLASS = 7;
 

@@ -18,8 +18,11 @@ export function registerFlag(program: Command): void {
         if (!meta.ood) throw new Error(`${dir}: the model has no fitted OOD flag`);
         if (o.json) printJson(meta.ood);
         else {
-          console.log(`flag: ${meta.ood.score} > ${meta.ood.threshold.toPrecision(4)} (keeps ${(meta.ood.tpr * 100).toFixed(0)}% of validation images)`);
-          for (const [k, v] of Object.entries(meta.ood.thresholds ?? {})) console.log(`  ${k}: threshold ${v.toPrecision(4)}`);
+          console.log(
+            `flag: ${meta.ood.score} > ${meta.ood.threshold.toPrecision(4)} (keeps ${(meta.ood.tpr * 100).toFixed(0)}% of validation images)`,
+          );
+          for (const [k, v] of Object.entries(meta.ood.thresholds ?? {}))
+            console.log(`  ${k}: threshold ${v.toPrecision(4)}`);
         }
       }),
     );

@@ -55,7 +55,11 @@ export function registerTrain(program: Command): void {
     )
     .option('--members <k>', 'mixture components K (default 4)', intArg(1, 16))
     .option('--posterior <p>', 'gaussian | cauchy', choiceArg(['gaussian', 'cauchy'] as const))
-    .option('--random-sign-init <p>', 'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)', numArg(-1, 1))
+    .option(
+      '--random-sign-init <p>',
+      'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)',
+      numArg(-1, 1),
+    )
     .option('--epochs <n>', 'epochs', intArg(1, 10000))
     .option('--batch <n>', 'unique images per step', intArg(1, 4096))
     .option('--lr <x>', 'base learning rate', numArg(1e-6, 10))
@@ -97,7 +101,10 @@ export function registerTrain(program: Command): void {
           );
         }
         const backboneName = chooseBackbone(o.backbone, ds.preprocessing.channels, ds.preprocessing.size);
-        const transferBar = progressBar(!o.json && backboneName !== 'none', '{phase} [{bar}] {value}/{total}');
+        const transferBar = progressBar(
+          !o.json && backboneName !== 'none',
+          '{phase} [{bar}] {value}/{total}',
+        );
         let barPhase = '';
         const backbone = await prepareTransfer(backboneName, ds, {
           signal,
@@ -112,7 +119,8 @@ export function registerTrain(program: Command): void {
           },
         });
         transferBar?.stop();
-        if (!o.json && backbone) console.error(`backbone: ${backbone.name} (${backbone.embeddingSize} features)`);
+        if (!o.json && backbone)
+          console.error(`backbone: ${backbone.name} (${backbone.embeddingSize} features)`);
         const flipGiven = cmd.getOptionValueSource('flip') === 'cli';
         const bar = progressBar(
           !o.json,
@@ -132,7 +140,13 @@ export function registerTrain(program: Command): void {
           resume: o.resume,
           preset: o.preset,
           backbone,
-          model: { arch: o.arch, method: o.method, members: o.members, posterior: o.posterior, randomSignInit: o.randomSignInit },
+          model: {
+            arch: o.arch,
+            method: o.method,
+            members: o.members,
+            posterior: o.posterior,
+            randomSignInit: o.randomSignInit,
+          },
           config: {
             epochs: o.epochs,
             batchSize: o.batch,

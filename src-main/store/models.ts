@@ -60,7 +60,12 @@ export function toSummary(meta: ModelMeta): ModelSummary {
     backend: meta.backend,
     backbone: meta.backbone ? { name: meta.backbone.name, sha256: meta.backbone.sha256 } : meta.backbone,
     ood: meta.ood
-      ? { score: meta.ood.score, threshold: meta.ood.threshold, tpr: meta.ood.tpr, ...(meta.ood.thresholds ? { thresholds: meta.ood.thresholds } : {}) }
+      ? {
+          score: meta.ood.score,
+          threshold: meta.ood.threshold,
+          tpr: meta.ood.tpr,
+          ...(meta.ood.thresholds ? { thresholds: meta.ood.thresholds } : {}),
+        }
       : undefined,
     ...(meta.demo ? { demo: true } : {}),
   };
@@ -160,7 +165,9 @@ export async function setFlagScoreAt(dir: string, score: string): Promise<ModelM
   const threshold = meta.ood?.thresholds?.[score];
   if (!meta.ood || threshold === undefined) {
     const known = Object.keys(meta.ood?.thresholds ?? {});
-    throw new Error(`model "${id}" has no fitted threshold for "${score}"${known.length ? ` (available: ${known.join(', ')})` : '; retrain it to enable this'}`);
+    throw new Error(
+      `model "${id}" has no fitted threshold for "${score}"${known.length ? ` (available: ${known.join(', ')})` : '; retrain it to enable this'}`,
+    );
   }
   const next = { ...meta, ood: { ...meta.ood, score, threshold } };
   await writeFileAtomic(nodePath.join(dir, 'model.json'), JSON.stringify(next, null, 1));

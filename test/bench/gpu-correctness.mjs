@@ -1,3 +1,4 @@
+/* global process, console */
 // Compares the engine's forward pass and gradients on the webgpu backend with the cpu backend
 // for the same weights and the same factor samples (issue 6: numerics within a stated tolerance).
 // Run on the GPU machine after `npm run build:main`: node test/bench/gpu-correctness.mjs

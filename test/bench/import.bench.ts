@@ -10,8 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { importDataset } from '../../src-main/data/index.js';
+import { SHARED } from '../shared-data.js';
 
-const DATA = '/work/shared/data';
+const DATA = `${SHARED}/data`;
 const which = new Set(
   process.argv.slice(2).length ? process.argv.slice(2) : ['cifar', 'warm', 'large', 'large-unique', '100k'],
 );

@@ -16,6 +16,7 @@ import { concat, subset } from '../../src-main/engine/example-sets.js';
 import { loadModel } from '../../src-main/engine/predict.js';
 import { trainModel } from '../../src-main/engine/train.js';
 import { serveFolder } from '../engine/backbones/server.js';
+import { SHARED } from '../shared-data.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,11 +25,11 @@ const arg = (name: string, dflt: string) => {
 const BACKBONE = arg('backbone', 'mobilenet-v1-0.25');
 const EPOCHS = Number(arg('epochs', '5'));
 const OOD_N = Number(arg('ood', '1000'));
-const DATA = '/work/shared/data';
+const DATA = `${SHARED}/data`;
 
 const home = await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-bench-transfer-'));
 process.env.RANK1_HOME = home;
-const server = await serveFolder('/work/shared/models');
+const server = await serveFolder(`${SHARED}/models`);
 process.env.RANK1_BACKBONE_BASE_URL = server.url;
 const line = (o: object) =>
   console.log(

@@ -2,9 +2,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { SHARED } from '../shared-data.js';
 
-export const ROBUST = '/work/shared/data/robustness';
-export const MNIST = '/work/shared/data/mnist';
+export const ROBUST = `${SHARED}/data/robustness`;
+export const MNIST = `${SHARED}/data/mnist`;
 
 /** A fresh temp folder; also points RANK1_HOME at a fresh temp folder. */
 export async function tempDirs(): Promise<{ dir: string; home: string; cleanup: () => Promise<void> }> {

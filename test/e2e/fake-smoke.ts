@@ -3,6 +3,7 @@
 import { chromium } from 'playwright-core';
 import { createServer } from 'vite';
 import { mkdirSync } from 'node:fs';
+import { SHARED } from '../shared-data.js';
 const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 mkdirSync('test-results/fake-smoke', { recursive: true });
 const vite = await createServer({
@@ -44,7 +45,7 @@ await page.screenshot({ path: 'test-results/fake-smoke/evaluate.png', fullPage: 
 await page.getByRole('link', { name: 'Predict' }).click();
 await page
   .getByLabel('Add images')
-  .setInputFiles(['/work/shared/data/mnist/0/60003.png', '/work/shared/data/notmnist/A/test_00010.png']);
+  .setInputFiles([`${SHARED}/data/mnist/0/60003.png`, `${SHARED}/data/notmnist/A/test_00010.png`]);
 await page
   .getByTestId('predict-summary')
   .getByText(/^2 image/)

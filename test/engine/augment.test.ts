@@ -7,13 +7,16 @@ const img = (w: number, h: number) => Uint8Array.from({ length: w * h }, (_, i) 
 describe('augmentBatch (spec §4: pad-and-crop, horizontal flip)', () => {
   it('is the identity with both off', () => {
     const px = img(4, 4);
-    expect(Array.from(augmentBatch(px, 1, [4, 4, 1], { crop: false, flip: false }, new Rng(1)))).toEqual(Array.from(px));
+    expect(Array.from(augmentBatch(px, 1, [4, 4, 1], { crop: false, flip: false }, new Rng(1)))).toEqual(
+      Array.from(px),
+    );
   });
   it('flips rows left-right', () => {
     const px = img(3, 1);
     const seen = new Set<string>();
     const rng = new Rng(2);
-    for (let i = 0; i < 20; i++) seen.add(Array.from(augmentBatch(px, 1, [1, 3, 1], { crop: false, flip: true }, rng)).join(','));
+    for (let i = 0; i < 20; i++)
+      seen.add(Array.from(augmentBatch(px, 1, [1, 3, 1], { crop: false, flip: true }, rng)).join(','));
     expect(seen).toEqual(new Set(['1,2,3', '3,2,1']));
   });
   it('shifts by at most `pad` pixels and fills with zeros', () => {

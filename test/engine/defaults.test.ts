@@ -15,7 +15,13 @@ const cifar = { size: 32, channels: 3 as const, count: 9000, numClasses: 10 };
 describe('model defaults', () => {
   it('follow the paper: K=4, Gaussian, prior N(1, 0.1), σ0 = sqrt(p/(1−p)) with p = 1e-3 (spec §2–3)', () => {
     const c = resolveModelConfig(cifar);
-    expect(c).toMatchObject({ method: 'rank1', members: 4, posterior: 'gaussian', priorMean: 1, priorStddev: 0.1 });
+    expect(c).toMatchObject({
+      method: 'rank1',
+      members: 4,
+      posterior: 'gaussian',
+      priorMean: 1,
+      priorStddev: 0.1,
+    });
     expect(INIT_STDDEV).toBeCloseTo(0.031639, 6);
     expect(Math.log(Math.expm1(INIT_STDDEV))).toBeCloseTo(-3.4375, 3);
   });
@@ -47,7 +53,9 @@ describe('training defaults', () => {
   it('flip photos but not grey symbols; a partial augment keeps the other default', () => {
     expect(resolveTrainConfig(cifar, resolveModelConfig(cifar)).augment).toEqual({ crop: true, flip: true });
     expect(resolveTrainConfig(mnist, resolveModelConfig(mnist)).augment).toEqual({ crop: true, flip: false });
-    expect(resolveTrainConfig(cifar, resolveModelConfig(cifar), { augment: { flip: false } as never }).augment).toEqual({ crop: true, flip: false });
+    expect(
+      resolveTrainConfig(cifar, resolveModelConfig(cifar), { augment: { flip: false } as never }).augment,
+    ).toEqual({ crop: true, flip: false });
   });
   it('uses 4 eval samples for Cauchy, 1 for Gaussian (spec §2)', () => {
     expect(resolveTrainConfig(cifar, resolveModelConfig(cifar, { posterior: 'cauchy' })).evalSamples).toBe(4);

@@ -123,7 +123,12 @@ describe('models store', () => {
       ...meta,
       ood: { score: 'mahalanobis', threshold: 1, tpr: 0.95, thresholds: { mahalanobis: 1, knn: 0.5 } },
     });
-    expect(s.ood).toEqual({ score: 'mahalanobis', threshold: 1, tpr: 0.95, thresholds: { mahalanobis: 1, knn: 0.5 } });
+    expect(s.ood).toEqual({
+      score: 'mahalanobis',
+      threshold: 1,
+      tpr: 0.95,
+      thresholds: { mahalanobis: 1, knn: 0.5 },
+    });
     expect('weights' in s).toBe(false);
   });
 
@@ -137,11 +142,16 @@ describe('models store', () => {
     const { writeFileAtomic } = await import('../../src-main/store/atomic.js');
     await writeFileAtomic(
       path.join(modelDir(home, meta.id), 'model.json'),
-      JSON.stringify({ ...meta, ood: { score: 'mahalanobis', threshold: 9, tpr: 0.95, thresholds: { mahalanobis: 9, knn: 0.4 } } }),
+      JSON.stringify({
+        ...meta,
+        ood: { score: 'mahalanobis', threshold: 9, tpr: 0.95, thresholds: { mahalanobis: 9, knn: 0.4 } },
+      }),
     );
     const next = await setFlagScore(home, meta.id, 'knn');
     expect(next.ood).toMatchObject({ score: 'knn', threshold: 0.4 });
     expect((await getModel(home, meta.id)).ood?.score).toBe('knn');
-    await expect(setFlagScore(home, meta.id, 'energy')).rejects.toThrow(/no fitted threshold for "energy".*available: mahalanobis, knn/);
+    await expect(setFlagScore(home, meta.id, 'energy')).rejects.toThrow(
+      /no fitted threshold for "energy".*available: mahalanobis, knn/,
+    );
   });
 });

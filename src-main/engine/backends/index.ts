@@ -147,7 +147,8 @@ async function loadWebgpuWith(provider: () => Promise<WebGpuProvider>): Promise<
   try {
     p = await provider();
   } catch (e) {
-    if (e instanceof NoVulkanError) throw new Error('no adapter: no Vulkan driver (libvulkan.so.1 not found)');
+    if (e instanceof NoVulkanError)
+      throw new Error('no adapter: no Vulkan driver (libvulkan.so.1 not found)', { cause: e });
     throw new Error(`webgpu package not loadable: ${reasonOf(e)}`, { cause: e });
   }
   const gpu = p.create([]);

@@ -16,6 +16,7 @@ import {
 } from '../../../src-main/engine/backbones/index.js';
 import type { ExampleSet } from '../../../src-main/data/types.js';
 import { serveFolder, testImages, type StaticServer } from './server.js';
+import { SHARED } from '../../shared-data.js';
 
 let server: StaticServer;
 let home: string;
@@ -25,7 +26,7 @@ beforeAll(async () => {
   await initBackend('wasm');
   home = await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-backbones-'));
   process.env.RANK1_HOME = home;
-  server = await serveFolder('/work/shared/models');
+  server = await serveFolder(`${SHARED}/models`);
 });
 
 afterAll(async () => {
@@ -151,7 +152,7 @@ describe('built-in backbones over HTTP', () => {
     const mirror = await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-mirror-'));
     const tampered = await serveFolder(mirror);
     try {
-      const src = '/work/shared/models/mobilenet_v2_0.35_224_tm';
+      const src = `${SHARED}/models/mobilenet_v2_0.35_224_tm`;
       await fs.cp(src, path.join(mirror, 'mobilenet_v2_0.35_224_tm'), { recursive: true });
       const w = path.join(mirror, 'mobilenet_v2_0.35_224_tm', 'weights.bin');
       const b = Buffer.from(await fs.readFile(w));
@@ -172,7 +173,7 @@ describe('built-in backbones over HTTP', () => {
   });
 
   it('offline: a clear error that points to importing a backbone', async () => {
-    const down = await serveFolder('/work/shared/models');
+    const down = await serveFolder(`${SHARED}/models`);
     const url = down.url;
     await down.close();
     await fs.rm(cached('mobilenet-v2-0.35'), { recursive: true, force: true });

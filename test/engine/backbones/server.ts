@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { SHARED } from '../../shared-data.js';
 
 export interface StaticServer {
   url: string;
@@ -43,7 +44,7 @@ export async function serveFolder(root: string): Promise<StaticServer> {
   };
 }
 
-export const MODELS = '/work/shared/models';
+export const MODELS = `${SHARED}/models`;
 export const V1 = path.join(MODELS, 'mobilenet_v1_0.25_224');
 export const V2 = path.join(MODELS, 'mobilenet_v2_0.35_224_tm');
 

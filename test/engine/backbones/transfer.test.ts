@@ -17,6 +17,7 @@ import {
 import { loadModel } from '../../../src-main/engine/predict.js';
 import { trainModel } from '../../../src-main/engine/train.js';
 import { serveFolder, MODELS, type StaticServer } from './server.js';
+import { SHARED } from '../../shared-data.js';
 
 const CLASSES = ['airplane', 'automobile', 'frog'];
 const PER_CLASS = 100;
@@ -33,11 +34,9 @@ beforeAll(async () => {
   const root = path.join(tmp, 'cifar3');
   for (const c of CLASSES) {
     await fs.mkdir(path.join(root, c), { recursive: true });
-    const files = (await fs.readdir(path.join('/work/shared/data/cifar10/train', c)))
-      .sort()
-      .slice(0, PER_CLASS);
+    const files = (await fs.readdir(path.join(`${SHARED}/data/cifar10/train`, c))).sort().slice(0, PER_CLASS);
     for (const f of files)
-      await fs.symlink(path.join('/work/shared/data/cifar10/train', c, f), path.join(root, c, f));
+      await fs.symlink(path.join(`${SHARED}/data/cifar10/train`, c, f), path.join(root, c, f));
   }
   ds = await importDataset(root, { imageSize: 32, valFraction: 0.2 });
 });
