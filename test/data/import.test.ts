@@ -158,3 +158,34 @@ describe('importDataset', () => {
     expect(new Set(set.labels)).toEqual(new Set([0, 1]));
   });
 });
+
+describe('importDataset run twice at once', () => {
+  it('serialises imports of the same dataset: both complete with the same pixels', async () => {
+    const root = path.join(t.dir, 'twice');
+    await makeSet(root, { cat: 5, dog: 5 });
+    const [a, b] = await Promise.all([
+      importDataset(root, { imageSize: 16 }),
+      importDataset(root, { imageSize: 16 }),
+    ]);
+    expect(a.id).toBe(b.id);
+    expect(a.report.images).toBe(10);
+    expect(b.report.images).toBe(10);
+    // the second waited for the first, so it found everything in the cache
+    expect(Math.min(a.report.decoded, b.report.decoded)).toBe(0);
+    const idx = Array.from({ length: a.splits.train.count }, (_, i) => i);
+    expect(
+      Buffer.from(await b.splits.train.read(idx)).equals(Buffer.from(await a.splits.train.read(idx))),
+    ).toBe(true);
+  });
+
+  it('takes over a lock left by a process that is gone', async () => {
+    const root = path.join(t.dir, 'stale');
+    await makeSet(root, { cat: 3, dog: 3 });
+    const first = await importDataset(root, { imageSize: 16 });
+    const dir = path.join(t.home, 'datasets', first.id);
+    await fs.writeFile(path.join(dir, '.lock'), '2147483646'); // no such pid
+    const again = await importDataset(root, { imageSize: 16 });
+    expect(again.report.images).toBe(6);
+    await expect(fs.stat(path.join(dir, '.lock'))).rejects.toThrow();
+  });
+});
