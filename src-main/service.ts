@@ -392,31 +392,33 @@ export class Service implements ServiceHandler {
   }
 
   private engine(): Promise<EngineApi> {
-    this.enginePromise ??= import('./engine/index.js').then(
-      (m) => m as unknown as EngineApi,
-      (e: unknown) => {
-        this.enginePromise = undefined;
-        throw new ServiceError(
-          'unsupported',
-          `The training engine could not be loaded (${e instanceof Error ? e.message : String(e)}); reinstall the app.`,
-        );
-      },
-    );
-    return this.enginePromise;
+    return (this.enginePromise ??= this.loadRoom<EngineApi>(
+      () => import('./engine/index.js'),
+      'The training engine',
+      () => (this.enginePromise = undefined),
+    ));
   }
 
   private data(): Promise<DataApi> {
-    this.dataPromise ??= import('./data/index.js').then(
-      (m) => m as unknown as DataApi,
+    return (this.dataPromise ??= this.loadRoom<DataApi>(
+      () => import('./data/index.js'),
+      'The image module',
+      () => (this.dataPromise = undefined),
+    ));
+  }
+
+  /** Lazy import of a room; a failure is a typed error and the next call tries again. */
+  private loadRoom<T>(load: () => Promise<unknown>, what: string, forget: () => void): Promise<T> {
+    return load().then(
+      (m) => m as T,
       (e: unknown) => {
-        this.dataPromise = undefined;
+        forget();
         throw new ServiceError(
           'unsupported',
-          `The image module could not be loaded (${e instanceof Error ? e.message : String(e)}); reinstall the app.`,
+          `${what} could not be loaded (${e instanceof Error ? e.message : String(e)}); reinstall the app.`,
         );
       },
     );
-    return this.dataPromise;
   }
 
   /** Engine with its backend initialised as the settings ask (again after a change). */
