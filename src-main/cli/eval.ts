@@ -97,6 +97,7 @@ export function registerEval(program: Command): void {
                 model.meta.classes.map((c, i) => [c, m.perClassAccuracy[i]]),
               ),
               confusion: m.confusion,
+              reliability: m.reliability,
               ...(r.ood ? { ...r.ood, flag_score: model.meta.ood?.score } : {}),
               backend: backend.name,
               device: backend.device,

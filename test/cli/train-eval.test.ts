@@ -3,10 +3,10 @@
  * evaluate on its held-out images against ../shared/data/notmnist.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = nodePath.resolve(__dirname, '../..');
 const shared = nodePath.resolve(root, '../shared/data');
@@ -18,8 +18,9 @@ const rank1 = (args: string[], env: NodeJS.ProcessEnv) =>
   });
 
 describe('rank1 train → eval on MNIST vs notMNIST', () => {
+  const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-ci-'));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
   it('reaches ≥ 0.95 held-out accuracy and flags notMNIST (AUROC ≥ 0.9)', () => {
-    const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-ci-'));
     const model = nodePath.join(home, 'mnist-model');
     const env = { RANK1_HOME: home };
     const train = rank1(

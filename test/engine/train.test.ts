@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src-main/engine/backends/index.js';
 import { loadModel } from '../../src-main/engine/predict.js';
 import { makeTrainStep, trainModel, type TrainRequest } from '../../src-main/engine/train.js';
@@ -27,7 +27,15 @@ beforeAll(async () => {
   data = await loadGreySet(nodePath.join(SHARED, 'data/mnist'), 20, ['0', '1', '2', '3']);
 });
 
-const tmp = () => mkdtempSync(nodePath.join(tmpdir(), 'rank1-train-'));
+const made: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(nodePath.join(tmpdir(), 'rank1-train-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 function request(outDir: string, over: Partial<TrainRequest> = {}): TrainRequest {
   const { train, val } = split(data.set, 5);

@@ -3,14 +3,22 @@
  * for the definition) and which output is the embedding.
  */
 
+import { NESTED_OR_WHOLE } from './embedder.js';
+
 export interface BuiltinBackbone {
   name: string;
   /** The official download location of model.json. */
   url: string;
   /** Folder of model.json under an overriding base URL (the layout of /work/shared/models). */
   mirrorPath: string;
-  /** SHA-256 of the folder as defined in model-files.ts, computed from the reference copy. */
-  sha256: string;
+  /**
+   * What a copy must match. `folder`: the SHA-256 of the whole folder (model-files.ts), for a
+   * backbone whose reference copy is a byte copy of the official files. `weights`: the fingerprint
+   * of the embedding network's weight values (fingerprint.ts), where the reference copy packages the
+   * official weights differently, so the official folder's own checksum could not be recorded.
+   * Either way `sha256` is the backbone's identity in models and the feature cache.
+   */
+  pin: { kind: 'folder' | 'weights'; sha256: string };
   /** Layer whose output is the embedding; 'layers[0]' = the model's first layer (a nested model). */
   embedding: string;
   embeddingSize: number;
@@ -24,7 +32,7 @@ export const BUILTIN_BACKBONES: readonly BuiltinBackbone[] = [
     url: 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.25_224/model.json',
     mirrorPath: 'mobilenet_v1_0.25_224',
     // 55 shards + Keras 2.1.4 topology; the reference copy is a byte copy of Google's files.
-    sha256: '6cdef2f108c61160bd58317991da35f97cf10ae8dd271bdea898926ec676f03e',
+    pin: { kind: 'folder', sha256: '6cdef2f108c61160bd58317991da35f97cf10ae8dd271bdea898926ec676f03e' },
     embedding: 'global_average_pooling2d_1',
     embeddingSize: 256,
     inputSize: 224,
@@ -34,11 +42,13 @@ export const BUILTIN_BACKBONES: readonly BuiltinBackbone[] = [
     name: 'mobilenet-v2-0.35',
     url: 'https://storage.googleapis.com/teachable-machine-models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top/model.json',
     mirrorPath: 'mobilenet_v2_0.35_224_tm',
-    // Recorded from the Teachable Machine export in /work/shared/models (backbone = layers[0]).
-    // The official no_top file was not reachable when this was written: if its bytes differ, its
-    // checksum must be recorded here (npx tsx test/bench/transfer-checksum.ts <folder>).
-    sha256: 'de31cd5b65acdfdc5214f97e079dbcc0b1bfd447a653a484d424730dfa54bf52',
-    embedding: 'layers[0]',
+    // The official folder is Keras Applications' `no_top` network (output out_relu, 7×7×1280); the
+    // reference copy in /work/shared/models is a Teachable Machine export holding that same network
+    // frozen as layers[0]. The official folder could not be fetched here, so the pin is the
+    // fingerprint of the network's weight values (from the reference copy), which both packagings
+    // share; `npx tsx test/bench/transfer-checksum.ts <folder>` prints both kinds for any folder.
+    pin: { kind: 'weights', sha256: 'b2548cdf795be5f15b25c77e336916dbe7a32ffaf3312e551fe326ce6a031a68' },
+    embedding: NESTED_OR_WHOLE,
     embeddingSize: 1280,
     inputSize: 224,
     description:

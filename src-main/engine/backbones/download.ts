@@ -63,6 +63,8 @@ export async function downloadModelFolder(
     signal?: AbortSignal;
     onProgress?: (p: DownloadProgress) => void;
     expectSha256?: string;
+    /** Further check of the downloaded folder before it is cached (throw to refuse it). */
+    verify?: (folder: ModelFolder) => Promise<void>;
   },
 ): Promise<ModelFolder> {
   const fetchFn: FetchLike = opts.fetch ?? ((u, i) => fetch(u, i));
@@ -96,6 +98,7 @@ export async function downloadModelFolder(
           `(expected ${opts.expectSha256.slice(0, 12)}…, got ${folder.sha256.slice(0, 12)}…); nothing was cached`,
       );
     }
+    await opts.verify?.(folder);
     await fs.rm(dest, { recursive: true, force: true });
     await fs.rename(tmp, dest);
     report('done', files.length + 1);

@@ -4,7 +4,15 @@
  * to [-1, 1] (the MobileNet convention) → the embedding output, global-average-pooled if spatial.
  */
 import * as tf from '@tensorflow/tfjs';
+import { weightsFingerprint } from './fingerprint.js';
 import { folderHandler, isGraphModel, type ModelFolder } from './model-files.js';
+
+/**
+ * Embedding spec of a built-in backbone that may come packaged two ways: the nested network of a
+ * Teachable Machine export (`layers[0]`), or the plain `no_top` network itself, whose spatial output
+ * is then average-pooled like every other spatial embedding.
+ */
+export const NESTED_OR_WHOLE = 'layers[0]';
 
 /** Images per forward pass: large enough to amortise kernel dispatch, small enough for 224² × 3 floats. */
 export const EMBED_BATCH = 32;
@@ -12,6 +20,8 @@ export const EMBED_BATCH = 32;
 export interface Embedder {
   readonly inputSize: number;
   readonly embeddingSize: number;
+  /** `weightsFingerprint` of the embedding network (layers models only; graph models: undefined). */
+  readonly weightsFingerprint?: string;
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
   dispose(): void;
 }
@@ -86,11 +96,12 @@ async function layersEmbedder(folder: ModelFolder, embedding: string | undefined
   const model = await tf.loadLayersModel(folderHandler(folder));
   let net: tf.LayersModel;
   try {
-    if (embedding === 'layers[0]') {
+    if (embedding === NESTED_OR_WHOLE) {
       const first = model.layers[0];
-      if (!(first instanceof tf.LayersModel))
-        throw new Error(`${folder.dir}: the first layer is not a nested model`);
-      net = first;
+      if (first instanceof tf.LayersModel) net = first;
+      else if (model.outputs[0]?.shape.length === 4) net = model;
+      else
+        throw new Error(`${folder.dir}: neither a nested backbone (layers[0]) nor a spatial (no_top) output`);
     } else if (embedding) {
       let layer: tf.layers.Layer;
       try {
@@ -116,11 +127,20 @@ async function layersEmbedder(folder: ModelFolder, embedding: string | undefined
   return {
     inputSize,
     embeddingSize,
+    weightsFingerprint: weightsFingerprint(leafWeights(net)),
     async embed(pixels, count, shape) {
       return (await runBatches(pixels, count, shape, inputSize, forward)).data;
     },
     dispose: () => model.dispose(),
   };
+}
+
+/**
+ * Weights layer by layer, nested models opened: a model's own `weights` lists its trainable ones
+ * first, so a frozen copy of the same network (Teachable Machine's) would order them differently.
+ */
+function leafWeights(layer: tf.layers.Layer): tf.LayerVariable[] {
+  return layer instanceof tf.LayersModel ? layer.layers.flatMap(leafWeights) : layer.weights;
 }
 
 async function graphEmbedder(folder: ModelFolder, embedding: string | undefined): Promise<Embedder> {

@@ -17,7 +17,7 @@ import { currentBackend, initBackend } from '../backends/index.js';
 import type { TrainRequest } from '../train.js';
 import { BUILTIN_BACKBONES, builtinBackbone, type BuiltinBackbone } from './catalog.js';
 import { downloadModelFolder, FetchFailure, type DownloadProgress, type FetchLike } from './download.js';
-import { buildEmbedder } from './embedder.js';
+import { buildEmbedder, type Embedder } from './embedder.js';
 import { embedSet, type EmbeddedFeatures, type EmbedOptions } from './features.js';
 import { ModelFolderError, readModelFolder, type ModelFolder } from './model-files.js';
 
@@ -94,8 +94,30 @@ function downloadUrl(spec: BuiltinBackbone, opts: LoadBackboneOptions): string {
   return base ? `${base.replace(/\/+$/, '')}/${spec.mirrorPath}/model.json` : spec.url;
 }
 
-/** The cached copy if it is intact, else a fresh download (checked against the recorded SHA-256). */
-async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): Promise<ModelFolder> {
+/**
+ * Opens a built-in backbone's folder as an embedder and checks it against the catalogue's pin
+ * (the folder's SHA-256, or the fingerprint of the embedding network's weights). Throws
+ * PinMismatch, naming both values, when it does not match.
+ */
+async function openPinned(spec: BuiltinBackbone, folder: ModelFolder): Promise<Embedder> {
+  if (spec.pin.kind === 'folder' && folder.sha256 !== spec.pin.sha256)
+    throw new PinMismatch(folder.sha256, spec.pin.sha256);
+  const embedder = await buildEmbedder(folder, spec.embedding);
+  if (spec.pin.kind === 'weights' && embedder.weightsFingerprint !== spec.pin.sha256) {
+    embedder.dispose();
+    throw new PinMismatch(embedder.weightsFingerprint ?? 'none', spec.pin.sha256);
+  }
+  return embedder;
+}
+
+class PinMismatch extends Error {
+  constructor(got: string, want: string) {
+    super(`SHA-256 ${got.slice(0, 12)}…, expected ${want.slice(0, 12)}…`);
+  }
+}
+
+/** The cached copy if it is intact, else a fresh download (checked against the recorded pin). */
+async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): Promise<Embedder> {
   const dir = cacheDir(spec.name);
   let reason: string | undefined;
   // No model.json: simply not downloaded yet. Anything else that fails is damage.
@@ -105,12 +127,11 @@ async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): P
   );
   if (present) {
     try {
-      const folder = await readModelFolder(dir);
-      if (folder.sha256 === spec.sha256) return folder;
-      reason = `cached copy fails its SHA-256 check (${folder.sha256.slice(0, 12)}…, expected ${spec.sha256.slice(0, 12)}…)`;
+      return await openPinned(spec, await readModelFolder(dir));
     } catch (e) {
-      if (!(e instanceof ModelFolderError)) throw e;
-      reason = `cached copy is damaged: ${e.message}`;
+      if (e instanceof PinMismatch) reason = `cached copy fails its SHA-256 check (${e.message})`;
+      else if (e instanceof ModelFolderError) reason = `cached copy is damaged: ${e.message}`;
+      else reason = `cached copy cannot be loaded: ${(e as Error).message}`;
     }
   }
   if (reason)
@@ -123,13 +144,28 @@ async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): P
       reason,
     });
   const url = downloadUrl(spec, opts);
+  let folder: ModelFolder;
   try {
-    return await downloadModelFolder(url, dir, {
+    folder = await downloadModelFolder(url, dir, {
       name: spec.name,
       fetch: opts.fetch,
       signal: opts.signal,
       onProgress: opts.onProgress,
-      expectSha256: spec.sha256,
+      expectSha256: spec.pin.kind === 'folder' ? spec.pin.sha256 : undefined,
+      verify:
+        spec.pin.kind === 'weights'
+          ? async (f) => {
+              try {
+                (await openPinned(spec, f)).dispose();
+              } catch (e) {
+                throw new Error(
+                  `backbone "${spec.name}" downloaded from ${url} does not match its recorded SHA-256 ` +
+                    `(${(e as Error).message}); nothing was cached`,
+                  { cause: e },
+                );
+              }
+            }
+          : undefined,
     });
   } catch (e) {
     if (e instanceof FetchFailure) {
@@ -142,23 +178,24 @@ async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): P
     }
     throw e;
   }
+  return openPinned(spec, folder);
 }
 
 export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions = {}): Promise<Backbone> {
   if (!currentBackend()) await initBackend('auto');
   const name = backboneName(ref);
   const spec = builtinBackbone(name);
-  let folder: ModelFolder;
-  let output: string | undefined;
+  let embedder: Embedder;
+  let sha256: string;
   if (spec) {
-    folder = await fetchBuiltin(spec, opts);
-    output = spec.embedding;
+    embedder = await fetchBuiltin(spec, opts);
+    sha256 = spec.pin.sha256;
   } else {
-    const { dir, output: out } = splitPath(name.replace(PATH_PREFIX, ''));
-    folder = await readModelFolder(dir);
-    output = out;
+    const { dir, output } = splitPath(name.replace(PATH_PREFIX, ''));
+    const folder = await readModelFolder(dir);
+    embedder = await buildEmbedder(folder, output);
+    sha256 = folder.sha256;
   }
-  const embedder = await buildEmbedder(folder, output);
   if (spec && embedder.embeddingSize !== spec.embeddingSize) {
     embedder.dispose();
     throw new Error(
@@ -167,7 +204,7 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
   }
   return {
     name,
-    sha256: folder.sha256,
+    sha256,
     embeddingSize: embedder.embeddingSize,
     embed: (pixels, count, shape) => embedder.embed(pixels, count, shape),
     dispose: () => embedder.dispose(),

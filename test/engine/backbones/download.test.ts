@@ -6,7 +6,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src-main/engine/backends/index.js';
+import { folderHandler, readModelFolder } from '../../../src-main/engine/backbones/model-files.js';
 import {
   BackboneUnavailableError,
   BUILTIN_BACKBONES,
@@ -15,7 +17,7 @@ import {
   type DownloadProgress,
 } from '../../../src-main/engine/backbones/index.js';
 import type { ExampleSet } from '../../../src-main/data/types.js';
-import { serveFolder, testImages, type StaticServer } from './server.js';
+import { serveFolder, testImages, V2, type StaticServer } from './server.js';
 import { SHARED } from '../../shared-data.js';
 
 let server: StaticServer;
@@ -60,7 +62,7 @@ describe('built-in backbones over HTTP', () => {
       const bb = await loadBackbone({ name }, { baseUrl: server.url, onProgress: (p) => events.push(p) });
       try {
         expect(bb.name).toBe(name);
-        expect(bb.sha256).toBe(BUILTIN_BACKBONES.find((b) => b.name === name)!.sha256);
+        expect(bb.sha256).toBe(BUILTIN_BACKBONES.find((b) => b.name === name)!.pin.sha256);
         expect(bb.embeddingSize).toBe(dim);
         expect(server.requests.length - before).toBeGreaterThan(1);
         expect(events.at(-1)?.phase).toBe('done');
@@ -148,6 +150,21 @@ describe('built-in backbones over HTTP', () => {
     }
   });
 
+  it('re-fetches a cached mobilenet-v2-0.35 whose backbone weights changed (weights pin)', async () => {
+    const name = 'mobilenet-v2-0.35';
+    (await loadBackbone({ name }, { baseUrl: server.url })).dispose();
+    const file = path.join(cached(name), 'weights.bin');
+    const good = await fs.readFile(file);
+    const bad = Buffer.from(good);
+    bad[1000] ^= 1; // inside the first convolution's kernel
+    await fs.writeFile(file, bad);
+    const events: DownloadProgress[] = [];
+    const again = await loadBackbone({ name }, { baseUrl: server.url, onProgress: (p) => events.push(p) });
+    again.dispose();
+    expect(events[0]).toMatchObject({ phase: 'redownload', reason: expect.stringMatching(/SHA-256/) });
+    expect(await fs.readFile(file)).toEqual(good);
+  }, 240_000);
+
   it('refuses a download that does not match the recorded SHA-256 and caches nothing', async () => {
     const mirror = await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-mirror-'));
     const tampered = await serveFolder(mirror);
@@ -169,6 +186,57 @@ describe('built-in backbones over HTTP', () => {
     } finally {
       await tampered.close();
       await fs.rm(mirror, { recursive: true, force: true });
+    }
+  });
+
+  it('accepts mobilenet-v2-0.35 packaged as the official plain no_top network, with the same embeddings', async () => {
+    // The official folder is Keras Applications' no_top MobileNetV2 (output out_relu, 7×7×1280);
+    // the reference copy holds that network frozen inside a Teachable Machine export. Re-package
+    // it the official way and serve it under the mirror path: the weights pin must accept it and
+    // the embeddings must be those of the Teachable Machine packaging.
+    const tmBackbone = await loadBackbone({ name: 'mobilenet-v2-0.35' }, { baseUrl: server.url });
+    const rgb = testImages(2, 32, 3, 11);
+    const expected = await tmBackbone.embed(rgb, 2, [32, 32, 3]);
+    tmBackbone.dispose();
+
+    const mirror = await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-mirror-'));
+    const official = await serveFolder(mirror);
+    try {
+      const tm = await tf.loadLayersModel(folderHandler(await readModelFolder(V2)));
+      const noTop = (tm.layers[0] as tf.LayersModel).layers[0] as tf.LayersModel;
+      const plain = tf.model({ inputs: noTop.inputs, outputs: noTop.outputs });
+      expect(plain.outputs[0]!.shape).toEqual([null, 7, 7, 1280]);
+      const out = path.join(mirror, 'mobilenet_v2_0.35_224_tm');
+      await fs.mkdir(out, { recursive: true });
+      await plain.save(
+        tf.io.withSaveHandler(async (a) => {
+          await fs.writeFile(
+            path.join(out, 'model.json'),
+            JSON.stringify({
+              format: 'layers-model',
+              modelTopology: a.modelTopology,
+              weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+            }),
+          );
+          await fs.writeFile(path.join(out, 'weights.bin'), Buffer.from(a.weightData as ArrayBuffer));
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
+      tm.dispose();
+      await fs.rm(cached('mobilenet-v2-0.35'), { recursive: true, force: true });
+      const bb = await loadBackbone({ name: 'mobilenet-v2-0.35' }, { baseUrl: official.url });
+      try {
+        expect(official.requests).toContain('/mobilenet_v2_0.35_224_tm/model.json');
+        expect(bb.sha256).toBe(BUILTIN_BACKBONES.find((b) => b.name === 'mobilenet-v2-0.35')!.pin.sha256);
+        const got = await bb.embed(rgb, 2, [32, 32, 3]);
+        expect(Math.max(...got.map((v, i) => Math.abs(v - expected[i]!)))).toBeLessThan(1e-5);
+      } finally {
+        bb.dispose();
+      }
+    } finally {
+      await official.close();
+      await fs.rm(mirror, { recursive: true, force: true });
+      await fs.rm(cached('mobilenet-v2-0.35'), { recursive: true, force: true });
     }
   });
 
