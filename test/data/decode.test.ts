@@ -10,7 +10,7 @@ import {
   thumbnail,
   type Preprocessing,
 } from '../../src-main/data/index.js';
-import { meanAbsDiff, ROBUST } from './helpers.js';
+import { HEIC_FIXTURES, meanAbsDiff, ROBUST } from './helpers.js';
 
 const prep = (size: number, channels: 1 | 3 = 3, fit: 'cover' | 'contain' = 'cover'): Preprocessing => ({
   size,
@@ -144,6 +144,39 @@ describe('prepareImage refusals', () => {
     expect(
       await reasonOf(prepareImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), prep(8))),
     ).toBe('unsupported');
+  });
+});
+
+describe('HEIC (heic-decode), on the fixtures of test/fixtures/heic', () => {
+  const dir = HEIC_FIXTURES;
+  const contain = prep(64, 3, 'contain');
+
+  it('decodes a HEIC to the pixels of its source, within lossy-coding error', async () => {
+    const ref = (await prepareImage(path.join(dir, 'source.png'), contain)).pixels;
+    const img = await prepareImage(path.join(dir, 'upright.heic'), contain);
+    expect([img.width, img.height, img.channels]).toEqual([64, 64, 3]);
+    expect(meanAbsDiff(img.pixels, ref)).toBeLessThan(4);
+    // Letterboxed on white: 64×48 in 64×64 leaves 8 rows above and below.
+    expect([...img.pixels.subarray(0, 3)]).toEqual([255, 255, 255]);
+    // The dark block of the source's top-left corner, just under the letterbox band.
+    const at = (10 * 64 + 4) * 3;
+    expect(Math.max(...img.pixels.subarray(at, at + 3))).toBeLessThan(110);
+  });
+
+  it('applies the irot transform: a picture stored sideways comes out upright', async () => {
+    const ref = (await prepareImage(path.join(dir, 'source.png'), contain)).pixels;
+    const img = await prepareImage(path.join(dir, 'rotated.heic'), contain);
+    expect(meanAbsDiff(img.pixels, ref)).toBeLessThan(4);
+    // The check can fail: the stored (sideways) picture, or the upright one upside down, is far off.
+    const sideways = await sharp(path.join(dir, 'source.png')).rotate(-90).png().toBuffer();
+    expect(meanAbsDiff((await prepareImage(sideways, contain)).pixels, ref)).toBeGreaterThan(20);
+    const upsideDown = await sharp(path.join(dir, 'source.png')).rotate(180).png().toBuffer();
+    expect(meanAbsDiff((await prepareImage(upsideDown, contain)).pixels, ref)).toBeGreaterThan(20);
+  });
+
+  it('reports a damaged HEIC with a reason', async () => {
+    const buf = await fs.readFile(path.join(dir, 'upright.heic'));
+    expect(await reasonOf(prepareImage(buf.subarray(0, 400), prep(32)))).toMatch(/^(corrupt|truncated)$/);
   });
 });
 

@@ -1,11 +1,14 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { SHARED } from '../shared-data.js';
 
 export const ROBUST = `${SHARED}/data/robustness`;
 export const MNIST = `${SHARED}/data/mnist`;
+/** HEIC files made by test/fixtures/heic/make-fixtures.ts, with their generated source picture. */
+export const HEIC_FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/heic');
 
 /** A fresh temp folder; also points RANK1_HOME at a fresh temp folder. */
 export async function tempDirs(): Promise<{ dir: string; home: string; cleanup: () => Promise<void> }> {

@@ -37,6 +37,8 @@ describe('import fast paths', () => {
         [colour, progressive, await jpeg(6)],
         [grey, grey],
         [colour, truncated, progressive],
+        // Not one batchKey: a PNG and progressive files (sharp's join) among shortcut-decoded ones.
+        [colour, await sharp(colour).png().toBuffer(), progressive, grey, progressive],
       ]) {
         const items = bufs.map((buf, k) => ({ file: `f${k}.jpg`, buf }));
         const got = await decodeBatch(items, p);

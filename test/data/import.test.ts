@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importDataset, listDatasets, prepareImage, removeDataset } from '../../src-main/data/index.js';
-import { jpeg, MNIST, ROBUST, tempDirs, writeFile } from './helpers.js';
+import { HEIC_FIXTURES, jpeg, meanAbsDiff, MNIST, ROBUST, tempDirs, writeFile } from './helpers.js';
 
 let t: Awaited<ReturnType<typeof tempDirs>>;
 beforeEach(async () => {
@@ -156,6 +156,33 @@ describe('importDataset', () => {
     expect(ds.classes).toEqual(['3', '7']);
     expect([...set.labels].sort()).toEqual([...set.labels].sort()); // labels exist
     expect(new Set(set.labels)).toEqual(new Set([0, 1]));
+  });
+
+  it('imports HEIC files (upright and irot-rotated) with the pixels prepareImage gives', async () => {
+    const root = path.join(t.dir, 'heic');
+    for (const [c, f] of [
+      ['phone', 'upright.heic'],
+      ['phone', 'rotated.heic'],
+      ['scan', 'source.png'],
+    ] as const)
+      await writeFile(path.join(root, c, f), await fs.readFile(path.join(HEIC_FIXTURES, f)));
+    await writeFile(
+      path.join(root, 'scan', 'other.png'),
+      await fs.readFile(path.join(HEIC_FIXTURES, 'source.png')),
+    );
+    const ds = await importDataset(root, { imageSize: 32, valFraction: 0 });
+    expect(ds.report.skipped).toEqual([]);
+    expect(ds.report.classes).toEqual({ phone: 2, scan: 2 });
+    const set = ds.splits.train;
+    const px = await set.read([...Array(set.count).keys()]);
+    const rec = 32 * 32 * 3;
+    const source = (await prepareImage(path.join(HEIC_FIXTURES, 'source.png'), ds.preprocessing)).pixels;
+    for (let k = 0; k < set.count; k++) {
+      const stored = px.subarray(k * rec, (k + 1) * rec);
+      const p = await prepareImage(set.files[k]!, ds.preprocessing);
+      expect(Buffer.from(stored).equals(Buffer.from(p.pixels)), set.files[k]).toBe(true);
+      expect(meanAbsDiff(stored, source), set.files[k]).toBeLessThan(4); // upright, close to the source
+    }
   });
 });
 
