@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
-# GPU benchmark and correctness check, for the device machine (issue 6). Prepare here:
+# GPU benchmark, correctness check and per-kernel profile, for the device machine (issue 6). Prepare here:
 #   npm run build:main && cp ../shared/bench/torch_rank1_resnet20.py dist/ && ../shared/device/prepare.sh dist
 # then run there:  bash .device/start.sh bash test/bench/gpu.sh
-# Prints rank1 bench on webgpu next to the PyTorch yardstick from the same run, then compares
-# webgpu kernel outputs with the cpu backend. Results also land in $OUT when it is set.
+# Prints, from one run on one GPU: rank1 bench on webgpu with the engine's kernels next to the PyTorch
+# yardstick, the kernels' numerics vs the cpu backend, per-kernel GPU times of one train and one
+# predict step, and the same bench and profile with stock tfjs-backend-webgpu kernels (A/B).
+# Results also land in $OUT when it is set. Most important first: a cut-short run still says something.
+# Env RANK1_WEBGPU_KERNELS=all|conv|tfjs picks the kernels (docs/gpu.md); GPU_QUICK=1 skips the A/B parts.
 set -uo pipefail
 out=${OUT:-/tmp/gpu-bench}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-echo "== rank1 bench (webgpu) + PyTorch yardstick (cuda), batch 128, 4 members"
-node bin/rank1.js bench --backend webgpu --batch 128 --members 4 --steps 20 --json \
+date -u +%Y-%m-%dT%H:%M:%SZ | tee -a "$out/gpu.txt"
+bench() { node bin/rank1.js bench --backend webgpu --members 4 --json "$@"; }
+
+echo "== rank1 bench (webgpu, engine kernels) + PyTorch yardstick (cuda), batch 128, 4 members"
+RANK1_WEBGPU_KERNELS=all bench --batch 128 --steps 20 \
   --torch dist/torch_rank1_resnet20.py --torch-device cuda | tee "$out/bench.jsonl"
-echo "== batch 512"
-node bin/rank1.js bench --backend webgpu --batch 512 --members 4 --steps 10 --json | tee -a "$out/bench.jsonl"
-echo "== correctness: webgpu vs cpu"
-node test/bench/gpu-correctness.mjs | tee "$out/correctness.txt"
+echo "== correctness: webgpu vs cpu (kernels, then the whole model)"
+RANK1_WEBGPU_KERNELS=all node test/bench/gpu-correctness.mjs | tee "$out/correctness.txt"
+echo "== per-kernel profile (engine kernels)"
+RANK1_WEBGPU_KERNELS=all node test/bench/gpu-correctness.mjs --profile | tee "$out/profile.txt"
+if [ -z "${GPU_QUICK:-}" ]; then
+  echo "== A/B: stock tfjs-backend-webgpu kernels, batch 128"
+  RANK1_WEBGPU_KERNELS=tfjs bench --batch 128 --steps 5 | tee -a "$out/bench.jsonl"
+  echo "== A/B: only the implicit-GEMM convolution gradients, batch 128"
+  RANK1_WEBGPU_KERNELS=conv bench --batch 128 --steps 10 | tee -a "$out/bench.jsonl"
+  echo "== per-kernel profile (stock tfjs kernels)"
+  RANK1_WEBGPU_KERNELS=tfjs node test/bench/gpu-correctness.mjs --profile | tee "$out/profile-tfjs.txt"
+  echo "== engine kernels, batch 512"
+  RANK1_WEBGPU_KERNELS=all bench --batch 512 --steps 10 | tee -a "$out/bench.jsonl"
+fi

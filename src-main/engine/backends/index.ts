@@ -11,9 +11,11 @@ import { delimiter, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../types.js';
 import { registerWasmGradients } from './wasm-gradients.js';
+import { registerWebgpuKernels } from './webgpu/index.js';
 
 export type { BackendName };
 export { registerWasmGradients } from './wasm-gradients.js';
+export { registerWebgpuKernels } from './webgpu/index.js';
 
 export interface BackendAttempt {
   name: BackendName;
@@ -34,11 +36,16 @@ export interface LoadedBackend {
   device?: string;
 }
 
+/** How a loader is called: `forced` when the backend was asked for by name (not by 'auto'). */
+export interface LoaderContext {
+  forced?: boolean;
+}
+
 /**
  * Makes the backend of that name available to `tf.setBackend` (registers it) or throws an Error whose
  * message is the reason it cannot be used.
  */
-export type BackendLoader = () => Promise<LoadedBackend>;
+export type BackendLoader = (ctx?: LoaderContext) => Promise<LoadedBackend>;
 
 export interface InitOptions {
   loaders?: Partial<Record<BackendName, BackendLoader>>;
@@ -110,6 +117,9 @@ function vulkanMissing(): boolean {
 
 let webgpuDevice: string | undefined;
 
+/** Opt-in for software WebGPU adapters (tests, numerics checks): only honoured for a forced 'webgpu'. */
+export const ALLOW_SOFTWARE_ENV = 'RANK1_WEBGPU_ALLOW_SOFTWARE';
+
 const WEBGPU_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
@@ -132,17 +142,68 @@ function installNavigatorGpu(gpu: unknown, globals: object): void {
   }
 }
 
+/** Names of CPU rasterisers that Dawn can reach: Mesa llvmpipe/lavapipe/softpipe, SwiftShader, WARP. */
+const SOFTWARE_NAMES = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render|\bwarp\b|\bsoftware\b/i;
+
+/**
+ * True for a software (CPU) adapter: flagged as fallback, typed 'cpu', architecture 'software', or
+ * named like a CPU rasteriser. Dawn's OpenGL ES path on llvmpipe flags none of these, hence the names.
+ */
+export function isSoftwareAdapter(adapter: any): boolean {
+  const info = adapter?.info ?? {};
+  if (adapter?.isFallbackAdapter || info.isFallbackAdapter || info.adapterType === 'cpu') return true;
+  return [info.vendor, info.architecture, info.device, info.description]
+    .filter((v) => typeof v === 'string')
+    .some((v) => SOFTWARE_NAMES.test(v));
+}
+
+export interface WebgpuLoaderOptions {
+  /**
+   * Accept a software adapter when 'webgpu' is forced by name (never under 'auto'). Default: env
+   * RANK1_WEBGPU_ALLOW_SOFTWARE=1. Then Dawn's OpenGL ES backend (EGL surfaceless, compatibility
+   * mode) is tried too when Vulkan offers no adapter, which is how Mesa's llvmpipe is reached.
+   */
+  allowSoftware?: boolean;
+}
+
 /**
  * A webgpu loader over a given Dawn provider: discrete ('high-performance') adapter, device with the
  * adapter's max limits, globals + navigator.gpu installed, 'webgpu' registered with that device.
  */
-export function webgpuLoader(provider: () => Promise<WebGpuProvider>): BackendLoader {
-  // One outcome per loader: a second registration would replace a live backend and its device.
-  let outcome: Promise<LoadedBackend> | undefined;
-  return () => (outcome ??= loadWebgpuWith(provider));
+export function webgpuLoader(
+  provider: () => Promise<WebGpuProvider>,
+  opts: WebgpuLoaderOptions = {},
+): BackendLoader {
+  // One successful outcome per loader: a second registration would replace a live backend and its
+  // device. A software one is handed out only where software is allowed; failures are not kept.
+  let success: Promise<WebgpuOutcome> | undefined;
+  return async (ctx) => {
+    const allowSoftware =
+      ctx?.forced === true && (opts.allowSoftware ?? process.env[ALLOW_SOFTWARE_ENV] === '1');
+    if (success === undefined) {
+      const attempt = loadWebgpuWith(provider, allowSoftware);
+      success = attempt;
+      attempt.catch(() => {
+        if (success === attempt) success = undefined;
+      });
+    }
+    const outcome = await success;
+    if (outcome.software && !allowSoftware)
+      throw new Error(`no adapter: only a software adapter (${outcome.adapterName})`);
+    return { device: outcome.device };
+  };
 }
 
-async function loadWebgpuWith(provider: () => Promise<WebGpuProvider>): Promise<LoadedBackend> {
+interface WebgpuOutcome {
+  device: string;
+  software: boolean;
+  adapterName: string;
+}
+
+async function loadWebgpuWith(
+  provider: () => Promise<WebGpuProvider>,
+  allowSoftware: boolean,
+): Promise<WebgpuOutcome> {
   let p: WebGpuProvider;
   try {
     p = await provider();
@@ -151,8 +212,23 @@ async function loadWebgpuWith(provider: () => Promise<WebGpuProvider>): Promise<
       throw new Error('no adapter: no Vulkan driver (libvulkan.so.1 not found)', { cause: e });
     throw new Error(`webgpu package not loadable: ${reasonOf(e)}`, { cause: e });
   }
-  const gpu = p.create([]);
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  // Profiling: Dawn hides some features (timestamp-query on some drivers) behind allow_unsafe_apis.
+  const toggles =
+    process.env.RANK1_WEBGPU_UNSAFE_APIS === '1' ? ['enable-dawn-features=allow_unsafe_apis'] : [];
+  let gpu = p.create(toggles);
+  let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (allowSoftware && (adapter == null || isSoftwareAdapter(adapter))) {
+    // Mesa's llvmpipe through OpenGL ES (no display needed), WebGPU compatibility mode: reachable
+    // with Debian 12's Mesa, whose lavapipe Dawn refuses, and it compiles shaders far faster than
+    // lavapipe does.
+    process.env.EGL_PLATFORM ??= 'surfaceless';
+    const gles = p.create(['backend=opengles', ...toggles]);
+    const alt = await gles.requestAdapter({ featureLevel: 'compatibility' });
+    if (alt != null) {
+      gpu = gles;
+      adapter = alt;
+    }
+  }
   if (adapter == null) {
     throw new Error(
       vulkanMissing()
@@ -161,9 +237,9 @@ async function loadWebgpuWith(provider: () => Promise<WebGpuProvider>): Promise<
     );
   }
   const info = adapter.info ?? {};
-  if (adapter.isFallbackAdapter || info.isFallbackAdapter || info.adapterType === 'cpu') {
-    throw new Error(`no adapter: only a software adapter (${info.device || info.description || 'cpu'})`);
-  }
+  const software = isSoftwareAdapter(adapter);
+  const adapterName = info.device || info.description || 'cpu';
+  if (software && !allowSoftware) throw new Error(`no adapter: only a software adapter (${adapterName})`);
   const requiredLimits: Record<string, number> = {};
   for (const k of WEBGPU_LIMITS)
     if (typeof adapter.limits?.[k] === 'number') requiredLimits[k] = adapter.limits[k];
@@ -179,20 +255,30 @@ async function loadWebgpuWith(provider: () => Promise<WebGpuProvider>): Promise<
   if (tf.findBackendFactory('webgpu') != null) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new mod.WebGPUBackend(device, adapter.info), 3);
   const name = [info.vendor, info.device || info.description || info.architecture].filter(Boolean).join(' ');
-  const api = info.backendType ? ` (${info.backendType})` : process.platform === 'linux' ? ' (Vulkan)' : '';
-  webgpuDevice = `${name || 'GPU'}${api}`;
-  return { device: webgpuDevice };
+  const api = info.backendType
+    ? ` (${info.backendType})`
+    : info.description?.startsWith('OpenGL')
+      ? ' (OpenGL ES)'
+      : process.platform === 'linux'
+        ? ' (Vulkan)'
+        : '';
+  webgpuDevice = `${name || 'GPU'}${api}${software ? ' [software]' : ''}`;
+  return { device: webgpuDevice, software, adapterName };
 }
 
 /** Error thrown by the real provider when Dawn would only fail (and print a native warning). */
 class NoVulkanError extends Error {}
 
-const loadWebgpu = webgpuLoader(async () => {
+/** The real Dawn provider (the `webgpu` package); exported for tests that opt into software adapters. */
+export async function dawnProvider(): Promise<WebGpuProvider> {
   // Dawn prints a native warning to stderr when it cannot load Vulkan: skip it where the
-  // loader library is plainly absent (override with RANK1_FORCE_WEBGPU=1).
-  if (vulkanMissing() && !process.env.RANK1_FORCE_WEBGPU) throw new NoVulkanError();
+  // loader library is plainly absent (override with RANK1_FORCE_WEBGPU=1, or opt into software).
+  if (vulkanMissing() && !process.env.RANK1_FORCE_WEBGPU && process.env[ALLOW_SOFTWARE_ENV] !== '1')
+    throw new NoVulkanError();
   return (await importOptional('webgpu')) as WebGpuProvider;
-});
+}
+
+const loadWebgpu = webgpuLoader(dawnProvider);
 
 // ---------------------------------------------------------------------------------------------------- wasm
 
@@ -244,8 +330,8 @@ export function describeDevice(): string {
 }
 
 /** Loads and activates one backend; throws with the reason when it cannot. */
-async function activate(name: BackendName, loader: BackendLoader): Promise<string> {
-  const loaded = await loader();
+async function activate(name: BackendName, loader: BackendLoader, forced: boolean): Promise<string> {
+  const loaded = await loader({ forced });
   let ok: boolean;
   try {
     ok = await tf.setBackend(name);
@@ -255,6 +341,7 @@ async function activate(name: BackendName, loader: BackendLoader): Promise<strin
   if (!ok) throw new Error(`tf.setBackend('${name}') failed to initialise the backend`);
   await tf.ready();
   if (name === 'wasm') registerWasmGradients();
+  if (name === 'webgpu') registerWebgpuKernels();
   return loaded.device ?? describeDevice();
 }
 
@@ -274,7 +361,7 @@ export async function initBackend(
   const tried: BackendAttempt[] = [];
   for (const name of candidates) {
     try {
-      const device = await activate(name, loaders[name]);
+      const device = await activate(name, loaders[name], requested !== 'auto');
       tried.push({ name, ok: true });
       current = { name, device, tried };
       return current;

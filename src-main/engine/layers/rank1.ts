@@ -266,6 +266,32 @@ export interface Conv2DRank1Args {
   useBias?: boolean;
 }
 
+/** What a backend's fused rank-1 convolution gets: per-row factors [N, C], 'same' padding. */
+export interface Conv2DRank1FastArgs {
+  x: tf.Tensor4D;
+  kernel: tf.Tensor4D;
+  alpha: tf.Tensor2D;
+  gamma: tf.Tensor2D;
+  bias?: tf.Tensor2D;
+  strides: number;
+  training: boolean;
+}
+
+/** A backend's fused Conv2DRank1 (engine/backends/webgpu); used only while `applies()` is true. */
+export interface Conv2DRank1Fast {
+  applies(): boolean;
+  run(args: Conv2DRank1FastArgs): tf.Tensor4D;
+}
+
+let conv2dRank1Fast: Conv2DRank1Fast | undefined;
+
+/** Installs (or with undefined removes) the fused path of Conv2DRank1; returns the previous one. */
+export function setConv2DRank1Fast(fast: Conv2DRank1Fast | undefined): Conv2DRank1Fast | undefined {
+  const previous = conv2dRank1Fast;
+  conv2dRank1Fast = fast;
+  return previous;
+}
+
 /** out = conv(x ⊙ α̃, W) ⊙ γ̃ (+ bias_k), factors broadcast over H and W (spec §1, Conv2DRank1). */
 export class Conv2DRank1 extends Rank1Base {
   readonly kernel: tf.Variable;
@@ -287,6 +313,22 @@ export class Conv2DRank1 extends Rank1Base {
     return tf.tidy(() => {
       const n = x.shape[0];
       const rows = this.rowsPerMember(n);
+      if (this.alpha && this.gamma && conv2dRank1Fast?.applies()) {
+        // Same draws in the same order as below: alpha, gamma, then the bias rows.
+        const alpha = this.alpha.sample(rows, ctx.rng);
+        const gamma = this.gamma.sample(rows, ctx.rng);
+        const bias = this.bias ? this.biasRows(rows) : undefined;
+        const kernel = this.kernel as tf.Tensor4D;
+        return conv2dRank1Fast.run({
+          x,
+          kernel,
+          alpha,
+          gamma,
+          bias,
+          strides: this.strides,
+          training: ctx.training,
+        });
+      }
       let h: tf.Tensor4D = x;
       if (this.alpha) h = tf.mul(h, tf.reshape(this.alpha.sample(rows, ctx.rng), [n, 1, 1, this.inputDim]));
       h = tf.conv2d(h, this.kernel as tf.Tensor4D, this.strides, 'same');

@@ -9,6 +9,7 @@ import {
   currentBackend,
   describeDevice,
   initBackend,
+  isSoftwareAdapter,
   webgpuLoader,
   type BackendLoader,
   type WebGpuProvider,
@@ -201,6 +202,123 @@ describe('initBackend (simulated loaders)', () => {
     ).rejects.toThrow(
       /No TensorFlow.js backend could be initialised \(tensorflow: a; webgpu: b; wasm: c; cpu: d\)/,
     );
+  });
+
+  describe('software WebGPU adapters (lavapipe, llvmpipe, SwiftShader)', () => {
+    const software = {
+      'lavapipe (Vulkan)': {
+        info: { vendor: 'mesa', architecture: 'software', device: 'llvmpipe', isFallbackAdapter: true },
+      },
+      'llvmpipe (OpenGL ES, no flags)': {
+        info: {
+          vendor: '',
+          device: 'llvmpipe-llvm-15-0-6-256-bits-',
+          description: 'OpenGL version OpenGL ES 3.2 Mesa',
+        },
+      },
+      SwiftShader: { info: { vendor: 'Google', device: 'SwiftShader Device (Subzero)' } },
+      'typed cpu': { info: { vendor: 'x', device: 'y', adapterType: 'cpu' } },
+    };
+    const stopAtDevice = (a: { info: object }) => ({
+      ...a,
+      limits: {},
+      features: new Set<string>(),
+      requestDevice: async () => {
+        throw new Error('stop here');
+      },
+    });
+    const env = process.env.RANK1_WEBGPU_ALLOW_SOFTWARE;
+    afterEach(() => {
+      if (env === undefined) delete process.env.RANK1_WEBGPU_ALLOW_SOFTWARE;
+      else process.env.RANK1_WEBGPU_ALLOW_SOFTWARE = env;
+    });
+
+    it('are recognised, a discrete GPU is not', () => {
+      for (const a of Object.values(software)) expect(isSoftwareAdapter(a)).toBe(true);
+      expect(isSoftwareAdapter({ info: { vendor: 'nvidia', device: 'NVIDIA H100 80GB HBM3' } })).toBe(false);
+      expect(
+        isSoftwareAdapter({ info: { vendor: 'amd', architecture: 'rdna-3', device: 'AMD Radeon' } }),
+      ).toBe(false);
+    });
+
+    it('auto never picks one, even with RANK1_WEBGPU_ALLOW_SOFTWARE=1', async () => {
+      process.env.RANK1_WEBGPU_ALLOW_SOFTWARE = '1';
+      for (const [name, a] of Object.entries(software)) {
+        const info = await initBackend('auto', {
+          loaders: { tensorflow: fail('not installed'), webgpu: webgpuLoader(fakeDawn(stopAtDevice(a))) },
+        });
+        expect(info.name, name).toBe('wasm');
+        expect(info.tried[1].reason, name).toMatch(/^no adapter: only a software adapter/);
+        // Even a loader built to allow software refuses under 'auto'.
+        const info2 = await initBackend('auto', {
+          loaders: {
+            tensorflow: fail('not installed'),
+            webgpu: webgpuLoader(fakeDawn(stopAtDevice(a)), { allowSoftware: true }),
+          },
+        });
+        expect(info2.name, name).toBe('wasm');
+      }
+    });
+
+    it('forced webgpu takes one only when opted in (env or option)', async () => {
+      const a = stopAtDevice(software['llvmpipe (OpenGL ES, no flags)']);
+      await expect(initBackend('webgpu', { loaders: { webgpu: webgpuLoader(fakeDawn(a)) } })).rejects.toThrow(
+        /only a software adapter/,
+      );
+      process.env.RANK1_WEBGPU_ALLOW_SOFTWARE = '1';
+      await expect(initBackend('webgpu', { loaders: { webgpu: webgpuLoader(fakeDawn(a)) } })).rejects.toThrow(
+        /blocked: requestDevice failed: stop here/,
+      );
+      delete process.env.RANK1_WEBGPU_ALLOW_SOFTWARE;
+      await expect(
+        initBackend('webgpu', { loaders: { webgpu: webgpuLoader(fakeDawn(a), { allowSoftware: true }) } }),
+      ).rejects.toThrow(/blocked: requestDevice failed: stop here/);
+    });
+
+    it("with the opt-in, Dawn's OpenGL ES backend is tried when Vulkan has no adapter", async () => {
+      const asked: unknown[] = [];
+      const provider = async (): Promise<WebGpuProvider> => ({
+        create: (opts: string[]) => ({
+          requestAdapter: async (o?: object) => {
+            asked.push([opts, o]);
+            return opts.includes('backend=opengles')
+              ? stopAtDevice(software['llvmpipe (OpenGL ES, no flags)'])
+              : null;
+          },
+        }),
+        globals: {},
+      });
+      await expect(
+        initBackend('webgpu', { loaders: { webgpu: webgpuLoader(provider, { allowSoftware: true }) } }),
+      ).rejects.toThrow(/stop here/);
+      expect(asked).toEqual([
+        [[], { powerPreference: 'high-performance' }],
+        [['backend=opengles'], { featureLevel: 'compatibility' }],
+      ]);
+      asked.length = 0;
+      await expect(initBackend('webgpu', { loaders: { webgpu: webgpuLoader(provider) } })).rejects.toThrow(
+        /no adapter/,
+      );
+      expect(asked).toHaveLength(1);
+    });
+
+    it('a software backend registered under the opt-in is not handed to auto', async () => {
+      const g = globalThis as Record<string, any>;
+      const navigator = g.navigator;
+      const a = { ...stopAtDevice(software['lavapipe (Vulkan)']), requestDevice: async () => ({}) };
+      const loader = webgpuLoader(fakeDawn(a), { allowSoftware: true });
+      try {
+        await expect(loader({ forced: true })).resolves.toMatchObject({
+          device: expect.stringMatching(/software/),
+        });
+        await expect(loader({ forced: false })).rejects.toThrow(/only a software adapter/);
+        await expect(loader()).rejects.toThrow(/only a software adapter/);
+      } finally {
+        if (tf.findBackendFactory('webgpu') != null) tf.removeBackend('webgpu');
+        if (navigator === undefined) delete g.navigator;
+        else g.navigator = navigator;
+      }
+    });
   });
 
   it('rejects an unknown backend name', async () => {
