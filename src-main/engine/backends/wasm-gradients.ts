@@ -9,8 +9,16 @@
  *
  * Kernels compute with public tf ops inside tf.tidy; the result's data is handed to the engine with an
  * extra reference so that nothing leaks (see `emit`).
+ *
+ * `registerWasmGradients` also registers our own wasm SIMD kernels (./wasm-kernels.ts): the Winograd
+ * Conv2D and Conv2DBackpropFilter of ./wasm-winograd.ts for 3×3 stride-1 convs (the stride-1
+ * Conv2DBackpropInput below runs on that Conv2D; other convs keep XNNPACK and the
+ * Conv2DBackpropFilter below) and the broadcasting binary ops, Tile, Sum and Mean of
+ * ./wasm-memory-bound.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmMemoryBound } from './wasm-memory-bound.js';
+import { registerWasmWinograd } from './wasm-winograd.js';
 import type {
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
@@ -248,15 +256,20 @@ export const wasmGradientKernels: KernelConfig[] = [
 let registered = false;
 
 /**
- * Registers the kernels above for 'wasm' (idempotent). Replaces a stock kernel of the same name
- * silently (unregister first: registerKernel would warn).
+ * Registers the kernels above for 'wasm' (idempotent), then those of wasm-winograd.ts and
+ * wasm-memory-bound.ts. Replaces a stock kernel of the same name silently (unregister first:
+ * registerKernel would warn).
  */
 export function registerWasmGradients(): string[] {
-  if (registered) return wasmGradientKernels.map((k) => k.kernelName);
-  for (const k of wasmGradientKernels) {
-    if (tf.getKernel(k.kernelName, BACKEND) !== undefined) tf.unregisterKernel(k.kernelName, BACKEND);
-    tf.registerKernel(k);
+  if (!registered) {
+    for (const k of wasmGradientKernels) {
+      if (tf.getKernel(k.kernelName, BACKEND) !== undefined) tf.unregisterKernel(k.kernelName, BACKEND);
+      tf.registerKernel(k);
+    }
+    registered = true;
   }
-  registered = true;
+  // After the kernels above: the Winograd Conv2DBackpropFilter falls back to this file's.
+  registerWasmWinograd();
+  registerWasmMemoryBound();
   return wasmGradientKernels.map((k) => k.kernelName);
 }
