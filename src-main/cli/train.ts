@@ -127,6 +127,7 @@ export function registerTrain(program: Command): void {
           'epoch {epoch} [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}',
         );
         const out = nodePath.resolve(o.out);
+        let device = backend.device;
         const meta = await trainModel({
           train: ds.splits.train,
           val: ds.splits.val,
@@ -157,15 +158,17 @@ export function registerTrain(program: Command): void {
           },
           signal,
           onEvent: (e) => {
-            if (e.type === 'start') bar?.start(e.totalSteps, 0, { epoch: 1, loss: '-', ips: '-' });
-            else if (e.type === 'step')
+            if (e.type === 'start') {
+              device = e.device; // with the worker threads it runs on
+              bar?.start(e.totalSteps, 0, { epoch: 1, loss: '-', ips: '-' });
+            } else if (e.type === 'step')
               bar?.update(e.step, {
                 epoch: e.epoch,
                 loss: e.loss.toFixed(3),
                 ips: e.imagesPerSecond.toFixed(0),
               });
             else if (e.type === 'epoch') {
-              if (o.json) printJson({ ...e.metrics, backend: backend.name, device: backend.device });
+              if (o.json) printJson({ ...e.metrics, backend: backend.name, device });
               else {
                 const m = e.metrics;
                 bar?.stop();
@@ -185,7 +188,7 @@ export function registerTrain(program: Command): void {
             ood: meta.ood && { score: meta.ood.score, threshold: meta.ood.threshold, tpr: meta.ood.tpr },
             config: meta.config,
             backend: backend.name,
-            device: backend.device,
+            device,
           });
         } else {
           console.log(`model saved to ${out}`);

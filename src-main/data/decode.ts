@@ -89,13 +89,7 @@ function decodeDirect(file: string, buf: Buffer, prep: Preprocessing): DecodedIm
   if (!img || img.width !== prep.size || img.height !== prep.size) return null;
   const pixels =
     img.channels === prep.channels ? img.data : fixChannels(img.data, img.channels, prep.channels);
-  return {
-    pixels,
-    width: prep.size,
-    height: prep.size,
-    channels: prep.channels,
-    grey: isGrey(pixels, prep.channels),
-  };
+  return decoded(pixels, prep);
 }
 
 /**
@@ -121,6 +115,11 @@ export async function decodeWithSharp(file: string, buf: Buffer, prep: Preproces
     throw sharpError(file, e);
   }
   const pixels = fixChannels(data, channels, prep.channels);
+  return decoded(pixels, prep);
+}
+
+/** The result record for pixels already at the model's size and channel count. */
+function decoded(pixels: Uint8Array, prep: Preprocessing): DecodedImage {
   return {
     pixels,
     width: prep.size,
@@ -225,13 +224,7 @@ async function decodeJoined(
   const rec = per * prep.channels;
   return items.map((_, k) => {
     const pixels = all.subarray(k * rec, (k + 1) * rec);
-    return {
-      pixels,
-      width: prep.size,
-      height: prep.size,
-      channels: prep.channels,
-      grey: isGrey(pixels, prep.channels),
-    };
+    return decoded(pixels, prep);
   });
 }
 

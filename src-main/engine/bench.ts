@@ -10,7 +10,13 @@ import { resolveModelConfig } from './defaults.js';
 import { tileMembers } from './inference.js';
 import { buildModel } from './models.js';
 import { createOptimizer } from './optimizer.js';
-import { makeParallelTrainStep, resolveWorkers, runMembersParallel, WorkerPool } from './parallel/index.js';
+import {
+  deviceWithWorkers,
+  makeParallelTrainStep,
+  resolveWorkers,
+  runMembersParallel,
+  WorkerPool,
+} from './parallel/index.js';
 import { Rng } from './random.js';
 import { makeTrainStep } from './train.js';
 
@@ -84,7 +90,7 @@ export async function benchResnet20(opts: BenchOptions): Promise<BenchResult[]> 
   };
   const base = {
     backend,
-    device: pool ? `${info?.device ?? ''} × ${pool.size} worker threads` : (info?.device ?? ''),
+    device: deviceWithWorkers(info?.device ?? '', pool),
     batch: opts.batch,
     members: opts.members,
     model: 'rank1-resnet20',

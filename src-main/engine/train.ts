@@ -22,7 +22,7 @@ import { buildModel, type Rank1Model } from './models.js';
 import { fitFeatureStats, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { thresholdAtTpr } from './metrics.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';
-import { parallelTrainStep, runMembersParallel } from './parallel/index.js';
+import { deviceWithWorkers, parallelTrainStep, runMembersParallel } from './parallel/index.js';
 import { rngFor, type Rng } from './random.js';
 import type { EpochMetrics, ModelConfig, TrainConfig, TrainEvent } from './types.js';
 
@@ -214,6 +214,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     const trainStep = parallel ?? makeTrainStep(model, optimizer, stepOpts);
     const run: MemberRunner | undefined =
       parallel && ((m, x, n, r) => runMembersParallel(parallel.pool, m, x, n, r));
+    const device = deviceWithWorkers(backend.device, parallel?.pool);
 
     const baseMeta = (): Omit<ModelMeta, 'weights' | 'format' | 'formatVersion'> => ({
       id: req.id,
@@ -228,7 +229,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       heldOut: req.heldOut,
       trainSize: train.count,
       history,
-      backend: { name: backend.name, device: backend.device },
+      backend: { name: backend.name, device },
       backbone: req.backbone
         ? { name: req.backbone.name, sha256: req.backbone.sha256, embeddingSize: req.backbone.embeddingSize }
         : null,
@@ -240,7 +241,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       totalSteps,
       stepsPerEpoch,
       backend: backend.name,
-      device: backend.device,
+      device,
     });
     const started = performance.now();
     let stepsDone = 0;

@@ -4,6 +4,7 @@
 //   node test/bench/gpu-correctness.mjs --profile  per-kernel GPU times of one train and one predict step
 // Here (no GPU) the same runs on Mesa's llvmpipe with RANK1_WEBGPU_ALLOW_SOFTWARE=1 (small shapes).
 // Env RANK1_WEBGPU_KERNELS=all|conv|tfjs picks which of the engine's kernels replace tfjs's.
+import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../dist/main/engine/backends/index.js';
 import { kernelStats, registeredKernelSet } from '../../dist/main/engine/backends/webgpu/index.js';

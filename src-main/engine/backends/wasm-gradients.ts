@@ -30,6 +30,7 @@ import type {
   TensorInfo,
   UnsortedSegmentSumAttrs,
 } from '@tensorflow/tfjs';
+import { nhwcConvInfo } from './conv-info.js';
 
 const BACKEND = 'wasm';
 
@@ -69,16 +70,7 @@ function convInfo(
   if (![1, 2].includes(sh) || ![1, 2].includes(sw)) {
     throw new Error(`${kernel} (wasm gradients): strides must be 1 or 2, got [${sh}, ${sw}]`);
   }
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  return nhwcConvInfo(xShape, filterShape, strides, pad, dimRoundingMode);
 }
 
 /**

@@ -29,43 +29,27 @@ export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
 }
 
+/** NHWC input n×h×w×cin, output oh×ow×cout, top/left padding, tiles per block (winograd.c). */
+type WinogradGeometry = [
+  n: number,
+  h: number,
+  w: number,
+  cin: number,
+  cout: number,
+  oh: number,
+  ow: number,
+  padT: number,
+  padL: number,
+  tb: number,
+];
+
 /** The exports of kernels.wasm (pointers are byte offsets in the tfjs heap). */
 export interface KernelExports {
   wino_f23_filter(g: number, u: number, cin: number, cout: number): void;
   wino_f23_scratch(tb: number, cin: number, cout: number): number;
-  wino_f23_conv(
-    x: number,
-    u: number,
-    y: number,
-    scratch: number,
-    n: number,
-    h: number,
-    w: number,
-    cin: number,
-    cout: number,
-    oh: number,
-    ow: number,
-    padT: number,
-    padL: number,
-    tb: number,
-  ): void;
+  wino_f23_conv(x: number, u: number, y: number, scratch: number, ...g: WinogradGeometry): void;
   wino_f23_filter_grad_scratch(tb: number, cin: number, cout: number): number;
-  wino_f23_filter_grad(
-    x: number,
-    dy: number,
-    dw: number,
-    scratch: number,
-    n: number,
-    h: number,
-    w: number,
-    cin: number,
-    cout: number,
-    oh: number,
-    ow: number,
-    padT: number,
-    padL: number,
-    tb: number,
-  ): void;
+  wino_f23_filter_grad(x: number, dy: number, dw: number, scratch: number, ...g: WinogradGeometry): void;
   reduce_middle(
     x: number,
     out: number,

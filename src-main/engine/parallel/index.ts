@@ -24,6 +24,11 @@ import type { Chunk } from './protocol.js';
 
 export { WorkerPool, type PoolOptions } from './pool.js';
 
+/** The device as reported to the user: the backend's, times the worker threads that share the work. */
+export function deviceWithWorkers(device: string, pool: { size: number } | null | undefined): string {
+  return pool ? `${device} × ${pool.size} worker threads` : device;
+}
+
 /** Unique examples per training chunk: 16 × K=4 = 64 rows keeps a worker's wasm heap well under 4 GB. */
 export const TRAIN_CHUNK_EXAMPLES = 16;
 /** Unique examples per prediction chunk (no gradient tape: larger chunks fit). */

@@ -9,38 +9,12 @@ import {
   registerWasmGradients,
   wasmGradientKernels,
 } from '../../../src-main/engine/backends/wasm-gradients.js';
+import { data, on, relErr as relErrTo, wasmWithKernels } from './oracle.js';
 
 /** Max |a-b| relative to max(1, max|ref|); 1e-4 leaves room for fp32 summation order over ≤ 10⁴ terms. */
 const TOL = 1e-4;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
-
-function data(shape: number[], seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, r);
-}
-
-function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(a.length).toBe(ref.length);
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / scale;
-}
-
-async function on<T>(backend: 'cpu' | 'wasm', f: () => T): Promise<T> {
-  await tf.setBackend(backend);
-  return f();
-}
+const relErr = (a: ArrayLike<number>, ref: ArrayLike<number>) => relErrTo(a, ref, 1);
 
 interface ConvCase {
   x: [number, number, number, number];
@@ -95,12 +69,7 @@ function convGrads(c: ConvCase): { dx: Float32Array; dw: Float32Array } {
   });
 }
 
-beforeAll(async () => {
-  await tf.setBackend('wasm');
-  await tf.ready();
-  registerWasmGradients();
-  registerWasmGradients(); // idempotent
-});
+beforeAll(() => wasmWithKernels(registerWasmGradients)); // registered twice: idempotent
 
 describe('wasm conv2d gradients vs cpu', () => {
   it('registers Conv2DBackpropFilter, Conv2DBackpropInput and UnsortedSegmentSum for wasm', () => {

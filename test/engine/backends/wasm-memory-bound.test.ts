@@ -13,20 +13,10 @@ import {
   tileInto,
   wasmMemoryBoundStatus,
 } from '../../../src-main/engine/backends/wasm-memory-bound.js';
-import { registerWasmGradients } from '../../../src-main/engine/backends/wasm-gradients.js';
+import { data as seeded, on, wasmWithKernels } from './oracle.js';
 
-function data(shape: number[], seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 + 0.25; // (0.25, 1.25): no division by zero
-  });
-}
-
-async function on<T>(backend: 'cpu' | 'wasm', f: () => T): Promise<T> {
-  await tf.setBackend(backend);
-  return f();
-}
+// Values in (0.25, 1.25): no division by zero.
+const data = (shape: number[], seed: number) => seeded(shape, seed, 0.25);
 
 const ops = {
   add: tf.add,
@@ -50,12 +40,7 @@ function binary(
   });
 }
 
-beforeAll(async () => {
-  await tf.setBackend('wasm');
-  await tf.ready();
-  registerWasmGradients();
-  registerWasmMemoryBound(); // idempotent
-});
+beforeAll(() => wasmWithKernels(registerWasmMemoryBound)); // registered twice: idempotent
 
 describe('broadcastPlan', () => {
   it('views the full operand as [P, Q, R] and the broadcast one as [P, 1, R]', () => {

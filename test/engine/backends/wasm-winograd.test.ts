@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmGradients } from '../../../src-main/engine/backends/wasm-gradients.js';
 import {
   registerWasmWinograd,
   setWasmWinogradEnabled,
@@ -20,41 +19,13 @@ import {
 import { resolveModelConfig } from '../../../src-main/engine/defaults.js';
 import { buildModel } from '../../../src-main/engine/models.js';
 import { Rng } from '../../../src-main/engine/random.js';
+import { data, on, relErr, wasmWithKernels } from './oracle.js';
 
 /**
  * Max |a − ref| relative to max |ref|. Winograd F(2,3) only reorders fp32 sums (its transform
  * constants are ±1 and ½): measured ≤ 8e-7 on these cases (both builds); 1e-5 leaves a 10× margin.
  */
 const TOL = 1e-5;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
-
-function data(shape: number[], seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, r);
-}
-
-function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(a.length).toBe(ref.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / scale;
-}
-
-async function on<T>(backend: 'cpu' | 'wasm', f: () => T): Promise<T> {
-  await tf.setBackend(backend);
-  return f();
-}
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -113,12 +84,7 @@ const fallback: Case[] = [
   { x: [2, 9, 9, 8], k: 3, co: 8, dilation: 2, pad: 'same' },
 ];
 
-beforeAll(async () => {
-  await tf.setBackend('wasm');
-  await tf.ready();
-  registerWasmGradients();
-  registerWasmWinograd(); // idempotent
-});
+beforeAll(() => wasmWithKernels(registerWasmWinograd)); // registered twice: idempotent
 
 describe('wasm Winograd Conv2D', () => {
   it('is registered as wasm Conv2D, with the embedded builds equal to the checked-in .wasm files', () => {

@@ -21,6 +21,7 @@ import {
   type GemmSpec,
   type WebGpuProgram,
 } from './gemm.js';
+import { nhwcConvInfo } from '../conv-info.js';
 
 /** The part of tfjs-backend-webgpu's WebGPUBackend used here. */
 export interface WebGpuBackendLike {
@@ -62,16 +63,7 @@ export function convGeom(
   if (dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') return undefined;
   const d = typeof dilations === 'number' ? [dilations, dilations] : dilations;
   if (d[0] !== 1 || d[1] !== 1) return undefined;
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const info = nhwcConvInfo(xShape, filterShape, strides, pad, dimRoundingMode);
   return {
     N: info.batchSize,
     H: info.inHeight,

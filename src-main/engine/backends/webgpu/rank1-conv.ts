@@ -14,15 +14,11 @@
  * fully fused kernel (one pass), whose gradient is registered too (it recomputes z).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Conv2DRank1FastArgs } from '../../layers/rank1.js';
 import { RANK1_CONV, RANK1_CONV_FILTER_GRAD, RANK1_CONV_INPUT_GRAD } from './kernels.js';
 
-export interface Rank1ConvArgs {
-  x: tf.Tensor4D;
-  kernel: tf.Tensor4D;
-  alpha: tf.Tensor2D;
-  gamma: tf.Tensor2D;
-  bias?: tf.Tensor2D;
-  strides: number;
+/** The layer's fused-path arguments (per-row factors [N, C], 'same' padding), plus a ReLU. */
+export interface Rank1ConvArgs extends Omit<Conv2DRank1FastArgs, 'training'> {
   relu?: boolean;
 }
 
