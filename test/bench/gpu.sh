@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU benchmark, correctness check and per-kernel profile, for the device machine (issue 6). Prepare here:
-#   npm run build:main && cp ../shared/bench/torch_rank1_resnet20.py dist/ && ../shared/device/prepare.sh dist
-# then run there:  bash .device/start.sh bash test/bench/gpu.sh
+#   npm run build:main && cp ../shared/bench/torch_rank1_resnet20.py dist/ && bash test/bench/prepare-device.sh dist
+#   bash test/bench/cifar-subset.sh 500      # optional: the GPU-vs-wasm accuracy check's data
+# then run there (carry [".device", ".device-data"]):  bash .device/start.sh bash test/bench/gpu.sh
 # Prints, from one run on one GPU: rank1 bench on webgpu with the engine's kernels next to the PyTorch
 # yardstick, the kernels' numerics vs the cpu backend, per-kernel GPU times of one train and one
 # predict step, and the same bench and profile with stock tfjs-backend-webgpu kernels (A/B).
@@ -20,6 +21,14 @@ echo "== correctness: webgpu vs cpu (kernels, then the whole model)"
 RANK1_WEBGPU_KERNELS=all node test/bench/gpu-correctness.mjs | tee "$out/correctness.txt"
 echo "== per-kernel profile (engine kernels)"
 RANK1_WEBGPU_KERNELS=all node test/bench/gpu-correctness.mjs --profile | tee "$out/profile.txt"
+if [ -d .device-data/cifar10-subset ]; then
+  # Same subset, seed, epochs, batch and split as the wasm run recorded in docs/gpu.md: the issue
+  # asks for the same validation accuracy within 2 points.
+  echo "== resnet20 on the CIFAR-10 subset, 3 epochs, webgpu (compare with the wasm figure in docs/gpu.md)"
+  RANK1_HOME=$out/home node bin/rank1.js train .device-data/cifar10-subset --arch resnet20 --backbone none \
+    --epochs 3 --batch 64 --seed 1 --val-fraction 0.2 --backend webgpu --out "$out/cifar-webgpu" --json \
+    | tee "$out/cifar-webgpu.jsonl"
+fi
 if [ -z "${GPU_QUICK:-}" ]; then
   echo "== A/B: stock tfjs-backend-webgpu kernels, batch 128"
   RANK1_WEBGPU_KERNELS=tfjs bench --batch 128 --steps 5 | tee -a "$out/bench.jsonl"
