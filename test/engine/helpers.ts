@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import sharp from 'sharp';
 import type { ExampleSet } from '../../src-main/data/types.js';
+import type { FactorOptions } from '../../src-main/engine/layers/rank1.js';
 
 export const SHARED = nodePath.resolve(__dirname, '../../../shared');
 
@@ -67,3 +68,14 @@ export function split(set: ExampleSet, every: number): { train: ExampleSet; val:
   });
   return { train: sub(tr), val: sub(va) };
 }
+
+/** Rank-1 factor options for layer tests: K = 2, the spec's CIFAR prior and init (§2–3). */
+export const TEST_FACTORS: FactorOptions = {
+  method: 'rank1',
+  members: 2,
+  posterior: 'gaussian',
+  randomSignInit: 0.5,
+  priorMean: 1,
+  priorStddev: 0.1,
+  initStddev: 0.0316,
+};

@@ -14,7 +14,8 @@
  * and Electron have it on. RANK1_WASM_RELAXED=0 keeps the plain build.
  */
 import { setFlagsFromString } from 'node:v8';
-import type { DataType, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
+import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { KERNELS_RELAXED_WASM, KERNELS_WASM } from './wasm-kernels/kernels-wasm.js';
 
 /** What our kernels use of @tensorflow/tfjs-backend-wasm's BackendWasm (not a public type there). */
@@ -136,4 +137,27 @@ export function wasmKernelsInfo(): { variant: KernelsVariant | null; unavailable
 /** The heap offset of a tensor's data. */
 export function heapOffset(backend: unknown, t: TensorInfo): number {
   return (backend as WasmBackendLike).dataIdMap.get(t.dataId)!.memoryOffset;
+}
+
+/**
+ * Registers `kernelFunc` as the wasm backend's `name`, keeping the kernel it replaces in `originals`
+ * (our kernels fall back to it for the cases they do not cover). The replaced kernel's setup (a
+ * cwrap) and dispose still run, for backends initialised after this call. No-op without one.
+ */
+export function overrideWasmKernel(
+  name: string,
+  kernelFunc: KernelFunc,
+  originals: Map<string, KernelConfig>,
+): void {
+  const previous = tf.getKernel(name, 'wasm');
+  if (!previous) return;
+  originals.set(name, previous);
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'wasm',
+    setupFunc: previous.setupFunc,
+    disposeFunc: previous.disposeFunc,
+    kernelFunc,
+  });
 }

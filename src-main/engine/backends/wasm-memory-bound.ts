@@ -17,7 +17,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, SumAttrs, TensorInfo, TileAttrs } from '@tensorflow/tfjs';
-import { compileKernels, heapOffset, kernelsFor, type WasmBackendLike } from './wasm-kernels.js';
+import {
+  compileKernels,
+  heapOffset,
+  kernelsFor,
+  overrideWasmKernel,
+  type WasmBackendLike,
+} from './wasm-kernels.js';
 
 const BACKEND = 'wasm';
 
@@ -227,19 +233,7 @@ function reduction(name: string, mean: boolean): KernelFunc {
   };
 }
 
-function replace(name: string, kernelFunc: KernelFunc): void {
-  const stock = tf.getKernel(name, BACKEND);
-  if (!stock) return;
-  originals.set(name, stock);
-  tf.unregisterKernel(name, BACKEND);
-  tf.registerKernel({
-    kernelName: name,
-    backendName: BACKEND,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc,
-  });
-}
+const replace = (name: string, kernelFunc: KernelFunc) => overrideWasmKernel(name, kernelFunc, originals);
 
 /** Registers the kernels above for 'wasm' (idempotent); returns whether they are registered. */
 export function registerWasmMemoryBound(): boolean {

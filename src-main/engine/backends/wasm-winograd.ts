@@ -31,6 +31,7 @@ import {
   compileKernels,
   heapOffset,
   kernelsFor,
+  overrideWasmKernel,
   wasmKernelsInfo,
   type WasmBackendLike,
 } from './wasm-kernels.js';
@@ -162,19 +163,7 @@ const winogradFilterGrad: KernelFunc = (args) => {
   return out;
 };
 
-function replace(name: string, kernelFunc: KernelFunc): void {
-  const previous = tf.getKernel(name, BACKEND)!;
-  originals.set(name, previous);
-  tf.unregisterKernel(name, BACKEND);
-  tf.registerKernel({
-    kernelName: name,
-    backendName: BACKEND,
-    // The stock kernel's setup (a cwrap) still runs for backends initialised after this call.
-    setupFunc: previous.setupFunc,
-    disposeFunc: previous.disposeFunc,
-    kernelFunc,
-  });
-}
+const replace = (name: string, kernelFunc: KernelFunc) => overrideWasmKernel(name, kernelFunc, originals);
 
 /**
  * Registers the Winograd Conv2D and Conv2DBackpropFilter for 'wasm' (idempotent), keeping the

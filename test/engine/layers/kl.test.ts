@@ -2,16 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RankOneFactor, cauchyLogProb, type FactorOptions } from '../../../src-main/engine/layers/rank1.js';
 import { Rng } from '../../../src-main/engine/random.js';
+import { TEST_FACTORS } from '../helpers.js';
 
-const base: FactorOptions = {
-  method: 'rank1',
-  members: 2,
-  posterior: 'gaussian',
-  randomSignInit: 0.5,
-  priorMean: 1,
-  priorStddev: 0.1,
-  initStddev: 0.0316,
-};
+const base: FactorOptions = TEST_FACTORS;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

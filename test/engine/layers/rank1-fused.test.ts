@@ -13,19 +13,12 @@ import {
   type FactorOptions,
 } from '../../../src-main/engine/layers/rank1.js';
 import { Rng } from '../../../src-main/engine/random.js';
+import { TEST_FACTORS } from '../helpers.js';
 import { dawnProvider, initBackend, webgpuLoader } from '../../../src-main/engine/backends/index.js';
 import { referenceImpl } from '../../../src-main/engine/backends/webgpu/rank1-conv.js';
 import { kernelStats } from '../../../src-main/engine/backends/webgpu/index.js';
 
-const opts: FactorOptions = {
-  method: 'rank1',
-  members: 2,
-  posterior: 'gaussian',
-  randomSignInit: 0.5,
-  priorMean: 1,
-  priorStddev: 0.1,
-  initStddev: 0.1,
-};
+const opts: FactorOptions = { ...TEST_FACTORS, initStddev: 0.1 };
 
 function layer(useBias: boolean, strides = 1): Conv2DRank1 {
   return new Conv2DRank1(
