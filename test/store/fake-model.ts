@@ -1,5 +1,6 @@
 /** A small, valid model folder for store and service tests (no engine needed). */
 import type { ModelMeta, NamedWeight } from '../../src-main/store/index.js';
+import { TEST_FACTORS } from '../engine/helpers.js';
 
 export function fakeMeta(
   overrides: Partial<ModelMeta> = {},
@@ -12,13 +13,7 @@ export function fakeMeta(
     classes,
     config: {
       arch: 'mlp',
-      method: 'rank1',
-      members: 2,
-      posterior: 'gaussian',
-      randomSignInit: 0.5,
-      priorMean: 1,
-      priorStddev: 0.1,
-      initStddev: 0.0316,
+      ...TEST_FACTORS,
       inputShape: [28, 28, 1],
       numClasses: classes.length,
       hidden: 8,
