@@ -62,8 +62,7 @@ export async function downloadModelFolder(
     fetch?: FetchLike;
     signal?: AbortSignal;
     onProgress?: (p: DownloadProgress) => void;
-    expectSha256?: string;
-    /** Further check of the downloaded folder before it is cached (throw to refuse it). */
+    /** Checks the downloaded folder before it is cached (throw to refuse it: nothing is cached). */
     verify?: (folder: ModelFolder) => Promise<void>;
   },
 ): Promise<ModelFolder> {
@@ -92,12 +91,6 @@ export async function downloadModelFolder(
     }
     report('verify', files.length + 1);
     const folder = await readModelFolder(tmp);
-    if (opts.expectSha256 && folder.sha256 !== opts.expectSha256) {
-      throw new Error(
-        `backbone "${opts.name}" downloaded from ${modelUrl} does not match its recorded SHA-256 ` +
-          `(expected ${opts.expectSha256.slice(0, 12)}…, got ${folder.sha256.slice(0, 12)}…); nothing was cached`,
-      );
-    }
     await opts.verify?.(folder);
     await fs.rm(dest, { recursive: true, force: true });
     await fs.rename(tmp, dest);

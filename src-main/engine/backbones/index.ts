@@ -144,30 +144,29 @@ async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): P
       reason,
     });
   const url = downloadUrl(spec, opts);
-  let folder: ModelFolder;
+  // The pin is checked on the downloaded files before they are cached; the embedder built for
+  // that check (from the files in memory) is the one returned.
+  let verified: Embedder | undefined;
   try {
-    folder = await downloadModelFolder(url, dir, {
+    await downloadModelFolder(url, dir, {
       name: spec.name,
       fetch: opts.fetch,
       signal: opts.signal,
       onProgress: opts.onProgress,
-      expectSha256: spec.pin.kind === 'folder' ? spec.pin.sha256 : undefined,
-      verify:
-        spec.pin.kind === 'weights'
-          ? async (f) => {
-              try {
-                (await openPinned(spec, f)).dispose();
-              } catch (e) {
-                throw new Error(
-                  `backbone "${spec.name}" downloaded from ${url} does not match its recorded SHA-256 ` +
-                    `(${(e as Error).message}); nothing was cached`,
-                  { cause: e },
-                );
-              }
-            }
-          : undefined,
+      verify: async (folder) => {
+        try {
+          verified = await openPinned(spec, folder);
+        } catch (e) {
+          throw new Error(
+            `backbone "${spec.name}" downloaded from ${url} does not match its recorded SHA-256 ` +
+              `(${(e as Error).message}); nothing was cached`,
+            { cause: e },
+          );
+        }
+      },
     });
   } catch (e) {
+    verified?.dispose();
     if (e instanceof FetchFailure) {
       throw new BackboneUnavailableError(
         `cannot download backbone "${spec.name}" from ${e.url} (${e.message}): you may be offline or the server is unreachable. ` +
@@ -178,7 +177,7 @@ async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): P
     }
     throw e;
   }
-  return openPinned(spec, folder);
+  return verified!;
 }
 
 export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions = {}): Promise<Backbone> {
