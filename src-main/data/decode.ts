@@ -87,9 +87,7 @@ function decodeDirect(file: string, buf: Buffer, prep: Preprocessing): DecodedIm
   if (h.components === 3 && prep.channels === 1) return null;
   const img = decodeBaselineJpeg(buf);
   if (!img || img.width !== prep.size || img.height !== prep.size) return null;
-  const pixels =
-    img.channels === prep.channels ? img.data : fixChannels(img.data, img.channels, prep.channels);
-  return decoded(pixels, prep);
+  return decoded(fixChannels(img.data, img.channels, prep.channels), prep);
 }
 
 /**

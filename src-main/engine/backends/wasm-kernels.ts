@@ -16,6 +16,7 @@
 import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { overrideKernel } from './kernel-registry.js';
 import { KERNELS_RELAXED_WASM, KERNELS_WASM } from './wasm-kernels/kernels-wasm.js';
 
 /** What our kernels use of @tensorflow/tfjs-backend-wasm's BackendWasm (not a public type there). */
@@ -141,23 +142,16 @@ export function heapOffset(backend: unknown, t: TensorInfo): number {
 
 /**
  * Registers `kernelFunc` as the wasm backend's `name`, keeping the kernel it replaces in `originals`
- * (our kernels fall back to it for the cases they do not cover). The replaced kernel's setup (a
- * cwrap) and dispose still run, for backends initialised after this call. No-op without one.
+ * (our kernels fall back to it for the cases they do not cover). No-op without one.
  */
 export function overrideWasmKernel(
   name: string,
   kernelFunc: KernelFunc,
   originals: Map<string, KernelConfig>,
 ): void {
-  const previous = tf.getKernel(name, 'wasm');
-  if (!previous) return;
-  originals.set(name, previous);
-  tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({
-    kernelName: name,
-    backendName: 'wasm',
-    setupFunc: previous.setupFunc,
-    disposeFunc: previous.disposeFunc,
-    kernelFunc,
-  });
+  if (!tf.getKernel(name, 'wasm')) return;
+  originals.set(
+    name,
+    overrideKernel('wasm', name, () => kernelFunc)!,
+  );
 }

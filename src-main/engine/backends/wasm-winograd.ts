@@ -35,6 +35,7 @@ import {
   wasmKernelsInfo,
   type WasmBackendLike,
 } from './wasm-kernels.js';
+import { nhwcConvInfo } from './conv-info.js';
 
 const BACKEND = 'wasm';
 /** Tiles per block: V [16][tb][cin] and M [16][tb][cout] stay in L1/L2 (tb = 16…64 measured equal). */
@@ -82,18 +83,10 @@ function plan(
   const [kh, kw, ci, co] = filterShape as Shape4;
   if (kh !== 3 || kw !== 3 || ci % 4 !== 0 || co % 4 !== 0 || ci === 0 || co === 0) return null;
   if (xShape[3] !== ci) return null;
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape as Shape4,
-    filterShape as Shape4,
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations;
+  if (dh !== 1 || dw !== 1) return null;
+  const info = nhwcConvInfo(xShape, filterShape, strides, pad, dimRoundingMode);
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return null;
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
   if (info.padInfo.top < 0 || info.padInfo.left < 0) return null;
   if (info.batchSize === 0 || info.outHeight <= 0 || info.outWidth <= 0) return null;
   if (info.inHeight === 0 || info.inWidth === 0) return null;

@@ -7,6 +7,7 @@
  * Every set gets AddN split into chunks within the device's storage-buffer limit (makeAddN).
  */
 import * as tf from '@tensorflow/tfjs';
+import { overrideKernel } from '../kernel-registry.js';
 import { setConv2DRank1Fast, type Conv2DRank1FastArgs } from '../../layers/rank1.js';
 import {
   makeAddN,
@@ -40,9 +41,7 @@ export function registeredKernelSet(): WebgpuKernelSet | undefined {
 }
 
 function replace(kernelName: string, make: (original?: tf.KernelFunc) => tf.KernelFunc): void {
-  const original = tf.getKernel(kernelName, 'webgpu');
-  if (original) tf.unregisterKernel(kernelName, 'webgpu');
-  tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: make(original?.kernelFunc) });
+  overrideKernel('webgpu', kernelName, (previous) => make(previous?.kernelFunc));
 }
 
 /**
