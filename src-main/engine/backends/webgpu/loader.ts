@@ -120,8 +120,9 @@ async function loadWebgpuWith(
     const gpu = p.create([...DAWN_BACKENDS[b].instance, ...toggles]);
     return { gpu, adapter: gpu.requestAdapter(DAWN_BACKENDS[b].request) };
   };
-  let { gpu, adapter: pending } = open(chosen ?? 'native');
-  let adapter = await pending;
+  const first = open(chosen ?? 'native');
+  let gpu = first.gpu;
+  let adapter = await first.adapter;
   if (chosen === undefined && allowSoftware && (adapter == null || isSoftwareAdapter(adapter))) {
     const gles = open('opengles');
     const alt = await gles.adapter;
