@@ -73,7 +73,10 @@ async function startTraining(url: URL): Promise<WebSocket> {
     ws.on('message', (d) => {
       const m = JSON.parse(String(d));
       if (m.id === 1 && !m.ok) ko(new Error(JSON.stringify(m.error)));
-      if (m.event?.type === 'job.progress' && m.event.kind === 'train') (clearTimeout(t), ok());
+      if (m.event?.type === 'job.progress' && m.event.kind === 'train') {
+        clearTimeout(t);
+        ok();
+      }
     });
   });
   return ws;
@@ -84,7 +87,9 @@ function call(ws: WebSocket, id: number, op: string, args: unknown): Promise<any
   return new Promise((ok) => {
     const on = (d: WebSocket.RawData) => {
       const m = JSON.parse(String(d));
-      if (m.id === id) (ws.off('message', on), ok(m));
+      if (m.id !== id) return;
+      ws.off('message', on);
+      ok(m);
     };
     ws.on('message', on);
     ws.send(JSON.stringify({ id, op, args }));
@@ -97,7 +102,10 @@ function event(ws: WebSocket, pred: (e: any) => boolean, ms = 120_000): Promise<
     const t = setTimeout(() => ko(new Error('event did not come')), ms);
     const on = (d: WebSocket.RawData) => {
       const m = JSON.parse(String(d));
-      if (m.event && pred(m.event)) (clearTimeout(t), ws.off('message', on), ok(m.event));
+      if (!m.event || !pred(m.event)) return;
+      clearTimeout(t);
+      ws.off('message', on);
+      ok(m.event);
     };
     ws.on('message', on);
   });
