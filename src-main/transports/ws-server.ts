@@ -118,7 +118,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ? req.headers.host!
       : `${bracket(wildcard.has(host) ? '127.0.0.1' : host)}:${port}`;
     return {
-      'Content-Security-Policy': `default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws://${wsHost}; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      'Content-Security-Policy': `default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws://${wsHost}; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
       'X-Content-Type-Options': 'nosniff',
       'X-Frame-Options': 'DENY',
       // The token is in the page URL: never send it to anyone in a Referer.
