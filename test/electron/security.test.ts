@@ -61,6 +61,11 @@ describe('contentSecurityPolicy', () => {
     expect(directives.get('default-src')).toEqual(["'self'"]);
   });
 
+  it("allows only our own stylesheets: no 'unsafe-inline' for styles either", () => {
+    expect(directives.get('style-src')).toEqual(["'self'"]);
+    expect(csp).not.toMatch(/unsafe-inline/);
+  });
+
   it('locks down objects, base, framing and connections', () => {
     expect(directives.get('object-src')).toEqual(["'none'"]);
     expect(directives.get('base-uri')).toEqual(["'none'"]);
