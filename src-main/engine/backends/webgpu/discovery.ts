@@ -189,11 +189,21 @@ export async function probeAdapters(
   });
 }
 
+/** One probe per process and setting: the adapters do not change while the app runs. */
+const discovered = new Map<boolean, Promise<DawnBackend>>();
+
 /**
  * Which Dawn backend to load in this process, decided by a child probe: 'native' for a hardware
  * adapter, 'opengles' for llvmpipe when software is allowed, or an Error naming why none is usable.
+ * Remembered, so `system.info` listing the backends does not start a child each time.
  */
-export async function discoverDawnBackend(allowSoftware: boolean): Promise<DawnBackend> {
+export function discoverDawnBackend(allowSoftware: boolean): Promise<DawnBackend> {
+  let found = discovered.get(allowSoftware);
+  if (!found) discovered.set(allowSoftware, (found = discover(allowSoftware)));
+  return found;
+}
+
+async function discover(allowSoftware: boolean): Promise<DawnBackend> {
   if (vulkanMissing() && !process.env.RANK1_FORCE_WEBGPU && !allowSoftware)
     throw new Error('no adapter: no Vulkan driver (libvulkan.so.1 not found)');
   const first = await probeAdapters(['native']);
