@@ -36,7 +36,8 @@ const PATH_TOKEN = /(?:file:\/\/)?(?:[A-Za-z]:[\\/]|\/)[^\s'"`<>|,;()[\]{}]*/g;
 /** The installed app: the folder holding src-main/ (from source) or dist/ (built). */
 const appRoot = (() => {
   const here = fileURLToPath(import.meta.url);
-  const at = here.search(/[\\/](?:src-main|dist)[\\/]/);
+  // The last such folder: an install path may itself contain a 'dist' further up.
+  const at = [...here.matchAll(/[\\/](?:src-main|dist)[\\/]/g)].at(-1)?.index ?? -1;
   return at > 0 ? here.slice(0, at) : dirname(here);
 })();
 
