@@ -2,16 +2,11 @@
  * What every operation family reads from the service: its home, grants, settings, jobs, model
  * cache, dataset catalog and the lazily loaded rooms. Built once by `Service`.
  */
-import type { z } from 'zod';
-import type { OperationName, operations } from '../contract.js';
 import type { PathGrants, SettingsStore } from '../store/index.js';
 import type { DatasetCatalog } from './datasets.js';
 import type { JobRunner } from './jobs.js';
 import type { ModelCache } from './model-cache.js';
 import type { DataApi, EngineApi } from './ports.js';
-
-/** An operation's arguments after the contract's schema has parsed them. */
-export type Args<O extends OperationName> = z.output<(typeof operations)[O]>;
 
 export interface ServiceContext {
   readonly home: string;

@@ -12,13 +12,13 @@ import {
   type Results,
   type ScanSummary,
   type Settings,
+  type ParsedArgs,
 } from '../contract.js';
-import type { Preprocessing } from '../data/types.js';
+import type { Preprocessing, ScanResult } from '../data/index.js';
 import { IMAGE_EXTENSIONS } from '../data/formats.js';
 import type { PathGrants, SettingsStore } from '../store/index.js';
-import type { Args, ServiceContext } from './context.js';
+import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
-import type { ServiceEventProgress } from './jobs.js';
 import type { DataApi, DatasetImportOptions, ImportedDataset } from './ports.js';
 
 export class DatasetCatalog {
@@ -47,11 +47,8 @@ export class DatasetCatalog {
 
   async list(): Promise<DatasetSummary[]> {
     const data = await this.data();
-    const raw = await data.listDatasets();
     const out: DatasetSummary[] = [];
-    for (const r of raw) {
-      const s = normalizeDataset(r);
-      if (!s) continue;
+    for (const s of await data.listDatasets()) {
       // Registered datasets were granted when imported; keep their files reachable in later sessions.
       try {
         this.grants.grant(s.root);
@@ -147,11 +144,10 @@ export class DatasetCatalog {
     return out;
   }
 
-  async thumbnailOf(source: string | Buffer, size: number): Promise<{ mime: string; base64: string }> {
+  /** A small JPEG of an image file (the data room's `thumbnail`), for the UI. */
+  async thumbnailOf(file: string, size: number): Promise<{ mime: string; base64: string }> {
     const data = await this.data();
-    const t = normalizeThumbnail(await data.thumbnail(source, size));
-    if (!t) throw new ServiceError('failed', 'The thumbnail could not be made.');
-    return t;
+    return { mime: 'image/jpeg', base64: (await data.thumbnail(file, size)).toString('base64') };
   }
 
   /**
@@ -191,7 +187,7 @@ export class DatasetCatalog {
       classes: ds.classes,
       preprocessing: ds.preprocessing,
       importedAt: new Date(this.clock()).toISOString(),
-      ...(ds.report ? { report: ds.report as DatasetSummary['report'] } : {}),
+      report: ds.report,
     };
   }
 }
@@ -201,14 +197,30 @@ export class DatasetCatalog {
 
 export async function scanDataset(
   ctx: ServiceContext,
-  { path }: Args<'datasets.scan'>,
+  { path }: ParsedArgs<'datasets.scan'>,
 ): Promise<ScanSummary> {
   const real = ctx.grants.check(path, 'path');
   const data = await ctx.data();
-  return normalizeScan(real, await data.scanFolder(real, {}));
+  return scanSummary(await data.scanFolder(real, {}));
 }
 
-export async function startImport(ctx: ServiceContext, a: Args<'datasets.import'>): Promise<JobStarted> {
+/** Images per class (empty class folders are not classes) and the skipped files with reasons. */
+function scanSummary(scan: ScanResult): ScanSummary {
+  const classes: Record<string, number> = Object.fromEntries(scan.classes.map((c) => [c, 0]));
+  for (const f of scan.files) classes[f.label] = (classes[f.label] ?? 0) + 1;
+  return {
+    root: scan.root,
+    classes,
+    givenSplits: scan.givenSplits,
+    images: scan.files.length,
+    skipped: scan.skipped.map(({ file, reason }) => ({ file, reason })),
+  };
+}
+
+export async function startImport(
+  ctx: ServiceContext,
+  a: ParsedArgs<'datasets.import'>,
+): Promise<JobStarted> {
   const real = ctx.grants.check(a.path, 'path');
   const stat = await fs.stat(real).catch(() => undefined);
   if (!stat?.isDirectory())
@@ -222,8 +234,7 @@ export async function startImport(ctx: ServiceContext, a: Args<'datasets.import'
       testFraction: a.testFraction,
       seed: a.seed,
       signal: job.signal,
-      onProgress: (p) =>
-        job.progress(p as ServiceEventProgress, (p as { phase?: string }).phase !== 'decode'),
+      onProgress: (p) => job.progress(p, p.phase !== 'decode'),
     });
     return ctx.datasets.summary(ds);
   });
@@ -231,7 +242,7 @@ export async function startImport(ctx: ServiceContext, a: Args<'datasets.import'
 
 export async function removeDataset(
   ctx: ServiceContext,
-  { id }: Args<'datasets.remove'>,
+  { id }: ParsedArgs<'datasets.remove'>,
 ): Promise<Results['datasets.remove']> {
   const listed = (await ctx.datasets.list()).find((d) => d.id === id);
   if (!listed)
@@ -247,7 +258,7 @@ export async function removeDataset(
 
 export async function datasetFiles(
   ctx: ServiceContext,
-  { id, split = 'all', className, offset = 0, limit = 200 }: Args<'datasets.files'>,
+  { id, split = 'all', className, offset = 0, limit = 200 }: ParsedArgs<'datasets.files'>,
 ): Promise<Results['datasets.files']> {
   const ds = await ctx.datasets.byId(id);
   const splits = split === 'all' ? (['train', 'val', 'test'] as const) : ([split] as const);
@@ -268,108 +279,4 @@ export async function datasetFiles(
     }
   }
   return { total, files };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shapes from the data room
-
-function normalizeThumbnail(raw: unknown): { mime: string; base64: string } | undefined {
-  const fromBytes = (b: Uint8Array, mime?: string) => ({
-    mime: mime ?? sniffMime(b),
-    base64: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64'),
-  });
-  if (raw instanceof Uint8Array) return fromBytes(raw);
-  if (typeof raw === 'string') {
-    const m = /^data:([^;,]+);base64,(.*)$/s.exec(raw);
-    return m ? { mime: m[1]!, base64: m[2]! } : { mime: 'image/jpeg', base64: raw };
-  }
-  if (raw && typeof raw === 'object') {
-    const o = raw as { mime?: string; base64?: string; data?: Uint8Array; buffer?: Uint8Array };
-    if (typeof o.base64 === 'string') return { mime: o.mime ?? 'image/jpeg', base64: o.base64 };
-    const bytes =
-      o.data instanceof Uint8Array ? o.data : o.buffer instanceof Uint8Array ? o.buffer : undefined;
-    if (bytes) return fromBytes(bytes, o.mime);
-  }
-  return undefined;
-}
-
-function sniffMime(b: Uint8Array): string {
-  if (b[0] === 0x89 && b[1] === 0x50) return 'image/png';
-  if (b[0] === 0x52 && b[1] === 0x49 && b[8] === 0x57) return 'image/webp';
-  return 'image/jpeg';
-}
-
-function normalizeScan(root: string, raw: unknown): ScanSummary {
-  const r = (raw ?? {}) as Record<string, unknown>;
-  const classes: Record<string, number> = {};
-  if (Array.isArray(r.classes)) {
-    for (const c of r.classes as unknown[]) {
-      if (typeof c === 'string') classes[c] = 0;
-      else if (c && typeof c === 'object') {
-        const o = c as { name?: string; count?: number; files?: unknown[]; images?: number };
-        if (o.name) classes[o.name] = o.count ?? o.images ?? o.files?.length ?? 0;
-      }
-    }
-  } else if (r.classes && typeof r.classes === 'object') {
-    for (const [k, v] of Object.entries(r.classes))
-      classes[k] = typeof v === 'number' ? v : Array.isArray(v) ? v.length : 0;
-  }
-  const skippedRaw = (
-    Array.isArray(r.skipped) ? r.skipped : Array.isArray(r.errors) ? r.errors : []
-  ) as unknown[];
-  const skipped = skippedRaw.map((s) => {
-    const o = (s ?? {}) as { file?: string; reason?: string; message?: string };
-    return { file: String(o.file ?? ''), reason: String(o.reason ?? o.message ?? 'skipped') };
-  });
-  // Count per class from the file list when the scan lists files with labels.
-  if (Array.isArray(r.files) && Object.values(classes).every((n) => n === 0)) {
-    for (const f of r.files as { label?: unknown }[]) {
-      if (typeof f?.label === 'string') classes[f.label] = (classes[f.label] ?? 0) + 1;
-    }
-  }
-  const counted = Object.values(classes).reduce((a, b) => a + b, 0);
-  const images =
-    typeof r.images === 'number'
-      ? r.images
-      : typeof r.total === 'number'
-        ? r.total
-        : Array.isArray(r.files)
-          ? r.files.length
-          : counted;
-  return {
-    root: typeof r.root === 'string' ? r.root : root,
-    classes,
-    givenSplits: typeof r.givenSplits === 'boolean' ? r.givenSplits : !!r.splits,
-    images,
-    skipped,
-  };
-}
-
-function normalizeDataset(raw: unknown): DatasetSummary | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const r = raw as Record<string, unknown>;
-  if (typeof r.id !== 'string' || typeof r.root !== 'string') return undefined;
-  const classes = Array.isArray(r.classes)
-    ? (r.classes as unknown[]).map((c) =>
-        typeof c === 'string' ? c : String((c as { name?: string })?.name ?? c),
-      )
-    : [];
-  let images = typeof r.images === 'number' ? r.images : typeof r.count === 'number' ? r.count : 0;
-  if (!images && r.splits && typeof r.splits === 'object') {
-    for (const s of Object.values(r.splits as Record<string, unknown>)) {
-      const v = s as { count?: number; files?: unknown[] } | number;
-      images += typeof v === 'number' ? v : (v?.count ?? v?.files?.length ?? 0);
-    }
-  }
-  const importedAt =
-    typeof r.importedAt === 'string' ? r.importedAt : typeof r.createdAt === 'string' ? r.createdAt : '';
-  return {
-    id: r.id,
-    root: r.root,
-    images,
-    classes,
-    preprocessing: r.preprocessing as Preprocessing,
-    importedAt,
-    ...(r.report ? { report: r.report as DatasetSummary['report'] } : {}),
-  };
 }

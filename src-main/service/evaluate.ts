@@ -5,9 +5,9 @@
  */
 import { realpathSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ServiceError, type EvaluateResult, type JobStarted } from '../contract.js';
+import { ServiceError, type EvaluateResult, type JobStarted, type ParsedArgs } from '../contract.js';
 import type { ExampleSet, PreparedImage, Preprocessing } from '../data/types.js';
-import type { Args, ServiceContext } from './context.js';
+import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -70,7 +70,7 @@ function memorySet(files: string[], images: PreparedImage[], prep: Preprocessing
   };
 }
 
-export async function startEvaluate(ctx: ServiceContext, a: Args<'evaluate'>): Promise<JobStarted> {
+export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate'>): Promise<JobStarted> {
   const meta = await ctx.models.meta(a.model);
   const isKnownId =
     ctx.datasets.has(a.dataset) ||

@@ -5,7 +5,7 @@
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as nodePath from 'node:path';
 import Papa from 'papaparse';
-import { ServiceError, type PredictionRow, type Results } from '../contract.js';
+import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from '../contract.js';
 import {
   exportModelZip,
   importModel,
@@ -14,7 +14,7 @@ import {
   MAX_MODEL_BYTES,
   type ModelMeta,
 } from '../store/index.js';
-import type { Args, ServiceContext } from './context.js';
+import type { ServiceContext } from './context.js';
 import { errno, modelLoadError, toServiceError } from './errors.js';
 
 /** Largest export returned inline (the import side accepts the same as a dropped file). */
@@ -22,7 +22,7 @@ const MAX_INLINE_EXPORT = 48 * 1024 * 1024;
 
 export async function exportModel(
   ctx: ServiceContext,
-  { id, dest }: Args<'models.export'>,
+  { id, dest }: ParsedArgs<'models.export'>,
 ): Promise<Results['models.export']> {
   await ctx.models.meta(id);
   let fileName: string;
@@ -54,7 +54,7 @@ export async function exportModel(
 
 export async function importModelFrom(
   ctx: ServiceContext,
-  { path, file }: Args<'models.import'>,
+  { path, file }: ParsedArgs<'models.import'>,
 ): Promise<Results['models.import']> {
   let meta: ModelMeta;
   if (path !== undefined) {

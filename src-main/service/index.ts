@@ -11,7 +11,7 @@ import * as nodePath from 'node:path';
 import {
   ServiceError,
   parseArgs,
-  type OperationName,
+  type OperationHandlers,
   type PredictionRow,
   type Results,
   type ServiceEvent,
@@ -29,7 +29,7 @@ import {
   toSummary,
   type ModelMeta,
 } from '../store/index.js';
-import type { Args, ServiceContext } from './context.js';
+import type { ServiceContext } from './context.js';
 import { DatasetCatalog, datasetFiles, removeDataset, scanDataset, startImport } from './datasets.js';
 import { toServiceError } from './errors.js';
 import { startEvaluate } from './evaluate.js';
@@ -63,8 +63,6 @@ export interface ServiceOptions {
   resourcesDir?: string;
 }
 
-type Handlers = { [O in OperationName]: (args: Args<O>) => Promise<Results[O]> };
-
 function defaultHome(): string {
   const env = process.env.RANK1_HOME?.trim();
   if (env) return nodePath.resolve(env);
@@ -89,7 +87,7 @@ export class Service implements ServiceHandler {
   private dataPromise: Promise<DataApi> | undefined;
   private backendFor: string | undefined;
   private disposed = false;
-  private readonly handlers: Handlers;
+  private readonly handlers: OperationHandlers;
 
   private demoInstalled?: Promise<boolean>;
 
@@ -211,7 +209,7 @@ export class Service implements ServiceHandler {
 
   // -- operations -------------------------------------------------------------------------------
 
-  private makeHandlers(): Handlers {
+  private makeHandlers(): OperationHandlers {
     const ctx = this.ctx;
     return {
       'system.info': () => this.systemInfo(),

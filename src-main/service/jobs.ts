@@ -7,6 +7,7 @@ import {
   ServiceError,
   type JobInfo,
   type JobKind,
+  type JobProgress,
   type JobResults,
   type JobStarted,
   type PredictionRow,
@@ -18,8 +19,6 @@ import { abortError, toServiceError } from './errors.js';
 
 const MAX_RECENT_JOBS = 50;
 
-export type ServiceEventProgress = Extract<ServiceEvent, { type: 'job.progress' }>['progress'];
-
 interface Job {
   info: JobInfo;
   controller: AbortController;
@@ -30,7 +29,7 @@ export interface JobContext {
   jobId: string;
   signal: AbortSignal;
   /** Record progress; emitted at most every `progressIntervalMs` unless `important`. */
-  progress(p: ServiceEventProgress, important?: boolean): void;
+  progress(p: JobProgress, important?: boolean): void;
   item(row: PredictionRow): void;
   history(m: EpochMetrics): void;
 }

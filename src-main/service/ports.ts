@@ -1,84 +1,43 @@
 /**
- * What the service needs from the engine and the data room (structural, so test fakes fit).
+ * What the service needs from the engine and the data room, typed from those rooms' own public
+ * APIs (`engine/index.ts`, `data/index.ts`), so nothing here guesses a shape. Test fakes fit the
+ * same types.
  */
-import type { EvaluateResult, Settings } from '../contract.js';
-import type { DatasetMetrics, ImagePrediction, OodMetrics } from '../engine/types.js';
-import type { ExampleSet, PreparedImage, Preprocessing } from '../data/types.js';
-import type { TrainRequest } from '../engine/train.js';
-import type { ModelMeta } from '../store/index.js';
+import type * as data from '../data/index.js';
+import type * as engine from '../engine/index.js';
 
-/** What `trainModel` takes (the engine's own request type; fakes in tests fit it). */
-export type EngineTrainRequest = TrainRequest;
+/** What `trainModel` takes (the engine's own request type). */
+export type EngineTrainRequest = engine.TrainRequest;
 
-export type EnginePrediction = ImagePrediction & {
-  scores?: Record<string, number>;
-  flag?: { score: string; value: number; threshold: number };
-};
+/** A loaded model: the engine's `LoadedModel`. */
+export type EngineModel = engine.LoadedModel;
+export type EnginePrediction = Awaited<ReturnType<EngineModel['predict']>>[number];
+export type EngineEvaluation = engine.EvaluationReport;
 
-export interface EngineEvaluation {
-  metrics: DatasetMetrics;
-  ood?: OodMetrics & { scores?: Record<string, { auroc: number; fpr95: number }> };
-  items: EvaluateResult['items'];
-  oodItems?: EvaluateResult['oodItems'];
-}
-
-export interface EngineModel {
-  dir: string;
-  meta: ModelMeta;
-  predict(pixels: Uint8Array, count: number, opts?: { samples?: number }): Promise<EnginePrediction[]>;
-  evaluate(
-    set: ExampleSet,
-    opts?: {
-      samples?: number;
-      ood?: ExampleSet;
-      signal?: AbortSignal;
-      onProgress?: (done: number, total: number) => void;
-    },
-  ): Promise<EngineEvaluation>;
-  dispose(): void;
-}
+/** The active backend, as far as the service reports it (`system.info`). */
+export type BackendSummary = { name: string; device: string };
 
 export interface EngineApi {
-  trainModel(req: EngineTrainRequest): Promise<ModelMeta>;
-  loadModel(dir: string): Promise<EngineModel>;
-  initBackend?(requested?: Settings['backend']): Promise<{ name: string; device: string }>;
-  currentBackend?(): { name: string; device: string } | undefined;
+  trainModel: typeof engine.trainModel;
+  loadModel: typeof engine.loadModel;
+  /** Absent in fakes that have no backends to choose from. */
+  initBackend?(requested?: Parameters<typeof engine.initBackend>[0]): Promise<BackendSummary>;
+  currentBackend?(): BackendSummary | undefined;
   availableBackends?(): Promise<{ name: string; available: boolean; reason?: string }[]>;
   /** Loads (downloads) a backbone and embeds the splits; undefined for 'none'. */
-  prepareTransfer?(
-    backbone: string,
-    dataset: { splits: { train: ExampleSet; val: ExampleSet } },
-    opts: { signal?: AbortSignal; onProgress?: (p: unknown) => void },
-  ): Promise<TrainRequest['backbone']>;
-  chooseBackbone?(given: string | undefined, channels: 1 | 3, size: number): string;
+  prepareTransfer?: typeof engine.prepareTransfer;
+  chooseBackbone?: typeof engine.chooseBackbone;
 }
 
-export interface ImportedDataset {
-  id: string;
-  root: string;
-  classes: string[];
-  preprocessing: Preprocessing;
-  splits: { train: ExampleSet; val: ExampleSet; test: ExampleSet };
-  report?: unknown;
-}
-
-export interface DatasetImportOptions {
-  imageSize?: number;
-  fit?: 'cover' | 'contain';
-  channels?: 1 | 3 | 'auto';
-  valFraction?: number;
-  testFraction?: number;
-  seed?: number;
-  signal?: AbortSignal;
-  onProgress?: (p: unknown) => void;
-}
-
-export interface DataApi {
-  dataHome?(): string;
-  prepareImage(input: string | Buffer, prep: Preprocessing): Promise<PreparedImage>;
-  scanFolder(root: string, opts?: { signal?: AbortSignal }): Promise<unknown>;
-  importDataset(root: string, opts: DatasetImportOptions): Promise<ImportedDataset>;
-  listDatasets(): Promise<unknown[]>;
-  removeDataset(id: string): Promise<unknown>;
-  thumbnail(file: string | Buffer, size: number): Promise<unknown>;
-}
+export type ImportedDataset = data.ImportedDataset;
+export type DatasetImportOptions = data.ImportOptions;
+export type DataApi = Pick<
+  typeof data,
+  | 'dataHome'
+  | 'prepareImage'
+  | 'scanFolder'
+  | 'importDataset'
+  | 'listDatasets'
+  | 'removeDataset'
+  | 'thumbnail'
+>;

@@ -4,11 +4,11 @@
  */
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import type { JobStarted, PredictionRow } from '../contract.js';
-import type { Args, ServiceContext } from './context.js';
+import type { JobStarted, PredictionRow, ParsedArgs } from '../contract.js';
+import type { ServiceContext } from './context.js';
 import { abortError, imageErrorMessage } from './errors.js';
 
-export async function startPredict(ctx: ServiceContext, a: Args<'predict'>): Promise<JobStarted> {
+export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>): Promise<JobStarted> {
   const meta = await ctx.models.meta(a.model);
   const roots: string[] = [];
   for (const [i, p] of (a.paths ?? []).entries()) roots.push(await ctx.datasets.checkPath(p, `paths.${i}`));
@@ -61,13 +61,16 @@ export async function startPredict(ctx: ServiceContext, a: Args<'predict'>): Pro
           ? await model.predict(pixels, ok.length, a.samples ? { samples: a.samples } : undefined)
           : [];
         const byIndex = new Map(ok.map((i, k) => [i, predictions[k]!]));
+        // Files on disk only: a dropped image's window already holds it (docs/renderer.md).
         const thumbs = a.thumbnails
           ? await Promise.all(
               batch.map((input) =>
-                ctx.datasets.thumbnailOf(input.source, 96).then(
-                  (t) => `data:${t.mime};base64,${t.base64}`,
-                  () => undefined,
-                ),
+                typeof input.source === 'string'
+                  ? ctx.datasets.thumbnailOf(input.source, 96).then(
+                      (t) => `data:${t.mime};base64,${t.base64}`,
+                      () => undefined,
+                    )
+                  : undefined,
               ),
             )
           : [];

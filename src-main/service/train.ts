@@ -4,11 +4,16 @@
  */
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ServiceError, type JobStarted, type ModelConfig, type TrainConfig } from '../contract.js';
+import {
+  ServiceError,
+  type JobStarted,
+  type ModelConfig,
+  type TrainConfig,
+  type ParsedArgs,
+} from '../contract.js';
 import { modelDir, modelsDir, newModelId, toSummary, type ModelMeta } from '../store/index.js';
-import type { Args, ServiceContext } from './context.js';
+import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
-import type { ServiceEventProgress } from './jobs.js';
 
 /** Renaming, re-flagging or removing a model that is being written would race its training. */
 export function refuseWhileTraining(ctx: ServiceContext, id: string): void {
@@ -17,7 +22,7 @@ export function refuseWhileTraining(ctx: ServiceContext, id: string): void {
   }
 }
 
-export async function startTraining(ctx: ServiceContext, a: Args<'train.start'>): Promise<JobStarted> {
+export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.start'>): Promise<JobStarted> {
   let resumed: ModelMeta | undefined;
   if (a.resumeFrom) {
     resumed = await ctx.models.meta(a.resumeFrom);
@@ -45,8 +50,7 @@ export async function startTraining(ctx: ServiceContext, a: Args<'train.start'>)
           valFraction: a.valFraction,
           seed: a.seed,
           signal: job.signal,
-          onProgress: (p) =>
-            job.progress(p as ServiceEventProgress, (p as { phase?: string }).phase !== 'decode'),
+          onProgress: (p) => job.progress(p, p.phase !== 'decode'),
         });
         if (job.signal.aborted) throw abortError();
         const engine = await ctx.readyEngine();
@@ -57,7 +61,7 @@ export async function startTraining(ctx: ServiceContext, a: Args<'train.start'>)
           backboneName !== 'none' && engine.prepareTransfer
             ? await engine.prepareTransfer(backboneName, ds, {
                 signal: job.signal,
-                onProgress: (p) => job.progress(p as ServiceEventProgress, false),
+                onProgress: (p) => job.progress(p, false),
               })
             : undefined;
         const model: Partial<ModelConfig> = {};
