@@ -78,12 +78,20 @@ export async function chooseImageSize(files: readonly { path: string }[]): Promi
 
 /** Refuses, in one line, a scanned folder that cannot become a dataset (before any work). */
 function refuseBeforeImport(scan: ScanResult, minClasses: number): void {
-  if (scan.files.length === 0)
+  if (scan.files.length === 0) {
+    const links = scan.skipped.filter((s) => s.reason === 'outside-link').length;
+    const others = scan.skipped.length - links;
+    const seen = [
+      others ? `${others} other file${others === 1 ? '' : 's'}` : '',
+      links ? `${links} link${links === 1 ? '' : 's'} leading outside it, not followed` : '',
+    ].filter(Boolean);
     throw new ImportRefusedError(
       'no-images',
       scan.root,
-      `no images in ${scan.root}: put each class's images in its own sub-folder (e.g. cats/, dogs/)`,
+      `no images in ${scan.root}${seen.length ? ` (${seen.join('; ')})` : ''}: ` +
+        "put each class's images in its own sub-folder (e.g. cats/, dogs/)",
     );
+  }
   if (scan.classes.length < minClasses)
     throw new ImportRefusedError(
       'one-class',
@@ -93,15 +101,20 @@ function refuseBeforeImport(scan: ScanResult, minClasses: number): void {
 }
 
 /** Refuses a folder whose images turned out unreadable, or left fewer classes than needed. */
-function refuseAfterDecode(root: string, classes: string[], report: ImportReport, minClasses: number): void {
+function refuseAfterDecode(
+  root: string,
+  imageFiles: number,
+  classes: string[],
+  report: ImportReport,
+  minClasses: number,
+): void {
   if (report.images === 0) {
-    const first = report.skipped.find((s) => s.message);
-    const files = report.skipped.filter((s) => s.reason !== 'outside-class-folder').length;
+    const first = report.skipped.find((s) => s.message && s.reason !== 'outside-class-folder');
     throw new ImportRefusedError(
       'no-readable-images',
       root,
-      `none of the ${files} image files could be read in ${root}` +
-        (first ? ` (e.g. ${path.basename(first.file)}: ${first.reason})` : ''),
+      `none of the ${imageFiles} image files could be read in ${root}` +
+        (first ? ` (e.g. ${path.basename(first.file)}: ${first.message})` : ''),
       report,
     );
   }
@@ -221,7 +234,7 @@ export async function importDataset(root: string, opts: ImportOptions = {}): Pro
       decoded: counters.decoded,
       cached: counters.cached,
     };
-    refuseAfterDecode(realRoot, a.classes, report, minClasses);
+    refuseAfterDecode(realRoot, scan.files.length, a.classes, report, minClasses);
     const summary: DatasetSummary = {
       id,
       root: realRoot,

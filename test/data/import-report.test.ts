@@ -92,7 +92,7 @@ describe('import tells everything', () => {
     const err = await importDataset(root, { imageSize: 16 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImportRefusedError);
     expect((err as ImportRefusedError).code).toBe('no-images');
-    expect((err as Error).message).toMatch(/no images/);
+    expect((err as Error).message).toMatch(/no images in .*empty \(1 other file\)/);
     expect((err as Error).message).not.toMatch(/\n/);
     expect(await fs.readdir(path.join(t.home, 'datasets')).catch(() => [])).toEqual([]);
   });
@@ -115,11 +115,15 @@ describe('import tells everything', () => {
     for (const c of ['a', 'b']) {
       await writeFile(path.join(root, c, 'zero.jpg'), '');
       await writeFile(path.join(root, c, 'text.jpg'), `not a picture ${c}\n`);
+      await writeFile(path.join(root, c, 'notes.txt'), 'not counted as an image file');
     }
     const err = await importDataset(root, { imageSize: 16 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImportRefusedError);
     expect((err as ImportRefusedError).code).toBe('no-readable-images');
     expect((err as Error).message).toMatch(/none of the 4 image files could be read/);
-    expect((err as ImportRefusedError).report?.skipped).toHaveLength(4);
+    expect((err as ImportRefusedError).report?.skipped).toHaveLength(6);
+    expect(await importDataset(path.join(t.dir, 'missing')).catch((e: Error) => e.message)).toMatch(
+      /cannot read folder .*missing/,
+    );
   });
 });

@@ -1,7 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { importDataset, listDatasets, prepareImage, removeDataset } from '../../src-main/data/index.js';
+import {
+  type ImportProgress,
+  importDataset,
+  listDatasets,
+  prepareImage,
+  removeDataset,
+} from '../../src-main/data/index.js';
 import { HEIC_FIXTURES, jpeg, meanAbsDiff, MNIST, ROBUST, tempDirs, writeFile } from './helpers.js';
 
 let t: Awaited<ReturnType<typeof tempDirs>>;
@@ -199,10 +205,14 @@ describe('importDataset run twice at once', () => {
   it('serialises imports of the same dataset: both complete with the same pixels', async () => {
     const root = path.join(t.dir, 'twice');
     await makeSet(root, { cat: 5, dog: 5 });
+    const waits: string[] = [];
+    const onProgress = (p: ImportProgress) => p.phase === 'wait' && waits.push(p.message!);
     const [a, b] = await Promise.all([
-      importDataset(root, { imageSize: 16 }),
-      importDataset(root, { imageSize: 16 }),
+      importDataset(root, { imageSize: 16, onProgress }),
+      importDataset(root, { imageSize: 16, onProgress }),
     ]);
+    // whichever came second said why it waited
+    expect(waits[0]).toMatch(/waiting for another import of this folder/);
     expect(a.id).toBe(b.id);
     expect(a.report.images).toBe(10);
     expect(b.report.images).toBe(10);

@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import * as data from '../../src-main/data/index.js';
-import { importDataset, scanFolder, thumbnail } from '../../src-main/data/index.js';
+import { importDataset, isInside, scanFolder, thumbnail } from '../../src-main/data/index.js';
 import { jpeg, tempDirs, writeFile } from './helpers.js';
 
 let t: Awaited<ReturnType<typeof tempDirs>>;
@@ -67,6 +66,18 @@ describe('granted folders are a wall', () => {
     expect(listed.sort()).toEqual(['bird', 'escape.jpg', 'more']);
   });
 
+  it('a folder of nothing but links leading out is refused, saying so', async () => {
+    const { outside } = await linkedSet();
+    const only = path.join(t.dir, 'only-links');
+    for (const c of ['a', 'b']) {
+      await fs.mkdir(path.join(only, c), { recursive: true });
+      await fs.symlink(path.join(outside, 'photos'), path.join(only, c, 'photos'));
+    }
+    await expect(importDataset(only, { imageSize: 16 })).rejects.toThrow(
+      /no images in .*only-links \(2 links leading outside it, not followed\)/,
+    );
+  });
+
   it('a dataset reached through a link to its folder is still read (the root is resolved first)', async () => {
     const { root } = await linkedSet();
     const alias = path.join(t.dir, 'alias');
@@ -77,16 +88,16 @@ describe('granted folders are a wall', () => {
 
   it('isInside compares resolved real paths', async () => {
     const { root, outside } = await linkedSet();
-    expect(data.isInside(root, path.join(root, 'cat', '0.jpg'))).toBe(true);
-    expect(data.isInside(root, root)).toBe(true);
-    expect(data.isInside(root, path.join(root, 'dog', 'inside-link.jpg'))).toBe(true);
-    expect(data.isInside(root, path.join(root, 'cat', 'escape.jpg'))).toBe(false);
-    expect(data.isInside(root, path.join(root, 'dog', 'more', '0.jpg'))).toBe(false);
-    expect(data.isInside(root, path.join(root, 'cat', '..', '..', 'outside', 'secret.jpg'))).toBe(false);
-    expect(data.isInside(root, path.join(outside, 'secret.jpg'))).toBe(false);
+    expect(isInside(root, path.join(root, 'cat', '0.jpg'))).toBe(true);
+    expect(isInside(root, root)).toBe(true);
+    expect(isInside(root, path.join(root, 'dog', 'inside-link.jpg'))).toBe(true);
+    expect(isInside(root, path.join(root, 'cat', 'escape.jpg'))).toBe(false);
+    expect(isInside(root, path.join(root, 'dog', 'more', '0.jpg'))).toBe(false);
+    expect(isInside(root, path.join(root, 'cat', '..', '..', 'outside', 'secret.jpg'))).toBe(false);
+    expect(isInside(root, path.join(outside, 'secret.jpg'))).toBe(false);
     await fs.mkdir(`${root}-sibling`);
-    expect(data.isInside(root, `${root}-sibling`)).toBe(false); // a shared prefix is not inside
-    expect(data.isInside(root, path.join(root, 'no-such.jpg'))).toBe(false);
+    expect(isInside(root, `${root}-sibling`)).toBe(false); // a shared prefix is not inside
+    expect(isInside(root, path.join(root, 'no-such.jpg'))).toBe(false);
   });
 
   it('thumbnails refuse a file that resolves outside the given root', async () => {
