@@ -308,7 +308,7 @@ export async function thumbnail(file: string, size = 128, opts: { root?: string 
   // Granted folders are a wall: with a root, a file whose real path leaves it is refused unread
   // (a missing file goes on to the usual "cannot read" error).
   if (opts.root !== undefined && realPathOf(file) !== undefined && !isInside(opts.root, file))
-    throw new ImageError(file, 'outside-link', `${file}: ${OUTSIDE_MESSAGE}`);
+    throw new ImageError(file, 'outside-link', OUTSIDE_MESSAGE);
   const buf = await readImageFile(file);
   const pipeline = await openPipeline(file, buf, sniffFormat(buf, path.extname(file).toLowerCase()));
   try {
