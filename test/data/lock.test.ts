@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ImportProgress, importDataset } from '../../src-main/data/index.js';
-import { processStartTime } from '../../src-main/data/lock.js';
+import { ownerLive, parseLock, processStartTime, STALE_MS } from '../../src-main/data/lock.js';
 import { jpeg, tempDirs, writeFile } from './helpers.js';
 
 let t: Awaited<ReturnType<typeof tempDirs>>;
@@ -103,5 +103,31 @@ describe('the import lock', () => {
     });
     await expect(p).rejects.toThrow();
     expect(JSON.parse(await fs.readFile(lock, 'utf8')).pid).toBe(pid); // someone else's lock is left alone
+  });
+});
+
+describe('lock ownership rules', () => {
+  it('reads both lock formats and rejects garbage', () => {
+    expect(parseLock('1234\n')).toEqual({ pid: 1234 });
+    expect(parseLock('{"pid":5,"host":"h","start":"99"}')).toEqual({ pid: 5, host: 'h', start: '99' });
+    expect(parseLock('')).toBeUndefined();
+    expect(parseLock('{"pid":"x"}')).toBeUndefined();
+  });
+
+  it('a lock is live only while fresh, owned by a live process that started when it says', async () => {
+    const pid = await otherLiveProcess();
+    const start = processStartTime(pid);
+    const host = (await import('node:os')).hostname();
+    expect(ownerLive({ pid, host, ...(start ? { start } : {}) }, 0)).toBe(true);
+    expect(ownerLive({ pid, host, ...(start ? { start } : {}) }, STALE_MS)).toBe(false); // no heartbeat
+    if (start) expect(ownerLive({ pid, host, start: `${start}0` }, 0)).toBe(false); // PID reused
+    expect(ownerLive({ pid: process.pid, host }, 0)).toBe(false); // our own leftover
+    expect(ownerLive({ pid, host: 'another-machine' }, 0)).toBe(true); // cannot check: trust the heartbeat
+    expect(ownerLive({ pid, host: 'another-machine' }, STALE_MS + 1)).toBe(false);
+    expect(ownerLive(undefined, 0)).toBe(true); // being written right now
+    expect(ownerLive(undefined, STALE_MS)).toBe(false);
+    sleeper!.kill();
+    await new Promise((r) => sleeper!.once('exit', r));
+    expect(ownerLive({ pid, host }, 0)).toBe(false); // gone
   });
 });
