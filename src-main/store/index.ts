@@ -2,7 +2,8 @@
  * The store: everything the app keeps in its data home (models, settings) and the path grants
  * that guard every user path. The only module other rooms import from `store/`.
  */
-export * from './model-folder.js';
+// The weights format belongs to the engine (issue 14); the store keeps model folders of that format.
+export * from '../engine/model-format.js';
 export * from './models.js';
 export * from './settings.js';
 export { writeFileAtomic } from './atomic.js';

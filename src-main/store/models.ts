@@ -14,7 +14,7 @@ import {
   readModelFolder,
   readModelMeta,
   type ModelMeta,
-} from './model-folder.js';
+} from '../engine/model-format.js';
 
 export const MODEL_ID = /^[A-Za-z0-9._-]+$/;
 /** Largest uncompressed model we unpack (a WRN-28-10 is ~150 MB of weights). */

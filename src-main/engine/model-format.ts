@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import type { EpochMetrics, ModelConfig, TrainConfig, DatasetMetrics } from '../engine/types.js';
+import type { EpochMetrics, ModelConfig, TrainConfig, DatasetMetrics } from './types.js';
 import type { Preprocessing } from '../data/types.js';
 
 export const MODEL_FORMAT = 'rank1-studio-model';
