@@ -4,6 +4,12 @@
  */
 // The weights format belongs to the engine (issue 14); the store keeps model folders of that format.
 export * from '../engine/model-format.js';
+export {
+  OutputFolderError,
+  checkOutputFolder,
+  isOurModelFolder,
+  recoverLeftovers,
+} from '../engine/output-guard.js';
 export * from './models.js';
 export * from './settings.js';
 export { writeFileAtomic } from './atomic.js';

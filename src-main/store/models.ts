@@ -15,6 +15,7 @@ import {
   readModelMeta,
   type ModelMeta,
 } from '../engine/model-format.js';
+import { recoverLeftovers } from '../engine/output-guard.js';
 
 export const MODEL_ID = /^[A-Za-z0-9._-]+$/;
 /** Largest uncompressed model we unpack (a WRN-28-10 is ~150 MB of weights). */
@@ -88,7 +89,11 @@ export async function listModels(home: string): Promise<{ models: ModelMeta[]; b
   }
   const models: ModelMeta[] = [];
   const broken: BrokenModel[] = [];
-  entries = await recoverInterruptedWrites(home, entries);
+  // Leftovers of a crash mid-write (issue 13): recovered or cleaned at start.
+  if (entries.some((e) => e.name.startsWith('.'))) {
+    await recoverLeftovers(modelsDir(home));
+    entries = await fs.readdir(modelsDir(home), { withFileTypes: true });
+  }
   for (const entry of entries) {
     // Dot folders are temporaries of an atomic write or an import in progress.
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
@@ -103,30 +108,6 @@ export async function listModels(home: string): Promise<{ models: ModelMeta[]; b
   }
   models.sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
   return { models, broken };
-}
-
-/**
- * A crash between writeModelFolder's two renames leaves the previous model as
- * `.<id>.tmp-XXXXXXXX-old` with no `<id>`: move it back. Other temporaries are left for removal.
- */
-async function recoverInterruptedWrites(
-  home: string,
-  entries: import('node:fs').Dirent[],
-): Promise<import('node:fs').Dirent[]> {
-  const names = new Set(entries.map((e) => e.name));
-  let changed = false;
-  for (const e of entries) {
-    const m = /^\.(.+)\.tmp-[0-9a-f]{8}-old$/.exec(e.name);
-    if (!m || !e.isDirectory() || names.has(m[1]!) || !MODEL_ID.test(m[1]!)) continue;
-    await fs.rename(nodePath.join(modelsDir(home), e.name), nodePath.join(modelsDir(home), m[1]!)).then(
-      () => {
-        names.add(m[1]!);
-        changed = true;
-      },
-      () => undefined,
-    );
-  }
-  return changed ? fs.readdir(modelsDir(home), { withFileTypes: true }) : entries;
 }
 
 /** The model's metadata; throws ModelFormatError (with `code` ENOENT-like message) when absent. */
