@@ -156,7 +156,7 @@ const backbone = z
   .looseObject({
     name: z.string().refine((n) => builtinNames.includes(n), {
       error: (iss) =>
-        `${describe(iss.input)} is not a known backbone (${builtinNames.join(', ')}); a model file may not name a path`,
+        `${typeof iss.input === 'string' ? JSON.stringify(iss.input) : describe(iss.input)} is not a known backbone (${builtinNames.join(', ')}); a model file may not name a path`,
     }),
     sha256: hex64(),
     embeddingSize: int(MODEL_LIMITS.units),
