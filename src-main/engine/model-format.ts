@@ -107,7 +107,7 @@ export type ModelMetaDraft = Omit<ModelMeta, 'weights' | 'format' | 'formatVersi
 /** Status, epochs, accuracy and warning follow from epoch, train.epochs, metrics and ood. */
 export function describeStatus(
   meta: Pick<ModelMeta, 'epoch' | 'train' | 'metrics' | 'ood'>,
-): Pick<ModelMeta, DerivedMeta> {
+): Required<Pick<ModelMeta, 'status' | 'epochs'>> & Pick<ModelMeta, 'accuracy' | 'warning'> {
   const epochs = meta.train.epochs;
   const status: ModelStatus = meta.epoch >= epochs ? 'complete' : 'incomplete';
   const val = meta.metrics?.val;

@@ -6,11 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
-import type { ModelSummary } from '../contract.js';
 import { writeFileAtomic } from './atomic.js';
 import {
   MODEL_FORMAT_VERSION,
   ModelFormatError,
+  describeStatus,
+  type ModelAccuracy,
+  type ModelStatus,
   readModelFolder,
   readModelMeta,
   type ModelMeta,
@@ -47,7 +49,35 @@ export function newModelId(name: string): string {
   return `${slug(name)}-${randomBytes(3).toString('hex')}`;
 }
 
-export function toSummary(meta: ModelMeta): ModelSummary {
+/**
+ * What a model list shows: the meta without weights, held-out lists or optimizer state, with its
+ * status (complete, or a resumable checkpoint at epoch N of M), its one accuracy and the images it
+ * was measured on, and the warning its predictions carry.
+ */
+export type ModelListing = Pick<
+  ModelMeta,
+  | 'id'
+  | 'name'
+  | 'createdAt'
+  | 'classes'
+  | 'config'
+  | 'train'
+  | 'preprocessing'
+  | 'metrics'
+  | 'history'
+  | 'backend'
+  | 'epoch'
+> & {
+  backbone?: { name: string; sha256: string } | null;
+  ood?: { score: string; threshold: number; tpr: number; thresholds?: Record<string, number> };
+  demo?: boolean;
+  status: ModelStatus;
+  epochs: number;
+  accuracy?: ModelAccuracy;
+  warning?: string;
+};
+
+export function toSummary(meta: ModelMeta): ModelListing {
   return {
     id: meta.id,
     name: meta.name,
@@ -69,7 +99,22 @@ export function toSummary(meta: ModelMeta): ModelSummary {
         }
       : undefined,
     ...(meta.demo ? { demo: true } : {}),
+    epoch: meta.epoch,
+    ...describeStatus(meta),
   };
+}
+
+/**
+ * The model Predict uses when none is chosen: the newest complete one, the demo last. An
+ * incomplete checkpoint is never picked on its own (issue 15); undefined when there is none.
+ */
+export function defaultModel<T extends { createdAt: string; status?: ModelStatus; demo?: boolean }>(
+  models: readonly T[],
+): T | undefined {
+  const complete = models
+    .filter((m) => m.status !== 'incomplete')
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  return complete.find((m) => !m.demo) ?? complete[0];
 }
 
 export interface BrokenModel {
