@@ -12,7 +12,9 @@ import Papa from 'papaparse';
 import type { z } from 'zod';
 import {
   ServiceError,
+  defaultSettings,
   parseArgs,
+  settingsSchema,
   type DatasetSummary,
   type EvaluateResult,
   type JobInfo,
@@ -39,6 +41,8 @@ import { installDemoModel } from './store/demo.js';
 import {
   ModelFormatError,
   ModelImportError,
+  OutputFolderError,
+  StoreError,
   PathGrants,
   SettingsStore,
   exportModelZip,
@@ -189,9 +193,11 @@ function errno(e: unknown): string | undefined {
 /** Any thrown value → a typed error with a message saying what to do. Never throws. */
 export function toServiceError(e: unknown): ServiceError {
   if (e instanceof ServiceError) return e;
+  if (e instanceof OutputFolderError) return new ServiceError('bad-request', `${e.message}.`, 'out');
   if (e instanceof ModelImportError)
     return new ServiceError('failed', `Cannot import the model: ${e.message}.`);
   if (e instanceof ModelFormatError) return new ServiceError('failed', `${e.message}.`);
+  if (e instanceof StoreError) return new ServiceError(e.code, e.message, e.field);
   if (e instanceof Error) {
     if (e.name === 'AbortError') return new ServiceError('cancelled', 'Cancelled.');
     if (e.name === 'ImageError') {
@@ -311,7 +317,7 @@ export class Service implements ServiceHandler {
   readonly grants: PathGrants;
   private readonly listeners = new Set<(e: ServiceEvent) => void>();
   private readonly jobs = new Map<string, Job>();
-  private readonly settings: SettingsStore;
+  private readonly settings: SettingsStore<Settings>;
   private readonly clock: () => number;
   private readonly predictBatch: number;
   private readonly progressIntervalMs: number;
@@ -335,7 +341,7 @@ export class Service implements ServiceHandler {
     mkdirSync(this.home, { recursive: true });
     this.grants = opts.grants ?? new PathGrants();
     this.grants.grant(this.home);
-    this.settings = new SettingsStore(this.home);
+    this.settings = new SettingsStore(this.home, { schema: settingsSchema, defaults: defaultSettings });
     this.clock = opts.clock ?? Date.now;
     this.predictBatch = opts.predictBatch ?? 32;
     this.progressIntervalMs = opts.progressIntervalMs ?? 100;
@@ -889,7 +895,7 @@ export class Service implements ServiceHandler {
     try {
       return this.grants.check(p, field);
     } catch (e) {
-      if (!(e instanceof ServiceError) || e.code !== 'forbidden') throw e;
+      if (!(e instanceof StoreError) || e.code !== 'forbidden') throw e;
       await this.listDatasetSummaries().catch(() => []);
       return this.grants.check(p, field);
     }

@@ -13,4 +13,5 @@ export {
 export * from './models.js';
 export * from './settings.js';
 export { writeFileAtomic } from './atomic.js';
+export { StoreError, type StoreErrorCode } from './errors.js';
 export { PathGrants, resolveReal } from './grants.js';

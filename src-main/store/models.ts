@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
 import { writeFileAtomic } from './atomic.js';
+import { StoreError } from './errors.js';
 import {
   MODEL_FORMAT_VERSION,
   ModelFormatError,
@@ -29,7 +30,8 @@ export function modelsDir(home: string): string {
 }
 
 export function modelDir(home: string, id: string): string {
-  if (!MODEL_ID.test(id) || id.startsWith('.')) throw new ModelFormatError(id, 'not a valid model id');
+  if (!MODEL_ID.test(id) || id.startsWith('.'))
+    throw new StoreError('bad-request', `"${id.slice(0, 200)}" is not a valid model id`, 'id');
   return nodePath.join(modelsDir(home), id);
 }
 
@@ -191,8 +193,10 @@ export async function setFlagScoreAt(dir: string, score: string): Promise<ModelM
   const threshold = meta.ood?.thresholds?.[score];
   if (!meta.ood || threshold === undefined) {
     const known = Object.keys(meta.ood?.thresholds ?? {});
-    throw new Error(
+    throw new StoreError(
+      'bad-request',
       `model "${id}" has no fitted threshold for "${score}"${known.length ? ` (available: ${known.join(', ')})` : '; retrain it to enable this'}`,
+      'score',
     );
   }
   const next = { ...meta, ood: { ...meta.ood, score, threshold } };
@@ -232,9 +236,10 @@ export async function exportModelZip(
   return { fileName: exportFileName(meta), zip };
 }
 
-export class ModelImportError extends Error {
+/** A zip or folder that is not a model export (the message says why). */
+export class ModelImportError extends StoreError {
   constructor(message: string) {
-    super(message);
+    super('failed', message);
     this.name = 'ModelImportError';
   }
 }
@@ -295,7 +300,6 @@ export async function importModel(
   try {
     for (const [name, data] of Object.entries(files)) await fs.writeFile(nodePath.join(tmp, name), data);
     const { meta } = await readModelFolder(tmp);
-    if (meta.formatVersion > MODEL_FORMAT_VERSION) throw new ModelFormatError(tmp, 'newer format');
     const id = newModelId(meta.name || meta.id || 'model');
     const next: ModelMeta = { ...meta, id };
     await writeFileAtomic(nodePath.join(tmp, 'model.json'), JSON.stringify(next, null, 1));
