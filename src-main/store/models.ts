@@ -9,8 +9,6 @@ import { unzipSync, zipSync } from 'fflate';
 import { writeFileAtomic } from './atomic.js';
 import { StoreError } from './errors.js';
 import {
-  MODEL_FORMAT_VERSION,
-  ModelFormatError,
   describeStatus,
   type ModelAccuracy,
   type ModelStatus,
