@@ -16,7 +16,7 @@ import {
   readModelMeta,
   type ModelMeta,
 } from '../engine/model-format.js';
-import { recoverLeftovers } from '../engine/output-guard.js';
+import { recoverLeftovers, removeOurFolder } from '../engine/output-guard.js';
 
 export const MODEL_ID = /^[A-Za-z0-9._-]+$/;
 /** Largest uncompressed model we unpack (a WRN-28-10 is ~150 MB of weights). */
@@ -137,6 +137,7 @@ export async function listModels(home: string): Promise<{ models: ModelMeta[]; b
   // Leftovers of a crash mid-write (issue 13): recovered or cleaned at start.
   if (entries.some((e) => e.name.startsWith('.'))) {
     await recoverLeftovers(modelsDir(home));
+    await cleanInterrupted(home, entries);
     entries = await fs.readdir(modelsDir(home), { withFileTypes: true });
   }
   for (const entry of entries) {
@@ -153,6 +154,25 @@ export async function listModels(home: string): Promise<{ models: ModelMeta[]; b
   }
   models.sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
   return { models, broken };
+}
+
+/** A removal renames first, so a leftover is always safe to finish. */
+const REMOVING = /^\..+\.removing-[0-9a-f]{6}$/;
+const IMPORTING = /^\.import-[0-9a-f]{8}$/;
+/** An import may be running in another process (the CLI beside the app): only stale ones go. */
+const STALE_IMPORT_MS = 60 * 60 * 1000;
+
+/** Finish interrupted removals and drop stale import temporaries (only files the app writes). */
+async function cleanInterrupted(home: string, entries: import('node:fs').Dirent[]): Promise<void> {
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const dir = nodePath.join(modelsDir(home), e.name);
+    if (REMOVING.test(e.name)) await removeOurFolder(dir);
+    else if (IMPORTING.test(e.name)) {
+      const age = Date.now() - (await fs.stat(dir)).mtimeMs;
+      if (age > STALE_IMPORT_MS) await removeOurFolder(dir);
+    }
+  }
 }
 
 /** The model's metadata; throws ModelFormatError (with `code` ENOENT-like message) when absent. */

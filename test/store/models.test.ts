@@ -208,3 +208,26 @@ describe('incomplete models (issue 15 item 2)', () => {
     expect(await fs.readdir(path.join(home, 'models'))).toEqual([]);
   });
 });
+
+describe('leftovers in the models folder (issue 13 item 4)', () => {
+  it('finishes an interrupted removal and drops a stale import, keeping a fresh one and foreign files', async () => {
+    await write('kept');
+    const models = path.join(home, 'models');
+    const removing = path.join(models, '.gone.removing-abc123');
+    await writeModelFolder(removing, fakeMeta(), fakeWeights());
+    const stale = path.join(models, '.import-0000aaaa');
+    const fresh = path.join(models, '.import-1111bbbb');
+    const foreign = path.join(models, '.import-2222cccc');
+    for (const d of [stale, fresh, foreign]) {
+      await fs.mkdir(d);
+      await fs.writeFile(path.join(d, 'model.json'), '{}');
+    }
+    await fs.writeFile(path.join(foreign, 'thesis.txt'), 'kept');
+    const old = new Date(Date.now() - 2 * 3600_000);
+    await fs.utimes(stale, old, old);
+    await fs.utimes(foreign, old, old);
+    const { models: listed } = await listModels(home);
+    expect(listed.map((m) => m.id)).toEqual(['kept']);
+    expect((await fs.readdir(models)).sort()).toEqual(['.import-1111bbbb', '.import-2222cccc', 'kept']);
+  });
+});
