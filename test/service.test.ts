@@ -156,6 +156,8 @@ function fakeEngine(): FakeEngine {
           req.outDir,
           {
             ...fakeMeta({ classes: req.classes }),
+            // A real run records the epochs it was asked for (model.json checks epoch <= train.epochs).
+            train: { ...fakeMeta().train, epochs },
             id: req.id,
             name: req.name ?? req.id,
             createdAt: new Date().toISOString(),
