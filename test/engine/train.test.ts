@@ -10,7 +10,7 @@ import { buildModel } from '../../src-main/engine/models.js';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
 import { createOptimizer } from '../../src-main/engine/optimizer.js';
 import { Rng } from '../../src-main/engine/random.js';
-import { readModelFolder } from '../../src-main/store/model-folder.js';
+import { readModelFolder } from '../../src-main/engine/model-format.js';
 import type { TrainEvent } from '../../src-main/engine/types.js';
 import { loadGreySet, SHARED, split } from './helpers.js';
 
