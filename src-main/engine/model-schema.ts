@@ -196,6 +196,14 @@ export const modelMetaSchema = z
       sha256: hex64(),
     }),
     demo: z.boolean().optional(),
+    prediction: z
+      .looseObject({
+        mode: z.enum(['samples', 'mean']),
+        samples: int(MODEL_LIMITS.samples),
+        seed: int([0, 2 ** 32]),
+      })
+      .optional(),
+    calibration: z.looseObject({ temperature: num([1e-3, 1e3]) }).optional(),
   })
   .superRefine((m, ctx) => {
     const fail = (path: (string | number)[], message: string) =>

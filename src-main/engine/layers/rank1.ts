@@ -26,11 +26,22 @@ export interface FactorOptions {
   initStddev: number;
 }
 
+/**
+ * Fixed factor values for one forward pass, by layer name: α̃ [K, inputDim] and γ̃ [K, units],
+ * one row per member, used for every example (prediction: engine/models/prediction-factors.ts).
+ */
+export type FixedFactors = Map<string, { alpha: tf.Tensor2D; gamma: tf.Tensor2D }>;
+
 /** What a forward pass needs besides the input. */
 export interface ForwardContext {
   training: boolean;
   /** Source of seeds for the per-example samples. */
   rng: Rng;
+  /**
+   * When given, every rank-1 layer uses these values instead of per-example samples, so an
+   * example's output does not depend on the rest of the batch (issue 17 item 1).
+   */
+  factors?: FixedFactors;
 }
 
 /** A named trainable tensor, and whether it takes L2 (kernels, biases, BN) or not (factors). */
@@ -113,6 +124,26 @@ export class RankOneFactor {
       const draw = tf.add(tf.expandDims(this.loc, 1), tf.mul(tf.expandDims(this.scale(), 1), noise));
       return tf.reshape(tf.clipByValue(draw, -PERTURBATION_CLIP, PERTURBATION_CLIP), [
         K * rows,
+        this.dim,
+      ]) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * `samples` draws per member, [samples·K, dim] with row s·K + k, clipped like `sample`; the
+   * locations themselves when there is no distribution (BatchEnsemble) or `samples` is 0 (means).
+   */
+  draw(samples: number, rng: Rng): tf.Tensor2D {
+    const K = this.opts.members;
+    return tf.tidy(() => {
+      if (!this.rho || samples === 0) return tf.clone(this.loc) as tf.Tensor2D;
+      const noise =
+        this.opts.posterior === 'cauchy'
+          ? standardCauchy([samples, K, this.dim], rng)
+          : tf.randomNormal([samples, K, this.dim], 0, 1, 'float32', rng.seed());
+      const draw = tf.add(this.loc, tf.mul(this.scale(), noise));
+      return tf.reshape(tf.clipByValue(draw, -PERTURBATION_CLIP, PERTURBATION_CLIP), [
+        samples * K,
         this.dim,
       ]) as tf.Tensor2D;
     });
@@ -205,6 +236,17 @@ abstract class Rank1Base {
     return n / K;
   }
 
+  /** Member-major rows [K·rows, dim] of α̃ or γ̃: the fixed values of ctx.factors, else per-row samples. */
+  protected factorRows(which: 'alpha' | 'gamma', rows: number, ctx: ForwardContext): tf.Tensor2D {
+    const fixed = ctx.factors?.get(this.name)?.[which];
+    if (!fixed) return this[which]!.sample(rows, ctx.rng);
+    const K = this.opts.members;
+    return tf.reshape(tf.tile(tf.expandDims(fixed, 1), [1, rows, 1]), [
+      K * rows,
+      fixed.shape[1],
+    ]) as tf.Tensor2D;
+  }
+
   /** Per-member bias broadcast to rows: [K, units] → [K·B, units]. */
   protected biasRows(rows: number): tf.Tensor2D {
     const K = this.opts.members;
@@ -248,9 +290,9 @@ export class DenseRank1 extends Rank1Base {
     return tf.tidy(() => {
       const rows = this.rowsPerMember(x.shape[0]);
       let h: tf.Tensor2D = x;
-      if (this.alpha) h = tf.mul(h, this.alpha.sample(rows, ctx.rng));
+      if (this.alpha) h = tf.mul(h, this.factorRows('alpha', rows, ctx));
       h = tf.matMul(h, this.kernel as tf.Tensor2D);
-      if (this.gamma) h = tf.mul(h, this.gamma.sample(rows, ctx.rng));
+      if (this.gamma) h = tf.mul(h, this.factorRows('gamma', rows, ctx));
       if (this.bias) h = tf.add(h, this.biasRows(rows));
       return h;
     });
@@ -315,8 +357,8 @@ export class Conv2DRank1 extends Rank1Base {
       const rows = this.rowsPerMember(n);
       if (this.alpha && this.gamma && conv2dRank1Fast?.applies()) {
         // Same draws in the same order as below: alpha, gamma, then the bias rows.
-        const alpha = this.alpha.sample(rows, ctx.rng);
-        const gamma = this.gamma.sample(rows, ctx.rng);
+        const alpha = this.factorRows('alpha', rows, ctx);
+        const gamma = this.factorRows('gamma', rows, ctx);
         const bias = this.bias ? this.biasRows(rows) : undefined;
         const kernel = this.kernel as tf.Tensor4D;
         return conv2dRank1Fast.run({
@@ -330,9 +372,10 @@ export class Conv2DRank1 extends Rank1Base {
         });
       }
       let h: tf.Tensor4D = x;
-      if (this.alpha) h = tf.mul(h, tf.reshape(this.alpha.sample(rows, ctx.rng), [n, 1, 1, this.inputDim]));
+      if (this.alpha)
+        h = tf.mul(h, tf.reshape(this.factorRows('alpha', rows, ctx), [n, 1, 1, this.inputDim]));
       h = tf.conv2d(h, this.kernel as tf.Tensor4D, this.strides, 'same');
-      if (this.gamma) h = tf.mul(h, tf.reshape(this.gamma.sample(rows, ctx.rng), [n, 1, 1, this.units]));
+      if (this.gamma) h = tf.mul(h, tf.reshape(this.factorRows('gamma', rows, ctx), [n, 1, 1, this.units]));
       if (this.bias) h = tf.add(h, tf.reshape(this.biasRows(rows), [n, 1, 1, this.units]));
       return h;
     });
