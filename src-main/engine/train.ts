@@ -205,7 +205,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     const stepOpts = {
       numClasses: req.classes.length,
       l2: tc.l2,
-      trainSize: train.count,
+      trainSize: Math.max(train.count, tc.klReferenceSize ?? 0),
       factorLrMultiplier: tc.factorLrMultiplier,
     };
     // wasm: data-parallel over worker threads (engine/parallel; RANK1_WORKERS=0 keeps it in-process).

@@ -44,6 +44,11 @@ export interface TrainConfig {
   factorLrMultiplier: number;
   /** KL ramps linearly to 1 over this fraction of the total steps. */
   klAnnealFraction: number;
+  /**
+   * The KL is divided by max(N_train, klReferenceSize) (spec §3 divides by N_train). Absent in
+   * models trained before it existed: N_train alone.
+   */
+  klReferenceSize?: number;
   augment: { crop: boolean; flip: boolean };
   seed: number;
   /** Eval samples S for validation. */
