@@ -14,7 +14,7 @@ import {
   mixtureNll,
   reliabilityBins,
 } from './metrics.js';
-import type { Rank1Model } from './models.js';
+import type { Rank1Model } from './models/index.js';
 import { batchScores, type FeatureStats, type ScoreName } from './ood.js';
 import type { Rng } from './random.js';
 import type { DatasetMetrics } from './types.js';

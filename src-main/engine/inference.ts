@@ -3,7 +3,7 @@
  * network is run S times (spec §5: logits [S, K, B, C]); everything after that is plain arrays.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rank1Model } from './models.js';
+import type { Rank1Model } from './models/index.js';
 import type { Rng } from './random.js';
 
 export interface Normalization {

@@ -13,7 +13,7 @@ import { featureSource, pixelSource, type InputSource } from './inputs.js';
 import { loadBackbone, embedExamples, type Backbone } from './backbones/index.js';
 import * as tf from '@tensorflow/tfjs';
 import { argmax, auroc, decompose, fprAtTpr } from './metrics.js';
-import { buildModel, type Rank1Model } from './models.js';
+import { buildModel, type Rank1Model } from './models/index.js';
 import { batchScores, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { Rng } from './random.js';
 import type { DatasetMetrics, ImagePrediction, OodMetrics } from './types.js';

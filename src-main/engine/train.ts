@@ -18,7 +18,7 @@ import {
 import { CancelledError, evaluateExamples, summarize, type MemberRunner } from './evaluate.js';
 import { tileMembers, type Normalization } from './inference.js';
 import { featureSource, pixelSource, type FeatureSet, type InputSource } from './inputs.js';
-import { buildModel, type Rank1Model } from './models.js';
+import { buildModel, type Rank1Model } from './models/index.js';
 import { fitFeatureStats, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { thresholdAtTpr } from './metrics.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';

@@ -14,7 +14,7 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { MemberOutputs } from '../inference.js';
-import type { Rank1Model } from '../models.js';
+import type { Rank1Model } from '../models/index.js';
 import type { Optimizer } from '../optimizer.js';
 import type { Rng } from '../random.js';
 import type { StepResult } from '../train.js';

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Rank1Model } from '../models.js';
+import type { Rank1Model } from '../models/index.js';
 import type { BackendName, ModelConfig } from '../types.js';
 import type {
   Chunk,

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backends/index.js';
 import { tileMembers } from '../inference.js';
-import { buildModel } from '../models.js';
+import { buildModel } from '../models/index.js';
 import { Rng } from '../random.js';
 import type {
   Chunk,
