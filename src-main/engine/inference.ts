@@ -3,6 +3,7 @@
  * network is run S times (spec §5: logits [S, K, B, C]); everything after that is plain arrays.
  */
 import * as tf from '@tensorflow/tfjs';
+import { membersOf } from './defaults.js';
 import type { Rank1Model } from './models/index.js';
 import type { Rng } from './random.js';
 
@@ -63,7 +64,7 @@ export async function runMembers(
   samples: number,
   rng: Rng,
 ): Promise<MemberOutputs> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const B = x.shape[0];
   const S = Math.max(1, samples);
   const { logits, features } = tf.tidy(() => {

@@ -11,6 +11,7 @@ import { assignWeights, collectWeights } from './checkpoint.js';
 import {
   klScaleAt,
   learningRateAt,
+  membersOf,
   resolveModelConfig,
   resolveTrainConfig,
   type Preset,
@@ -106,7 +107,7 @@ export function makeTrainStep(
   klScale: number,
   rng: Rng,
 ) => Promise<StepResult> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const params = model.params();
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);

@@ -3,8 +3,11 @@
  * W ⊙ (α̃_kb γ̃_kbᵀ): y = ((x ⊙ α̃) W) ⊙ γ̃ + bias_k. α (the paper's s) scales the input side,
  * γ (the paper's r) the output side. Rows are member-major: row n belongs to member n // B.
  *
- * The same layers give the two baselines: `deterministic` (K = 1, no factors) and
- * `batchensemble` (factors are plain per-member vectors, no distribution, no KL).
+ * The same layers give the paper's baselines: `deterministic` (K = 1, no factors),
+ * `batchensemble` (factors are plain per-member vectors, no distribution, no KL), `ensemble`
+ * (no factors; K independent kernels, member k's rows use kernel k) and `mcdropout` (K = 1, no
+ * factors; dropout on the input of every layer that does not read the image, kept on at
+ * prediction).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Method, Posterior } from '../types.js';
@@ -19,6 +22,8 @@ export const SCALE_EPSILON = 1e-7;
 export interface FactorOptions {
   method: Method;
   members: number;
+  /** mcdropout's rate on the layer's input (0 or absent: none). */
+  dropoutRate?: number;
   posterior: Posterior;
   randomSignInit: number;
   priorMean: number;
@@ -38,6 +43,11 @@ export interface Param {
   name: string;
   variable: tf.Variable;
   decay: boolean;
+}
+
+/** Methods with rank-1 factors on a shared weight (spec §1): random for rank1, fixed for batchensemble. */
+export function hasFactors(method: Method): boolean {
+  return method === 'rank1' || method === 'batchensemble';
 }
 
 let uid = 0;
@@ -177,7 +187,7 @@ abstract class Rank1Base {
     useBias: boolean,
     rng: Rng,
   ) {
-    if (opts.method !== 'deterministic') {
+    if (hasFactors(opts.method)) {
       this.alpha = new RankOneFactor(`${name}/alpha`, inputDim, opts, rng);
       this.gamma = new RankOneFactor(`${name}/gamma`, units, opts, rng);
     }
@@ -203,6 +213,22 @@ abstract class Rank1Base {
     const K = this.opts.members;
     if (n % K !== 0) throw new Error(`${this.name}: batch of ${n} rows is not a multiple of ${K} members`);
     return n / K;
+  }
+
+  /** Kernel shape: ensemble members each own one, [K, ...shape]. */
+  protected kernelShape(shape: number[]): number[] {
+    return this.opts.method === 'ensemble' ? [this.opts.members, ...shape] : shape;
+  }
+
+  /**
+   * MC dropout on the layer's input (also at prediction: the masks are the samples). Layers that
+   * read the image (≤ 3 input channels) are left alone: dropping pixels is input noise, not a
+   * posterior over weights (Gal & Ghahramani 2016 drop the inputs of hidden layers).
+   */
+  protected dropInput<T extends tf.Tensor>(x: T, rng: Rng, readsImage: boolean): T {
+    const rate = this.opts.dropoutRate ?? 0;
+    if (this.opts.method !== 'mcdropout' || rate <= 0 || readsImage) return x;
+    return tf.dropout(x, rate, undefined, rng.seed()) as T;
   }
 
   /** Per-member bias broadcast to rows: [K, units] → [K·B, units]. */
@@ -237,19 +263,25 @@ export class DenseRank1 extends Rank1Base {
 
   constructor(args: DenseRank1Args, opts: FactorOptions, rng: Rng) {
     super(args.name, args.inputDim, args.units, opts, args.useBias ?? true, rng);
+    const shape = this.kernelShape([args.inputDim, args.units]);
     const init =
       typeof args.kernelInit === 'number'
-        ? tf.randomNormal([args.inputDim, args.units], 0, args.kernelInit, 'float32', rng.seed())
-        : heNormal([args.inputDim, args.units], args.inputDim, rng);
+        ? tf.randomNormal(shape, 0, args.kernelInit, 'float32', rng.seed())
+        : heNormal(shape, args.inputDim, rng);
     this.kernel = variable(`${args.name}/kernel`, init);
   }
 
   apply(x: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
     return tf.tidy(() => {
       const rows = this.rowsPerMember(x.shape[0]);
-      let h: tf.Tensor2D = x;
+      let h: tf.Tensor2D = this.dropInput(x, ctx.rng, false);
       if (this.alpha) h = tf.mul(h, this.alpha.sample(rows, ctx.rng));
-      h = tf.matMul(h, this.kernel as tf.Tensor2D);
+      if (this.opts.method === 'ensemble') {
+        // [K, rows, in] × [K, in, units]: member k's rows through kernel k.
+        const K = this.opts.members;
+        const per = tf.matMul(tf.reshape(h, [K, rows, this.inputDim]), this.kernel as tf.Tensor3D);
+        h = tf.reshape(per, [K * rows, this.units]);
+      } else h = tf.matMul(h, this.kernel as tf.Tensor2D);
       if (this.gamma) h = tf.mul(h, this.gamma.sample(rows, ctx.rng));
       if (this.bias) h = tf.add(h, this.biasRows(rows));
       return h;
@@ -305,7 +337,7 @@ export class Conv2DRank1 extends Rank1Base {
     const k = args.kernelSize;
     this.kernel = variable(
       `${args.name}/kernel`,
-      heNormal([k, k, args.inChannels, args.filters], k * k * args.inChannels, rng),
+      heNormal(this.kernelShape([k, k, args.inChannels, args.filters]), k * k * args.inChannels, rng),
     );
   }
 
@@ -329,9 +361,17 @@ export class Conv2DRank1 extends Rank1Base {
           training: ctx.training,
         });
       }
-      let h: tf.Tensor4D = x;
+      let h: tf.Tensor4D = this.dropInput(x, ctx.rng, this.inputDim <= 3);
       if (this.alpha) h = tf.mul(h, tf.reshape(this.alpha.sample(rows, ctx.rng), [n, 1, 1, this.inputDim]));
-      h = tf.conv2d(h, this.kernel as tf.Tensor4D, this.strides, 'same');
+      if (this.opts.method === 'ensemble') {
+        // Member k's rows through kernel k (rows are member-major).
+        const kernels = tf.unstack(this.kernel) as tf.Tensor4D[];
+        const parts = tf.split(h, this.opts.members, 0);
+        h = tf.concat(
+          parts.map((p, k) => tf.conv2d(p as tf.Tensor4D, kernels[k]!, this.strides, 'same')),
+          0,
+        );
+      } else h = tf.conv2d(h, this.kernel as tf.Tensor4D, this.strides, 'same');
       if (this.gamma) h = tf.mul(h, tf.reshape(this.gamma.sample(rows, ctx.rng), [n, 1, 1, this.units]));
       if (this.bias) h = tf.add(h, tf.reshape(this.biasRows(rows), [n, 1, 1, this.units]));
       return h;

@@ -13,6 +13,7 @@
  */
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { membersOf } from '../defaults.js';
 import type { MemberOutputs } from '../inference.js';
 import type { Rank1Model } from '../models/index.js';
 import type { Optimizer } from '../optimizer.js';
@@ -98,7 +99,7 @@ export function makeParallelTrainStep(
     chunkExamples?: number;
   },
 ): ParallelTrainStep {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const params = model.params();
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
@@ -186,7 +187,7 @@ export async function runMembersParallel(
   rng: Rng,
   chunkExamples = PREDICT_CHUNK_EXAMPLES,
 ): Promise<MemberOutputs> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const B = x.shape[0];
   const S = Math.max(1, samples);
   const per = Math.max(1, Math.min(chunkExamples, Math.ceil(B / pool.size)));
