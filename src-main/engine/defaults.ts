@@ -118,6 +118,8 @@ export function resolveTrainConfig(
     // Spec §2: Gaussian rows used 1 eval sample, Cauchy rows 4.
     // MC dropout's uncertainty comes only from samples (it has one member).
     evalSamples: model.method === 'mcdropout' ? MC_DROPOUT_SAMPLES : model.posterior === 'cauchy' ? 4 : 1,
+    // Issue 16: temperature scaling on the validation split unless turned off (`--no-calibrate`).
+    calibrate: true,
     ...stripUndefined(overrides),
     // Flips would turn digits and letters into other symbols; grey datasets are mostly those.
     // A partial augment (e.g. only `flip: false`) keeps the other default.

@@ -40,6 +40,24 @@ export interface ModelConfig {
   dropoutRate?: number;
 }
 
+/**
+ * How prediction fixes the rank-1 factors (engine/models/prediction-factors.ts): `samples` = S
+ * seeded draws per member, `mean` = the posterior locations. Stored in the model's metadata.
+ */
+export type FactorMode = 'samples' | 'mean';
+export interface PredictionPlan {
+  mode: FactorMode;
+  /** S, draws per member (1 for `mean`). */
+  samples: number;
+  /** Seed of the draws; old models without a plan use their training seed. */
+  seed: number;
+}
+
+/** Post-hoc calibration stored with the model (engine/calibration.ts); absent = T = 1. */
+export interface Calibration {
+  temperature: number;
+}
+
 export interface TrainConfig {
   epochs: number;
   /** Unique images per step (each is tiled K times). */
@@ -65,6 +83,8 @@ export interface TrainConfig {
   seed: number;
   /** Eval samples S for validation. */
   evalSamples: number;
+  /** Fit a temperature on the validation split at the end of training (issue 16); default true. */
+  calibrate?: boolean;
 }
 
 export interface EpochMetrics {
@@ -124,6 +144,12 @@ export interface DatasetMetrics {
   perClassAccuracy: number[];
   confusion: number[][];
   reliability: { lower: number; upper: number; count: number; accuracy: number; confidence: number }[];
+  /** The model's calibration temperature the numbers above use (1 = none). */
+  temperature?: number;
+  /** The same mixture at T = 1, for comparison (before calibration). */
+  nll_uncalibrated?: number;
+  ece_uncalibrated?: number;
+  reliability_uncalibrated?: DatasetMetrics['reliability'];
 }
 
 export interface OodMetrics {

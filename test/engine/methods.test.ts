@@ -62,8 +62,11 @@ describe('every method trains, saves, loads and predicts through the same API', 
         expect(r.entropy).toBeCloseTo(r.expectedEntropy + r.mutualInformation, 5);
         expect(typeof r.ood).toBe('boolean');
       }
-      // The same images give the same answer twice (sampling methods are seeded per call).
+      // An image's answer depends on the image alone: the same twice, alone or in a batch
+      // (rank-1 draws and MC dropout masks are fixed per model).
       expect((await model.predict(px, 3)).map((r) => r.probabilities)).toEqual(p.map((r) => r.probabilities));
+      const alone = await model.predict(px.subarray(784, 2 * 784), 1);
+      alone[0]!.probabilities.forEach((v, i) => expect(v).toBeCloseTo(p[1]!.probabilities[i]!, 5));
       const single = method === 'deterministic';
       // Only a single network without dropout has no epistemic part.
       if (single) expect(p.every((r) => r.mutualInformation === 0)).toBe(true);

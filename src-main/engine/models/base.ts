@@ -24,6 +24,8 @@ export interface Rank1Model {
   readonly config: ModelConfig;
   /** Trainable parameters with their L2 flag. */
   params(): Param[];
+  /** The rank-1 layers in construction order (the same order in every replica of a config). */
+  rank1Layers(): readonly (DenseRank1 | Conv2DRank1)[];
   /** Non-trainable state saved with the weights (BN moving statistics). */
   state(): tf.Variable[];
   /** Input: [K·B, H, W, C] member-major (or [K·B, D] for heads). */
@@ -94,6 +96,9 @@ export abstract class BaseModel implements Rank1Model {
   }
   state(): tf.Variable[] {
     return this.layers.state();
+  }
+  rank1Layers(): readonly (DenseRank1 | Conv2DRank1)[] {
+    return this.layers.rank1;
   }
   klDivergence(rng: Rng): tf.Scalar {
     return this.layers.klDivergence(rng);
