@@ -3,6 +3,7 @@
  * network is run S times (spec §5: logits [S, K, B, C]); everything after that is plain arrays.
  */
 import * as tf from '@tensorflow/tfjs';
+import { membersOf } from './defaults.js';
 import type { Rank1Model } from './models/index.js';
 import { disposeFixed, fixedFactorsFor, type PredictionFactors } from './models/prediction-factors.js';
 import type { Rng } from './random.js';
@@ -71,7 +72,7 @@ export async function runMembers(
   rng: Rng,
   factors?: PredictionFactors,
 ): Promise<MemberOutputs> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const B = x.shape[0];
   const S = factors ? factors.samples : Math.max(1, samples);
   const { logits, features } = tf.tidy(() => {

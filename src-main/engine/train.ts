@@ -11,6 +11,7 @@ import { assignWeights, collectWeights } from './checkpoint.js';
 import {
   klScaleAt,
   learningRateAt,
+  membersOf,
   resolveModelConfig,
   resolveTrainConfig,
   type Preset,
@@ -120,7 +121,7 @@ export function makeTrainStep(
   klScale: number,
   rng: Rng,
 ) => Promise<StepResult> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const params = model.params();
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
@@ -219,7 +220,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     const stepOpts = {
       numClasses: req.classes.length,
       l2: tc.l2,
-      trainSize: train.count,
+      trainSize: Math.max(train.count, tc.klReferenceSize ?? 0),
       factorLrMultiplier: tc.factorLrMultiplier,
     };
     // wasm: data-parallel over worker threads (engine/parallel; RANK1_WORKERS=0 keeps it in-process).

@@ -3,8 +3,11 @@
  * W ⊙ (α̃_kb γ̃_kbᵀ): y = ((x ⊙ α̃) W) ⊙ γ̃ + bias_k. α (the paper's s) scales the input side,
  * γ (the paper's r) the output side. Rows are member-major: row n belongs to member n // B.
  *
- * The same layers give the two baselines: `deterministic` (K = 1, no factors) and
- * `batchensemble` (factors are plain per-member vectors, no distribution, no KL).
+ * The same layers give the paper's baselines: `deterministic` (K = 1, no factors),
+ * `batchensemble` (factors are plain per-member vectors, no distribution, no KL), `ensemble`
+ * (no factors; K independent kernels, member k's rows use kernel k) and `mcdropout` (K = 1, no
+ * factors; dropout on the input of every layer that does not read the image, kept on at
+ * prediction).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Method, Posterior } from '../types.js';
@@ -19,6 +22,8 @@ export const SCALE_EPSILON = 1e-7;
 export interface FactorOptions {
   method: Method;
   members: number;
+  /** mcdropout's rate on the layer's input (0 or absent: none). */
+  dropoutRate?: number;
   posterior: Posterior;
   randomSignInit: number;
   priorMean: number;
@@ -49,6 +54,11 @@ export interface Param {
   name: string;
   variable: tf.Variable;
   decay: boolean;
+}
+
+/** Methods with rank-1 factors on a shared weight (spec §1): random for rank1, fixed for batchensemble. */
+export function hasFactors(method: Method): boolean {
+  return method === 'rank1' || method === 'batchensemble';
 }
 
 let uid = 0;
@@ -208,7 +218,7 @@ abstract class Rank1Base {
     useBias: boolean,
     rng: Rng,
   ) {
-    if (opts.method !== 'deterministic') {
+    if (hasFactors(opts.method)) {
       this.alpha = new RankOneFactor(`${name}/alpha`, inputDim, opts, rng);
       this.gamma = new RankOneFactor(`${name}/gamma`, units, opts, rng);
     }
@@ -234,6 +244,44 @@ abstract class Rank1Base {
     const K = this.opts.members;
     if (n % K !== 0) throw new Error(`${this.name}: batch of ${n} rows is not a multiple of ${K} members`);
     return n / K;
+  }
+
+  /** Kernel shape: ensemble members each own one, [K, ...shape]. */
+  protected kernelShape(shape: number[]): number[] {
+    return this.opts.method === 'ensemble' ? [this.opts.members, ...shape] : shape;
+  }
+
+  /**
+   * mcdropout: whether this layer drops its input. Convolutions that read the image (≤ 3 input
+   * channels) do not: dropping pixels is input noise, not a posterior over weights (Gal &
+   * Ghahramani 2016 drop the inputs of the hidden weight layers).
+   */
+  get dropsInput(): boolean {
+    const readsImage = this instanceof Conv2DRank1 && this.inputDim <= 3;
+    return this.opts.method === 'mcdropout' && (this.opts.dropoutRate ?? 0) > 0 && !readsImage;
+  }
+
+  /**
+   * `n` dropout masks over the input features, [n, inputDim], values 0 or 1/(1−p) (inverted
+   * dropout). A mask multiplies the input as a rank-1 α̃ would (spec §1) — a convolution's mask is
+   * per channel (spatial dropout) — so prediction can fix S of them per model like α̃ draws.
+   */
+  dropoutMasks(n: number, rng: Rng): tf.Tensor2D {
+    const keep = 1 - (this.opts.dropoutRate ?? 0);
+    return tf.tidy(() =>
+      tf.div(tf.floor(tf.add(tf.randomUniform([n, this.inputDim], 0, 1, 'float32', rng.seed()), keep)), keep),
+    );
+  }
+
+  /** MC dropout on the input, in training and at prediction: ctx.factors' fixed masks, else fresh ones. */
+  protected dropInput<T extends tf.Tensor>(x: T, ctx: ForwardContext): T {
+    if (!this.dropsInput) return x;
+    const n = x.shape[0];
+    const fixed = ctx.factors?.get(this.name)?.alpha;
+    const masks = fixed
+      ? tf.reshape(tf.tile(tf.expandDims(fixed, 1), [1, n / fixed.shape[0], 1]), [n, this.inputDim])
+      : this.dropoutMasks(n, ctx.rng);
+    return tf.mul(x, x.rank === 4 ? tf.reshape(masks, [n, 1, 1, this.inputDim]) : masks) as T;
   }
 
   /** Member-major rows [K·rows, dim] of α̃ or γ̃: the fixed values of ctx.factors, else per-row samples. */
@@ -279,19 +327,25 @@ export class DenseRank1 extends Rank1Base {
 
   constructor(args: DenseRank1Args, opts: FactorOptions, rng: Rng) {
     super(args.name, args.inputDim, args.units, opts, args.useBias ?? true, rng);
+    const shape = this.kernelShape([args.inputDim, args.units]);
     const init =
       typeof args.kernelInit === 'number'
-        ? tf.randomNormal([args.inputDim, args.units], 0, args.kernelInit, 'float32', rng.seed())
-        : heNormal([args.inputDim, args.units], args.inputDim, rng);
+        ? tf.randomNormal(shape, 0, args.kernelInit, 'float32', rng.seed())
+        : heNormal(shape, args.inputDim, rng);
     this.kernel = variable(`${args.name}/kernel`, init);
   }
 
   apply(x: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
     return tf.tidy(() => {
       const rows = this.rowsPerMember(x.shape[0]);
-      let h: tf.Tensor2D = x;
+      let h: tf.Tensor2D = this.dropInput(x, ctx);
       if (this.alpha) h = tf.mul(h, this.factorRows('alpha', rows, ctx));
-      h = tf.matMul(h, this.kernel as tf.Tensor2D);
+      if (this.opts.method === 'ensemble') {
+        // [K, rows, in] × [K, in, units]: member k's rows through kernel k.
+        const K = this.opts.members;
+        const per = tf.matMul(tf.reshape(h, [K, rows, this.inputDim]), this.kernel as tf.Tensor3D);
+        h = tf.reshape(per, [K * rows, this.units]);
+      } else h = tf.matMul(h, this.kernel as tf.Tensor2D);
       if (this.gamma) h = tf.mul(h, this.factorRows('gamma', rows, ctx));
       if (this.bias) h = tf.add(h, this.biasRows(rows));
       return h;
@@ -347,7 +401,7 @@ export class Conv2DRank1 extends Rank1Base {
     const k = args.kernelSize;
     this.kernel = variable(
       `${args.name}/kernel`,
-      heNormal([k, k, args.inChannels, args.filters], k * k * args.inChannels, rng),
+      heNormal(this.kernelShape([k, k, args.inChannels, args.filters]), k * k * args.inChannels, rng),
     );
   }
 
@@ -371,10 +425,18 @@ export class Conv2DRank1 extends Rank1Base {
           training: ctx.training,
         });
       }
-      let h: tf.Tensor4D = x;
+      let h: tf.Tensor4D = this.dropInput(x, ctx);
       if (this.alpha)
         h = tf.mul(h, tf.reshape(this.factorRows('alpha', rows, ctx), [n, 1, 1, this.inputDim]));
-      h = tf.conv2d(h, this.kernel as tf.Tensor4D, this.strides, 'same');
+      if (this.opts.method === 'ensemble') {
+        // Member k's rows through kernel k (rows are member-major).
+        const kernels = tf.unstack(this.kernel) as tf.Tensor4D[];
+        const parts = tf.split(h, this.opts.members, 0);
+        h = tf.concat(
+          parts.map((p, k) => tf.conv2d(p as tf.Tensor4D, kernels[k]!, this.strides, 'same')),
+          0,
+        );
+      } else h = tf.conv2d(h, this.kernel as tf.Tensor4D, this.strides, 'same');
       if (this.gamma) h = tf.mul(h, tf.reshape(this.factorRows('gamma', rows, ctx), [n, 1, 1, this.units]));
       if (this.bias) h = tf.add(h, tf.reshape(this.biasRows(rows), [n, 1, 1, this.units]));
       return h;

@@ -3,6 +3,7 @@
  * and the layer bookkeeping (params, state, KL, dispose written once).
  */
 import * as tf from '@tensorflow/tfjs';
+import { membersOf } from '../defaults.js';
 import type { ModelConfig } from '../types.js';
 import { BatchNorm } from '../layers/batchnorm.js';
 import type { Conv2DRank1, DenseRank1, FactorOptions, ForwardContext, Param } from '../layers/rank1.js';
@@ -37,7 +38,8 @@ export interface Rank1Model {
 export function factorOptions(c: ModelConfig): FactorOptions {
   return {
     method: c.method,
-    members: c.method === 'deterministic' ? 1 : c.members,
+    members: membersOf(c),
+    dropoutRate: c.dropoutRate,
     posterior: c.posterior,
     randomSignInit: c.randomSignInit,
     priorMean: c.priorMean,
@@ -50,6 +52,8 @@ export function factorOptions(c: ModelConfig): FactorOptions {
 export class LayerSet {
   readonly rank1: (DenseRank1 | Conv2DRank1)[] = [];
   readonly norms: BatchNorm[] = [];
+  /** @param bnMembers BatchNorms per layer: K for an ensemble of independent networks, else 1. */
+  constructor(private readonly bnMembers = 1) {}
   dense(l: DenseRank1): DenseRank1 {
     this.rank1.push(l);
     return l;
@@ -59,7 +63,7 @@ export class LayerSet {
     return l;
   }
   bn(name: string, channels: number): BatchNorm {
-    const b = new BatchNorm(name, channels);
+    const b = new BatchNorm(name, channels, undefined, undefined, this.bnMembers);
     this.norms.push(b);
     return b;
   }
@@ -81,10 +85,11 @@ export class LayerSet {
 }
 
 export abstract class BaseModel implements Rank1Model {
-  protected readonly layers = new LayerSet();
+  protected readonly layers: LayerSet;
   protected readonly f: FactorOptions;
   constructor(readonly config: ModelConfig) {
     this.f = factorOptions(config);
+    this.layers = new LayerSet(config.method === 'ensemble' ? config.members : 1);
   }
   params(): Param[] {
     return this.layers.params();

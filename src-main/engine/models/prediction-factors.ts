@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FixedFactors } from '../layers/rank1.js';
+import { membersOf } from '../defaults.js';
 import { rngFor } from '../random.js';
 import type { FactorMode, PredictionPlan } from '../types.js';
 
@@ -50,9 +51,12 @@ const DRAW_SALT = 4_000_037;
 /** Name prefix of the stored draws in the weights file. */
 export const FACTOR_PREFIX = 'prediction/';
 
-/** True when the method has a distribution to draw from (rank-1); otherwise S is 1. */
+/**
+ * True when the method has a distribution to draw from: rank-1's factors, MC dropout's masks
+ * (fixed here like α̃ draws, with γ̃ = 1); otherwise S is 1.
+ */
 function hasPosterior(model: Rank1Model): boolean {
-  return model.config.method === 'rank1';
+  return model.config.method === 'rank1' || model.config.method === 'mcdropout';
 }
 
 /** The plan a model uses: its stored one, else (old folders) S draws seeded by the training seed. */
@@ -76,14 +80,18 @@ export async function drawPredictionFactors(
   model: Rank1Model,
   plan: PredictionPlan,
 ): Promise<PredictionFactors> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const S = plan.mode === 'mean' || !hasPosterior(model) ? 1 : plan.samples;
   const rng = rngFor(plan.seed, DRAW_SALT);
   const layers: LayerFactors[] = [];
   for (const l of model.rank1Layers()) {
-    if (!l.alpha || !l.gamma) continue;
+    if (!(l.alpha && l.gamma) && !l.dropsInput) continue;
     const n = plan.mode === 'mean' ? 0 : S;
-    const [a, g] = [l.alpha.draw(n, rng), l.gamma.draw(n, rng)];
+    // MC dropout: S masks as α̃ (the mean mode keeps every input: no dropout), γ̃ = 1.
+    const [a, g] =
+      l.alpha && l.gamma
+        ? [l.alpha.draw(n, rng), l.gamma.draw(n, rng)]
+        : [n ? l.dropoutMasks(S, rng) : tf.ones([1, l.inputDim]), tf.ones([S, l.units])];
     const bias = l.bias ? tf.tidy(() => tf.tile(l.bias!, [S, 1])) : undefined;
     const [alpha, gamma, b] = await Promise.all([a.data(), g.data(), bias?.data()]);
     tf.dispose([a, g, ...(bias ? [bias] : [])]);
@@ -117,12 +125,12 @@ export function factorsFromWeights(
   plan: PredictionPlan,
   weights: readonly { name: string; shape: number[]; data: Float32Array }[],
 ): PredictionFactors | undefined {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const S = plan.samples;
   const byName = new Map(weights.map((w) => [w.name, w]));
   const layers: LayerFactors[] = [];
   for (const l of model.rank1Layers()) {
-    if (!l.alpha || !l.gamma) continue;
+    if (!(l.alpha && l.gamma) && !l.dropsInput) continue;
     const a = byName.get(`${FACTOR_PREFIX}${l.name}/alpha`);
     const g = byName.get(`${FACTOR_PREFIX}${l.name}/gamma`);
     if (!a || !g || a.shape[0] !== S * K || g.shape[0] !== S * K) return undefined;

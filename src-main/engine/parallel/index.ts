@@ -13,6 +13,7 @@
  */
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { membersOf } from '../defaults.js';
 import { withTemperature, type MemberOutputs } from '../inference.js';
 import type { Rank1Model } from '../models/index.js';
 import type { PredictionFactors } from '../models/prediction-factors.js';
@@ -99,7 +100,7 @@ export function makeParallelTrainStep(
     chunkExamples?: number;
   },
 ): ParallelTrainStep {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const params = model.params();
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
@@ -189,7 +190,7 @@ export async function runMembersParallel(
   chunkExamples = PREDICT_CHUNK_EXAMPLES,
   factors?: PredictionFactors,
 ): Promise<MemberOutputs> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const B = x.shape[0];
   const S = factors ? factors.samples : Math.max(1, samples);
   const per = Math.max(1, Math.min(chunkExamples, Math.ceil(B / pool.size)));
