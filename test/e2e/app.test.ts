@@ -7,7 +7,7 @@
  * Skipped, with the reason printed, only when /usr/bin/chromium is missing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -15,7 +15,8 @@ import { installDemoModel } from '../../src-main/store/demo.js';
 import { chromiumArgs, chromiumPath, startServe, type Served } from './serve.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const data = resolve(root, '../shared/data');
+// Resolved: ../shared may be a symlink, and the app shows the real path of what it imported.
+const data = realpathSync(resolve(root, '../shared/data'));
 const shots = join(root, 'test-results/screenshots');
 
 const hasChromium = existsSync(chromiumPath);

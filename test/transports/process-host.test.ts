@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,6 +159,33 @@ describe('startEngineProcess over a forked child (fake service)', () => {
     await expect(engine.call('system.info', {})).rejects.toMatchObject({ code: 'failed' });
     expect(events.some((e) => e.type === 'engine.restarted')).toBe(false);
   });
+
+  it('kill() ends the child at once, without a restart; later calls reject', async () => {
+    const { engine, endpoints, events } = startFake();
+    await engine.call('system.info', {});
+    const child = endpoints[0]!.child;
+    const gone = new Promise((r) => child.once('exit', (_code, signal) => r(signal)));
+    engine.kill();
+    await expect(gone).resolves.toBe('SIGKILL');
+    await expect(engine.call('system.info', {})).rejects.toMatchObject({ code: 'failed' });
+    expect(endpoints).toHaveLength(1);
+    expect(events.some((e) => e.type === 'engine.restarted')).toBe(false);
+  });
+
+  it.runIf(process.platform === 'linux')(
+    "runs the child in its own process group, so a terminal's Ctrl+C reaches the host only",
+    async () => {
+      const { engine, endpoints } = startFake();
+      await engine.call('system.info', {});
+      const pid = endpoints[0]!.child.pid!;
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces, so split after ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      expect(pgrp).toBe(pid);
+      expect(pgrp).not.toBe(Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[2]));
+      await engine.stop();
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
