@@ -71,7 +71,11 @@ describe('stats', () => {
     expect(auroc([0, 0.1, 0.2], [0.5, 0.6])).toBe(1);
     expect(auroc([0.5, 0.6], [0, 0.1])).toBe(0);
     expect(auroc([1, 1], [1, 1])).toBe(0.5);
-    expect(fprAtTpr([0, 0.1, 0.2, 0.9], [0.5, 0.6, 0.7, 0.8])).toBe(0.25);
+    // The engine's definition: the threshold keeps 95% of in-distribution images; FPR is the share
+    // of OOD images that pass it (here 0.5 of [0.5, 0.99, 1.2, 2] under the threshold 0.9).
+    const inScores = Array.from({ length: 20 }, (_, i) => i * 0.05);
+    expect(fprAtTpr(inScores, [0.5, 0.99, 1.2, 2])).toBe(0.25);
+    expect(fprAtTpr([0, 0.1, 0.2, 0.9], [0.5, 0.6, 0.7, 0.8])).toBe(1);
   });
 });
 
