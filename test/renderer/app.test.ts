@@ -185,9 +185,19 @@ describe('Predict', () => {
     expect(screen.getByText(/1 file\(s\) skipped/)).toBeTruthy();
     const letter = within(list).getByRole('article', { name: 'A_letter.png' });
     expect(within(letter).getByText('OOD')).toBeTruthy();
-    expect(within(letter).getByText(/OOD because mutualInformation 0.900 > threshold 0.400/)).toBeTruthy();
+    // The reason in words with the typical range (the fake names its score 'mutualInformation'; the
+    // engine's name, 'mutual_information', reads "the members disagree").
+    expect(
+      within(letter).getByText(
+        /OOD: (the members disagree \(mutual information 0\.900; typical ≤ 0\.400\)|mutualInformation 0\.900; typical ≤ 0\.400)/,
+      ),
+    ).toBeTruthy();
     expect(within(letter).getByRole('meter', { name: 'entropy' })).toBeTruthy();
-    expect(within(letter).getByText(/aleatoric .* epistemic/)).toBeTruthy();
+    expect(within(letter).getByRole('meter', { name: 'epistemic uncertainty' })).toBeTruthy();
+    expect(screen.getByTestId('gauge-legend').textContent).toMatch(/aleatoric.*epistemic.*uncertain above/);
+    expect(within(letter).getByRole('meter', { name: 'entropy' }).getAttribute('aria-valuetext')).toMatch(
+      /aleatoric .* epistemic/,
+    );
 
     await fireEvent.change(screen.getByLabelText('Show'), { target: { value: 'ood' } });
     await waitFor(() => expect(app.predict.visible.every((r) => r.ood)).toBe(true));
