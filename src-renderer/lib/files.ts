@@ -6,6 +6,14 @@ export function isImageName(name: string): boolean {
   return IMAGE_EXT.test(name);
 }
 
+/** Formats a browser cannot show in an <img> (Chromium, Firefox, Safari differ; these none show reliably). */
+const NOT_IN_BROWSER = /\.(tiff?|tga|pnm|pgm|ppm|heic|heif)$/i;
+
+/** Whether an object URL of this file makes a thumbnail; if not, the service makes it (sharp decodes all). */
+export function browserShows(name: string): boolean {
+  return !NOT_IN_BROWSER.test(name);
+}
+
 export async function fileToBase64(file: Blob): Promise<string> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   let s = '';

@@ -2,7 +2,7 @@
 import type { PredictionRow } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
-import { batches, download, fileToBase64, isImageName } from './files.js';
+import { batches, browserShows, download, fileToBase64, isImageName } from './files.js';
 import { forExport, summarise, view, type FlagFilter, type SortKey } from './predictions.js';
 
 export class PredictState {
@@ -131,11 +131,13 @@ export class PredictState {
         const payload = await Promise.all(
           group.map(async (f) => ({ name: f.name, base64: await fileToBase64(f) })),
         );
-        if (local) for (const f of group) this.rememberThumb(f);
+        // A TIFF's object URL is a broken image: such files get their thumbnail from the service.
+        const fromService = !local || !group.every((f) => browserShows(f.name));
+        if (!fromService) for (const f of group) this.rememberThumb(f);
         const jobId = await this.app.jobs.start(this.app.client, 'predict', {
           model,
           files: payload,
-          thumbnails: !local,
+          thumbnails: fromService,
         });
         this.jobIds = [...this.jobIds, jobId];
       }

@@ -243,6 +243,23 @@ describe('Predict', () => {
     }
   });
 
+  it('asks the service for thumbnails of picked TIFFs, which an object URL cannot show', async () => {
+    const made: string[] = [];
+    const saved = { create: URL.createObjectURL, revoke: URL.revokeObjectURL };
+    URL.createObjectURL = (b: Blob) => `blob:thumb-${made.push((b as File).name)}`;
+    URL.revokeObjectURL = () => {};
+    try {
+      const { fake } = await setup({}, '#/predict');
+      const files = ['scan.tif', 'photo.png'].map((n) => new File([new Uint8Array([1, 2, 3])], n));
+      await fireEvent.change(screen.getByLabelText('Add images'), { target: { files } });
+      await waitFor(() => expect(fake.calls.some((c) => c.op === 'predict')).toBe(true));
+      expect(fake.calls.find((c) => c.op === 'predict')!.args).toMatchObject({ thumbnails: true });
+      expect(made).toEqual([]);
+    } finally {
+      Object.assign(URL, { createObjectURL: saved.create, revokeObjectURL: saved.revoke });
+    }
+  });
+
   it('waits for the model list when images are dropped the moment the window opens', async () => {
     const fake = new FakeService({ stepMs: 1 });
     const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
