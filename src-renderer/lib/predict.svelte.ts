@@ -55,9 +55,10 @@ export class PredictState {
   ) {}
 
   accept(item: PredictionRow): void {
-    if (item.dropped && !item.thumbnail) {
+    if (item.dropped) {
+      // Taken in drop order even when the service sent a thumbnail, so same-named files stay paired.
       const url = this.localThumbs.get(item.name)?.shift();
-      if (url) item = { ...item, thumbnail: url };
+      if (url && !item.thumbnail) item = { ...item, thumbnail: url };
     }
     this.pending.push(item);
     if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.flushMs);
@@ -133,7 +134,7 @@ export class PredictState {
         );
         // A TIFF's object URL is a broken image: such files get their thumbnail from the service.
         const fromService = !local || !group.every((f) => browserShows(f.name));
-        if (!fromService) for (const f of group) this.rememberThumb(f);
+        if (local) for (const f of group) if (browserShows(f.name)) this.rememberThumb(f);
         const jobId = await this.app.jobs.start(this.app.client, 'predict', {
           model,
           files: payload,

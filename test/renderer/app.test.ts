@@ -254,7 +254,8 @@ describe('Predict', () => {
       await fireEvent.change(screen.getByLabelText('Add images'), { target: { files } });
       await waitFor(() => expect(fake.calls.some((c) => c.op === 'predict')).toBe(true));
       expect(fake.calls.find((c) => c.op === 'predict')!.args).toMatchObject({ thumbnails: true });
-      expect(made).toEqual([]);
+      // The PNG still gets its object URL (used when the service sends no thumbnail); the TIFF none.
+      expect(made).toEqual(['photo.png']);
     } finally {
       Object.assign(URL, { createObjectURL: saved.create, revokeObjectURL: saved.revoke });
     }
