@@ -260,6 +260,13 @@ describe('app helpers', () => {
     expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, backbone: 'none' })).toMatchObject({
       backbone: 'none',
     });
+    // Opening Advanced changes nothing by itself: no epochs of its own (the preset's count runs),
+    // and "Pretrained" keeps its backbone (issue 15: it silently became a from-scratch CNN).
+    expect(trainArgsOf('ds', '', 'quick', defaultAdvanced)).not.toHaveProperty('epochs');
+    expect(trainArgsOf('ds', '', 'pretrained', defaultAdvanced)).toMatchObject({
+      backbone: 'mobilenet-v1-0.25',
+    });
+    expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, epochs: 3 })).toMatchObject({ epochs: 3 });
     const a = trainArgsOf('ds', 'n', 'best', { ...defaultAdvanced, method: 'deterministic' });
     expect(a).toMatchObject({
       name: 'n',
@@ -323,5 +330,16 @@ describe('choosing the OOD flag score', () => {
     refuse = true;
     await ev.useForFlag('knn');
     expect(ev.error).toMatch(/no fitted threshold/);
+  });
+});
+
+describe('training curves', () => {
+  it('plots the NLL (data term) and the KL term apart, never their sum', async () => {
+    const { charts } = await import('../../src-renderer/lib/curves.js');
+    const keys = charts.flatMap((c) => c.series.map((s) => s.key));
+    expect(keys).not.toContain('trainLoss');
+    expect(keys).not.toContain('valLoss');
+    expect(charts.find((c) => c.series.some((s) => s.key === 'trainNll'))?.title).toMatch(/NLL/);
+    expect(charts.find((c) => c.series.some((s) => s.key === 'kl'))?.title).toMatch(/KL term/);
   });
 });
