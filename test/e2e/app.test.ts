@@ -162,7 +162,7 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     await expect(page.getByRole('figure', { name: 'Entropy histogram' }).isVisible()).resolves.toBe(true);
     // The model's own flag (Mahalanobis) is reported beside entropy and MI.
     await expect(page.getByTestId('ood-flag-rates').innerText()).resolves.toMatch(
-      /catches \d+(\.\d)?% of the \d+ images in the OOD folder/,
+      /catches \d+(\.\d)?% of the [\d,]+ images in the OOD folder/,
     );
     // The summary and the table share one definition of each rate on the same images: the table's
     // FPR at 95% TPR is the OOD share missed by the threshold that flags 5% of these images, so a
