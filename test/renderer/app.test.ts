@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import App from '../../src-renderer/App.svelte';
 import { AppState } from '../../src-renderer/lib/app.svelte.js';
-import { FakeService, type FakeOptions } from '../../src-renderer/lib/fake-service.js';
+import { FakeService, demoModel, type FakeOptions } from '../../src-renderer/lib/fake-service.js';
 import { ServiceClient, ServiceError } from '../../src-main/contract.js';
 
 async function setup(opts: FakeOptions = {}, hash = '#/datasets') {
@@ -18,6 +18,28 @@ async function setup(opts: FakeOptions = {}, hash = '#/datasets') {
 afterEach(() => cleanup());
 
 describe('App shell', () => {
+  it('points to the demo model from the first screen and lists it once in Evaluate', async () => {
+    history.replaceState(null, '', '#/datasets');
+    const fake = new FakeService({ stepMs: 1 });
+    fake.models = [demoModel({ demo: true })];
+    const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
+    render(App, { props: { app } });
+    await app.init();
+    const hint = await screen.findByTestId('demo-hint');
+    expect(hint.textContent).toContain('Demo: handwritten digits');
+    expect(
+      within(hint)
+        .getByRole('link', { name: /Predict/ })
+        .getAttribute('href'),
+    ).toBe('#/predict');
+    app.view = 'evaluate';
+    const model = await screen.findByRole('combobox', { name: 'Model' });
+    const options = within(model)
+      .getAllByRole('option')
+      .map((o) => o.textContent ?? '');
+    expect(options.filter((t) => t.includes('Demo: handwritten digits'))).toHaveLength(1);
+  });
+
   it('has labelled navigation and shows the backend and device', async () => {
     await setup();
     const nav = screen.getByRole('navigation', { name: 'Main' });
