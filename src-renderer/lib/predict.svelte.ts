@@ -209,6 +209,13 @@ export class PredictState {
   async copyToFolders(dest?: string): Promise<void> {
     this.flush();
     this.error = null;
+    // Picked or dropped files reached the service as bytes: there is no file on the server to copy.
+    if (this.visible.length && this.visible.every((r) => r.dropped)) {
+      this.error =
+        'These images were picked or dropped in the browser, so the server has no file to copy. ' +
+        'Predict a folder by its path on the server (or use the desktop app), then copy.';
+      return;
+    }
     let target = dest ?? this.copyDest.trim();
     if (!target && this.app.platform.pickFolder) target = (await this.app.platform.pickFolder()) ?? '';
     if (!target) {
@@ -220,10 +227,29 @@ export class PredictState {
         rows: forExport(this.visible) as never,
         dest: target,
       });
-      const parts = Object.entries(r.folders).map(([k, n]) => `${k}: ${n}`);
-      this.notice = `Copied ${r.copied} image(s) into ${r.dest} (${parts.join(', ')}).`;
+      this.notice = copyNotice(r);
     } catch (err) {
       this.error = `Copy failed: ${errorText(err)}`;
     }
   }
+}
+
+/** "Copied 12 image(s) into /out (3: 4, 7: 8); 2 not copied: dropped image (no file on disk) ×2." */
+export function copyNotice(r: {
+  dest: string;
+  copied: number;
+  folders: Record<string, number>;
+  skipped?: { file: string; reason: string }[];
+}): string {
+  const parts = Object.entries(r.folders).map(([k, n]) => `${k}: ${n}`);
+  let text = `Copied ${r.copied} image(s) into ${r.dest}${parts.length ? ` (${parts.join(', ')})` : ''}.`;
+  if (r.skipped?.length) {
+    const reasons: Record<string, number> = {};
+    for (const s of r.skipped) reasons[s.reason] = (reasons[s.reason] ?? 0) + 1;
+    const why = Object.entries(reasons)
+      .map(([reason, n]) => (n > 1 ? `${reason} ×${n}` : reason))
+      .join('; ');
+    text += ` ${r.skipped.length} not copied: ${why}.`;
+  }
+  return text;
 }

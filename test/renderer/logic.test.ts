@@ -343,3 +343,20 @@ describe('training curves', () => {
     expect(charts.find((c) => c.series.some((s) => s.key === 'kl'))?.title).toMatch(/KL term/);
   });
 });
+
+describe('copy into class folders', () => {
+  it('says how many were not copied and why', async () => {
+    const { copyNotice } = await import('../../src-renderer/lib/predict.svelte.js');
+    expect(
+      copyNotice({
+        dest: '/out',
+        copied: 1,
+        folders: { '3': 1 },
+        skipped: [
+          { file: 'a.png', reason: 'dropped image (no file on disk)' },
+          { file: 'b.png', reason: 'dropped image (no file on disk)' },
+        ],
+      }),
+    ).toBe('Copied 1 image(s) into /out (3: 1). 2 not copied: dropped image (no file on disk) ×2.');
+  });
+});
