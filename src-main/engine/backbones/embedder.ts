@@ -25,6 +25,10 @@ export interface Embedder {
   readonly output?: string;
   readonly inputSize: number;
   readonly embeddingSize: number;
+  /** What runs it: 'tfjs' here; 'onnxruntime' for the ONNX Runtime embedder (onnx-embedder.ts). */
+  readonly backend: string;
+  /** The TF.js network from the input to the embedding (layers models), e.g. for conversion to ONNX. */
+  readonly net?: tf.LayersModel;
   /** `weightsFingerprint` of the embedding network (layers models only; graph models: undefined). */
   readonly weightsFingerprint?: string;
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
@@ -35,7 +39,7 @@ export async function buildEmbedder(folder: ModelFolder, embedding: string | und
   return isGraphModel(folder.json) ? graphEmbedder(folder, embedding) : layersEmbedder(folder, embedding);
 }
 
-function toInput(
+export function toInput(
   pixels: Uint8Array,
   n: number,
   shape: readonly [number, number, number],
@@ -67,7 +71,7 @@ function sizeFrom(shape: readonly (number | null)[] | undefined, where: string):
   return h != null && h > 0 ? h : 224;
 }
 
-async function runBatches(
+export async function runBatches(
   pixels: Uint8Array,
   count: number,
   shape: readonly [number, number, number],
@@ -210,6 +214,8 @@ async function layersEmbedder(folder: ModelFolder, embedding: string | undefined
   const forward = async (x: tf.Tensor4D) => tf.tidy(() => flatten(net.predict(x) as tf.Tensor));
   return {
     output,
+    backend: 'tfjs',
+    net,
     inputSize,
     embeddingSize,
     weightsFingerprint: weightsFingerprint(leafWeights(net)),
@@ -299,6 +305,7 @@ async function graphEmbedder(folder: ModelFolder, embedding: string | undefined)
   }
   return {
     output: embedding,
+    backend: 'tfjs',
     inputSize,
     embeddingSize,
     async embed(pixels, count, shape) {

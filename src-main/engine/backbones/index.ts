@@ -19,6 +19,8 @@ import { bundledFolder } from './bundled.js';
 import { BUILTIN_BACKBONES, builtinBackbone, type BuiltinBackbone } from './catalog.js';
 import { downloadModelFolder, FetchFailure, type DownloadProgress, type FetchLike } from './download.js';
 import { buildEmbedder, type Embedder } from './embedder.js';
+import { onnxEmbedder } from './onnx-embedder.js';
+import type { OrtOptions } from '../onnx/runtime.js';
 import { embedSet, type EmbeddedFeatures, type EmbedOptions } from './features.js';
 import {
   isGraphModel,
@@ -47,6 +49,12 @@ export interface Backbone {
   readonly name: string;
   readonly sha256: string;
   readonly embeddingSize: number;
+  /** What embeds: 'onnxruntime' or 'tfjs' (the fallback, and always for graph models). */
+  readonly backend?: string;
+  /** Where it runs, e.g. "ONNX Runtime 1.30.0, cpu, 2 threads" or "tfjs wasm (…)". */
+  readonly device?: string;
+  /** Fallbacks taken while loading, in words (a failed execution provider, TF.js instead of ONNX Runtime). */
+  readonly fallbacks?: readonly string[];
   /** Embeddings of `count` uint8 HWC images of the given shape: [count, embeddingSize]. */
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
   dispose(): void;
@@ -69,6 +77,16 @@ export interface LoadBackboneOptions {
    * For models from elsewhere (model files are untrusted: opening one must not reach the network).
    */
   download?: boolean;
+  /**
+   * What runs the frozen network (issue 18): 'onnx' converts it to ONNX and runs it on ONNX
+   * Runtime, falling back to TF.js with a logged reason; 'tfjs' keeps TF.js. Default: env
+   * RANK1_EMBED_ENGINE, else 'onnx'.
+   */
+  engine?: 'onnx' | 'tfjs';
+  /** ONNX Runtime options (providers, threads; tests: a failing loader). */
+  ort?: OrtOptions;
+  /** Why ONNX Runtime is not used (default: one line on stderr). */
+  onFallback?: (reason: string) => void;
 }
 
 /** A built-in backbone could not be downloaded (offline, server down, HTTP error). */
@@ -247,10 +265,34 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
       `backbone "${name}": embedding has ${embedder.embeddingSize} values, expected ${spec.embeddingSize}`,
     );
   }
+  const engine = opts.engine ?? (process.env.RANK1_EMBED_ENGINE === 'tfjs' ? 'tfjs' : 'onnx');
+  const fallbacks: string[] = [];
+  const log = opts.onFallback ?? ((r: string) => console.error(`backbone: ${r}`));
+  if (engine === 'onnx')
+    embedder = await onnxEmbedder(embedder, {
+      ...opts.ort,
+      sha256,
+      onFallback: (r) => {
+        fallbacks.push(r);
+        log(r);
+      },
+    });
+  const e = embedder as Embedder & { device?: string };
+  const tfjsDevice = () => {
+    const b = currentBackend();
+    return b ? `tfjs ${b.name} (${b.device})` : 'tfjs';
+  };
   return {
     name,
     sha256,
     embeddingSize: embedder.embeddingSize,
+    get backend() {
+      return e.backend;
+    },
+    get device() {
+      return e.backend === 'tfjs' ? tfjsDevice() : (e.device ?? e.backend);
+    },
+    fallbacks,
     embed: (pixels, count, shape) => embedder.embed(pixels, count, shape),
     dispose: () => embedder.dispose(),
   };
