@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { BUILTIN_BACKBONES } from './backbones/catalog.js';
 import { SCORE_NAMES } from './ood.js';
+import { METHODS } from './types.js';
 
 export const MODEL_FORMAT = 'rank1-studio-model';
 export const MODEL_FORMAT_VERSION = 1;
@@ -89,7 +90,7 @@ const builtinNames = BUILTIN_BACKBONES.map((b) => b.name);
 
 const config = z.looseObject({
   arch: z.enum(['mlp', 'cnn', 'resnet20', 'wrn-28-10', 'head']),
-  method: z.enum(['rank1', 'deterministic', 'batchensemble']),
+  method: z.enum(METHODS),
   members: int(MODEL_LIMITS.members),
   posterior: z.enum(['gaussian', 'cauchy']),
   randomSignInit: num(),
