@@ -17,6 +17,7 @@ import type {
   TrainEvent,
 } from './engine/types.js';
 import type { ImportProgress, ImportReport } from './data/index.js';
+import type { TransferProgress } from './engine/index.js';
 import type { Preprocessing } from './data/types.js';
 
 export type {
@@ -28,7 +29,7 @@ export type {
   TrainConfig,
   TrainEvent,
 };
-export type { ImportProgress, ImportReport, Preprocessing };
+export type { ImportProgress, ImportReport, Preprocessing, TransferProgress };
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -234,6 +235,8 @@ export const operations = {
 
 export type OperationName = keyof typeof operations;
 export type OperationArgs<O extends OperationName> = z.input<(typeof operations)[O]>;
+/** An operation's arguments after its schema has parsed them (defaults filled in). */
+export type ParsedArgs<O extends OperationName> = z.output<(typeof operations)[O]>;
 export const operationNames = Object.keys(operations) as OperationName[];
 
 // ---------------------------------------------------------------------------------------------
@@ -245,13 +248,19 @@ export interface JobStarted {
 
 export type JobKind = 'import' | 'train' | 'evaluate' | 'predict';
 
+/**
+ * A job's progress: an import's counts, a training event, a backbone's download/embedding
+ * (transfer learning, before training), or images done of total (evaluate, predict).
+ */
+export type JobProgress = ImportProgress | TrainEvent | TransferProgress | { done: number; total: number };
+
 export interface JobInfo {
   jobId: string;
   kind: JobKind;
   state: 'running' | 'done' | 'failed' | 'cancelled';
   startedAt: string;
-  /** The latest progress event, so a reopened window can show a running job. */
-  last?: unknown;
+  /** The latest progress event (or the failure), so a reopened window can show the job. */
+  last?: JobProgress | { error: ServiceErrorShape };
   /** For training: the epoch history so far, so curves survive a window reload. */
   history?: EpochMetrics[];
   title: string;
@@ -357,6 +366,9 @@ export interface Results {
   'settings.set': Settings;
 }
 
+/** One handler per operation: what the service (and the renderer's fake) implement. */
+export type OperationHandlers = { [O in OperationName]: (args: ParsedArgs<O>) => Promise<Results[O]> };
+
 /** What each job's `job.done` event carries. */
 export interface JobResults {
   import: DatasetSummary;
@@ -374,7 +386,7 @@ export type ServiceEvent =
       type: 'job.progress';
       jobId: string;
       kind: JobKind;
-      progress: ImportProgress | TrainEvent | { done: number; total: number };
+      progress: JobProgress;
     }
   | { type: 'job.item'; jobId: string; kind: 'predict'; item: PredictionRow }
   | { type: 'job.done'; jobId: string; kind: JobKind; result: JobResults[JobKind] }
@@ -403,7 +415,7 @@ export interface ServiceHandler {
 export function parseArgs<O extends OperationName>(
   op: string,
   args: unknown,
-): { op: O; args: z.output<(typeof operations)[O]> } {
+): { op: O; args: ParsedArgs<O> } {
   if (!Object.prototype.hasOwnProperty.call(operations, op)) {
     throw new ServiceError('unknown-operation', `Unknown operation "${String(op).slice(0, 100)}".`);
   }
@@ -414,7 +426,7 @@ export function parseArgs<O extends OperationName>(
     const field = issue.path.map(String).join('.') || undefined;
     throw new ServiceError('bad-request', `${op}: ${field ? `"${field}" ` : ''}${issue.message}`, field);
   }
-  return { op: op as O, args: parsed.data as z.output<(typeof operations)[O]> };
+  return { op: op as O, args: parsed.data as ParsedArgs<O> };
 }
 
 /** The typed client the renderer and CLI use over any transport. */

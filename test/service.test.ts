@@ -21,7 +21,7 @@ import {
   type EngineModel,
   type EngineTrainRequest,
   type Service,
-} from '../src-main/service.js';
+} from '../src-main/service/index.js';
 import {
   MODEL_FORMAT_VERSION,
   readModelFolder,

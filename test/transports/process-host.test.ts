@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,14 +162,8 @@ describe('startEngineProcess over a forked child (fake service)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The real engine child (src-main/service.ts, engine and data rooms).
+// The real engine child (src-main/service/, engine and data rooms).
 
-const haveService = existsSync('src-main/service.ts');
-const haveTrain = existsSync('src-main/engine/train.ts');
-if (!haveService)
-  console.warn('process-host.test: src-main/service.ts not there yet: real engine child tests skipped');
-if (!haveTrain)
-  console.warn('process-host.test: src-main/engine/train.ts not there yet: kill-mid-training test skipped');
 
 describe('startEngineProcess with the real engine child', () => {
   const home = mkdtempSync(join(tmpdir(), 'rank1-home-'));
@@ -189,7 +183,7 @@ describe('startEngineProcess with the real engine child', () => {
     return { engine, endpoints, events };
   };
 
-  it.skipIf(!haveService)('answers system.info from another process and validates input', async () => {
+  it('answers system.info from another process and validates input', async () => {
     const { engine, endpoints } = start();
     const info = (await engine.call('system.info', {})) as { platform: string };
     expect(info.platform).toContain(process.platform);
@@ -197,7 +191,7 @@ describe('startEngineProcess with the real engine child', () => {
     await expect(engine.call('models.get', { id: '../x' })).rejects.toMatchObject({ code: 'bad-request' });
   });
 
-  it.skipIf(!haveService || !haveTrain)(
+  it(
     'saved models stay intact after the engine is killed mid-training',
     async () => {
       const sharp = (await import('sharp')).default;
