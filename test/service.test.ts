@@ -182,6 +182,10 @@ function fakeEngine(): FakeEngine {
       return {
         dir,
         meta,
+        temperature: 1,
+        predictionFactors: async () => {
+          throw new Error('the fake engine has no rank-1 factors');
+        },
         predict: async (pixels, count) => fakePredict(meta, pixels, count),
         async evaluate(set, opts) {
           const idx = Array.from({ length: set.count }, (_, i) => i);

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { BUILTIN_BACKBONES } from './backbones/catalog.js';
 import { SCORE_NAMES } from './ood.js';
+import { METHODS } from './types.js';
 
 export const MODEL_FORMAT = 'rank1-studio-model';
 export const MODEL_FORMAT_VERSION = 1;
@@ -89,7 +90,7 @@ const builtinNames = BUILTIN_BACKBONES.map((b) => b.name);
 
 const config = z.looseObject({
   arch: z.enum(['mlp', 'cnn', 'resnet20', 'wrn-28-10', 'head']),
-  method: z.enum(['rank1', 'deterministic', 'batchensemble']),
+  method: z.enum(METHODS),
   members: int(MODEL_LIMITS.members),
   posterior: z.enum(['gaussian', 'cauchy']),
   randomSignInit: num(),
@@ -196,6 +197,14 @@ export const modelMetaSchema = z
       sha256: hex64(),
     }),
     demo: z.boolean().optional(),
+    prediction: z
+      .looseObject({
+        mode: z.enum(['samples', 'mean']),
+        samples: int(MODEL_LIMITS.samples),
+        seed: int([0, 2 ** 32]),
+      })
+      .optional(),
+    calibration: z.looseObject({ temperature: num([1e-3, 1e3]) }).optional(),
   })
   .superRefine((m, ctx) => {
     const fail = (path: (string | number)[], message: string) =>

@@ -14,11 +14,11 @@ import {
   parseArgs,
   settingsSchema,
   type OperationHandlers,
+  type Settings,
   type PredictionRow,
   type Results,
   type ServiceEvent,
   type ServiceHandler,
-  type Settings,
 } from '../contract.js';
 import { installDemoModel } from '../store/demo.js';
 import {

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { assignWeights, collectWeights, statsFromWeights } from '../../src-main/engine/checkpoint.js';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
 import { ModelFormatError } from '../../src-main/engine/model-format.js';
-import { buildModel } from '../../src-main/engine/models.js';
+import { buildModel } from '../../src-main/engine/models/index.js';
 import { Rng } from '../../src-main/engine/random.js';
 
 const shape = { size: 8, channels: 1 as const, count: 10, numClasses: 2 };
