@@ -93,8 +93,11 @@ export const preprocessingArgs = z.strictObject({
 });
 
 export const trainArgs = z.strictObject({
-  /** A dataset id from `datasets.list`, or a folder path (imported with defaults first). */
-  dataset: z.string().min(1).max(MAX_PATH),
+  /**
+   * A dataset id from `datasets.list`, or a folder path (imported with defaults first). With
+   * `resumeFrom` it may be left out: the checkpoint's own dataset folder is used.
+   */
+  dataset: z.string().min(1).max(MAX_PATH).optional(),
   name: name.optional(),
   preset: z.enum(['quick', 'balanced', 'best']).optional(),
   arch: z.enum(['auto', 'mlp', 'cnn', 'resnet20', 'wrn-28-10']).optional(),
@@ -223,6 +226,12 @@ export const operations = {
     score: z.enum(['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn']),
   }),
   'models.export': z.strictObject({ id, dest: path.optional() }),
+  /**
+   * "Import a backbone…": a TF.js model folder (model.json + weight files) on this computer,
+   * checked and copied into the data home under a registered name that `train.start` accepts.
+   */
+  'backbones.import': z.strictObject({ path, output: name.optional() }),
+  'backbones.list': z.strictObject({}),
   'models.import': z
     .strictObject({ path: path.optional(), file: droppedFile.optional() })
     .refine((a) => !!a.path !== !!a.file, { message: 'give either path or file', path: ['path'] }),
@@ -318,6 +327,15 @@ export interface ModelSummary {
   warning?: string;
 }
 
+/** A backbone `train.start` accepts by name: a built-in, or an imported folder's registered copy. */
+export interface BackboneSummary {
+  name: string;
+  /** Built-ins: a description; imported: the folder name it came from. */
+  description?: string;
+  embeddingSize?: number;
+  imported: boolean;
+}
+
 export interface EvaluateResult {
   model: string;
   split: string;
@@ -353,6 +371,8 @@ export interface Results {
   'models.remove': { removed: string };
   'models.setFlag': ModelSummary;
   'models.export': { path?: string; fileName: string; base64?: string };
+  'backbones.import': BackboneSummary;
+  'backbones.list': BackboneSummary[];
   'models.import': ModelSummary;
   evaluate: JobStarted;
   predict: JobStarted;

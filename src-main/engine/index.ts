@@ -18,5 +18,7 @@ export {
   BUILTIN_BACKBONES,
   DEFAULT_BACKBONE,
   backboneName,
+  importBackbone,
+  listImported,
   type TransferProgress,
 } from './backbones/index.js';

@@ -6,7 +6,7 @@
  * (the contract's request limits are narrower and live there).
  */
 import { z } from 'zod';
-import { BUILTIN_BACKBONES } from './backbones/catalog.js';
+import { BUILTIN_BACKBONES, IMPORTED_BACKBONE } from './backbones/catalog.js';
 import { SCORE_NAMES } from './ood.js';
 import { METHODS } from './types.js';
 
@@ -155,9 +155,9 @@ const ood = z.looseObject({
 
 const backbone = z
   .looseObject({
-    name: z.string().refine((n) => builtinNames.includes(n), {
+    name: z.string().refine((n) => builtinNames.includes(n) || IMPORTED_BACKBONE.test(n), {
       error: (iss) =>
-        `${typeof iss.input === 'string' ? JSON.stringify(iss.input) : describe(iss.input)} is not a known backbone (${builtinNames.join(', ')}); a model file may not name a path`,
+        `${typeof iss.input === 'string' ? JSON.stringify(iss.input) : describe(iss.input)} is not a known backbone (${builtinNames.join(', ')}, or imported-<12 hex digits>); a model file may not name a path`,
     }),
     sha256: hex64(),
     embeddingSize: int(MODEL_LIMITS.units),

@@ -21,7 +21,8 @@ export function toServiceError(e: unknown): ServiceError {
   if (e instanceof OutputFolderError) return new ServiceError('bad-request', `${e.message}.`, 'out');
   if (e instanceof ModelImportError)
     return new ServiceError('failed', `Cannot import the model: ${e.message}.`);
-  if (e instanceof ModelFormatError) return new ServiceError('failed', `${e.message}.`);
+  // `detail` names the file and field without the folder (internal paths stay on the server).
+  if (e instanceof ModelFormatError) return new ServiceError('failed', `${e.detail}.`);
   if (e instanceof StoreError) return new ServiceError(e.code, e.message, e.field);
   if (e instanceof Error) {
     if (e.name === 'AbortError') return new ServiceError('cancelled', 'Cancelled.');
@@ -53,7 +54,7 @@ export function toServiceError(e: unknown): ServiceError {
 export function modelLoadError(id: string, e: unknown): ServiceError {
   if (e instanceof ServiceError) return e;
   if (e instanceof ModelFormatError) {
-    const reason = e.message.startsWith(`${e.dir}: `) ? e.message.slice(e.dir.length + 2) : e.message;
+    const reason = e.detail;
     const advice = /newer than this app/.test(reason)
       ? 'Update Rank-1 Studio to open it.'
       : 'Remove it and train it again, or import it again from an export.';

@@ -36,6 +36,9 @@ export async function exportModel(
     let target = ctx.grants.check(dest, 'dest');
     const stat = await fs.stat(target).catch(() => undefined);
     if (stat?.isDirectory()) target = nodePath.join(target, fileName);
+    // Never overwrite what the app did not write: an existing file is refused, not replaced.
+    if (await fs.lstat(target).then(() => true, () => false))
+      throw new ServiceError('conflict', `${target} already exists; choose another file name.`, 'dest');
     await writeFileAtomic(target, zip);
     return { path: target, fileName: nodePath.basename(target) };
   }

@@ -41,6 +41,7 @@ import { JobRunner } from './jobs.js';
 import { ModelCache } from './model-cache.js';
 import type { DataApi, EngineApi } from './ports.js';
 import { startPredict } from './predict.js';
+import { importBackboneFrom, listBackbones } from './backbones.js';
 import { refuseWhileTraining, startTraining } from './train.js';
 
 export type * from './ports.js';
@@ -263,6 +264,8 @@ export class Service implements ServiceHandler {
       },
       'models.export': (a) => exportModel(ctx, a),
       'models.import': (a) => importModelFrom(ctx, a),
+      'backbones.import': (a) => importBackboneFrom(ctx, a),
+      'backbones.list': () => listBackbones(ctx),
 
       evaluate: (a) => startEvaluate(ctx, a),
       predict: (a) => startPredict(ctx, a),

@@ -27,6 +27,10 @@ export interface EngineApi {
   /** Loads (downloads) a backbone and embeds the splits; undefined for 'none'. */
   prepareTransfer?: typeof engine.prepareTransfer;
   chooseBackbone?: typeof engine.chooseBackbone;
+  /** "Import a backbone…": check a TF.js folder and register a copy under the data home. */
+  importBackbone?: typeof engine.importBackbone;
+  listImported?: typeof engine.listImported;
+  BUILTIN_BACKBONES?: typeof engine.BUILTIN_BACKBONES;
 }
 
 export type ImportedDataset = data.ImportedDataset;

@@ -28,14 +28,26 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
     resumed = await ctx.models.meta(a.resumeFrom);
     refuseWhileTraining(ctx, a.resumeFrom);
   }
+  // Resume continues on the checkpoint's own images unless another dataset is named.
+  const dataset = a.dataset ?? resumed?.datasetRoot;
+  if (dataset === undefined)
+    throw new ServiceError(
+      'bad-request',
+      a.resumeFrom
+        ? `Model "${a.resumeFrom}" does not record its dataset folder; choose the dataset to resume on.`
+        : 'train.start: "dataset" is required.',
+      'dataset',
+    );
   // Fail fast (as the call's error) on a path outside the grants.
   const knownRoot =
-    ctx.datasets.get(a.dataset)?.root ??
-    (await ctx.datasets.list().catch(() => [])).find((d) => d.id === a.dataset)?.root;
-  if (knownRoot === undefined) ctx.grants.check(a.dataset, 'dataset');
+    ctx.datasets.get(dataset)?.root ??
+    (await ctx.datasets.list().catch(() => [])).find((d) => d.id === dataset)?.root;
+  if (knownRoot === undefined) ctx.grants.check(dataset, 'dataset');
   if (a.backbone && /[\\/]/.test(a.backbone)) ctx.grants.check(a.backbone, 'backbone');
+  // A resumed checkpoint keeps its own backbone (or none): the features must be the ones it learnt on.
+  const backboneArg = resumed ? (resumed.backbone?.name ?? 'none') : a.backbone;
 
-  const folder = nodePath.basename(knownRoot ?? a.dataset);
+  const folder = nodePath.basename(knownRoot ?? dataset);
   const name = a.name ?? resumed?.name ?? `${folder} ${new Date(ctx.clock()).toISOString().slice(0, 10)}`;
   const id = a.resumeFrom ?? newModelId(name);
   ctx.training.set(id, 'pending');
@@ -43,7 +55,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
   try {
     started = ctx.jobs.start('train', `Train ${name}`, async (job) => {
       try {
-        const ds = await ctx.datasets.resolve(a.dataset, 'dataset', {
+        const ds = await ctx.datasets.resolve(dataset, 'dataset', {
           ...(resumed
             ? { prep: resumed.preprocessing }
             : { imageSize: a.imageSize, fit: a.fit, channels: a.channels }),
@@ -55,8 +67,8 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
         if (job.signal.aborted) throw abortError();
         const engine = await ctx.readyEngine();
         const backboneName = engine.chooseBackbone
-          ? engine.chooseBackbone(a.backbone, ds.preprocessing.channels, ds.preprocessing.size)
-          : (a.backbone ?? 'none');
+          ? engine.chooseBackbone(backboneArg, ds.preprocessing.channels, ds.preprocessing.size)
+          : (backboneArg ?? 'none');
         const backbone =
           backboneName !== 'none' && engine.prepareTransfer
             ? await engine.prepareTransfer(backboneName, ds, {

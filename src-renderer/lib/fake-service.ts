@@ -132,6 +132,7 @@ export class FakeService implements ServiceHandler {
   settings: Settings = { ...defaultSettings };
   jobs = new Map<string, JobInfo & { cancel?: () => void }>();
   private seq = 0;
+  private backbones: { name: string; description: string; imported: boolean }[] = [];
 
   constructor(private opts: FakeOptions = {}) {
     for (const j of opts.running ?? []) this.jobs.set(j.jobId, j);
@@ -393,6 +394,15 @@ export class FakeService implements ServiceHandler {
       this.models.push(m);
       return m;
     },
+    'backbones.import': async ({ path }) => {
+      const b = { name: `imported-${'0'.repeat(11)}${++this.seq % 10}`, description: path, imported: true };
+      this.backbones.push(b);
+      return b;
+    },
+    'backbones.list': async () => [
+      { name: 'mobilenet-v1-0.25', description: 'MobileNet v1 0.25 (shipped with the app)', imported: false },
+      ...this.backbones,
+    ],
     evaluate: async (args) =>
       this.job('evaluate', `Evaluate ${args.model}`, async (jobId) => {
         this.emit({ type: 'job.progress', jobId, kind: 'evaluate', progress: { done: 0, total: 300 } });

@@ -77,6 +77,8 @@ describe('the contract through the WebSocket, against the real service', () => {
       'models.setFlag': { id: 'm', score: 'knn' },
       'models.export': { id: 'm' },
       'models.import': { path: join(granted, 'm.zip') },
+      'backbones.import': { path: granted },
+      'backbones.list': {},
       evaluate: { model: 'm', dataset: granted },
       predict: { model: 'm', paths: [join(granted, 'a.png')] },
       'predictions.csv': { rows: [] },

@@ -68,3 +68,10 @@ export const DEFAULT_BACKBONE = 'mobilenet-v1-0.25';
 export function builtinBackbone(name: string): BuiltinBackbone | undefined {
   return BUILTIN_BACKBONES.find((b) => b.name === name);
 }
+
+/**
+ * The name an imported backbone is registered under (issue 15): `imported-` + 12 hex digits of
+ * the SHA-256 of its folder checksum and embedding output. A model file may name only these and
+ * the built-ins (never a path); the name resolves only inside the data home's backbones folder.
+ */
+export const IMPORTED_BACKBONE = /^imported-[0-9a-f]{12}$/;

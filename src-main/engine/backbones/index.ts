@@ -7,7 +7,9 @@
  *
  * Backbone names, as stored in a model's meta and given on the CLI:
  *   'mobilenet-v1-0.25' (default), 'mobilenet-v2-0.35'      built-ins, downloaded on first use
- *   'PATH:/abs/folder' or 'PATH:/abs/folder#output_name'     an imported folder (+ embedding output)
+ *   'PATH:/abs/folder' or 'PATH:/abs/folder#output_name'     a folder to import (+ embedding output)
+ *   'imported-<12 hex>'                                       an imported folder, as models store it
+ *                                                             (imported.ts: copied into the data home)
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import type { ExampleSet } from '../../data/types.js';
 import { currentBackend, initBackend } from '../backends/index.js';
 import type { TrainRequest } from '../train.js';
 import { bundledFolder } from './bundled.js';
+import { isImportedBackbone, readImported, registerImported } from './imported.js';
 import { BUILTIN_BACKBONES, builtinBackbone, type BuiltinBackbone } from './catalog.js';
 import { downloadModelFolder, FetchFailure, type DownloadProgress, type FetchLike } from './download.js';
 import { buildEmbedder, type Embedder } from './embedder.js';
@@ -32,6 +35,7 @@ import {
 
 export { BUILTIN_BACKBONES, DEFAULT_BACKBONE, type BuiltinBackbone } from './catalog.js';
 export { modelFolderChecksum, ModelFolderError } from './model-files.js';
+export { isImportedBackbone, listImported } from './imported.js';
 export { featuresDir, type EmbeddedFeatures } from './features.js';
 export type { DownloadProgress, FetchLike } from './download.js';
 
@@ -101,7 +105,7 @@ export function backboneName(ref: BackboneRef | string): string {
   const r = typeof ref === 'string' ? { name: ref } : ref;
   if (r.path) return `PATH:${path.resolve(r.path)}${r.output ? `#${r.output}` : ''}`;
   const name = r.name.trim();
-  if (builtinBackbone(name)) return name;
+  if (builtinBackbone(name) || isImportedBackbone(name)) return name;
   if (PATH_PREFIX.test(name)) {
     const { dir, output } = splitPath(name.replace(PATH_PREFIX, ''));
     return `PATH:${path.resolve(dir)}${output ? `#${output}` : ''}`;
@@ -241,6 +245,10 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
   if (spec) {
     embedder = await fetchBuiltin(spec, opts);
     sha256 = spec.pin.sha256;
+  } else if (isImportedBackbone(name)) {
+    const { folder, output } = await readImported(name);
+    embedder = await buildEmbedder(folder, output);
+    sha256 = folder.sha256;
   } else {
     const { dir, output } = splitPath(name.replace(PATH_PREFIX, ''));
     const folder = await readModelFolder(dir);
@@ -255,8 +263,8 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
     } else {
       embedder = await buildEmbedder(folder, output);
       sha256 = folder.sha256;
-      // The layer used (given or chosen) is part of the stored name.
-      name = `PATH:${folder.dir}${embedder.output ? `#${embedder.output}` : ''}`;
+      // Models store the registered copy's name (the layer used is part of it), never the path.
+      name = await registerImported(folder, embedder);
     }
   }
   if (spec && embedder.embeddingSize !== spec.embeddingSize) {
@@ -355,6 +363,36 @@ async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder): Promise<vo
     // Only an optimisation: the folder itself was verified and is in use.
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * "Import a backbone…" (issue 15): checks a TF.js model folder (files, sizes, that it builds and
+ * embeds one blank image into finite values) and registers a copy under the data home; a copy of
+ * a catalog backbone is that backbone. Returns the name to train with.
+ */
+export async function importBackbone(
+  dir: string,
+  output?: string,
+): Promise<{ name: string; sha256: string; embeddingSize: number }> {
+  if (!currentBackend()) await initBackend('auto');
+  const folder = await readModelFolder(dir);
+  const match = await matchCatalog(folder, output);
+  if (match) {
+    match.embedder.dispose();
+    await cacheCopy(match.spec, folder);
+    return { name: match.spec.name, sha256: match.spec.pin.sha256, embeddingSize: match.spec.embeddingSize };
+  }
+  const embedder = await buildEmbedder(folder, output);
+  try {
+    const size = embedder.inputSize;
+    const probe = await embedder.embed(new Uint8Array(size * size * 3), 1, [size, size, 3]);
+    if (!probe.length || !probe.every(Number.isFinite))
+      throw new ModelFolderError(`${folder.dir}: the backbone gives no finite embedding for a blank image`);
+    const name = await registerImported(folder, embedder);
+    return { name, sha256: folder.sha256, embeddingSize: embedder.embeddingSize };
+  } finally {
+    embedder.dispose();
   }
 }
 
