@@ -44,6 +44,10 @@ export async function listBackbones(ctx: ServiceContext): Promise<Results['backb
       embeddingSize: b.embeddingSize,
       imported: false,
     })),
-    ...imported.map((b) => ({ name: b.name, ...(b.source ? { description: b.source } : {}), imported: true })),
+    ...imported.map((b) => ({
+      name: b.name,
+      ...(b.source ? { description: b.source } : {}),
+      imported: true,
+    })),
   ];
 }

@@ -37,7 +37,12 @@ export async function exportModel(
     const stat = await fs.stat(target).catch(() => undefined);
     if (stat?.isDirectory()) target = nodePath.join(target, fileName);
     // Never overwrite what the app did not write: an existing file is refused, not replaced.
-    if (await fs.lstat(target).then(() => true, () => false))
+    if (
+      await fs.lstat(target).then(
+        () => true,
+        () => false,
+      )
+    )
       throw new ServiceError('conflict', `${target} already exists; choose another file name.`, 'dest');
     await writeFileAtomic(target, zip);
     return { path: target, fileName: nodePath.basename(target) };

@@ -30,7 +30,10 @@ export function isImportedBackbone(name: string): boolean {
 
 /** The registered name: a digest of the folder checksum and the embedding output. */
 export function importedName(folderSha256: string, output: string | undefined): string {
-  const digest = crypto.createHash('sha256').update(`${folderSha256}#${output ?? ''}`).digest('hex');
+  const digest = crypto
+    .createHash('sha256')
+    .update(`${folderSha256}#${output ?? ''}`)
+    .digest('hex');
   return `imported-${digest.slice(0, 12)}`;
 }
 
@@ -114,7 +117,9 @@ export async function listImported(home?: string): Promise<{ name: string; sourc
   const out: { name: string; source?: string }[] = [];
   for (const name of names.filter(isImportedBackbone).sort()) {
     try {
-      const s = JSON.parse(await fs.readFile(path.join(backbonesDir(home), name, SIDECAR), 'utf8')) as Sidecar;
+      const s = JSON.parse(
+        await fs.readFile(path.join(backbonesDir(home), name, SIDECAR), 'utf8'),
+      ) as Sidecar;
       out.push({ name, ...(typeof s.source === 'string' ? { source: s.source.slice(0, 200) } : {}) });
     } catch {
       // Not one of ours, or damaged: loading it says so; the list shows only usable ones.

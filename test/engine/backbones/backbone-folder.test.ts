@@ -13,7 +13,9 @@ import {
   BackboneUnavailableError,
   BUILTIN_BACKBONES,
   loadBackbone,
+  modelFolderChecksum,
 } from '../../../src-main/engine/backbones/index.js';
+import { importedName } from '../../../src-main/engine/backbones/imported.js';
 import { cifarPhotos } from './photos.js';
 import { V1, V2 } from './server.js';
 
@@ -88,7 +90,8 @@ describe('the backbone folder', () => {
     m1.dispose();
     const bb = await loadBackbone({ name: pooled });
     try {
-      expect(bb.name).toBe(`PATH:${pooled}#pool`);
+      // Registered under the data home; the layer used is part of the name.
+      expect(bb.name).toBe(importedName(await modelFolderChecksum(pooled), 'pool'));
       expect(bb.embeddingSize).toBe(6);
       const e = await bb.embed(photos, 2, [16, 16, 3]);
       // ReLU features averaged: non-negative, and not a probability vector over 3 classes.
@@ -107,7 +110,7 @@ describe('the backbone folder', () => {
     await saveLayers(m2, flat);
     m2.dispose();
     const bb2 = await loadBackbone({ name: flat });
-    expect(bb2.name).toBe(`PATH:${flat}#feat`);
+    expect(bb2.name).toBe(importedName(await modelFolderChecksum(flat), 'feat'));
     expect(bb2.embeddingSize).toBe(6);
     bb2.dispose();
 

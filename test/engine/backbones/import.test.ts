@@ -15,6 +15,7 @@ import {
   modelFolderChecksum,
   ModelFolderError,
 } from '../../../src-main/engine/backbones/index.js';
+import { importedName } from '../../../src-main/engine/backbones/imported.js';
 import { testImages, V1 } from './server.js';
 
 let tmp: string;
@@ -74,8 +75,11 @@ describe('import a backbone', () => {
 
     const bb = await loadBackbone({ name: '', path: dir, output: 'feat' });
     try {
-      expect(bb.name).toBe(`PATH:${dir}#feat`);
+      // A model stores the registered copy's name (no path), which the model.json schema accepts.
+      expect(bb.name).toBe(importedName(await modelFolderChecksum(dir), 'feat'));
       expect(backboneName(bb.name)).toBe(bb.name);
+      const copy = path.join(process.env.RANK1_HOME!, 'backbones', bb.name);
+      expect(await modelFolderChecksum(copy)).toBe(await modelFolderChecksum(dir));
       expect(bb.sha256).toBe(await modelFolderChecksum(dir));
       expect(bb.embeddingSize).toBe(4);
       const px = testImages(2, 8, 3);
@@ -83,8 +87,11 @@ describe('import a backbone', () => {
       // 1×1 conv with ones = sum over channels, then averaged over pixels.
       const want = pooled(px, 2, 8, 3).map((m) => m[0]! + m[1]! + m[2]!);
       for (let b = 0; b < 2; b++) for (let k = 0; k < 4; k++) expect(e[b * 4 + k]).toBeCloseTo(want[b]!, 5);
-      // The 'PATH:' name alone (as a model's meta stores it) loads the same backbone.
+      // The registered name alone (as a model's meta stores it) loads the same backbone, also
+      // after the original folder is gone.
+      await fs.rename(dir, `${dir}-moved`);
       const again = await loadBackbone({ name: bb.name });
+      await fs.rename(`${dir}-moved`, dir);
       expect(again.sha256).toBe(bb.sha256);
       expect(Array.from(await again.embed(px, 2, [8, 8, 3]))).toEqual(Array.from(e));
       again.dispose();
