@@ -37,14 +37,19 @@ export function deviceLabel(backend: { name: string; device: string } | null | u
   return backend.device || backend.name;
 }
 
-/** The model Predict uses: the chosen one, else the newest trained, else the demo. */
+/**
+ * The model Predict uses: the chosen one, else the newest finished one (not the demo), else the
+ * demo. An incomplete checkpoint is used only when chosen (the store's `defaultModel` rule).
+ */
 export function pickModel(
   models: readonly ModelSummary[],
   selected: string | null,
 ): ModelSummary | undefined {
   const chosen = selected ? models.find((m) => m.id === selected) : undefined;
   if (chosen) return chosen;
-  const byNewest = [...models].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  const byNewest = models
+    .filter((m) => m.status !== 'incomplete')
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
   return byNewest.find((m) => !m.demo) ?? byNewest[0];
 }
 
@@ -106,6 +111,9 @@ export class AppState {
     if (e.type === 'job.done' && (e.kind === 'train' || e.kind === 'import')) {
       void (e.kind === 'train' ? this.refreshModels() : this.refreshDatasets());
     }
+    // A cancelled or failed run may leave an incomplete checkpoint: list it (marked, never picked).
+    if ((e.type === 'job.cancelled' || e.type === 'job.failed') && e.kind === 'train')
+      void this.refreshModels().catch(() => {});
     if (e.type === 'engine.restarted')
       this.error = `The engine restarted (${e.reason}). Running jobs were stopped; start them again.`;
   };
@@ -121,6 +129,8 @@ export class AppState {
       this.info = info;
       this.settings = settings;
       await Promise.all([this.refreshModels(), this.refreshDatasets(), this.restoreJobs()]);
+      // Optional: the backbone choice falls back to the presets' own when the list cannot be read.
+      void this.train.loadBackbones().catch(() => {});
       this.error = null;
     } catch (err) {
       this.error = `Could not reach the service: ${errorText(err)}`;

@@ -272,6 +272,7 @@ export class FakeService implements ServiceHandler {
             ],
             warnings: [],
             images: total,
+            seen: total,
             seconds: 3.2,
             imagesPerSecond: 1000,
             givenSplits: false,

@@ -1,5 +1,5 @@
 /** Train: presets, the advanced form, the running job and its live curves. */
-import type { OperationArgs } from '../../src-main/contract.js';
+import type { BackboneSummary, OperationArgs } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { curvesOf } from './curves.js';
@@ -24,8 +24,11 @@ export const presets: { id: Preset; label: string; hint: string }[] = [
 
 export interface AdvancedForm {
   arch: 'auto' | 'mlp' | 'cnn' | 'resnet20' | 'wrn-28-10';
-  /** 'auto': a pretrained backbone for photos larger than 32 px, none otherwise. */
-  backbone: 'auto' | 'none' | 'mobilenet-v1-0.25' | 'mobilenet-v2-0.35';
+  /**
+   * 'auto': as the preset says ("Pretrained" its backbone, the others none); else a built-in or
+   * an imported backbone's registered name (`backbones.list`).
+   */
+  backbone: string;
   method: 'rank1' | 'deterministic' | 'batchensemble';
   members: number;
   posterior: 'gaussian' | 'cauchy';
@@ -50,6 +53,15 @@ export const defaultAdvanced: AdvancedForm = {
   flip: false,
 };
 
+/**
+ * The backbone a preset trains on: "Pretrained (fast)" the bundled ImageNet one, the others none
+ * ("a small network from scratch"), so a preset never silently becomes another model (issue 15)
+ * and "Quick" never needs a backbone at all.
+ */
+export function presetBackbone(preset: Preset): string {
+  return preset === 'pretrained' ? PRETRAINED_BACKBONE : 'none';
+}
+
 /** The `train.start` arguments: the preset alone, or the preset overridden by the advanced form. */
 export function trainArgsOf(
   dataset: string,
@@ -59,16 +71,16 @@ export function trainArgsOf(
 ): OperationArgs<'train.start'> {
   const args: OperationArgs<'train.start'> = {
     dataset,
-    ...(preset === 'pretrained' ? { preset: 'quick', backbone: PRETRAINED_BACKBONE } : { preset }),
+    preset: preset === 'pretrained' ? 'quick' : preset,
+    backbone: presetBackbone(preset),
     ...(name.trim() ? { name: name.trim() } : {}),
   };
   if (!advanced) return args;
   return {
     ...args,
     arch: advanced.arch,
-    // "Pretrained" stays pretrained: the form's "auto" would pick no backbone for 32-px images.
-    backbone:
-      preset === 'pretrained' && advanced.backbone === 'auto' ? PRETRAINED_BACKBONE : advanced.backbone,
+    // The form's "auto" keeps the preset's backbone; anything else is the user's explicit choice.
+    backbone: advanced.backbone === 'auto' ? presetBackbone(preset) : advanced.backbone,
     method: advanced.method,
     members: advanced.method === 'deterministic' ? 1 : advanced.members,
     posterior: advanced.posterior,
@@ -88,6 +100,12 @@ export class TrainState {
   jobId = $state<string | null>(null);
   error = $state<string | null>(null);
   starting = $state(false);
+  /** The built-in and imported backbones (`backbones.list`). */
+  backbones = $state.raw<BackboneSummary[]>([]);
+  /** "Import a backbone…" in the browser: a folder path on the server. */
+  backbonePath = $state('');
+  backboneNotice = $state<string | null>(null);
+  importingBackbone = $state(false);
 
   job = $derived.by(() => this.app.jobs.get(this.jobId ?? undefined));
   curves = $derived(curvesOf(this.job?.history ?? []));
@@ -117,6 +135,61 @@ export class TrainState {
         () => void this.app.refreshInfo().catch(() => {}),
         (err) => {
           if ((err as { code?: string }).code !== 'cancelled') this.error = errorText(err);
+        },
+      );
+    } catch (err) {
+      this.error = errorText(err);
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  async loadBackbones(): Promise<void> {
+    this.backbones = await this.app.client.call('backbones.list', {});
+  }
+
+  /**
+   * "Import a backbone…" (the action the offline message names): a folder picked in the desktop
+   * app, or typed as a path on the server; checked and registered by the service, then chosen.
+   */
+  async importBackbone(): Promise<void> {
+    this.error = null;
+    this.backboneNotice = null;
+    let path = this.backbonePath.trim();
+    const pick = this.app.platform.pickFolder;
+    if (pick) path = (await pick()) ?? '';
+    if (!path) {
+      if (!pick)
+        this.error = 'Type the path of a TF.js model folder (model.json + weight files) on the server.';
+      return;
+    }
+    this.importingBackbone = true;
+    try {
+      const b = await this.app.client.call('backbones.import', { path });
+      await this.loadBackbones().catch(() => {});
+      this.form.backbone = b.name;
+      this.showAdvanced = true;
+      this.backbonePath = '';
+      this.backboneNotice = `Imported the backbone as "${b.name}"; it is chosen under Advanced settings.`;
+    } catch (err) {
+      this.error = errorText(err);
+    } finally {
+      this.importingBackbone = false;
+    }
+  }
+
+  /** Continue a cancelled or crashed run from its checkpoint (its own dataset and settings). */
+  async resume(id: string): Promise<void> {
+    this.error = null;
+    this.app.go('train');
+    this.starting = true;
+    try {
+      this.jobId = await this.app.jobs.start(this.app.client, 'train.start', { resumeFrom: id });
+      this.app.jobs.waitFor(this.jobId).then(
+        () => void this.app.refreshInfo().catch(() => {}),
+        (err) => {
+          if ((err as { code?: string }).code !== 'cancelled') this.error = errorText(err);
+          void this.app.refreshModels().catch(() => {});
         },
       );
     } catch (err) {

@@ -262,7 +262,16 @@ describe('app helpers', () => {
     expect(viewFromHash('#/nope')).toBeNull();
   });
   it('builds train arguments from a preset or the advanced form', () => {
-    expect(trainArgsOf('ds', ' ', 'quick', null)).toEqual({ dataset: 'ds', preset: 'quick' });
+    // "Quick" is a small network from scratch: it never asks for a backbone (issue 15).
+    expect(trainArgsOf('ds', ' ', 'quick', null)).toEqual({
+      dataset: 'ds',
+      preset: 'quick',
+      backbone: 'none',
+    });
+    expect(trainArgsOf('ds', '', 'balanced', defaultAdvanced)).toMatchObject({ backbone: 'none' });
+    expect(
+      trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, backbone: 'imported-0123456789ab' }),
+    ).toMatchObject({ backbone: 'imported-0123456789ab' });
     // "Pretrained (fast)": the quick recipe on the default ImageNet backbone (issue 8)
     expect(trainArgsOf('ds', '', 'pretrained', null)).toEqual({
       dataset: 'ds',

@@ -1,0 +1,67 @@
+/**
+ * Issue 15 in the renderer's pure logic: an incomplete checkpoint is said as such and never picked
+ * for Predict; one accuracy names its images; the import's skipped files are said in words.
+ */
+import { describe, expect, it } from 'vitest';
+import { pickModel } from '../../src-renderer/lib/app.svelte.js';
+import { accuracyText, modelOptionLabel, statusText } from '../../src-renderer/lib/model-status.js';
+import { relativeTo, scanRefusal, skipReasonText, skippedSummary } from '../../src-renderer/lib/skipped.js';
+import { demoModel } from '../../src-renderer/lib/fake-service.js';
+
+const model = (id: string, createdAt: string, extra: object = {}) =>
+  ({ ...demoModel(), id, name: id, demo: false, createdAt, ...extra }) as ReturnType<typeof demoModel>;
+
+describe('incomplete models', () => {
+  const done = model('done', '2026-01-01T00:00:00Z', { status: 'complete', epoch: 5, epochs: 5 });
+  const half = model('half', '2026-02-01T00:00:00Z', { status: 'incomplete', epoch: 1, epochs: 5 });
+
+  it('are never picked for Predict unless chosen', () => {
+    expect(pickModel([done, half], null)?.id).toBe('done');
+    expect(pickModel([half], null)).toBeUndefined();
+    expect(pickModel([done, half], 'half')?.id).toBe('half');
+  });
+
+  it('say "incomplete (epoch 1 of 5)" in lists and pickers', () => {
+    expect(statusText(half)).toBe('incomplete (epoch 1 of 5)');
+    expect(statusText(done)).toBe('');
+    expect(modelOptionLabel(half)).toBe('half · incomplete (epoch 1 of 5)');
+    expect(modelOptionLabel(done, 'done')).toBe('done · used by Predict');
+  });
+
+  it('show one accuracy with the images it was measured on', () => {
+    expect(accuracyText({ accuracy: { value: 0.4333, split: 'val', count: 30 } })).toBe(
+      '43.3% on 30 validation images',
+    );
+    expect(accuracyText({})).toBe('—');
+  });
+});
+
+describe('skipped files in words', () => {
+  const root = '/data/photos';
+  const list = [
+    { file: `${root}/cat/a.jpg`, reason: 'truncated' as const },
+    { file: `${root}/cat/b copy.jpg`, reason: 'duplicate' as const, duplicateOf: `${root}/cat/b.jpg` },
+    { file: `${root}/notes.txt`, reason: 'outside-class-folder' as const },
+    { file: `${root}/dog/c.txt`, reason: 'not-image' as const },
+    { file: `${root}/dog/link.jpg`, reason: 'outside-link' as const },
+  ];
+
+  it('name the reason, and the original of a duplicate', () => {
+    expect(list.map((s) => skipReasonText(s, root))).toEqual([
+      'truncated (the file ends early)',
+      'duplicate of cat/b.jpg',
+      'outside the class folders',
+      'not an image',
+      'link leading out of the folder (not read)',
+    ]);
+    expect(relativeTo(root, `${root}/cat/a.jpg`)).toBe('cat/a.jpg');
+    expect(relativeTo(root, '/elsewhere/a.jpg')).toBe('/elsewhere/a.jpg');
+    expect(skippedSummary([...list, list[0]!])).toMatch(/^2 truncated \(the file ends early\), 1 duplicate/);
+  });
+
+  it('refuse a folder with no images or one class before import', () => {
+    expect(scanRefusal({ images: 0, classes: {} })).toMatch(/^No images found/);
+    expect(scanRefusal({ images: 5, classes: { cat: 5 } })).toMatch(/^Only one class found/);
+    expect(scanRefusal({ images: 5, classes: { cat: 3, dog: 2 } })).toBeNull();
+  });
+});
