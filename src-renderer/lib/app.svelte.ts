@@ -177,7 +177,9 @@ export class AppState {
     }
   }
 
+  /** Show a view; the hash follows, so the navigation links and the back button stay in step. */
   go(view: View): void {
     this.view = view;
+    if (typeof location !== 'undefined' && viewFromHash(location.hash) !== view) location.hash = `#/${view}`;
   }
 }

@@ -118,7 +118,16 @@ export class DatasetsState {
   selectedId = $state<string | null>(null);
   browseClass = $state<string>('');
 
+  /** The last import's summary: its report (skipped files with reasons) is not in `datasets.list`. */
+  lastImport = $state.raw<DatasetSummary | null>(null);
+
   importJob = $derived.by(() => this.app.jobs.get(this.importJobId ?? undefined));
+  /** The selected dataset's import report, when this session imported it. */
+  report = $derived.by(
+    () =>
+      this.selected?.report ??
+      (this.lastImport && this.lastImport.id === this.selectedId ? this.lastImport.report : undefined),
+  );
   selected = $derived.by<DatasetSummary | undefined>(() =>
     this.app.datasets.find((d) => d.id === this.selectedId),
   );
@@ -170,6 +179,7 @@ export class DatasetsState {
       });
       this.importJobId = jobId;
       const summary = await this.app.jobs.waitFor<DatasetSummary>(jobId);
+      this.lastImport = summary ?? null;
       await this.app.refreshDatasets();
       this.selectedId = summary?.id ?? null;
     } catch (err) {

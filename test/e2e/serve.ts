@@ -18,6 +18,8 @@ export interface ServeOptions {
   timeoutMs?: number;
   /** Runs on the fresh RANK1_HOME before the server starts (e.g. install the demo model). */
   prepare?: (home: string) => Promise<unknown> | unknown;
+  /** Extra environment for the server (e.g. the offline test's socket block). */
+  env?: Record<string, string>;
 }
 
 export async function startServe(root: string, allow: string[], opts: ServeOptions = {}): Promise<Served> {
@@ -30,7 +32,7 @@ export async function startServe(root: string, allow: string[], opts: ServeOptio
     ['bin/rank1.js', 'serve', '--port', '0', ...allow.flatMap((a) => ['--allow', a])],
     {
       cwd: root,
-      env: { ...process.env, RANK1_HOME: home },
+      env: { ...process.env, ...opts.env, RANK1_HOME: home },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
