@@ -170,7 +170,7 @@ export class TrainState {
       this.form.backbone = b.name;
       this.showAdvanced = true;
       this.backbonePath = '';
-      this.backboneNotice = `Imported the backbone as "${b.name}"; it is chosen under Advanced settings.`;
+      this.backboneNotice = `Imported the backbone as "${b.name}"; it is now the chosen pretrained backbone.`;
     } catch (err) {
       this.error = errorText(err);
     } finally {

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumArgs, chromiumPath, hasChromium, startServe, type Served } from './serve.js';
 
@@ -53,6 +54,30 @@ async function makePhotoFolder(dir: string): Promise<void> {
   copyFileSync(join(dir, 'airplane', '0000.jpg'), join(dir, 'airplane', '0000 copy.jpg'));
   writeFileSync(join(dir, 'notes.txt'), 'photos from the trip\n');
   writeFileSync(join(dir, 'automobile', 'readme.txt'), 'not a photo\n');
+}
+
+/** A tiny TF.js feature extractor (conv + global pool), as a user's own backbone folder. */
+async function saveTinyBackbone(dir: string): Promise<void> {
+  const input = tf.input({ shape: [16, 16, 3] });
+  const conv = tf.layers
+    .conv2d({ filters: 8, kernelSize: 3, activation: 'relu', name: 'feat' })
+    .apply(input) as tf.SymbolicTensor;
+  const pool = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(conv) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: pool });
+  mkdirSync(dir, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      writeFileSync(join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+      const json = {
+        format: a.format,
+        modelTopology: a.modelTopology,
+        weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+      };
+      writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  model.dispose();
 }
 
 describe.skipIf(!chromiumThere)(
@@ -87,6 +112,7 @@ describe.skipIf(!chromiumThere)(
       work = realpathSync(mkdtempSync(join(tmpdir(), 'rank1-flows-')));
       photos = join(work, 'photos');
       await makePhotoFolder(photos);
+      await saveTinyBackbone(join(work, 'my-backbone'));
       served = await startServe(root, [work], {
         env: {
           NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${offline}`.trim(),
@@ -164,6 +190,40 @@ describe.skipIf(!chromiumThere)(
       log('quick trained');
     });
 
+    it('"Import a backbone…" registers a TF.js folder typed as a server path, and a model trains on it', async () => {
+      await go('Train');
+      await page.getByLabel('Backbone folder on the server').fill(photos);
+      await page.getByRole('button', { name: 'Import a backbone…' }).click();
+      await page
+        .getByRole('alert')
+        .getByText(/Not a usable backbone: .*model\.json/)
+        .waitFor({ timeout: 30_000 });
+      await page.getByLabel('Backbone folder on the server').fill(join(work, 'my-backbone'));
+      await page.getByRole('button', { name: 'Import a backbone…' }).click();
+      const notice = page.getByText(/^Imported the backbone as "imported-[0-9a-f]{12}"/);
+      await notice.waitFor({ timeout: 60_000 });
+      const name = /"(imported-[0-9a-f]{12})"/.exec(await notice.innerText())![1]!;
+      await expect(
+        page.getByRole('combobox', { name: 'Pretrained backbone' }).locator('option:checked').innerText(),
+      ).resolves.toBe('Imported: my-backbone');
+      await startTraining(/Quick/, 'photos-own-backbone');
+      await page.getByText('Training finished').waitFor({ timeout: 400_000 });
+      log(`trained on ${name}`);
+      const models = readdirSync(join(served.home, 'models'));
+      const metas = models.map(
+        (m) =>
+          JSON.parse(readFileSync(join(served.home, 'models', m, 'model.json'), 'utf8')) as {
+            name: string;
+            backbone?: { name: string } | null;
+          },
+      );
+      expect(metas.find((m) => m.name === 'photos-own-backbone')?.backbone?.name).toBe(name);
+      expect(metas.find((m) => m.name === 'photos-pretrained')?.backbone?.name).toBe('mobilenet-v1-0.25');
+      expect(metas.find((m) => m.name === 'photos-quick')?.backbone ?? null).toBeNull();
+      await page.getByRole('combobox', { name: 'Pretrained backbone' }).selectOption('auto');
+      await page.getByText('Advanced settings').click();
+    });
+
     it('keeps a cancelled run as "incomplete (epoch N of M)", not used by Predict, and resumes it to the end', async () => {
       await go('Train');
       await page.getByText('Advanced settings').click();
@@ -183,14 +243,15 @@ describe.skipIf(!chromiumThere)(
       log(`status: ${status}`);
       expect(status).toMatch(/^incomplete \(epoch \d+ of 6\)$/);
       expect(await row.innerText()).not.toMatch(/used by Predict/);
-      await expect(modelRow('photos-quick').innerText()).resolves.toMatch(/used by Predict/);
+      // The newest finished model stays the one Predict uses.
+      await expect(modelRow('photos-own-backbone').innerText()).resolves.toMatch(/used by Predict/);
 
       await go('Predict');
       const chosen = await page
         .getByRole('combobox', { name: 'Model' })
         .locator('option:checked')
         .innerText();
-      expect(chosen).toMatch(/^photos-quick/);
+      expect(chosen).toMatch(/^photos-own-backbone/);
       await expect(
         page
           .getByRole('combobox', { name: 'Model' })
