@@ -17,6 +17,7 @@ import {
 } from '../src-main/contract.js';
 import {
   createService,
+  toServiceError,
   type EngineApi,
   type EngineModel,
   type EngineTrainRequest,
@@ -24,6 +25,7 @@ import {
 } from '../src-main/service/index.js';
 import {
   MODEL_FORMAT_VERSION,
+  ModelFormatError,
   readModelFolder,
   writeModelFolder,
   type ModelMeta,
@@ -488,6 +490,32 @@ describe('service: training and jobs', () => {
     await expect(client.call('models.remove', { id: model.id })).resolves.toEqual({ removed: model.id });
   });
 
+  it('resumes a checkpoint without naming the dataset: its own folder and backbone, never a new one', async () => {
+    makeService();
+    const model = await train({ epochs: 1 });
+    const requests: EngineTrainRequest[] = [];
+    const trainModel = engine.trainModel;
+    engine.trainModel = (req) => (requests.push(req), trainModel(req));
+    // As the real engine does for photos: no backbone asked for → the default one.
+    engine.chooseBackbone = (given) => given ?? 'mobilenet-v1-0.25';
+    engine.prepareTransfer = async () => {
+      throw new Error('the checkpoint was trained without a backbone: none may be prepared');
+    };
+    const resumed = await client.run<'train'>('train.start', { resumeFrom: model.id });
+    expect(resumed.id).toBe(model.id);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({ resume: true, id: model.id, datasetRoot: ds });
+    expect(requests[0]!.backbone).toBeUndefined();
+    await expectError(service.call('train.start', {}), 'bad-request', 'dataset');
+  });
+
+  it("sends a damaged model file's detail, never the folder it sits in", () => {
+    const e = toServiceError(
+      new ModelFormatError('/home/u/.rank1/models/x', 'model.json: epoch -1 is below 0'),
+    );
+    expect(e.message).toBe('model.json: epoch -1 is below 0.');
+  });
+
   it('turns an engine failure into a failed job with the message', async () => {
     makeService();
     engine.trainModel = async () => {
@@ -720,6 +748,10 @@ describe('service: models', () => {
     service.grant(outDir);
     const written = await client.call('models.export', { id: model.id, dest: outDir });
     expect(written.path).toBe(path.join(outDir, 'renamed.rank1.zip'));
+    // A file already there is never overwritten (issue 15: not ours to replace).
+    const before = await fs.readFile(written.path!);
+    await expectError(service.call('models.export', { id: model.id, dest: outDir }), 'conflict', 'dest');
+    expect(await fs.readFile(written.path!)).toEqual(before);
     const fromPath = await client.call('models.import', { path: written.path! });
     expect(new Set([model.id, fromDrop.id, fromPath.id]).size).toBe(3);
 
