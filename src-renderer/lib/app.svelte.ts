@@ -53,6 +53,19 @@ export function pickModel(
   return byNewest.find((m) => !m.demo) ?? byNewest[0];
 }
 
+/**
+ * One entry per folder, the newest import of each: a folder evaluated with a model of another
+ * image size is imported again at that size, which must not list the folder twice (issue 15).
+ */
+export function onePerFolder(datasets: readonly DatasetSummary[]): DatasetSummary[] {
+  const newest = new Map<string, DatasetSummary>();
+  for (const d of datasets) {
+    const had = newest.get(d.root);
+    if (!had || Date.parse(d.importedAt) > Date.parse(had.importedAt)) newest.set(d.root, d);
+  }
+  return datasets.filter((d) => newest.get(d.root) === d);
+}
+
 /** The most recently imported dataset: the default for Train and Evaluate. */
 export function newestDataset(datasets: readonly DatasetSummary[]): DatasetSummary | undefined {
   return [...datasets].sort((a, b) => Date.parse(b.importedAt) - Date.parse(a.importedAt))[0];

@@ -3,7 +3,7 @@
  * for Predict; one accuracy names its images; the import's skipped files are said in words.
  */
 import { describe, expect, it } from 'vitest';
-import { pickModel } from '../../src-renderer/lib/app.svelte.js';
+import { onePerFolder, pickModel } from '../../src-renderer/lib/app.svelte.js';
 import { accuracyText, modelOptionLabel, statusText } from '../../src-renderer/lib/model-status.js';
 import { relativeTo, scanRefusal, skipReasonText, skippedSummary } from '../../src-renderer/lib/skipped.js';
 import { demoModel } from '../../src-renderer/lib/fake-service.js';
@@ -33,6 +33,19 @@ describe('incomplete models', () => {
       '43.3% on 30 validation images',
     );
     expect(accuracyText({})).toBe('—');
+  });
+});
+
+describe('Evaluate lists each folder once', () => {
+  it('keeps the newest import of a folder imported at two sizes', () => {
+    const ds = (id: string, root: string, importedAt: string) =>
+      ({ id, root, importedAt, images: 1, classes: [], preprocessing: {} }) as never;
+    const list = [
+      ds('a32', '/d/a', '2026-01-01T00:00:00Z'),
+      ds('b', '/d/b', '2026-01-02T00:00:00Z'),
+      ds('a64', '/d/a', '2026-01-03T00:00:00Z'),
+    ];
+    expect(onePerFolder(list).map((d: { id: string }) => d.id)).toEqual(['b', 'a64']);
   });
 });
 
