@@ -657,6 +657,12 @@ describe('service: prediction', () => {
     const names = await fs.readdir(path.join(dest, folder));
     expect(names.length).toBe(2 * copy.folders[folder]!);
     expect(names.some((n) => / \(1\)\.png$/.test(n))).toBe(true);
+    // The app's own data folder is never a destination (it is granted, but not the user's).
+    await expectError(
+      service.call('predictions.copy', { rows: items, dest: path.join(home, 'models') }),
+      'bad-request',
+      'dest',
+    );
     // A row pointing outside the grants refuses the whole copy.
     await expectError(
       service.call('predictions.copy', {

@@ -87,6 +87,14 @@ export async function copyPredictions(
   dest: string,
 ): Promise<Results['predictions.copy']> {
   const target = ctx.grants.check(dest, 'dest');
+  // The app's own folders (models, caches) are never an output for copies.
+  const inHome = nodePath.relative(ctx.home, target);
+  if (!inHome.startsWith('..') && !nodePath.isAbsolute(inHome))
+    throw new ServiceError(
+      'bad-request',
+      `${dest.slice(0, 300)} is inside the app's data folder; choose a folder of your own.`,
+      'dest',
+    );
   // Check every source before copying anything: one refused path refuses the whole request.
   const plan: { src: string; folder: string }[] = [];
   const skipped: { file: string; reason: string }[] = [];
