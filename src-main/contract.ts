@@ -232,6 +232,18 @@ export const operations = {
    */
   'backbones.import': z.strictObject({ path, output: name.optional() }),
   'backbones.list': z.strictObject({}),
+  /**
+   * Browser upload: `begin` makes a new folder under the data home, `chunk` appends bytes to one
+   * file (a relative path, made safe), `finish` closes it; then `datasets.import` the folder.
+   */
+  'uploads.begin': z.strictObject({ name }),
+  'uploads.chunk': z.strictObject({
+    uploadId: id,
+    path: path,
+    offset: z.number().int().min(0),
+    base64: z.string().max(8 * 1024 * 1024),
+  }),
+  'uploads.finish': z.strictObject({ uploadId: id }),
   'models.import': z
     .strictObject({ path: path.optional(), file: droppedFile.optional() })
     .refine((a) => !!a.path !== !!a.file, { message: 'give either path or file', path: ['path'] }),
@@ -373,6 +385,9 @@ export interface Results {
   'models.export': { path?: string; fileName: string; base64?: string };
   'backbones.import': BackboneSummary;
   'backbones.list': BackboneSummary[];
+  'uploads.begin': { uploadId: string; folder: string };
+  'uploads.chunk': { path: string; bytes: number };
+  'uploads.finish': { folder: string; files: number; bytes: number };
   'models.import': ModelSummary;
   evaluate: JobStarted;
   predict: JobStarted;

@@ -42,6 +42,7 @@ import { ModelCache } from './model-cache.js';
 import type { DataApi, EngineApi } from './ports.js';
 import { startPredict } from './predict.js';
 import { importBackboneFrom, listBackbones } from './backbones.js';
+import { beginUpload, finishUpload, uploadChunk } from './uploads.js';
 import { refuseWhileTraining, startTraining } from './train.js';
 
 export type * from './ports.js';
@@ -266,6 +267,9 @@ export class Service implements ServiceHandler {
       'models.import': (a) => importModelFrom(ctx, a),
       'backbones.import': (a) => importBackboneFrom(ctx, a),
       'backbones.list': () => listBackbones(ctx),
+      'uploads.begin': (a) => beginUpload(ctx, a),
+      'uploads.chunk': (a) => uploadChunk(ctx, a),
+      'uploads.finish': (a) => finishUpload(ctx, a),
 
       evaluate: (a) => startEvaluate(ctx, a),
       predict: (a) => startPredict(ctx, a),

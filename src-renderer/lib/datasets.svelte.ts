@@ -3,6 +3,10 @@ import { SvelteMap } from 'svelte/reactivity';
 import type { DatasetSummary, ScanSummary, ServiceClient } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
+import { fileToBase64 } from './files.js';
+
+/** Bytes per `uploads.chunk` message (about 1.4 MB as base64: far below the server's limits). */
+export const UPLOAD_CHUNK = 1024 * 1024;
 
 /**
  * The import report's cross-class duplicates (the same image under two labels), each with the
@@ -118,6 +122,8 @@ export class DatasetsState {
   selectedId = $state<string | null>(null);
   browseClass = $state<string>('');
 
+  /** An upload in progress: bytes sent of all. */
+  upload = $state<{ done: number; total: number; file?: string } | null>(null);
   /** The last import's summary: its report (skipped files with reasons) is not in `datasets.list`. */
   lastImport = $state.raw<DatasetSummary | null>(null);
 
@@ -184,6 +190,51 @@ export class DatasetsState {
       this.selectedId = summary?.id ?? null;
     } catch (err) {
       this.importError = errorText(err);
+    }
+  }
+
+  /**
+   * Browser upload (`rank1 serve`): picked or dropped files, with their folder paths, are sent in
+   * chunks into a new folder under the server's data home, then scanned and imported.
+   */
+  async uploadFiles(files: readonly File[]): Promise<void> {
+    this.error = null;
+    this.importError = null;
+    const list = files
+      .map((f) => ({ f, rel: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name }))
+      // Hidden files (.DS_Store, ._x) are system litter: the scan would ignore them anyway.
+      .filter(({ rel }) => !rel.split('/').some((p) => p.startsWith('.')));
+    if (!list.length) return void (this.error = 'No files to upload.');
+    const tops = new Set(list.map(({ rel }) => (rel.includes('/') ? rel.split('/')[0] : '')));
+    const top = tops.size === 1 ? [...tops][0]! : '';
+    const total = list.reduce((n, { f }) => n + f.size, 0);
+    this.upload = { done: 0, total };
+    try {
+      const { uploadId } = await this.app.client.call('uploads.begin', { name: top || 'upload' });
+      let done = 0;
+      for (const { f, rel } of list) {
+        const path = top ? rel.slice(top.length + 1) : rel;
+        let offset = 0;
+        do {
+          const part = f.slice(offset, offset + UPLOAD_CHUNK);
+          await this.app.client.call('uploads.chunk', {
+            uploadId,
+            path,
+            offset,
+            base64: await fileToBase64(part),
+          });
+          offset += part.size;
+          done += part.size;
+          this.upload = { done, total, file: path };
+        } while (offset < f.size);
+      }
+      const { folder } = await this.app.client.call('uploads.finish', { uploadId });
+      this.upload = null;
+      await this.doScan(folder);
+      if (this.scan) await this.doImport();
+    } catch (err) {
+      this.upload = null;
+      this.error = `Upload failed: ${errorText(err)}`;
     }
   }
 

@@ -400,6 +400,9 @@ export class FakeService implements ServiceHandler {
       this.backbones.push(b);
       return b;
     },
+    'uploads.begin': async ({ name }) => ({ uploadId: `u${++this.seq}`, folder: `/uploads/${name}` }),
+    'uploads.chunk': async ({ path, offset, base64 }) => ({ path, bytes: offset + atob(base64).length }),
+    'uploads.finish': async () => ({ folder: '/uploads/x', files: 0, bytes: 0 }),
     'backbones.list': async () => [
       { name: 'mobilenet-v1-0.25', description: 'MobileNet v1 0.25 (shipped with the app)', imported: false },
       ...this.backbones,
