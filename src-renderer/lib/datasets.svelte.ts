@@ -205,8 +205,9 @@ export class DatasetsState {
       // Hidden files (.DS_Store, ._x) are system litter: the scan would ignore them anyway.
       .filter(({ rel }) => !rel.split('/').some((p) => p.startsWith('.')));
     if (!list.length) return void (this.error = 'No files to upload.');
-    const tops = new Set(list.map(({ rel }) => (rel.includes('/') ? rel.split('/')[0] : '')));
-    const top = tops.size === 1 ? [...tops][0]! : '';
+    // The picked folder's own name (every path starts with it) names the upload's folder.
+    const tops = list.map(({ rel }) => (rel.includes('/') ? rel.split('/')[0]! : ''));
+    const top = tops.every((t) => t === tops[0]) ? tops[0]! : '';
     const total = list.reduce((n, { f }) => n + f.size, 0);
     this.upload = { done: 0, total };
     try {
