@@ -23,7 +23,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
@@ -32,6 +32,7 @@ import { chromiumArgs, chromiumPath, hasChromium, startServe, type Served } from
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const cifar = realpathSync(resolve(root, '../shared/data/cifar10/train'));
+const mnist = realpathSync(resolve(root, '../shared/data/mnist'));
 const offline = join(root, 'test/e2e/offline.cjs');
 const CLASSES = ['airplane', 'automobile', 'bird'];
 const PER_CLASS = 16;
@@ -266,6 +267,35 @@ describe.skipIf(!chromiumThere)(
       log('resumed to the end');
       await go('Models');
       await expect(modelRow('photos-cancel').getByTestId('model-status').count()).resolves.toBe(0);
+    });
+
+    it('uploads a folder from the browser (never granted to the server) and imports it', async () => {
+      // The folder sits outside everything the server may read: only its bytes travel.
+      const src = join(realpathSync(mkdtempSync(join(tmpdir(), 'rank1-upload-src-'))), 'digits-upload');
+      try {
+        for (const c of ['3', '8']) {
+          mkdirSync(join(src, c), { recursive: true });
+          for (const f of readdirSync(join(mnist, c)).sort().slice(0, 5))
+            copyFileSync(join(mnist, c, f), join(src, c, f));
+        }
+        writeFileSync(join(src, '.DS_Store'), 'litter');
+        await go('Datasets');
+        await page.getByLabel('Upload a folder…').setInputFiles(src);
+        const listed = page
+          .getByRole('list', { name: 'Imported datasets' })
+          .getByText(/uploads\/digits-upload$/);
+        await listed.waitFor({ timeout: 120_000 }).catch(async (e: unknown) => {
+          log(`Datasets view:\n${await page.locator('section').first().innerText()}`);
+          throw e;
+        });
+        await expect(page.getByText(/10 images in 2 classes/).count()).resolves.toBe(1);
+        const uploaded = join(served.home, 'uploads', 'digits-upload');
+        expect(readdirSync(uploaded).sort()).toEqual(['3', '8']);
+        expect(readdirSync(join(uploaded, '3'))).toHaveLength(5);
+        log('uploaded and imported');
+      } finally {
+        rmSync(dirname(src), { recursive: true, force: true });
+      }
     });
 
     it('never reached the network', () => {
