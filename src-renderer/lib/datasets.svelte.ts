@@ -3,7 +3,7 @@ import { SvelteMap } from 'svelte/reactivity';
 import type { DatasetSummary, ScanSummary, ServiceClient } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
-import { fileToBase64 } from './files.js';
+import { fileToBase64, type RelativeFile } from './files.js';
 
 /** Bytes per `uploads.chunk` message (about 1.4 MB as base64: far below the server's limits). */
 export const UPLOAD_CHUNK = 1024 * 1024;
@@ -197,11 +197,15 @@ export class DatasetsState {
    * Browser upload (`rank1 serve`): picked or dropped files, with their folder paths, are sent in
    * chunks into a new folder under the server's data home, then scanned and imported.
    */
-  async uploadFiles(files: readonly File[]): Promise<void> {
+  async uploadFiles(files: readonly (File | RelativeFile)[]): Promise<void> {
     this.error = null;
     this.importError = null;
     const list = files
-      .map((f) => ({ f, rel: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name }))
+      .map((x) =>
+        x instanceof File
+          ? { f: x, rel: (x as File & { webkitRelativePath?: string }).webkitRelativePath || x.name }
+          : { f: x.file, rel: x.rel },
+      )
       // Hidden files (.DS_Store, ._x) are system litter: the scan would ignore them anyway.
       .filter(({ rel }) => !rel.split('/').some((p) => p.startsWith('.')));
     if (!list.length) return void (this.error = 'No files to upload.');

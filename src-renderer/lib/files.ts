@@ -48,22 +48,36 @@ interface EntryLike {
   isFile: boolean;
   isDirectory: boolean;
   name: string;
+  /** '/folder/cats/1.jpg': the path inside the drop. */
+  fullPath?: string;
   file?(ok: (f: File) => void, err: (e: unknown) => void): void;
   createReader?(): { readEntries(ok: (es: EntryLike[]) => void, err: (e: unknown) => void): void };
 }
 
 /** Every file inside dropped items, walking dropped folders (browser drops carry no paths). */
 export async function filesFromDrop(dt: DataTransfer): Promise<File[]> {
+  return (await droppedFiles(dt)).map((d) => d.file);
+}
+
+/** A file from a pick or a drop with its path inside what was picked or dropped ('photos/cats/1.jpg'). */
+export interface RelativeFile {
+  file: File;
+  rel: string;
+}
+
+/** Dropped files and folders, walked, each with its path inside the drop (for uploads). */
+export async function droppedFiles(dt: DataTransfer): Promise<RelativeFile[]> {
   const entries: EntryLike[] = [];
   for (const item of Array.from(dt.items ?? [])) {
     const entry = (item as DataTransferItem & { webkitGetAsEntry?(): EntryLike | null }).webkitGetAsEntry?.();
     if (entry) entries.push(entry);
   }
-  if (!entries.length) return Array.from(dt.files ?? []);
-  const out: File[] = [];
+  if (!entries.length) return Array.from(dt.files ?? [], (file) => ({ file, rel: file.name }));
+  const out: RelativeFile[] = [];
   const walk = async (e: EntryLike): Promise<void> => {
     if (e.isFile && e.file) {
-      out.push(await new Promise<File>((ok, err) => e.file!(ok, err)));
+      const file = await new Promise<File>((ok, err) => e.file!(ok, err));
+      out.push({ file, rel: (e.fullPath ?? e.name).replace(/^\/+/, '') });
     } else if (e.isDirectory && e.createReader) {
       const reader = e.createReader();
       for (;;) {

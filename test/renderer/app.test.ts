@@ -112,6 +112,8 @@ describe('Train', () => {
     expect(fake.calls.find((c) => c.op === 'train.start')!.args).toEqual({
       dataset: 'ds-1',
       preset: 'balanced',
+      // A preset other than "Pretrained" is a network from scratch: it says so (issue 15).
+      backbone: 'none',
     });
     await screen.findByText(/Training finished/, {}, { timeout: 5000 });
     expect(app.train.curves.epoch).toEqual([1, 2, 3]);

@@ -7,6 +7,7 @@ import { onePerFolder, pickModel } from '../../src-renderer/lib/app.svelte.js';
 import { accuracyText, modelOptionLabel, statusText } from '../../src-renderer/lib/model-status.js';
 import { relativeTo, scanRefusal, skipReasonText, skippedSummary } from '../../src-renderer/lib/skipped.js';
 import { demoModel } from '../../src-renderer/lib/fake-service.js';
+import { droppedFiles } from '../../src-renderer/lib/files.js';
 
 const model = (id: string, createdAt: string, extra: object = {}) =>
   ({ ...demoModel(), id, name: id, demo: false, createdAt, ...extra }) as ReturnType<typeof demoModel>;
@@ -76,5 +77,40 @@ describe('skipped files in words', () => {
     expect(scanRefusal({ images: 0, classes: {} })).toMatch(/^No images found/);
     expect(scanRefusal({ images: 5, classes: { cat: 5 } })).toMatch(/^Only one class found/);
     expect(scanRefusal({ images: 5, classes: { cat: 3, dog: 2 } })).toBeNull();
+  });
+});
+
+describe('a dropped folder keeps its paths for the upload', () => {
+  it('walks folders and names each file by its path inside the drop', async () => {
+    const file = (name: string, fullPath: string) => ({
+      isFile: true,
+      isDirectory: false,
+      name,
+      fullPath,
+      file: (ok: (f: File) => void) => ok(new File(['x'], name)),
+    });
+    const dir = (name: string, fullPath: string, children: object[]) => {
+      let read = false;
+      return {
+        isFile: false,
+        isDirectory: true,
+        name,
+        fullPath,
+        createReader: () => ({
+          readEntries: (ok: (es: object[]) => void) => {
+            ok(read ? [] : children);
+            read = true;
+          },
+        }),
+      };
+    };
+    const root = dir('photos', '/photos', [
+      dir('cats', '/photos/cats', [file('1.jpg', '/photos/cats/1.jpg')]),
+      file('notes.txt', '/photos/notes.txt'),
+    ]);
+    const dt = { items: [{ webkitGetAsEntry: () => root }], files: [] } as unknown as DataTransfer;
+    const got = await droppedFiles(dt);
+    expect(got.map((g) => g.rel)).toEqual(['photos/cats/1.jpg', 'photos/notes.txt']);
+    expect(got[0]!.file.name).toBe('1.jpg');
   });
 });
