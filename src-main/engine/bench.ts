@@ -4,7 +4,14 @@
  * unique images per second. On wasm the step and the prediction run over worker threads
  * (engine/parallel; RANK1_WORKERS=0 runs in-process), as training does.
  */
+import fs from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
+import { prepareImage } from '../data/index.js';
+import { builtinBackbone } from './backbones/catalog.js';
+import { EMBED_BATCH, toInput } from './backbones/embedder.js';
+import { loadBackbone } from './backbones/index.js';
+import { onnxCacheFile } from './backbones/onnx-embedder.js';
+import { createSession } from './onnx/runtime.js';
 import { currentBackend } from './backends/index.js';
 import { resolveModelConfig } from './defaults.js';
 import { tileMembers } from './inference.js';
@@ -118,3 +125,115 @@ export async function benchResnet20(opts: BenchOptions): Promise<BenchResult[]> 
 }
 
 const round = (v: number) => Math.round(v * 10) / 10;
+
+export interface EmbedBenchResult {
+  /** 'decode': image files → stored pixels (sharp); 'embed': stored pixels → features. */
+  phase: 'decode' | 'embed';
+  images_per_s: number;
+  /** 'sharp' (decode), 'tfjs', 'onnxruntime' (our embedder), 'onnxruntime-raw' (the converted network alone). */
+  backend: string;
+  device: string;
+  backbone: string;
+  images: number;
+  size: number;
+}
+
+export interface EmbedBenchOptions {
+  backbone: string;
+  /** Image files to decode and embed (e.g. a photo folder's first N files). */
+  files: readonly string[];
+  /** Stored side in pixels the images are decoded to (the backbone resizes to its input). */
+  size: number;
+  /** Which embedders to time (default both). */
+  engines?: readonly ('tfjs' | 'onnx')[];
+}
+
+/**
+ * Embedding throughput (issue 18): decode once (timed apart), then each engine embeds the same
+ * pixels after one warm-up batch (which also converts and verifies the ONNX model), then the
+ * converted network alone on raw onnxruntime-node, fed the same preprocessed tensors.
+ */
+export async function benchEmbed(opts: EmbedBenchOptions): Promise<EmbedBenchResult[]> {
+  const n = opts.files.length;
+  const per = opts.size * opts.size * 3;
+  const pixels = new Uint8Array(n * per);
+  const prep = {
+    size: opts.size,
+    channels: 3 as const,
+    fit: 'cover' as const,
+    background: { r: 255, g: 255, b: 255 },
+  };
+  let t0 = performance.now();
+  for (let i = 0; i < n; i++) pixels.set((await prepareImage(opts.files[i]!, prep)).pixels, i * per);
+  const decodeS = (performance.now() - t0) / 1000;
+  const base = { backbone: opts.backbone, images: n, size: opts.size };
+  const out: EmbedBenchResult[] = [
+    { phase: 'decode', images_per_s: round(n / decodeS), backend: 'sharp', device: 'cpu', ...base },
+  ];
+  const shape = [opts.size, opts.size, 3] as const;
+  let onnxSha: string | undefined;
+  for (const engine of opts.engines ?? (['tfjs', 'onnx'] as const)) {
+    const bb = await loadBackbone({ name: opts.backbone }, { engine });
+    try {
+      await bb.embed(pixels.subarray(0, Math.min(n, EMBED_BATCH) * per), Math.min(n, EMBED_BATCH), shape);
+      t0 = performance.now();
+      await bb.embed(pixels, n, shape);
+      const s = (performance.now() - t0) / 1000;
+      out.push({
+        phase: 'embed',
+        images_per_s: round(n / s),
+        backend: bb.backend ?? engine,
+        device: bb.device ?? '',
+        ...base,
+      });
+      if (bb.backend === 'onnxruntime') onnxSha = bb.sha256;
+    } finally {
+      bb.dispose();
+    }
+  }
+  if (onnxSha) {
+    // The converted network alone: the cached .onnx, fed already-preprocessed batches.
+    const file = onnxCacheFile(onnxSha, builtinBackbone(opts.backbone)?.embedding);
+    const bytes = new Uint8Array(await fs.readFile(file).catch(() => new Uint8Array()));
+    if (bytes.length > 0) {
+      const info = await createSession(bytes);
+      try {
+        const size = (info.session.inputMetadata[0] as { shape?: (number | string)[] } | undefined)
+          ?.shape?.[1];
+        const inputSize = typeof size === 'number' ? size : 224;
+        const batches: Float32Array[] = [];
+        const counts: number[] = [];
+        for (let s = 0; s < n; s += EMBED_BATCH) {
+          const c = Math.min(EMBED_BATCH, n - s);
+          const x = toInput(pixels.subarray(s * per, (s + c) * per), c, shape, inputSize);
+          batches.push((await x.data()) as Float32Array);
+          counts.push(c);
+          x.dispose();
+        }
+        const run = (i: number) =>
+          info.session.run({
+            [info.session.inputNames[0]!]: new info.ort.Tensor('float32', batches[i]!, [
+              counts[i]!,
+              inputSize,
+              inputSize,
+              3,
+            ]),
+          });
+        await run(0);
+        t0 = performance.now();
+        for (let i = 0; i < batches.length; i++) await run(i);
+        const s = (performance.now() - t0) / 1000;
+        out.push({
+          phase: 'embed',
+          images_per_s: round(n / s),
+          backend: 'onnxruntime-raw',
+          device: info.device,
+          ...base,
+        });
+      } finally {
+        await info.session.release();
+      }
+    }
+  }
+  return out;
+}
