@@ -12,6 +12,7 @@ import {
   type TrainConfig,
 } from '../engine/index.js';
 import { choiceArg, intArg, numArg, printJson, progressBar, runCommand } from './common.js';
+import { METHODS } from '../engine/types.js';
 
 interface TrainOptions {
   out: string;
@@ -48,11 +49,7 @@ export function registerTrain(program: Command): void {
       'mlp | cnn | resnet20 | wrn-28-10 (default: chosen from the data)',
       choiceArg(['mlp', 'cnn', 'resnet20', 'wrn-28-10'] as const),
     )
-    .option(
-      '--method <method>',
-      'rank1 | deterministic | batchensemble',
-      choiceArg(['rank1', 'deterministic', 'batchensemble'] as const),
-    )
+    .option('--method <method>', METHODS.join(' | '), choiceArg(METHODS))
     .option('--members <k>', 'mixture components K (default 4)', intArg(1, 16))
     .option('--posterior <p>', 'gaussian | cauchy', choiceArg(['gaussian', 'cauchy'] as const))
     .option(

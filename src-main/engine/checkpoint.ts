@@ -3,7 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NamedWeight } from '../store/model-folder.js';
-import { namedVariables, type Rank1Model } from './models.js';
+import { namedVariables, type Rank1Model } from './models/index.js';
 import type { FeatureStats } from './ood.js';
 
 const OOD_PREFIX = 'ood/';

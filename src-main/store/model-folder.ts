@@ -7,7 +7,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import type { EpochMetrics, ModelConfig, TrainConfig, DatasetMetrics } from '../engine/types.js';
+import type {
+  Calibration,
+  DatasetMetrics,
+  EpochMetrics,
+  ModelConfig,
+  PredictionPlan,
+  TrainConfig,
+} from '../engine/types.js';
 import type { Preprocessing } from '../data/types.js';
 
 export const MODEL_FORMAT = 'rank1-studio-model';
@@ -51,6 +58,10 @@ export interface ModelMeta {
   backend?: { name: string; device: string };
   backbone?: { name: string; sha256: string; embeddingSize: number } | null;
   ood?: OodFit;
+  /** How prediction fixes the rank-1 factors; absent in old folders (then derived from train.seed). */
+  prediction?: PredictionPlan;
+  /** Temperature of the member softmaxes; absent = 1. */
+  calibration?: Calibration;
   /** Epoch reached; a checkpoint with epoch < train.epochs can resume. */
   epoch: number;
   optimizerState?: WeightSpec[];

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src-main/engine/backends/index.js';
 import { loadModel } from '../../src-main/engine/predict.js';
 import { makeTrainStep, trainModel, type TrainRequest } from '../../src-main/engine/train.js';
-import { buildModel } from '../../src-main/engine/models.js';
+import { buildModel } from '../../src-main/engine/models/index.js';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
 import { createOptimizer } from '../../src-main/engine/optimizer.js';
 import { Rng } from '../../src-main/engine/random.js';
