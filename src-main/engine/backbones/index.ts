@@ -10,6 +10,7 @@
  *   'PATH:/abs/folder' or 'PATH:/abs/folder#output_name'     an imported folder (+ embedding output)
  */
 import fs from 'node:fs/promises';
+import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { dataHome } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
@@ -57,6 +58,9 @@ export interface Backbone {
   readonly fallbacks?: readonly string[];
   /** Embeddings of `count` uint8 HWC images of the given shape: [count, embeddingSize]. */
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
+  /** The TF.js network from the input to the embedding and its input side (the ONNX export reads them). */
+  readonly net?: tf.LayersModel;
+  readonly inputSize?: number;
   dispose(): void;
 }
 
@@ -293,6 +297,8 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
       return e.backend === 'tfjs' ? tfjsDevice() : (e.device ?? e.backend);
     },
     fallbacks,
+    net: embedder.net,
+    inputSize: embedder.inputSize,
     embed: (pixels, count, shape) => embedder.embed(pixels, count, shape),
     dispose: () => embedder.dispose(),
   };
