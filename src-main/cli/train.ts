@@ -11,6 +11,7 @@ import {
   type ModelConfig,
   type TrainConfig,
 } from '../engine/index.js';
+import { checkOutputFolder } from '../store/index.js';
 import { choiceArg, intArg, numArg, printJson, progressBar, runCommand } from './common.js';
 import { METHODS } from '../engine/types.js';
 
@@ -82,6 +83,8 @@ export function registerTrain(program: Command): void {
     .option('--json', 'one JSON line per epoch, then {"model", "val"}')
     .action((dir: string, o: TrainOptions, cmd: Command) =>
       runCommand('train', async (signal) => {
+        // Before any work (issue 13): --out is new, empty or a model folder of ours, never the dataset.
+        await checkOutputFolder(o.out, { dataset: dir });
         const backend = await initBackend(o.backend);
         const ds = await importDataset(dir, {
           imageSize: o.imageSize,

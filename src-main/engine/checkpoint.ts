@@ -2,7 +2,7 @@
  * Between live variables and the store's named float32 arrays.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { NamedWeight } from '../store/model-folder.js';
+import type { NamedWeight } from './model-format.js';
 import { namedVariables, type Rank1Model } from './models/index.js';
 import type { FeatureStats } from './ood.js';
 

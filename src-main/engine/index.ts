@@ -3,7 +3,7 @@
  * metrics. This file is the only one other rooms import.
  */
 export * from './types.js';
-export { initBackend, currentBackend, availableBackends } from './backends/index.js';
+export { initBackend, currentBackend, availableBackends, VERBOSE_ENV } from './backends/index.js';
 export { trainModel, type TrainRequest } from './train.js';
 export { compareMethods, parameterCount, type CompareRequest, type CompareRow } from './compare.js';
 export { loadModel, type LoadedModel, type EvaluationReport } from './predict.js';

@@ -3,7 +3,7 @@
  * flag) and evaluation over a dataset, optionally against an OOD set.
  */
 import type { ExampleSet } from '../data/types.js';
-import { readModelFolder, type ModelMeta } from '../store/model-folder.js';
+import { readModelFolder, type ModelMeta } from './model-format.js';
 import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, statsFromWeights } from './checkpoint.js';
 import { evaluateExamples, summarize, type EvaluatedImage, type MemberRunner } from './evaluate.js';

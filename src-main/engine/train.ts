@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ExampleSet, Preprocessing } from '../data/types.js';
-import { readModelFolder, writeModelFolder, type ModelMeta } from '../store/model-folder.js';
+import { readModelFolder, writeModelFolder, type ModelMeta } from './model-format.js';
 import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, collectWeights } from './checkpoint.js';
 import {

@@ -7,7 +7,7 @@
  * Skipped, with the reason printed, only when /usr/bin/chromium is missing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -15,7 +15,8 @@ import { installDemoModel } from '../../src-main/store/demo.js';
 import { chromiumArgs, chromiumPath, startServe, type Served } from './serve.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const data = resolve(root, '../shared/data');
+// Resolved: ../shared may be a symlink, and the app shows the real path of what it imported.
+const data = realpathSync(resolve(root, '../shared/data'));
 const shots = join(root, 'test-results/screenshots');
 
 const hasChromium = existsSync(chromiumPath);
@@ -162,8 +163,22 @@ describe.skipIf(!hasChromium)('Rank-1 Studio in Chromium against rank1 serve', (
     await expect(page.getByRole('figure', { name: 'Entropy histogram' }).isVisible()).resolves.toBe(true);
     // The model's own flag (Mahalanobis) is reported beside entropy and MI.
     await expect(page.getByTestId('ood-flag-rates').innerText()).resolves.toMatch(
-      /catches \d+(\.\d)?% of the OOD folder/,
+      /catches \d+(\.\d)?% of the [\d,]+ images in the OOD folder/,
     );
+    // The summary and the table share one definition of each rate on the same images: the table's
+    // FPR at 95% TPR is the OOD share missed by the threshold that flags 5% of these images, so a
+    // flag that raises more than 5% of them catches at least 1 − FPR, and one that raises less, at most.
+    const summary = page.getByTestId('ood-flag-rates');
+    const [score, flaggedIn, caught] = await Promise.all(
+      ['data-score', 'data-flagged-in', 'data-caught'].map((a) => summary.getAttribute(a)),
+    );
+    const fpr95 = Number(
+      await page.locator(`tr[data-score="${score}"] td[data-fpr95]`).getAttribute('data-fpr95'),
+    );
+    log(`flag ${score}: flags ${flaggedIn} of validation, catches ${caught}; table FPR@95 ${fpr95}`);
+    if (Number(flaggedIn) > 0.05) expect(Number(caught)).toBeGreaterThanOrEqual(1 - fpr95 - 1e-9);
+    if (Number(flaggedIn) < 0.05) expect(Number(caught)).toBeLessThanOrEqual(1 - fpr95 + 1e-9);
+    await expect(page.getByTestId('ood-best').innerText()).resolves.toMatch(/Best score for this model/);
     await shot('evaluate', 1330);
   });
 

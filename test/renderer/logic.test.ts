@@ -78,7 +78,11 @@ describe('stats', () => {
     expect(auroc([0, 0.1, 0.2], [0.5, 0.6])).toBe(1);
     expect(auroc([0.5, 0.6], [0, 0.1])).toBe(0);
     expect(auroc([1, 1], [1, 1])).toBe(0.5);
-    expect(fprAtTpr([0, 0.1, 0.2, 0.9], [0.5, 0.6, 0.7, 0.8])).toBe(0.25);
+    // The engine's definition: the threshold keeps 95% of in-distribution images; FPR is the share
+    // of OOD images that pass it (here 0.5 of [0.5, 0.99, 1.2, 2] under the threshold 0.9).
+    const inScores = Array.from({ length: 20 }, (_, i) => i * 0.05);
+    expect(fprAtTpr(inScores, [0.5, 0.99, 1.2, 2])).toBe(0.25);
+    expect(fprAtTpr([0, 0.1, 0.2, 0.9], [0.5, 0.6, 0.7, 0.8])).toBe(1);
   });
 });
 
@@ -268,6 +272,13 @@ describe('app helpers', () => {
     expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, backbone: 'none' })).toMatchObject({
       backbone: 'none',
     });
+    // Opening Advanced changes nothing by itself: no epochs of its own (the preset's count runs),
+    // and "Pretrained" keeps its backbone (issue 15: it silently became a from-scratch CNN).
+    expect(trainArgsOf('ds', '', 'quick', defaultAdvanced)).not.toHaveProperty('epochs');
+    expect(trainArgsOf('ds', '', 'pretrained', defaultAdvanced)).toMatchObject({
+      backbone: 'mobilenet-v1-0.25',
+    });
+    expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, epochs: 3 })).toMatchObject({ epochs: 3 });
     const a = trainArgsOf('ds', 'n', 'best', { ...defaultAdvanced, method: 'deterministic' });
     expect(a).toMatchObject({
       name: 'n',
@@ -368,5 +379,33 @@ describe('choosing the OOD flag score', () => {
     refuse = true;
     await ev.useForFlag('knn');
     expect(ev.error).toMatch(/no fitted threshold/);
+  });
+});
+
+describe('training curves', () => {
+  it('plots the NLL (data term) and the KL term apart, never their sum', async () => {
+    const { charts } = await import('../../src-renderer/lib/curves.js');
+    const keys = charts.flatMap((c) => c.series.map((s) => s.key));
+    expect(keys).not.toContain('trainLoss');
+    expect(keys).not.toContain('valLoss');
+    expect(charts.find((c) => c.series.some((s) => s.key === 'trainNll'))?.title).toMatch(/NLL/);
+    expect(charts.find((c) => c.series.some((s) => s.key === 'kl'))?.title).toMatch(/KL term/);
+  });
+});
+
+describe('copy into class folders', () => {
+  it('says how many were not copied and why', async () => {
+    const { copyNotice } = await import('../../src-renderer/lib/predict.svelte.js');
+    expect(
+      copyNotice({
+        dest: '/out',
+        copied: 1,
+        folders: { '3': 1 },
+        skipped: [
+          { file: 'a.png', reason: 'dropped image (no file on disk)' },
+          { file: 'b.png', reason: 'dropped image (no file on disk)' },
+        ],
+      }),
+    ).toBe('Copied 1 image(s) into /out (3: 1). 2 not copied: dropped image (no file on disk) ×2.');
   });
 });

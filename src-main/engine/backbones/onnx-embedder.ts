@@ -12,15 +12,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { dataHome } from '../../data/index.js';
 import { BATCH, OnnxGraph, serializeModel } from '../onnx/graph.js';
 import { createSession, type OrtOptions, type OrtSessionInfo } from '../onnx/runtime.js';
 import { convertLayersModel, fromNhwc, globalAveragePool } from '../onnx/tfjs-layers.js';
-import { runBatches, type Embedder } from './embedder.js';
+import { EMBED_BATCH, inputPixels, type Embedder } from './embedder.js';
 
 /** Bump when the conversion changes: cached .onnx files of another version are rebuilt. */
-export const CONVERTER_VERSION = 1;
+export const CONVERTER_VERSION = 2;
 /** Largest |ONNX − TF.js| feature difference accepted (issue 18). */
 export const VERIFY_TOLERANCE = 1e-4;
 /** Images of the first call compared against TF.js before the converted network is trusted. */
@@ -39,10 +39,17 @@ export interface OnnxEmbedOptions extends OrtOptions {
 const cacheRoot = () => path.join(dataHome(), 'backbones', 'onnx');
 const sha256hex = (b: Uint8Array | string) => crypto.createHash('sha256').update(b).digest('hex');
 
-/** The ONNX model of an embedding network: NHWC [-1, 1] images in, [batch, D] features out. */
+/**
+ * The ONNX model of an embedding network. Input: pixels at the input size as float32 NHWC values
+ * in [0, 255], 1 or 3 channels (`inputPixels`); in the graph, as `toInput` does: grey tiled to
+ * RGB, x / 127.5 − 1, then the network, then global average pooling of a spatial output.
+ */
 export function embeddingModel(net: tf.LayersModel, size: number, meta: Record<string, string>): Uint8Array {
   const g = new OnnxGraph('rank1_backbone');
-  const x = g.input('pixels', [BATCH, size, size, 3]);
+  const px = g.input('pixels', [BATCH, size, size, 'channels']);
+  const rgb = g.op('Expand', [px, g.int64s('rgb_shape', [1, 1, 1, 3])]);
+  const scaled = g.op('Div', [rgb, g.initializer('half_range', Float32Array.of(127.5), [])]);
+  const x = g.op('Sub', [scaled, g.initializer('one', Float32Array.of(1), [])]);
   const [y] = convertLayersModel(g, net, [fromNhwc(g, x)]);
   let out = globalAveragePool(g, y!);
   if (out.rank !== 2) out = { name: g.op('Flatten', [out.name], { axis: 1 }), rank: 2, nchw: false };
@@ -129,14 +136,21 @@ export async function onnxEmbedder(tfjs: Embedder, opts: OnnxEmbedOptions): Prom
   const outputName = ort.session.outputNames[0]!;
   let active = true;
 
-  const forward = async (x: tf.Tensor4D): Promise<tf.Tensor2D> => {
-    const data = (await x.data()) as Float32Array;
-    const out = await ort.session.run({ [inputName]: new ort.ort.Tensor('float32', data, x.shape) });
-    const y = out[outputName]!;
-    return tf.tensor2d(y.data as Float32Array, y.dims as [number, number]);
+  const onnxEmbed = async (pixels: Uint8Array, count: number, shape: readonly [number, number, number]) => {
+    const per = shape[0] * shape[1] * shape[2];
+    if (pixels.length < count * per)
+      throw new RangeError(`embed: ${pixels.length} bytes for ${count} images of ${shape.join('×')}`);
+    const size = tfjs.inputSize;
+    const out = new Float32Array(count * tfjs.embeddingSize);
+    for (let s = 0; s < count; s += EMBED_BATCH) {
+      const n = Math.min(EMBED_BATCH, count - s);
+      const x = await inputPixels(pixels.subarray(s * per, (s + n) * per), n, shape, size);
+      const dims = [n, size, size, shape[2]];
+      const res = await ort.session.run({ [inputName]: new ort.ort.Tensor('float32', x, dims) });
+      out.set(res[outputName]!.data as Float32Array, s * tfjs.embeddingSize);
+    }
+    return out;
   };
-  const onnxEmbed = async (pixels: Uint8Array, count: number, shape: readonly [number, number, number]) =>
-    (await runBatches(pixels, count, shape, tfjs.inputSize, forward)).data;
 
   const stop = async (reason: string) => {
     active = false;

@@ -31,6 +31,26 @@ const maxDiff = (a: Float32Array, b: Float32Array) =>
   a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 describe('ONNX Runtime embedder', () => {
+  it('224-px photos (no resize: native copy into ONNX Runtime) give the same features as TF.js', async () => {
+    const big = await cifarPhotos(3, 224);
+    const tfjs = await loadBackbone({ name: 'mobilenet-v1-0.25' }, { engine: 'tfjs' });
+    const onnx = await loadBackbone({ name: 'mobilenet-v1-0.25' }, { engine: 'onnx' });
+    try {
+      expect(onnx.backend).toBe('onnxruntime');
+      const want = await tfjs.embed(big, 3, [224, 224, 3]);
+      expect(maxDiff(want, await onnx.embed(big, 3, [224, 224, 3]))).toBeLessThan(VERIFY_TOLERANCE);
+      const grey = big.filter((_, i) => i % 3 === 1);
+      expect(
+        maxDiff(await tfjs.embed(grey, 3, [224, 224, 1]), await onnx.embed(grey, 3, [224, 224, 1])),
+      ).toBeLessThan(VERIFY_TOLERANCE);
+      expect(onnx.backend).toBe('onnxruntime');
+      expect(onnx.fallbacks).toEqual([]);
+    } finally {
+      tfjs.dispose();
+      onnx.dispose();
+    }
+  });
+
   it.each([
     ['mobilenet-v1-0.25', 'mobilenet-v1-0.25'],
     ['mobilenet-v2-0.35 (the Teachable Machine folder)', V2],
@@ -56,7 +76,7 @@ describe('ONNX Runtime embedder', () => {
         ).toBeLessThan(VERIFY_TOLERANCE);
         const file = onnxCacheFile(onnx.sha256, ref === V2 ? 'layers[0]' : 'global_average_pooling2d_1');
         const bytes = new Uint8Array(await fs.readFile(file));
-        expect(readMetadata(bytes)).toMatchObject({ source_sha256: onnx.sha256, converter: '1' });
+        expect(readMetadata(bytes)).toMatchObject({ source_sha256: onnx.sha256, converter: '2' });
         const index = JSON.parse(await fs.readFile(file.replace(/\.onnx$/, '.json'), 'utf8')) as Record<
           string,
           unknown
