@@ -12,7 +12,7 @@
  * (LoadedModel.predictionFactors, the one source); transfer models carry their backbone, converted
  * by engine/onnx. A layer that cannot be expressed throws UnsupportedLayerError naming it.
  */
-import { readModelFolder, type ModelMeta } from '../../store/model-folder.js';
+import { readModelFolder, type ModelMeta } from '../model-format.js';
 import { loadBackbone } from '../backbones/index.js';
 import { assignWeights, statsFromWeights } from '../checkpoint.js';
 import { membersOf } from '../defaults.js';
