@@ -189,6 +189,10 @@ export const defaultSettings: Settings = {
   oodTpr: 0.95,
 };
 
+/** What `models.export` writes. */
+export const EXPORT_FORMATS = ['zip', 'onnx'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
 export const operations = {
   'system.info': z.strictObject({}),
   'datasets.scan': z.strictObject({ path }),
@@ -222,7 +226,8 @@ export const operations = {
     id,
     score: z.enum(['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn']),
   }),
-  'models.export': z.strictObject({ id, dest: path.optional() }),
+  /** 'zip': the backup this app imports again; 'onnx': one file for deployment (docs/export.md). */
+  'models.export': z.strictObject({ id, dest: path.optional(), format: z.enum(EXPORT_FORMATS).optional() }),
   'models.import': z
     .strictObject({ path: path.optional(), file: droppedFile.optional() })
     .refine((a) => !!a.path !== !!a.file, { message: 'give either path or file', path: ['path'] }),

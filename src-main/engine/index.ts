@@ -20,3 +20,10 @@ export {
   backboneName,
   type TransferProgress,
 } from './backbones/index.js';
+export {
+  exportOnnx,
+  writeExportFile,
+  ExportTargetError,
+  UnsupportedLayerError,
+  type OnnxExport,
+} from './export/index.js';

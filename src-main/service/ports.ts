@@ -27,6 +27,9 @@ export interface EngineApi {
   /** Loads (downloads) a backbone and embeds the splits; undefined for 'none'. */
   prepareTransfer?: typeof engine.prepareTransfer;
   chooseBackbone?: typeof engine.chooseBackbone;
+  /** The ONNX export (engine/export); absent in fakes. */
+  exportOnnx?: typeof engine.exportOnnx;
+  writeExportFile?: typeof engine.writeExportFile;
 }
 
 export type ImportedDataset = data.ImportedDataset;
