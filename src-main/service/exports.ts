@@ -37,9 +37,13 @@ export async function exportModel(
     throw modelLoadError(id, e);
   }
   if (dest !== undefined) {
-    let target = ctx.grants.check(dest, 'dest');
-    const stat = await fs.stat(target).catch(() => undefined);
-    if (stat?.isDirectory()) target = nodePath.join(target, fileName);
+    const target = await exportTarget(ctx, dest, fileName);
+    if (!(await replaceableZip(target)))
+      throw new ServiceError(
+        'conflict',
+        `${target} already exists and is not a model backup of this app; choose another file name.`,
+        'dest',
+      );
     await writeFileAtomic(target, zip);
     return { path: target, fileName: nodePath.basename(target) };
   }
@@ -101,6 +105,15 @@ async function exportOnnxFile(
     fileName,
     base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
   };
+}
+
+/** True when nothing is at `file`, or a model zip of this app (a zip holding a model.json entry). */
+async function replaceableZip(file: string): Promise<boolean> {
+  const stat = await fs.lstat(file).catch(() => undefined);
+  if (!stat) return true;
+  if (!stat.isFile() || stat.size > MAX_MODEL_BYTES) return false;
+  const head = await fs.readFile(file);
+  return head.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1')) && head.includes('model.json');
 }
 
 /** A granted destination: the file itself, or `fileName` inside a granted folder. */

@@ -78,3 +78,18 @@ describe('models.export format onnx', () => {
     expect(zip.fileName).toMatch(/\.rank1\.zip$/);
   });
 });
+
+describe('models.export format zip (the backup)', () => {
+  it('replaces an earlier backup but not a file that is not one', async () => {
+    const dir = path.join(tmp, 'backups');
+    await fs.mkdir(dir);
+    service.grant(dir);
+    const first = (await service.call('models.export', { id: 'demo-digits', dest: dir })) as ExportResult;
+    await service.call('models.export', { id: 'demo-digits', dest: first.path! });
+    const other = path.join(dir, 'photos.zip');
+    await fs.writeFile(other, 'PK\x03\x04 not a model');
+    const e = await errorOf(service.call('models.export', { id: 'demo-digits', dest: other }));
+    expect(e.code).toBe('conflict');
+    expect(await fs.readFile(other, 'latin1')).toBe('PK\x03\x04 not a model');
+  });
+});
