@@ -307,6 +307,14 @@ export interface ModelSummary {
   backbone?: { name: string; sha256: string } | null;
   ood?: { score: string; threshold: number; tpr: number; thresholds?: Record<string, number> };
   demo?: boolean;
+  /** `incomplete`: a cancelled or crashed run's resumable checkpoint at `epoch` of `epochs` (issue 15). */
+  status?: 'complete' | 'incomplete';
+  epoch?: number;
+  epochs?: number;
+  /** The one accuracy shown for the model: measured on `count` images of `split`. */
+  accuracy?: { value: number; split: 'val'; count: number };
+  /** Carried by every prediction of this model (e.g. no OOD threshold yet). */
+  warning?: string;
 }
 
 export interface EvaluateResult {

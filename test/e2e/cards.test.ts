@@ -72,13 +72,13 @@ describe.skipIf(!hasChromium)('Prediction cards at 1,280 px', () => {
     const boxes = await cards.evaluateAll((els) =>
       els.map((card) => {
         const c = card.getBoundingClientRect();
-        const outside = [...card.querySelectorAll('*')]
+        const outside = Array.from(card.querySelectorAll('*'))
           .filter((el) => {
             const r = el.getBoundingClientRect();
             return r.width > 0 && (r.right > c.right + 0.5 || r.left < c.left - 0.5);
           })
           .map((el) => el.className || el.tagName);
-        const badges = [...card.querySelectorAll('.badge')].map((b) => {
+        const badges = Array.from(card.querySelectorAll('.badge')).map((b) => {
           const r = b.getBoundingClientRect();
           return { right: r.right, visible: r.width > 0 && r.right <= c.right };
         });
