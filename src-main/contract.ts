@@ -7,6 +7,7 @@
  * progress and results arrive as `job.*` events, and `jobs.cancel` stops them.
  */
 import { z } from 'zod';
+import { METHODS } from './engine/types.js';
 import type {
   DatasetMetrics,
   EpochMetrics,
@@ -98,7 +99,7 @@ export const trainArgs = z.strictObject({
   preset: z.enum(['quick', 'balanced', 'best']).optional(),
   arch: z.enum(['auto', 'mlp', 'cnn', 'resnet20', 'wrn-28-10']).optional(),
   backbone: z.string().min(1).max(MAX_PATH).optional(),
-  method: z.enum(['rank1', 'deterministic', 'batchensemble']).optional(),
+  method: z.enum(METHODS).optional(),
   members: z.number().int().min(1).max(16).optional(),
   posterior: z.enum(['gaussian', 'cauchy']).optional(),
   epochs: z.number().int().min(1).max(1000).optional(),

@@ -4,11 +4,19 @@
  * unique images per second. On wasm the step and the prediction run over worker threads
  * (engine/parallel; RANK1_WORKERS=0 runs in-process), as training does.
  */
+import fs from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
+import { prepareImage } from '../data/index.js';
+import { builtinBackbone } from './backbones/catalog.js';
+import { EMBED_BATCH, inputPixels } from './backbones/embedder.js';
+import { loadBackbone } from './backbones/index.js';
+import { onnxCacheFile } from './backbones/onnx-embedder.js';
+import { createSession } from './onnx/runtime.js';
+import type { Tensor } from 'onnxruntime-node';
 import { currentBackend } from './backends/index.js';
 import { resolveModelConfig } from './defaults.js';
 import { tileMembers } from './inference.js';
-import { buildModel } from './models.js';
+import { buildModel } from './models/index.js';
 import { createOptimizer } from './optimizer.js';
 import {
   deviceWithWorkers,
@@ -118,3 +126,128 @@ export async function benchResnet20(opts: BenchOptions): Promise<BenchResult[]> 
 }
 
 const round = (v: number) => Math.round(v * 10) / 10;
+
+export interface EmbedBenchResult {
+  /** 'decode': image files → stored pixels (sharp); 'embed': stored pixels → features. */
+  phase: 'decode' | 'embed';
+  images_per_s: number;
+  /** 'sharp' (decode), 'tfjs', 'onnxruntime' (our embedder), 'onnxruntime-raw' (the converted network alone). */
+  backend: string;
+  device: string;
+  backbone: string;
+  images: number;
+  size: number;
+}
+
+export interface EmbedBenchOptions {
+  backbone: string;
+  /** Image files to decode and embed (e.g. a photo folder's first N files). */
+  files: readonly string[];
+  /** Stored side in pixels the images are decoded to (the backbone resizes to its input). */
+  size: number;
+  /** Which embedders to time (default both). */
+  engines?: readonly ('tfjs' | 'onnx')[];
+  /** Interleaved timed passes per engine; the best is reported (default 3). */
+  repeats?: number;
+}
+
+/**
+ * Embedding throughput (issue 18): decode once (timed apart), then each engine embeds the same
+ * pixels after one warm-up batch (which also converts and verifies the ONNX model), and the
+ * converted network alone on raw onnxruntime-node, fed the same pixels already batched. The timed
+ * passes are interleaved `repeats` times and the best of each is reported, so a machine whose load
+ * changes during the run does not favour whichever engine ran first.
+ */
+export async function benchEmbed(opts: EmbedBenchOptions): Promise<EmbedBenchResult[]> {
+  const n = opts.files.length;
+  const per = opts.size * opts.size * 3;
+  const pixels = new Uint8Array(n * per);
+  const prep = {
+    size: opts.size,
+    channels: 3 as const,
+    fit: 'cover' as const,
+    background: { r: 255, g: 255, b: 255 },
+  };
+  let t0 = performance.now();
+  for (let i = 0; i < n; i++) pixels.set((await prepareImage(opts.files[i]!, prep)).pixels, i * per);
+  const decodeS = (performance.now() - t0) / 1000;
+  const shape = [opts.size, opts.size, 3] as const;
+  const warm = Math.min(n, EMBED_BATCH);
+
+  interface Runner {
+    backend: string;
+    device: string;
+    backbone: string;
+    run: () => Promise<unknown>;
+    close: () => Promise<void>;
+  }
+  const runners: Runner[] = [];
+  try {
+    for (const engine of opts.engines ?? (['tfjs', 'onnx'] as const)) {
+      const bb = await loadBackbone({ name: opts.backbone }, { engine });
+      runners.push({
+        backend: bb.backend ?? engine,
+        device: bb.device ?? '',
+        backbone: bb.name,
+        run: () => bb.embed(pixels, n, shape),
+        close: async () => bb.dispose(),
+      });
+      await bb.embed(pixels.subarray(0, warm * per), warm, shape);
+      if (bb.backend !== 'onnxruntime') continue;
+      // The converted network alone: the cached .onnx, fed pixels already batched.
+      const spec = builtinBackbone(bb.name);
+      const output = spec ? spec.embedding : bb.name.split('#')[1];
+      const bytes = await fs.readFile(onnxCacheFile(bb.sha256, output)).catch(() => undefined);
+      if (!bytes) continue;
+      const info = await createSession(new Uint8Array(bytes));
+      const size = (info.session.inputMetadata[0] as { shape?: (number | string)[] } | undefined)?.shape?.[1];
+      const inputSize = typeof size === 'number' ? size : 224;
+      const feeds: Record<string, Tensor>[] = [];
+      for (let s = 0; s < n; s += EMBED_BATCH) {
+        const c = Math.min(EMBED_BATCH, n - s);
+        const x = await inputPixels(pixels.subarray(s * per, (s + c) * per), c, shape, inputSize);
+        feeds.push({
+          [info.session.inputNames[0]!]: new info.ort.Tensor('float32', x, [c, inputSize, inputSize, 3]),
+        });
+      }
+      runners.push({
+        backend: 'onnxruntime-raw',
+        device: info.device,
+        backbone: bb.name,
+        run: async () => {
+          for (const f of feeds) await info.session.run(f);
+        },
+        close: () => info.session.release(),
+      });
+      await info.session.run(feeds[0]!);
+    }
+    const best = runners.map(() => Infinity);
+    for (let rep = 0; rep < (opts.repeats ?? 3); rep++)
+      for (let i = 0; i < runners.length; i++) {
+        t0 = performance.now();
+        await runners[i]!.run();
+        best[i] = Math.min(best[i]!, (performance.now() - t0) / 1000);
+      }
+    const base = { images: n, size: opts.size };
+    return [
+      {
+        phase: 'decode',
+        images_per_s: round(n / decodeS),
+        backend: 'sharp',
+        device: 'cpu',
+        backbone: runners[0]?.backbone ?? opts.backbone,
+        ...base,
+      },
+      ...runners.map((r, i) => ({
+        phase: 'embed' as const,
+        images_per_s: round(n / best[i]!),
+        backend: r.backend,
+        device: r.device,
+        backbone: r.backbone,
+        ...base,
+      })),
+    ];
+  } finally {
+    for (const r of runners) await r.close();
+  }
+}

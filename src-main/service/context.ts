@@ -2,6 +2,7 @@
  * What every operation family reads from the service: its home, grants, settings, jobs, model
  * cache, dataset catalog and the lazily loaded rooms. Built once by `Service`.
  */
+import type { Settings } from '../contract.js';
 import type { PathGrants, SettingsStore } from '../store/index.js';
 import type { DatasetCatalog } from './datasets.js';
 import type { JobRunner } from './jobs.js';
@@ -11,7 +12,7 @@ import type { DataApi, EngineApi } from './ports.js';
 export interface ServiceContext {
   readonly home: string;
   readonly grants: PathGrants;
-  readonly settings: SettingsStore;
+  readonly settings: SettingsStore<Settings>;
   readonly clock: () => number;
   /** Images per `model.predict` call. */
   readonly predictBatch: number;

@@ -10,8 +10,11 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import {
   ServiceError,
+  defaultSettings,
   parseArgs,
+  settingsSchema,
   type OperationHandlers,
+  type Settings,
   type PredictionRow,
   type Results,
   type ServiceEvent,
@@ -78,7 +81,7 @@ export class Service implements ServiceHandler {
   readonly home: string;
   readonly grants: PathGrants;
   private readonly listeners = new Set<(e: ServiceEvent) => void>();
-  private readonly settings: SettingsStore;
+  private readonly settings: SettingsStore<Settings>;
   private readonly clock: () => number;
   private readonly jobs: JobRunner;
   private readonly models: ModelCache;
@@ -97,7 +100,7 @@ export class Service implements ServiceHandler {
     mkdirSync(this.home, { recursive: true });
     this.grants = opts.grants ?? new PathGrants();
     this.grants.grant(this.home);
-    this.settings = new SettingsStore(this.home);
+    this.settings = new SettingsStore(this.home, { schema: settingsSchema, defaults: defaultSettings });
     this.clock = opts.clock ?? Date.now;
     if (opts.engine) this.enginePromise = Promise.resolve(opts.engine);
     if (opts.data) this.dataPromise = Promise.resolve(opts.data);

@@ -21,6 +21,11 @@ export interface BuiltinBackbone {
   pin: { kind: 'folder' | 'weights'; sha256: string };
   /** Layer whose output is the embedding; 'layers[0]' = the model's first layer (a nested model). */
   embedding: string;
+  /**
+   * Folder under the app's `resources/backbones/` holding a copy shipped with the app (used with
+   * no download, after the same pin check); absent: downloaded on first use.
+   */
+  bundled?: string;
   embeddingSize: number;
   inputSize: number;
   description: string;
@@ -34,6 +39,8 @@ export const BUILTIN_BACKBONES: readonly BuiltinBackbone[] = [
     // 55 shards + Keras 2.1.4 topology; the reference copy is a byte copy of Google's files.
     pin: { kind: 'folder', sha256: '6cdef2f108c61160bd58317991da35f97cf10ae8dd271bdea898926ec676f03e' },
     embedding: 'global_average_pooling2d_1',
+    // Apache-2.0, 2 MB: shipped so photos train offline out of the box (issue 15; NOTICE beside it).
+    bundled: 'mobilenet_v1_0.25_224',
     embeddingSize: 256,
     inputSize: 224,
     description: 'MobileNet v1 α=0.25, 224 px, ImageNet (Google, TF.js); 256-value embedding, 1.98 MB',

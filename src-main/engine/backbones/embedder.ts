@@ -18,8 +18,17 @@ export const NESTED_OR_WHOLE = 'layers[0]';
 export const EMBED_BATCH = 32;
 
 export interface Embedder {
+  /**
+   * The output used as the embedding, as given or as chosen by default (a layer name, `layers[i]`
+   * for a nested model); undefined: the graph model's own output.
+   */
+  readonly output?: string;
   readonly inputSize: number;
   readonly embeddingSize: number;
+  /** What runs it: 'tfjs' here; 'onnxruntime' for the ONNX Runtime embedder (onnx-embedder.ts). */
+  readonly backend: string;
+  /** The TF.js network from the input to the embedding (layers models), e.g. for conversion to ONNX. */
+  readonly net?: tf.LayersModel;
   /** `weightsFingerprint` of the embedding network (layers models only; graph models: undefined). */
   readonly weightsFingerprint?: string;
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
@@ -30,7 +39,7 @@ export async function buildEmbedder(folder: ModelFolder, embedding: string | und
   return isGraphModel(folder.json) ? graphEmbedder(folder, embedding) : layersEmbedder(folder, embedding);
 }
 
-function toInput(
+export function toInput(
   pixels: Uint8Array,
   n: number,
   shape: readonly [number, number, number],
@@ -43,6 +52,34 @@ function toInput(
     if (c === 1) x = tf.tile(x, [1, 1, 1, 3]);
     return tf.sub(tf.div(x, 127.5), 1) as tf.Tensor4D;
   });
+}
+
+/**
+ * A batch's pixels at the model's input size as float32 NHWC values in [0, 255], channels as stored
+ * (the ONNX Runtime embedder tiles grey and scales in its graph, exactly as `toInput` does after
+ * its resize). No resize needed: a native uint8 → float32 copy, no tfjs round trip.
+ */
+export async function inputPixels(
+  pixels: Uint8Array,
+  n: number,
+  shape: readonly [number, number, number],
+  size: number,
+): Promise<Float32Array> {
+  const [h, w, c] = shape;
+  if (h === size && w === size) return new Float32Array(pixels.subarray(0, n * h * w * c));
+  const x = tf.tidy(() =>
+    tf.image.resizeBilinear(
+      tf.tensor4d(Float32Array.from(pixels.subarray(0, n * h * w * c)), [n, h, w, c]),
+      [size, size],
+      false,
+      true,
+    ),
+  );
+  try {
+    return (await x.data()) as Float32Array;
+  } finally {
+    x.dispose();
+  }
 }
 
 /** [n, D] from a [n, D] or [n, h, w, D] (pooled) or [n, 1, 1, D] output. */
@@ -62,7 +99,7 @@ function sizeFrom(shape: readonly (number | null)[] | undefined, where: string):
   return h != null && h > 0 ? h : 224;
 }
 
-async function runBatches(
+export async function runBatches(
   pixels: Uint8Array,
   count: number,
   shape: readonly [number, number, number],
@@ -92,9 +129,98 @@ async function runBatches(
   return { data, dim };
 }
 
+/** Activations whose output is a probability, never an embedding (issue 16 item 2). */
+const PROBABILITY = new Set(['softmax', 'sigmoid']);
+/** Layers that only reshape or pass values through: a probability stays one across them. */
+const PASS_THROUGH = new Set([
+  'Reshape',
+  'Flatten',
+  'Dropout',
+  'SpatialDropout1D',
+  'SpatialDropout2D',
+  'Permute',
+]);
+const GLOBAL_POOLING = new Set([
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'GlobalAveragePooling1D',
+  'GlobalMaxPooling1D',
+]);
+
+/** Whether a layer's output is a probability (softmax/sigmoid), looking back through reshapes. */
+export function outputsProbability(layer: tf.layers.Layer): boolean {
+  if (layer instanceof tf.LayersModel) {
+    const last = layer.outputLayers[0];
+    return last ? outputsProbability(last) : false;
+  }
+  const cls = layer.getClassName();
+  if (cls === 'Softmax') return true;
+  const activation = (layer.getConfig() as { activation?: unknown }).activation;
+  if (typeof activation === 'string' && PROBABILITY.has(activation)) return true;
+  if (PASS_THROUGH.has(cls)) {
+    const from = layer.inboundNodes[0]?.inboundLayers[0];
+    return from ? outputsProbability(from) : false;
+  }
+  return false;
+}
+
+/**
+ * The default embedding of a model that is not a catalog backbone: its last global pooling layer
+ * (the pooled features before the classifier); else its last nested model that does not output
+ * probabilities (Teachable Machine exports: `layers[0]`); else its last spatial feature map
+ * (pooled by the embedder); else its output, unless that is a probability. Never a softmax.
+ */
+export function defaultEmbedding(model: tf.LayersModel, where: string): string {
+  const layers = model.layers;
+  for (let i = layers.length - 1; i >= 0; i--)
+    if (GLOBAL_POOLING.has(layers[i]!.getClassName())) return layers[i]!.name;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i]!;
+    if (l instanceof tf.LayersModel && !outputsProbability(l)) return `layers[${i}]`;
+  }
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i]!;
+    const shape = l.outputShape as (number | null)[];
+    // The input layer's "feature map" is the raw image: not a feature.
+    if (l.getClassName() === 'InputLayer' || l instanceof tf.LayersModel) continue;
+    if (Array.isArray(shape) && shape.length === 4 && !outputsProbability(l)) return l.name;
+  }
+  const out = model.outputLayers[0];
+  if (out && !outputsProbability(out)) return out.name;
+  throw new Error(
+    `${where}: no feature layer found before the classifier (the model's output is a probability); ` +
+      `name the embedding layer: --backbone PATH:${where}#layer_name`,
+  );
+}
+
+/** The sub-network up to a nested model `layers[i]` or a named layer (refusing probabilities). */
+function embeddingNet(model: tf.LayersModel, embedding: string, where: string): tf.LayersModel {
+  const nested = /^layers\[(\d+)\]$/.exec(embedding);
+  let layer: tf.layers.Layer | undefined;
+  if (nested) {
+    layer = model.layers[Number(nested[1])];
+    if (!layer) throw new Error(`${where}: the model has no layers[${nested[1]}]`);
+  } else {
+    try {
+      layer = model.getLayer(embedding);
+    } catch {
+      const names = model.layers.map((l) => l.name);
+      throw new Error(`${where}: no layer named "${embedding}" (last layers: ${names.slice(-6).join(', ')})`);
+    }
+  }
+  if (outputsProbability(layer))
+    throw new Error(
+      `${where}: "${embedding}" outputs probabilities (softmax/sigmoid), not features; ` +
+        `use a feature layer such as "${defaultEmbedding(model, where)}"`,
+    );
+  if (nested && Number(nested[1]) === 0 && layer instanceof tf.LayersModel) return layer;
+  return tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor });
+}
+
 async function layersEmbedder(folder: ModelFolder, embedding: string | undefined): Promise<Embedder> {
   const model = await tf.loadLayersModel(folderHandler(folder));
   let net: tf.LayersModel;
+  let output = embedding;
   try {
     if (embedding === NESTED_OR_WHOLE) {
       const first = model.layers[0];
@@ -102,19 +228,9 @@ async function layersEmbedder(folder: ModelFolder, embedding: string | undefined
       else if (model.outputs[0]?.shape.length === 4) net = model;
       else
         throw new Error(`${folder.dir}: neither a nested backbone (layers[0]) nor a spatial (no_top) output`);
-    } else if (embedding) {
-      let layer: tf.layers.Layer;
-      try {
-        layer = model.getLayer(embedding);
-      } catch {
-        const names = model.layers.map((l) => l.name);
-        throw new Error(
-          `${folder.dir}: no layer named "${embedding}" (last layers: ${names.slice(-6).join(', ')})`,
-        );
-      }
-      net = tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor });
     } else {
-      net = model;
+      output = embedding ?? defaultEmbedding(model, folder.dir);
+      net = embeddingNet(model, output, folder.dir);
     }
   } catch (e) {
     model.dispose();
@@ -125,6 +241,9 @@ async function layersEmbedder(folder: ModelFolder, embedding: string | undefined
   const embeddingSize = outShape[outShape.length - 1] ?? 0;
   const forward = async (x: tf.Tensor4D) => tf.tidy(() => flatten(net.predict(x) as tf.Tensor));
   return {
+    output,
+    backend: 'tfjs',
+    net,
     inputSize,
     embeddingSize,
     weightsFingerprint: weightsFingerprint(leafWeights(net)),
@@ -143,8 +262,35 @@ function leafWeights(layer: tf.layers.Layer): tf.LayerVariable[] {
   return layer instanceof tf.LayersModel ? layer.layers.flatMap(leafWeights) : layer.weights;
 }
 
+interface GraphNode {
+  name: string;
+  op: string;
+  input?: string[];
+}
+
+/** Whether a graph model node's value is a probability (Softmax/Sigmoid, through reshapes). */
+function graphNodeIsProbability(nodes: GraphNode[], name: string): boolean {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  let node = byName.get(name.replace(/:\d+$/, ''));
+  for (let hops = 0; node && hops < 16; hops++) {
+    if (node.op === 'Softmax' || node.op === 'Sigmoid') return true;
+    if (!['Identity', 'Reshape', 'Squeeze', 'IdentityN'].includes(node.op)) return false;
+    node = byName.get((node.input?.[0] ?? '').replace(/^\^/, '').replace(/:\d+$/, ''));
+  }
+  return false;
+}
+
 async function graphEmbedder(folder: ModelFolder, embedding: string | undefined): Promise<Embedder> {
   const model = await tf.loadGraphModel(folderHandler(folder));
+  const nodes = ((folder.json.modelTopology as { node?: GraphNode[] }).node ?? []) as GraphNode[];
+  const target = embedding ?? model.outputs[0]?.name ?? '';
+  if (graphNodeIsProbability(nodes, target)) {
+    model.dispose();
+    throw new Error(
+      `${folder.dir}: ${embedding ? `"${embedding}"` : "the graph's output"} is a probability (softmax/sigmoid), not features; ` +
+        `name a feature node: --backbone PATH:${folder.dir}#node_name`,
+    );
+  }
   const inputSize = sizeFrom(model.inputs[0]?.shape, folder.dir);
   // execute() where the graph allows it; graphs with control flow or dynamic shapes need executeAsync().
   let useAsync = false;
@@ -186,6 +332,8 @@ async function graphEmbedder(folder: ModelFolder, embedding: string | undefined)
     );
   }
   return {
+    output: embedding,
+    backend: 'tfjs',
     inputSize,
     embeddingSize,
     async embed(pixels, count, shape) {

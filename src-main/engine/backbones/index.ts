@@ -15,11 +15,20 @@ import { dataHome } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
 import { currentBackend, initBackend } from '../backends/index.js';
 import type { TrainRequest } from '../train.js';
+import { bundledFolder } from './bundled.js';
 import { BUILTIN_BACKBONES, builtinBackbone, type BuiltinBackbone } from './catalog.js';
 import { downloadModelFolder, FetchFailure, type DownloadProgress, type FetchLike } from './download.js';
 import { buildEmbedder, type Embedder } from './embedder.js';
+import { onnxEmbedder } from './onnx-embedder.js';
+import type { OrtOptions } from '../onnx/runtime.js';
 import { embedSet, type EmbeddedFeatures, type EmbedOptions } from './features.js';
-import { ModelFolderError, readModelFolder, type ModelFolder } from './model-files.js';
+import {
+  isGraphModel,
+  ModelFolderError,
+  readModelFolder,
+  weightPaths,
+  type ModelFolder,
+} from './model-files.js';
 
 export { BUILTIN_BACKBONES, DEFAULT_BACKBONE, type BuiltinBackbone } from './catalog.js';
 export { modelFolderChecksum, ModelFolderError } from './model-files.js';
@@ -40,6 +49,12 @@ export interface Backbone {
   readonly name: string;
   readonly sha256: string;
   readonly embeddingSize: number;
+  /** What embeds: 'onnxruntime' or 'tfjs' (the fallback, and always for graph models). */
+  readonly backend?: string;
+  /** Where it runs, e.g. "ONNX Runtime 1.30.0, cpu, 2 threads" or "tfjs wasm (…)". */
+  readonly device?: string;
+  /** Fallbacks taken while loading, in words (a failed execution provider, TF.js instead of ONNX Runtime). */
+  readonly fallbacks?: readonly string[];
   /** Embeddings of `count` uint8 HWC images of the given shape: [count, embeddingSize]. */
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
   dispose(): void;
@@ -52,6 +67,26 @@ export interface LoadBackboneOptions {
   signal?: AbortSignal;
   /** For tests: the fetch used for downloads. */
   fetch?: FetchLike;
+  /**
+   * Use the copy shipped with the app when the backbone has one (default true). False takes the
+   * cache/download path, for tests of that path.
+   */
+  bundled?: boolean;
+  /**
+   * False: never download; a backbone that is neither shipped nor cached fails with one line.
+   * For models from elsewhere (model files are untrusted: opening one must not reach the network).
+   */
+  download?: boolean;
+  /**
+   * What runs the frozen network (issue 18): 'onnx' converts it to ONNX and runs it on ONNX
+   * Runtime, falling back to TF.js with a logged reason; 'tfjs' keeps TF.js. Default: env
+   * RANK1_EMBED_ENGINE, else 'onnx'.
+   */
+  engine?: 'onnx' | 'tfjs';
+  /** ONNX Runtime options (providers, threads; tests: a failing loader). */
+  ort?: OrtOptions;
+  /** Why ONNX Runtime is not used (default: one line on stderr). */
+  onFallback?: (reason: string) => void;
 }
 
 /** A built-in backbone could not be downloaded (offline, server down, HTTP error). */
@@ -116,10 +151,22 @@ class PinMismatch extends Error {
   }
 }
 
-/** The cached copy if it is intact, else a fresh download (checked against the recorded pin). */
+/**
+ * The copy shipped with the app if there is one and it passes its pin; else the cached copy if it
+ * is intact, else a fresh download (checked against the recorded pin).
+ */
 async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): Promise<Embedder> {
   const dir = cacheDir(spec.name);
   let reason: string | undefined;
+  const shipped = opts.bundled === false ? undefined : bundledFolder(spec);
+  if (shipped) {
+    try {
+      return await openPinned(spec, await readModelFolder(shipped));
+    } catch (e) {
+      // A damaged installation still works online: say why, then take the cache/download path.
+      reason = `the copy shipped with the app (${shipped}) cannot be used: ${(e as Error).message}`;
+    }
+  }
   // No model.json: simply not downloaded yet. Anything else that fails is damage.
   const present = await fs.stat(path.join(dir, 'model.json')).then(
     () => true,
@@ -143,6 +190,11 @@ async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): P
       bytes: 0,
       reason,
     });
+  if (opts.download === false)
+    throw new BackboneUnavailableError(
+      `backbone "${spec.name}" is not on this computer${reason ? ` (${reason})` : ''} and is not downloaded for this model: ` +
+        `train any model with --backbone ${spec.name} once (downloads it), or import its folder with --backbone PATH:/folder`,
+    );
   const url = downloadUrl(spec, opts);
   // The pin is checked on the downloaded files before they are cached; the embedder built for
   // that check (from the files in memory) is the one returned.
@@ -182,8 +234,8 @@ async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): P
 
 export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions = {}): Promise<Backbone> {
   if (!currentBackend()) await initBackend('auto');
-  const name = backboneName(ref);
-  const spec = builtinBackbone(name);
+  let name = backboneName(ref);
+  let spec = builtinBackbone(name);
   let embedder: Embedder;
   let sha256: string;
   if (spec) {
@@ -192,8 +244,20 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
   } else {
     const { dir, output } = splitPath(name.replace(PATH_PREFIX, ''));
     const folder = await readModelFolder(dir);
-    embedder = await buildEmbedder(folder, output);
-    sha256 = folder.sha256;
+    const match = await matchCatalog(folder, output);
+    if (match) {
+      // A copy of a catalog backbone IS that backbone (issue 16 item 2): its name, pin and
+      // embedding layer, so models and the feature cache cannot tell the two apart.
+      ({ spec, embedder } = match);
+      name = spec.name;
+      sha256 = spec.pin.sha256;
+      await cacheCopy(spec, folder);
+    } else {
+      embedder = await buildEmbedder(folder, output);
+      sha256 = folder.sha256;
+      // The layer used (given or chosen) is part of the stored name.
+      name = `PATH:${folder.dir}${embedder.output ? `#${embedder.output}` : ''}`;
+    }
   }
   if (spec && embedder.embeddingSize !== spec.embeddingSize) {
     embedder.dispose();
@@ -201,13 +265,97 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
       `backbone "${name}": embedding has ${embedder.embeddingSize} values, expected ${spec.embeddingSize}`,
     );
   }
+  const engine = opts.engine ?? (process.env.RANK1_EMBED_ENGINE === 'tfjs' ? 'tfjs' : 'onnx');
+  const fallbacks: string[] = [];
+  const log = opts.onFallback ?? ((r: string) => console.error(`backbone: ${r}`));
+  if (engine === 'onnx')
+    embedder = await onnxEmbedder(embedder, {
+      ...opts.ort,
+      sha256,
+      onFallback: (r) => {
+        fallbacks.push(r);
+        log(r);
+      },
+    });
+  const e = embedder as Embedder & { device?: string };
+  const tfjsDevice = () => {
+    const b = currentBackend();
+    return b ? `tfjs ${b.name} (${b.device})` : 'tfjs';
+  };
   return {
     name,
     sha256,
     embeddingSize: embedder.embeddingSize,
+    get backend() {
+      return e.backend;
+    },
+    get device() {
+      return e.backend === 'tfjs' ? tfjsDevice() : (e.device ?? e.backend);
+    },
+    fallbacks,
     embed: (pixels, count, shape) => embedder.embed(pixels, count, shape),
     dispose: () => embedder.dispose(),
   };
+}
+
+/**
+ * The catalog backbone a folder is a copy of: same folder SHA-256, or same weights fingerprint of
+ * the catalog's embedding network. Only when no output is named, or the catalog's own is.
+ */
+async function matchCatalog(
+  folder: ModelFolder,
+  output: string | undefined,
+): Promise<{ spec: BuiltinBackbone; embedder: Embedder } | undefined> {
+  if (isGraphModel(folder.json)) return undefined;
+  for (const spec of BUILTIN_BACKBONES) {
+    if (output && output !== spec.embedding) continue;
+    if (spec.pin.kind === 'folder') {
+      if (folder.sha256 === spec.pin.sha256)
+        return { spec, embedder: await buildEmbedder(folder, spec.embedding) };
+      continue;
+    }
+    let embedder: Embedder;
+    try {
+      embedder = await buildEmbedder(folder, spec.embedding);
+    } catch {
+      continue; // not shaped like this backbone
+    }
+    if (embedder.weightsFingerprint === spec.pin.sha256) return { spec, embedder };
+    embedder.dispose();
+  }
+  return undefined;
+}
+
+/**
+ * Keeps a verified copy of a catalog backbone in the backbone cache (when the app ships none and
+ * none is cached), so models trained on it load later without a download.
+ */
+async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder): Promise<void> {
+  const dir = cacheDir(spec.name);
+  if (bundledFolder(spec) || folder.dir === dir) return;
+  if (
+    await fs.stat(path.join(dir, 'model.json')).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
+  const tmp = `${dir}.import-${process.pid}-${Date.now()}`;
+  try {
+    await fs.mkdir(tmp, { recursive: true });
+    await fs.writeFile(path.join(tmp, 'model.json'), JSON.stringify(folder.json));
+    const files = weightPaths(folder.json);
+    for (let i = 0; i < files.length; i++) {
+      const target = path.resolve(tmp, files[i]!);
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.writeFile(target, folder.weights[i]!);
+    }
+    await fs.rename(tmp, dir);
+  } catch {
+    // Only an optimisation: the folder itself was verified and is in use.
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
 }
 
 /** Embeddings of a whole set, computed once and cached beside the pixel cache. */

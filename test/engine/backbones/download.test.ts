@@ -59,7 +59,10 @@ describe('built-in backbones over HTTP', () => {
     async (name, dim) => {
       const events: DownloadProgress[] = [];
       const before = server.requests.length;
-      const bb = await loadBackbone({ name }, { baseUrl: server.url, onProgress: (p) => events.push(p) });
+      const bb = await loadBackbone(
+        { name },
+        { baseUrl: server.url, bundled: false, onProgress: (p) => events.push(p) },
+      );
       try {
         expect(bb.name).toBe(name);
         expect(bb.sha256).toBe(BUILTIN_BACKBONES.find((b) => b.name === name)!.pin.sha256);
@@ -96,10 +99,10 @@ describe('built-in backbones over HTTP', () => {
   it('uses the cache the second time (no requests) and RANK1_BACKBONE_BASE_URL as the base', async () => {
     process.env.RANK1_BACKBONE_BASE_URL = server.url;
     try {
-      const first = await loadBackbone({ name: 'mobilenet-v1-0.25' });
+      const first = await loadBackbone({ name: 'mobilenet-v1-0.25' }, { bundled: false });
       first.dispose();
       const before = server.requests.length;
-      const again = await loadBackbone({ name: 'mobilenet-v1-0.25' });
+      const again = await loadBackbone({ name: 'mobilenet-v1-0.25' }, { bundled: false });
       again.dispose();
       expect(server.requests.length).toBe(before);
     } finally {
@@ -109,7 +112,7 @@ describe('built-in backbones over HTTP', () => {
 
   it('re-fetches a corrupted or truncated cached shard and leaves the feature cache alone', async () => {
     const name = 'mobilenet-v1-0.25';
-    const bb = await loadBackbone({ name }, { baseUrl: server.url });
+    const bb = await loadBackbone({ name }, { baseUrl: server.url, bundled: false });
     const set = setOf(testImages(4, 32, 3, 3), 4, 32, 3);
     const feats = await embedExamples(bb, set);
     bb.dispose();
@@ -128,7 +131,10 @@ describe('built-in backbones over HTTP', () => {
       }
       const events: DownloadProgress[] = [];
       const before = server.requests.length;
-      const again = await loadBackbone({ name }, { baseUrl: server.url, onProgress: (p) => events.push(p) });
+      const again = await loadBackbone(
+        { name },
+        { baseUrl: server.url, bundled: false, onProgress: (p) => events.push(p) },
+      );
       expect(server.requests.slice(before)).toContain('/mobilenet_v1_0.25_224/group3-shard1of1');
       expect(events[0]).toMatchObject({
         phase: 'redownload',
