@@ -126,6 +126,19 @@ export class TrainState {
     }
   }
 
+  /** Resume a checkpoint: the service keeps its settings and preprocessing. */
+  async resume(id: string, dataset: string): Promise<void> {
+    this.error = null;
+    this.jobId = await this.app.jobs.start(this.app.client, 'train.start', { dataset, resumeFrom: id });
+    this.app.jobs.waitFor(this.jobId).then(
+      () => void this.app.refreshModels().catch(() => {}),
+      (err) => {
+        if ((err as { code?: string }).code !== 'cancelled') this.error = errorText(err);
+        void this.app.refreshModels().catch(() => {});
+      },
+    );
+  }
+
   async cancel(): Promise<void> {
     if (!this.jobId) return;
     try {
