@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { registerBench } from './cli/bench.js';
 import { VERBOSE_ENV } from './engine/index.js';
 import { registerEval } from './cli/eval.js';
+import { registerExport } from './cli/export.js';
 import { registerFlag } from './cli/flag.js';
 import { registerImport } from './cli/import.js';
 import { registerPredict } from './cli/predict.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerImport(program);
   registerFlag(program);
+  registerExport(program);
   registerBench(program);
   registerServe(program);
   for (const c of program.commands) c.exitOverride();

@@ -83,6 +83,17 @@ const id = z
   .max(200)
   .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
 const name = z.string().min(1).max(200);
+/**
+ * A model: its id from `models.list`, or the absolute path of a model folder the user gave (the
+ * CLI's MODEL_DIR; checked against the grants like any path).
+ */
+const modelRef = z
+  .string()
+  .min(1)
+  .max(MAX_PATH)
+  .refine((s) => /^[A-Za-z0-9._-]+$/.test(s) || /^([A-Za-z]:)?[\\/]/.test(s), {
+    message: 'a model id (letters, digits, dot, dash, underscore) or an absolute folder path',
+  });
 /** Bytes from a drop or an upload, base64; capped so one message stays bounded. */
 const droppedFile = z.strictObject({ name: name, base64: z.string().max(48 * 1024 * 1024) });
 
@@ -227,7 +238,11 @@ export const operations = {
     score: z.enum(['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn']),
   }),
   /** 'zip': the backup this app imports again; 'onnx': one file for deployment (docs/export.md). */
-  'models.export': z.strictObject({ id, dest: path.optional(), format: z.enum(EXPORT_FORMATS).optional() }),
+  'models.export': z.strictObject({
+    id: modelRef,
+    dest: path.optional(),
+    format: z.enum(EXPORT_FORMATS).optional(),
+  }),
   'models.import': z
     .strictObject({ path: path.optional(), file: droppedFile.optional() })
     .refine((a) => !!a.path !== !!a.file, { message: 'give either path or file', path: ['path'] }),
@@ -357,7 +372,8 @@ export interface Results {
   'models.rename': ModelSummary;
   'models.remove': { removed: string };
   'models.setFlag': ModelSummary;
-  'models.export': { path?: string; fileName: string; base64?: string };
+  /** `metadata`: the ONNX file's metadata_props (classes, preprocessing, flag…), format 'onnx' only. */
+  'models.export': { path?: string; fileName: string; base64?: string; metadata?: Record<string, string> };
   'models.import': ModelSummary;
   evaluate: JobStarted;
   predict: JobStarted;

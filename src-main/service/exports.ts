@@ -10,6 +10,7 @@ import {
   exportModelZip,
   importModel,
   modelDir,
+  readModelMeta,
   slug,
   toSummary,
   writeFileAtomic,
@@ -28,6 +29,12 @@ export async function exportModel(
   appVersion?: string,
 ): Promise<Results['models.export']> {
   if (format === 'onnx') return exportOnnxFile(ctx, id, dest, appVersion);
+  if (/[\\/]/.test(id))
+    throw new ServiceError(
+      'unsupported',
+      'A backup zip is made of a model in the models folder: give its id (models.list), or export the folder as ONNX.',
+      'id',
+    );
   await ctx.models.meta(id);
   let fileName: string;
   let zip: Uint8Array;
@@ -70,15 +77,16 @@ async function exportOnnxFile(
   dest: string | undefined,
   appVersion: string | undefined,
 ): Promise<Results['models.export']> {
-  const meta = await ctx.models.meta(id);
+  const { meta, dir } = await locateModel(ctx, id);
   const engine = await ctx.readyEngine();
   if (!engine.exportOnnx || !engine.writeExportFile)
     throw new ServiceError('unsupported', 'This build has no ONNX export.');
   const fileName = `${slug(meta.name || id)}.onnx`;
   const target = dest === undefined ? undefined : await exportTarget(ctx, dest, fileName);
   let bytes: Uint8Array;
+  let metadata: Record<string, string>;
   try {
-    ({ bytes } = await engine.exportOnnx(modelDir(ctx.home, id), { appVersion }));
+    ({ bytes, metadata } = await engine.exportOnnx(dir, { appVersion }));
   } catch (e) {
     if (e instanceof Error && e.name === 'UnsupportedLayerError')
       throw new ServiceError('unsupported', `Model "${id}" cannot be exported to ONNX: ${e.message}.`);
@@ -92,7 +100,7 @@ async function exportOnnxFile(
         throw new ServiceError('conflict', e.message, 'dest');
       throw toServiceError(e);
     }
-    return { path: target, fileName: nodePath.basename(target) };
+    return { path: target, fileName: nodePath.basename(target), metadata };
   }
   if (bytes.byteLength > MAX_INLINE_EXPORT) {
     throw new ServiceError(
@@ -104,7 +112,23 @@ async function exportOnnxFile(
   return {
     fileName,
     base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+    metadata,
   };
+}
+
+/**
+ * A model reference: an id in the data home, or (the CLI's MODEL_DIR) an absolute folder inside
+ * the grants. (The service/ split's ModelCache.locate does the same for every operation; this
+ * one can go when it lands.)
+ */
+async function locateModel(ctx: ServiceContext, ref: string): Promise<{ meta: ModelMeta; dir: string }> {
+  if (!/[\\/]/.test(ref)) return { meta: await ctx.models.meta(ref), dir: modelDir(ctx.home, ref) };
+  const dir = ctx.grants.check(ref, 'id');
+  try {
+    return { meta: await readModelMeta(dir), dir };
+  } catch (e) {
+    throw modelLoadError(ref, e);
+  }
 }
 
 /** True when nothing is at `file`, or a model zip of this app (a zip holding a model.json entry). */
