@@ -36,8 +36,10 @@ const files = readdirSync(root)
   .slice(0, N);
 const per = ex.imageShape.reduce((a, b) => a * b, 1);
 const px = new Uint8Array(files.length * per);
+t = performance.now();
 for (const [i, f] of files.entries())
   px.set((await prepareImage(f, model.meta.preprocessing)).pixels, i * per);
+print({ what: 'decode (prepareImage)', images: files.length, seconds: (performance.now() - t) / 1000 });
 
 await model.predict(px.subarray(0, 64 * per), 64); // warm-up (workers, kernels)
 t = performance.now();
