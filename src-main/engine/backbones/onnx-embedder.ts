@@ -154,7 +154,6 @@ export async function onnxEmbedder(tfjs: Embedder, opts: OnnxEmbedOptions): Prom
     const per = shape[0] * shape[1] * shape[2];
     if (pixels.length < count * per)
       throw new RangeError(`embed: ${pixels.length} bytes for ${count} images of ${shape.join('×')}`);
-    const size = tfjs.inputSize;
     const out = new Float32Array(count * tfjs.embeddingSize);
     for (let s = 0; s < count; s += EMBED_BATCH) {
       const n = Math.min(EMBED_BATCH, count - s);
