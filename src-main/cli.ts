@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerBench } from './cli/bench.js';
+import { VERBOSE_ENV } from './engine/index.js';
 import { registerEval } from './cli/eval.js';
 import { registerFlag } from './cli/flag.js';
 import { registerImport } from './cli/import.js';
@@ -26,6 +27,11 @@ export function buildProgram(): Command {
   const program = new Command('rank1')
     .description('Rank-1 Studio: uncertainty-aware image classifiers (rank-1 Bayesian neural networks)')
     .version(pkg.version)
+    .option('--verbose', "show native libraries' diagnostics (Dawn, GPU drivers) on stderr")
+    // The engine reads it where the messages are captured (engine/backends/webgpu/discovery.ts).
+    .hook('preAction', (cmd) => {
+      if (cmd.opts().verbose) process.env[VERBOSE_ENV] = '1';
+    })
     .showHelpAfterError()
     .exitOverride();
   registerTrain(program);

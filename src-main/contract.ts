@@ -7,6 +7,7 @@
  * progress and results arrive as `job.*` events, and `jobs.cancel` stops them.
  */
 import { z } from 'zod';
+import { METHODS } from './engine/types.js';
 import type {
   DatasetMetrics,
   EpochMetrics,
@@ -17,6 +18,7 @@ import type {
   TrainEvent,
 } from './engine/types.js';
 import type { ImportProgress, ImportReport } from './data/index.js';
+import type { TransferProgress } from './engine/index.js';
 import type { Preprocessing } from './data/types.js';
 
 export type {
@@ -28,7 +30,7 @@ export type {
   TrainConfig,
   TrainEvent,
 };
-export type { ImportProgress, ImportReport, Preprocessing };
+export type { ImportProgress, ImportReport, Preprocessing, TransferProgress };
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -97,7 +99,7 @@ export const trainArgs = z.strictObject({
   preset: z.enum(['quick', 'balanced', 'best']).optional(),
   arch: z.enum(['auto', 'mlp', 'cnn', 'resnet20', 'wrn-28-10']).optional(),
   backbone: z.string().min(1).max(MAX_PATH).optional(),
-  method: z.enum(['rank1', 'deterministic', 'batchensemble']).optional(),
+  method: z.enum(METHODS).optional(),
   members: z.number().int().min(1).max(16).optional(),
   posterior: z.enum(['gaussian', 'cauchy']).optional(),
   epochs: z.number().int().min(1).max(1000).optional(),
@@ -234,6 +236,8 @@ export const operations = {
 
 export type OperationName = keyof typeof operations;
 export type OperationArgs<O extends OperationName> = z.input<(typeof operations)[O]>;
+/** An operation's arguments after its schema has parsed them (defaults filled in). */
+export type ParsedArgs<O extends OperationName> = z.output<(typeof operations)[O]>;
 export const operationNames = Object.keys(operations) as OperationName[];
 
 // ---------------------------------------------------------------------------------------------
@@ -245,13 +249,19 @@ export interface JobStarted {
 
 export type JobKind = 'import' | 'train' | 'evaluate' | 'predict';
 
+/**
+ * A job's progress: an import's counts, a training event, a backbone's download/embedding
+ * (transfer learning, before training), or images done of total (evaluate, predict).
+ */
+export type JobProgress = ImportProgress | TrainEvent | TransferProgress | { done: number; total: number };
+
 export interface JobInfo {
   jobId: string;
   kind: JobKind;
   state: 'running' | 'done' | 'failed' | 'cancelled';
   startedAt: string;
-  /** The latest progress event, so a reopened window can show a running job. */
-  last?: unknown;
+  /** The latest progress event (or the failure), so a reopened window can show the job. */
+  last?: JobProgress | { error: ServiceErrorShape };
   /** For training: the epoch history so far, so curves survive a window reload. */
   history?: EpochMetrics[];
   title: string;
@@ -298,6 +308,14 @@ export interface ModelSummary {
   backbone?: { name: string; sha256: string } | null;
   ood?: { score: string; threshold: number; tpr: number; thresholds?: Record<string, number> };
   demo?: boolean;
+  /** `incomplete`: a cancelled or crashed run's resumable checkpoint at `epoch` of `epochs` (issue 15). */
+  status?: 'complete' | 'incomplete';
+  epoch?: number;
+  epochs?: number;
+  /** The one accuracy shown for the model: measured on `count` images of `split`. */
+  accuracy?: { value: number; split: 'val'; count: number };
+  /** Carried by every prediction of this model (e.g. no OOD threshold yet). */
+  warning?: string;
 }
 
 export interface EvaluateResult {
@@ -349,6 +367,9 @@ export interface Results {
   'settings.set': Settings;
 }
 
+/** One handler per operation: what the service (and the renderer's fake) implement. */
+export type OperationHandlers = { [O in OperationName]: (args: ParsedArgs<O>) => Promise<Results[O]> };
+
 /** What each job's `job.done` event carries. */
 export interface JobResults {
   import: DatasetSummary;
@@ -366,7 +387,7 @@ export type ServiceEvent =
       type: 'job.progress';
       jobId: string;
       kind: JobKind;
-      progress: ImportProgress | TrainEvent | { done: number; total: number };
+      progress: JobProgress;
     }
   | { type: 'job.item'; jobId: string; kind: 'predict'; item: PredictionRow }
   | { type: 'job.done'; jobId: string; kind: JobKind; result: JobResults[JobKind] }
@@ -395,7 +416,7 @@ export interface ServiceHandler {
 export function parseArgs<O extends OperationName>(
   op: string,
   args: unknown,
-): { op: O; args: z.output<(typeof operations)[O]> } {
+): { op: O; args: ParsedArgs<O> } {
   if (!Object.prototype.hasOwnProperty.call(operations, op)) {
     throw new ServiceError('unknown-operation', `Unknown operation "${String(op).slice(0, 100)}".`);
   }
@@ -406,7 +427,7 @@ export function parseArgs<O extends OperationName>(
     const field = issue.path.map(String).join('.') || undefined;
     throw new ServiceError('bad-request', `${op}: ${field ? `"${field}" ` : ''}${issue.message}`, field);
   }
-  return { op: op as O, args: parsed.data as z.output<(typeof operations)[O]> };
+  return { op: op as O, args: parsed.data as ParsedArgs<O> };
 }
 
 /** The typed client the renderer and CLI use over any transport. */

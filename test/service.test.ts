@@ -21,7 +21,7 @@ import {
   type EngineModel,
   type EngineTrainRequest,
   type Service,
-} from '../src-main/service.js';
+} from '../src-main/service/index.js';
 import {
   MODEL_FORMAT_VERSION,
   readModelFolder,
@@ -156,6 +156,8 @@ function fakeEngine(): FakeEngine {
           req.outDir,
           {
             ...fakeMeta({ classes: req.classes }),
+            // A real run records the epochs it was asked for (model.json checks epoch <= train.epochs).
+            train: { ...fakeMeta().train, epochs },
             id: req.id,
             name: req.name ?? req.id,
             createdAt: new Date().toISOString(),
@@ -180,6 +182,10 @@ function fakeEngine(): FakeEngine {
       return {
         dir,
         meta,
+        temperature: 1,
+        predictionFactors: async () => {
+          throw new Error('the fake engine has no rank-1 factors');
+        },
         predict: async (pixels, count) => fakePredict(meta, pixels, count),
         async evaluate(set, opts) {
           const idx = Array.from({ length: set.count }, (_, i) => i);

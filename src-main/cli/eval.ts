@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { importDataset } from '../data/index.js';
 import { byFiles, concat, initBackend, loadModel, type BackendName } from '../engine/index.js';
 import type { ExampleSet } from '../data/types.js';
-import type { ModelMeta } from '../store/model-folder.js';
+import type { ModelMeta } from '../engine/model-format.js';
 import { choiceArg, intArg, printJson, runCommand } from './common.js';
 
 type Split = 'auto' | 'all' | 'train' | 'val' | 'test';
@@ -98,6 +98,10 @@ export function registerEval(program: Command): void {
               ),
               confusion: m.confusion,
               reliability: m.reliability,
+              temperature: m.temperature,
+              nll_uncalibrated: m.nll_uncalibrated,
+              ece_uncalibrated: m.ece_uncalibrated,
+              reliability_uncalibrated: m.reliability_uncalibrated,
               ...(r.ood ? { ...r.ood, flag_score: model.meta.ood?.score } : {}),
               backend: backend.name,
               device: backend.device,

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
+import { dataHome } from '../data/index.js';
 import { forkEngine, startEngineProcess } from '../transports/process-host.js';
 import { startServer } from '../transports/ws-server.js';
 
@@ -22,7 +23,14 @@ export interface ServeOptions {
 export interface Serving {
   url: string;
   close(): Promise<void>;
+  /** Ends the engine process at once (shutdown's last resort). */
+  kill(): void;
 }
+
+/** How long a signal's clean shutdown may take before the engine is ended (issue 13: < 3 s). */
+const SHUTDOWN_LIMIT_MS = 2000;
+/** How long the engine gets to answer `stop` (finish the current step, flush) before it is killed. */
+const ENGINE_STOP_MS = 1500;
 
 export function registerServe(program: Command): Command {
   return program
@@ -47,6 +55,13 @@ export function registerServe(program: Command): Command {
         if (closing) process.exit(1); // a second Ctrl+C: do not wait
         closing = true;
         console.error(`rank1: ${signal}, shutting down…`);
+        // A job mid-step may not answer the engine's stop in time; checkpoints are written
+        // atomically, so ending it is safe. Whatever happens, the server is gone within the limit.
+        setTimeout(() => {
+          console.error('rank1: the engine did not stop in time; it was ended.');
+          serving.kill();
+          process.exit(0);
+        }, SHUTDOWN_LIMIT_MS).unref();
         serving.close().then(
           () => process.exit(0),
           (err: unknown) => {
@@ -64,6 +79,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   const engine = startEngineProcess({
     spawn: () => forkEngine(),
     onRestart: (reason) => console.error(`rank1: the engine ${reason}; it has been restarted.`),
+    stopTimeoutMs: ENGINE_STOP_MS,
   });
   for (const dir of opts.allow) {
     const abs = resolve(dir);
@@ -74,7 +90,17 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   const staticDir = existsSync(join(renderer, 'index.html')) ? renderer : undefined;
   let server;
   try {
-    server = await startServer({ handler: engine, host: opts.host, port: opts.port, staticDir });
+    server = await startServer({
+      handler: engine,
+      host: opts.host,
+      port: opts.port,
+      staticDir,
+      // Error texts may name the granted folders, never the data home (nor temp or the app).
+      redact: {
+        userRoots: opts.allow.map((d) => resolve(d)),
+        internalRoots: [{ path: dataHome(), label: 'app data' }],
+      },
+    });
   } catch (err) {
     await engine.stop();
     throw err;
@@ -95,6 +121,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
       await s.close();
       await engine.stop();
     },
+    kill: () => engine.kill(),
   };
 }
 

@@ -11,7 +11,9 @@ import {
   type ModelConfig,
   type TrainConfig,
 } from '../engine/index.js';
+import { checkOutputFolder } from '../store/index.js';
 import { choiceArg, intArg, numArg, printJson, progressBar, runCommand } from './common.js';
+import { METHODS } from '../engine/types.js';
 
 interface TrainOptions {
   out: string;
@@ -48,11 +50,7 @@ export function registerTrain(program: Command): void {
       'mlp | cnn | resnet20 | wrn-28-10 (default: chosen from the data)',
       choiceArg(['mlp', 'cnn', 'resnet20', 'wrn-28-10'] as const),
     )
-    .option(
-      '--method <method>',
-      'rank1 | deterministic | batchensemble',
-      choiceArg(['rank1', 'deterministic', 'batchensemble'] as const),
-    )
+    .option('--method <method>', METHODS.join(' | '), choiceArg(METHODS))
     .option('--members <k>', 'mixture components K (default 4)', intArg(1, 16))
     .option('--posterior <p>', 'gaussian | cauchy', choiceArg(['gaussian', 'cauchy'] as const))
     .option(
@@ -85,6 +83,8 @@ export function registerTrain(program: Command): void {
     .option('--json', 'one JSON line per epoch, then {"model", "val"}')
     .action((dir: string, o: TrainOptions, cmd: Command) =>
       runCommand('train', async (signal) => {
+        // Before any work (issue 13): --out is new, empty or a model folder of ours, never the dataset.
+        await checkOutputFolder(o.out, { dataset: dir });
         const backend = await initBackend(o.backend);
         const ds = await importDataset(dir, {
           imageSize: o.imageSize,

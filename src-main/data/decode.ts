@@ -12,6 +12,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { ImageError } from './errors.js';
+import { isInside, OUTSIDE_MESSAGE, realPathOf } from './inside.js';
 import { decodeBaselineJpeg } from './jpeg.js';
 import {
   checkStructure,
@@ -303,7 +304,11 @@ export async function prepareImage(input: string | Buffer, prep: Preprocessing):
 }
 
 /** A small JPEG (longest side ≤ size, upright, flattened on white) of a source image, for the UI. */
-export async function thumbnail(file: string, size = 128): Promise<Buffer> {
+export async function thumbnail(file: string, size = 128, opts: { root?: string } = {}): Promise<Buffer> {
+  // Granted folders are a wall: with a root, a file whose real path leaves it is refused unread
+  // (a missing file goes on to the usual "cannot read" error).
+  if (opts.root !== undefined && realPathOf(file) !== undefined && !isInside(opts.root, file))
+    throw new ImageError(file, 'outside-link', OUTSIDE_MESSAGE);
   const buf = await readImageFile(file);
   const pipeline = await openPipeline(file, buf, sniffFormat(buf, path.extname(file).toLowerCase()));
   try {

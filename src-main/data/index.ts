@@ -8,21 +8,17 @@ export { DEFAULT_BACKGROUND, MAX_INPUT_PIXELS, prepareImage, thumbnail } from '.
 export { ImageError, type ImageErrorReason } from './errors.js';
 export { IMAGE_EXTENSIONS } from './formats.js';
 export { dataHome } from './home.js';
+export { isInside } from './inside.js';
+export { scanFolder, type ScanOptions, type ScanResult, type ScannedFile, type SplitName } from './scan.js';
 export {
-  scanFolder,
-  type ScanOptions,
-  type ScanResult,
-  type ScannedFile,
-  type SkippedFile,
-  type SplitName,
-} from './scan.js';
-export {
-  chooseImageSize,
-  importDataset,
-  listDatasets,
-  removeDataset,
-  type ImportedDataset,
-  type ImportOptions,
+  type DuplicateGroup,
   type ImportProgress,
+  type ImportRefusal,
+  ImportRefusedError,
   type ImportReport,
-} from './import.js';
+  type SkippedFile,
+  type SkipReason,
+} from './report.js';
+export { listDatasets, removeDataset } from './catalog.js';
+export { type DatasetSummary } from './cache.js';
+export { chooseImageSize, importDataset, type ImportedDataset, type ImportOptions } from './import.js';

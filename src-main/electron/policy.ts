@@ -45,7 +45,9 @@ export function contentSecurityPolicy(): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'", // Svelte transitions and component styles
+    // Svelte's component styles are built into a stylesheet and its style: directives and
+    // transitions go through the CSSOM (element.style, Web Animations), which CSP allows.
+    "style-src 'self'",
     "img-src 'self' data: blob:", // thumbnails arrive as data: URLs
     "font-src 'self' data:",
     "connect-src 'self'",
@@ -87,13 +89,22 @@ export function isAllowedNavigation(url: string): boolean {
   return isAppUrl(url);
 }
 
-/** A link the system browser may open: http(s) only, no credentials, bounded. Null otherwise. */
+/**
+ * The only pages the app hands to the system browser: the paper
+ * (Dusenberry et al. 2020, arXiv 2005.07186). Each is https, an exact host and a path pattern. Anything else a page asks to open (a link in a dataset's file name,
+ * an injected script) is refused, so the renderer cannot launch arbitrary URLs.
+ */
+export const EXTERNAL_LINKS: readonly { host: string; path: RegExp }[] = [
+  { host: 'arxiv.org', path: /^\/(?:abs|pdf)\/2005\.07186(?:v\d+)?$/ },
+];
+
+/** A link the system browser may open: an allowlisted https page (EXTERNAL_LINKS), bounded. Null otherwise. */
 export function safeExternalUrl(url: unknown): string | null {
   if (typeof url !== 'string' || url.length > 2048) return null;
   const u = parse(url);
-  if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) return null;
-  if (u.username || u.password || !u.hostname) return null;
-  return u.href;
+  if (!u || u.protocol !== 'https:' || u.username || u.password || u.port) return null;
+  const allowed = EXTERNAL_LINKS.some((l) => u.hostname === l.host && l.path.test(u.pathname));
+  return allowed ? u.href : null;
 }
 
 /** The parts of an IPC event the sender check reads. */

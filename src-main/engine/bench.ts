@@ -16,7 +16,7 @@ import type { Tensor } from 'onnxruntime-node';
 import { currentBackend } from './backends/index.js';
 import { resolveModelConfig } from './defaults.js';
 import { tileMembers } from './inference.js';
-import { buildModel } from './models.js';
+import { buildModel } from './models/index.js';
 import { createOptimizer } from './optimizer.js';
 import {
   deviceWithWorkers,

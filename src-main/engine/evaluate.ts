@@ -3,7 +3,7 @@
  * per-class accuracy, confusion, reliability (spec §5), plus per-image scores for OOD work.
  */
 import * as tf from '@tensorflow/tfjs';
-import { runMembers, type MemberOutputs } from './inference.js';
+import { runMembers, withTemperature, type MemberOutputs } from './inference.js';
 import type { InputSource } from './inputs.js';
 import {
   argmax,
@@ -14,7 +14,8 @@ import {
   mixtureNll,
   reliabilityBins,
 } from './metrics.js';
-import type { Rank1Model } from './models.js';
+import type { Rank1Model } from './models/index.js';
+import type { PredictionFactors } from './models/prediction-factors.js';
 import { batchScores, type FeatureStats, type ScoreName } from './ood.js';
 import type { Rng } from './random.js';
 import type { DatasetMetrics } from './types.js';
@@ -46,6 +47,12 @@ export interface EvaluateOptions {
   labelled?: boolean;
   /** How the members are run (default in-process; engine/parallel spreads it over workers). */
   run?: MemberRunner;
+  /** Prediction's fixed factor values (models/prediction-factors.ts); absent = per-row samples. */
+  factors?: PredictionFactors;
+  /** Temperature of the member softmaxes (calibration.ts); default 1. */
+  temperature?: number;
+  /** Keep the [n, M, C] logits (for fitting the temperature, and the uncalibrated metrics). */
+  keepLogits?: boolean;
 }
 
 export type MemberRunner = (
@@ -53,12 +60,15 @@ export type MemberRunner = (
   x: tf.Tensor,
   samples: number,
   rng: Rng,
+  factors?: PredictionFactors,
 ) => Promise<MemberOutputs>;
 
 export interface EvaluateOutput {
   images: EvaluatedImage[];
   features?: Float32Array;
   D: number;
+  /** [n, M, C] raw logits when `keepLogits`. */
+  logits?: { logits: Float32Array; n: number; M: number; C: number };
 }
 
 export class CancelledError extends Error {
@@ -76,47 +86,87 @@ export async function evaluateExamples(
   const batch = opts.batchSize ?? 64;
   const images: EvaluatedImage[] = [];
   let features: Float32Array | undefined;
+  let logits: EvaluateOutput['logits'];
   let D = 0;
   const labelled = opts.labelled ?? true;
   for (let start = 0; start < set.count; start += batch) {
     if (opts.signal?.aborted) throw new CancelledError();
     const idx = Array.from({ length: Math.min(batch, set.count - start) }, (_, i) => start + i);
     const x = await set.batch(idx);
-    const out = await (opts.run ?? runMembers)(model, x, opts.samples, opts.rng);
+    const raw = await (opts.run ?? runMembers)(model, x, opts.samples, opts.rng, opts.factors);
     x.dispose();
+    const T = opts.temperature ?? 1;
+    const out = T === 1 ? raw : withTemperature(raw, T);
+    if (opts.keepLogits) {
+      logits ??= { logits: new Float32Array(set.count * out.M * out.C), n: set.count, M: out.M, C: out.C };
+      logits.logits.set(out.logits, start * out.M * out.C);
+    }
     if (opts.keepFeatures && !features) {
       D = out.D;
       features = new Float32Array(set.count * D);
     }
     D = out.D;
     if (features) features.set(out.features, start * D);
-    const scores = batchScores(out, opts.stats);
-    for (let b = 0; b < out.B; b++) {
-      const i = idx[b]!;
-      const o = b * out.M * out.C;
-      const d = decompose(out.probs, out.M, out.C, o);
-      const label = labelled ? set.labels[i]! : -1;
-      const predicted = argmax(d.mean);
-      const trueLog = new Float64Array(out.M);
-      if (label >= 0) for (let m = 0; m < out.M; m++) trueLog[m] = out.logProbs[o + m * out.C + label]!;
-      images.push({
-        index: i,
-        label,
-        predicted,
-        confidence: d.mean[predicted]!,
-        probabilities: d.mean,
-        entropy: d.predictiveEntropy,
-        expectedEntropy: d.expectedEntropy,
-        mutualInformation: d.mutualInformation,
-        nll: label >= 0 ? mixtureNll(trueLog) : NaN,
-        brier: label >= 0 ? brierScore(d.mean, label) : NaN,
-        scores: scores[b]!,
-      });
-    }
+    images.push(...imagesOf(out, idx, labelled ? set.labels : undefined, opts.stats));
     opts.onProgress?.(Math.min(set.count, start + batch), set.count);
     await tf.nextFrame?.();
   }
-  return { images, features, D };
+  return { images, features, D, logits };
+}
+
+/** Per-image results of one batch of member outputs (`idx`: the images' indices in the set). */
+function imagesOf(
+  out: MemberOutputs,
+  idx: ArrayLike<number>,
+  labels: ArrayLike<number> | undefined,
+  stats: FeatureStats | undefined,
+): EvaluatedImage[] {
+  const scores = batchScores(out, stats);
+  const images: EvaluatedImage[] = [];
+  for (let b = 0; b < out.B; b++) {
+    const i = idx[b]!;
+    const o = b * out.M * out.C;
+    const d = decompose(out.probs, out.M, out.C, o);
+    const label = labels ? labels[i]! : -1;
+    const predicted = argmax(d.mean);
+    const trueLog = new Float64Array(out.M);
+    if (label >= 0) for (let m = 0; m < out.M; m++) trueLog[m] = out.logProbs[o + m * out.C + label]!;
+    images.push({
+      index: i,
+      label,
+      predicted,
+      confidence: d.mean[predicted]!,
+      probabilities: d.mean,
+      entropy: d.predictiveEntropy,
+      expectedEntropy: d.expectedEntropy,
+      mutualInformation: d.mutualInformation,
+      nll: label >= 0 ? mixtureNll(trueLog) : NaN,
+      brier: label >= 0 ? brierScore(d.mean, label) : NaN,
+      scores: scores[b]!,
+    });
+  }
+  return images;
+}
+
+/**
+ * The images of an evaluation made with `keepLogits` and `keepFeatures`, again at temperature T
+ * (calibration: fit T on the logits, then score at T without running the network again).
+ */
+export function imagesAtTemperature(
+  out: EvaluateOutput,
+  labels: ArrayLike<number> | undefined,
+  T: number,
+  stats?: FeatureStats,
+): EvaluatedImage[] {
+  if (!out.logits || !out.features) throw new Error('imagesAtTemperature needs keepLogits and keepFeatures');
+  const { logits, n, M, C } = out.logits;
+  const all = withTemperature({ B: n, M, C, logits, features: out.features, D: out.D }, T);
+  return imagesOf(
+    all,
+    Array.from({ length: n }, (_, i) => i),
+    labels,
+    stats,
+  );
 }
 
 export function summarize(images: EvaluatedImage[], numClasses: number): DatasetMetrics {

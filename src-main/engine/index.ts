@@ -3,8 +3,9 @@
  * metrics. This file is the only one other rooms import.
  */
 export * from './types.js';
-export { initBackend, currentBackend, availableBackends } from './backends/index.js';
+export { initBackend, currentBackend, availableBackends, VERBOSE_ENV } from './backends/index.js';
 export { trainModel, type TrainRequest } from './train.js';
+export { compareMethods, parameterCount, type CompareRequest, type CompareRow } from './compare.js';
 export { loadModel, type LoadedModel, type EvaluationReport } from './predict.js';
 export { presets, resolveTrainConfig, resolveModelConfig, chooseBackbone } from './defaults.js';
 export { subset, concat, byFiles } from './example-sets.js';

@@ -3,7 +3,9 @@
  * network is run S times (spec §5: logits [S, K, B, C]); everything after that is plain arrays.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rank1Model } from './models.js';
+import { membersOf } from './defaults.js';
+import type { Rank1Model } from './models/index.js';
+import { disposeFixed, fixedFactorsFor, type PredictionFactors } from './models/prediction-factors.js';
 import type { Rng } from './random.js';
 
 export interface Normalization {
@@ -45,6 +47,8 @@ export interface MemberOutputs {
   /** Rows per image: samples × members. */
   M: number;
   C: number;
+  /** [B, M, C] logits (before any temperature). */
+  logits: Float32Array;
   /** [B, M, C] softmax probabilities. */
   probs: Float32Array;
   /** [B, M, C] log-softmax. */
@@ -56,19 +60,31 @@ export interface MemberOutputs {
   D: number;
 }
 
-/** Run the model S times on a batch of B images (not yet tiled), training=false (BN moving stats). */
+/**
+ * Run the model S times on a batch of B images (not yet tiled), training=false (BN moving stats).
+ * With `factors` (prediction), pass s uses the fixed values of draw s and S = factors.samples;
+ * without, each row draws its own factor samples from `rng` (training-time behaviour).
+ */
 export async function runMembers(
   model: Rank1Model,
   x: tf.Tensor,
   samples: number,
   rng: Rng,
+  factors?: PredictionFactors,
 ): Promise<MemberOutputs> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const B = x.shape[0];
-  const S = Math.max(1, samples);
+  const S = factors ? factors.samples : Math.max(1, samples);
   const { logits, features } = tf.tidy(() => {
     const tiled = tileMembers(x, K);
-    const outs = Array.from({ length: S }, () => model.forward(tiled, { training: false, rng }));
+    const outs = Array.from({ length: S }, (_, s) => {
+      const fixed = factors && fixedFactorsFor(factors, s);
+      try {
+        return model.forward(tiled, { training: false, rng, factors: fixed });
+      } finally {
+        if (fixed) disposeFixed(fixed);
+      }
+    });
     const C = outs[0]!.logits.shape[1];
     // [S, K·B, C] → [S, K, B, C] → [B, S, K, C] → [B, S·K, C]
     const l = tf.reshape(
@@ -80,26 +96,42 @@ export async function runMembers(
     return { logits: l, features: f };
   });
   const [B_, M, C] = logits.shape as [number, number, number];
-  const [probsT, logProbsT, meanLogitsT] = tf.tidy(() => [
-    tf.softmax(logits),
-    tf.logSoftmax(logits),
-    tf.mean(logits, 1),
-  ]);
-  const [probs, logProbs, meanLogits, feats] = await Promise.all([
-    probsT!.data(),
-    logProbsT!.data(),
-    meanLogitsT!.data(),
-    features.data(),
-  ]);
-  tf.dispose([logits, features, probsT!, logProbsT!, meanLogitsT!]);
-  return {
-    B: B_,
-    M,
-    C,
-    probs: probs as Float32Array,
-    logProbs: logProbs as Float32Array,
-    meanLogits: meanLogits as Float32Array,
-    features: feats as Float32Array,
-    D: features.shape[1]!,
-  };
+  const [rawLogits, feats] = await Promise.all([logits.data(), features.data()]);
+  const D = features.shape[1]!;
+  tf.dispose([logits, features]);
+  return withTemperature(
+    { B: B_, M, C, logits: rawLogits as Float32Array, features: feats as Float32Array, D },
+    1,
+  );
+}
+
+/**
+ * Member probabilities at temperature T: p_m = softmax(logits_m / T) for each effective member,
+ * the mixture being their mean (temperature scaling, Guo et al. 2017, applied per member so the
+ * entropy still splits into aleatoric + epistemic, spec §5). `meanLogits` stay untempered.
+ */
+export function withTemperature(
+  out: Pick<MemberOutputs, 'B' | 'M' | 'C' | 'logits' | 'features' | 'D'>,
+  temperature: number,
+): MemberOutputs {
+  const { B, M, C, logits } = out;
+  const probs = new Float32Array(B * M * C);
+  const logProbs = new Float32Array(B * M * C);
+  const meanLogits = new Float32Array(B * C);
+  for (let r = 0; r < B * M; r++) {
+    const o = r * C;
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, logits[o + c]! / temperature);
+    let z = 0;
+    for (let c = 0; c < C; c++) z += Math.exp(logits[o + c]! / temperature - max);
+    const lz = Math.log(z) + max;
+    const b = Math.floor(r / M);
+    for (let c = 0; c < C; c++) {
+      const lp = logits[o + c]! / temperature - lz;
+      logProbs[o + c] = lp;
+      probs[o + c] = Math.exp(lp);
+      meanLogits[b * C + c]! += logits[o + c]! / M;
+    }
+  }
+  return { B, M, C, logits, probs, logProbs, meanLogits, features: out.features, D: out.D };
 }

@@ -3,17 +3,24 @@
  * flag) and evaluation over a dataset, optionally against an OOD set.
  */
 import type { ExampleSet } from '../data/types.js';
-import { readModelFolder, type ModelMeta } from '../store/model-folder.js';
+import { readModelFolder, type ModelMeta } from './model-format.js';
 import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, statsFromWeights } from './checkpoint.js';
 import { evaluateExamples, summarize, type EvaluatedImage, type MemberRunner } from './evaluate.js';
 import { resolveWorkers, runMembersParallel, WorkerPool } from './parallel/index.js';
-import { pixelsToTensor, runMembers } from './inference.js';
+import { pixelsToTensor, runMembers, withTemperature } from './inference.js';
+import { calibrationMetrics } from './calibration.js';
+import {
+  drawPredictionFactors,
+  factorsFromWeights,
+  resolvePlan,
+  type PredictionFactors,
+} from './models/prediction-factors.js';
 import { featureSource, pixelSource, type InputSource } from './inputs.js';
 import { loadBackbone, embedExamples, type Backbone } from './backbones/index.js';
 import * as tf from '@tensorflow/tfjs';
 import { argmax, auroc, decompose, fprAtTpr } from './metrics.js';
-import { buildModel, type Rank1Model } from './models.js';
+import { buildModel, type Rank1Model } from './models/index.js';
 import { batchScores, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { Rng } from './random.js';
 import type { DatasetMetrics, ImagePrediction, OodMetrics } from './types.js';
@@ -44,6 +51,13 @@ export interface EvaluationReport {
 export interface LoadedModel {
   dir: string;
   meta: ModelMeta;
+  /** The calibration temperature prediction and evaluation use (1 = none). */
+  temperature: number;
+  /**
+   * The exact rank-1 factor values (α̃, γ̃ per effective member) and biases that predict and
+   * evaluate use for `samples` (default: the model's), e.g. for the ONNX export.
+   */
+  predictionFactors(opts?: { samples?: number }): Promise<PredictionFactors>;
   predict(pixels: Uint8Array, count: number, opts?: { samples?: number }): Promise<Prediction[]>;
   evaluate(
     set: ExampleSet,
@@ -89,11 +103,23 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   // wasm: spread the members' forward passes over worker threads (engine/parallel).
   const workers = resolveWorkers(currentBackend()?.name);
   let pool: Promise<WorkerPool> | undefined;
-  const run: MemberRunner = (m, x, n, r) => {
-    if (workers <= 0) return runMembers(m, x, n, r);
+  const run: MemberRunner = (m, x, n, r, f) => {
+    if (workers <= 0) return runMembers(m, x, n, r, f);
     pool ??= WorkerPool.create(meta.config, { workers, backend: currentBackend()!.name });
-    return pool.then((p) => runMembersParallel(p, m, x, n, r));
+    return pool.then((p) => runMembersParallel(p, m, x, n, r, undefined, f));
   };
+  // Prediction's fixed factors (issue 17 item 1): the stored draws, else drawn from the plan's seed.
+  const factorCache = new Map<number, Promise<PredictionFactors>>();
+  const factorsFor = (s?: number): Promise<PredictionFactors> => {
+    const plan = resolvePlan(model, meta.prediction, { samples: samples(), seed: meta.train.seed }, s);
+    let f = factorCache.get(plan.samples);
+    if (!f) {
+      f = Promise.resolve(factorsFromWeights(model, plan, weights) ?? drawPredictionFactors(model, plan));
+      factorCache.set(plan.samples, f);
+    }
+    return f;
+  };
+  const temperature = meta.calibration?.temperature ?? 1;
   const imageShape = [meta.preprocessing.size, meta.preprocessing.size, meta.preprocessing.channels] as const;
   /** The network input for a batch of images: pixels, or the backbone's embedding of them. */
   const toInput = async (px: Uint8Array, n: number): Promise<tf.Tensor> =>
@@ -104,7 +130,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     backbone
       ? featureSource(await embedExamples(backbone, set, { signal }))
       : pixelSource(set, shape, meta.normalization);
-  // Prediction samples are seeded per call: the same image gives the same answer twice.
+  // Unused with fixed factors; kept for the runner's signature.
   const seedFor = (n: number) => new Rng(0x5eed ^ n);
   const shape = meta.config.inputShape;
   const samples = (s?: number) => s ?? meta.train.evalSamples ?? 1;
@@ -117,14 +143,18 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   return {
     dir,
     meta,
+    temperature,
+    predictionFactors: (opts = {}) => factorsFor(opts.samples),
     async predict(pixels, count, opts = {}) {
+      const factors = await factorsFor(opts.samples);
       const size = imageShape[0] * imageShape[1] * imageShape[2];
       const out: Prediction[] = [];
       for (let start = 0; start < count; start += PREDICT_BATCH) {
         const n = Math.min(PREDICT_BATCH, count - start);
         const x = await toInput(pixels.subarray(start * size, (start + n) * size), n);
-        const res = await run(model, x, samples(opts.samples), seedFor(start));
+        const raw = await run(model, x, factors.samples, seedFor(0), factors);
         x.dispose();
+        const res = temperature === 1 ? raw : withTemperature(raw, temperature);
         const scores = batchScores(res, stats);
         for (let b = 0; b < n; b++) {
           const d = decompose(res.probs, res.M, res.C, b * res.M * res.C);
@@ -148,17 +178,32 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     },
     async evaluate(set, opts = {}) {
       const rng = seedFor(7);
+      const factors = await factorsFor(opts.samples);
       const total = set.count + (opts.ood?.count ?? 0);
       const inOut = await evaluateExamples(model, await sourceFor(set, opts.signal), {
-        samples: samples(opts.samples),
+        samples: factors.samples,
         rng,
         stats,
         signal: opts.signal,
         run,
+        factors,
+        temperature,
+        keepLogits: true,
         onProgress: (d) => opts.onProgress?.(d, total),
       });
+      const before = calibrationMetrics(
+        inOut.logits ?? { logits: new Float32Array(), n: 0, M: 1, C: 1 },
+        set.labels,
+        1,
+      );
       const report: EvaluationReport = {
-        metrics: summarize(inOut.images, meta.classes.length),
+        metrics: {
+          ...summarize(inOut.images, meta.classes.length),
+          temperature,
+          nll_uncalibrated: before.nll,
+          ece_uncalibrated: before.ece,
+          reliability_uncalibrated: before.reliability,
+        },
         items: inOut.images.map((r) => ({
           file: set.files[r.index] ?? String(r.index),
           label: r.label,
@@ -170,11 +215,13 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       };
       if (opts.ood) {
         const oodOut = await evaluateExamples(model, await sourceFor(opts.ood, opts.signal), {
-          samples: samples(opts.samples),
+          samples: factors.samples,
           rng,
           stats,
           signal: opts.signal,
           run,
+          factors,
+          temperature,
           labelled: false,
           onProgress: (d) => opts.onProgress?.(set.count + d, total),
         });

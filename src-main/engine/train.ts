@@ -5,20 +5,35 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ExampleSet, Preprocessing } from '../data/types.js';
-import { readModelFolder, writeModelFolder, type ModelMeta } from '../store/model-folder.js';
+import { readModelFolder, writeModelFolder, type ModelMeta } from './model-format.js';
 import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, collectWeights } from './checkpoint.js';
 import {
   klScaleAt,
   learningRateAt,
+  membersOf,
   resolveModelConfig,
   resolveTrainConfig,
   type Preset,
 } from './defaults.js';
-import { CancelledError, evaluateExamples, summarize, type MemberRunner } from './evaluate.js';
+import { fitTemperature } from './calibration.js';
+import {
+  CancelledError,
+  evaluateExamples,
+  imagesAtTemperature,
+  summarize,
+  type MemberRunner,
+} from './evaluate.js';
 import { tileMembers, type Normalization } from './inference.js';
 import { featureSource, pixelSource, type FeatureSet, type InputSource } from './inputs.js';
-import { buildModel, type Rank1Model } from './models.js';
+import { buildModel, type Rank1Model } from './models/index.js';
+import {
+  DEFAULT_FACTOR_MODE,
+  drawPredictionFactors,
+  factorWeights,
+  type PredictionFactors,
+  type PredictionPlan,
+} from './models/prediction-factors.js';
 import { fitFeatureStats, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { thresholdAtTpr } from './metrics.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';
@@ -106,7 +121,7 @@ export function makeTrainStep(
   klScale: number,
   rng: Rng,
 ) => Promise<StepResult> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const params = model.params();
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
@@ -205,7 +220,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     const stepOpts = {
       numClasses: req.classes.length,
       l2: tc.l2,
-      trainSize: train.count,
+      trainSize: Math.max(train.count, tc.klReferenceSize ?? 0),
       factorLrMultiplier: tc.factorLrMultiplier,
     };
     // wasm: data-parallel over worker threads (engine/parallel; RANK1_WORKERS=0 keeps it in-process).
@@ -213,7 +228,10 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     closeWorkers = parallel && (() => parallel.pool.close());
     const trainStep = parallel ?? makeTrainStep(model, optimizer, stepOpts);
     const run: MemberRunner | undefined =
-      parallel && ((m, x, n, r) => runMembersParallel(parallel.pool, m, x, n, r));
+      parallel && ((m, x, n, r, f) => runMembersParallel(parallel.pool, m, x, n, r, undefined, f));
+    // Validation and the final fits use prediction's fixed factors (issue 17 item 1), so the
+    // numbers reported are the numbers the saved model gives.
+    const plan: PredictionPlan = { mode: DEFAULT_FACTOR_MODE, samples: tc.evalSamples, seed: tc.seed };
     const device = deviceWithWorkers(backend.device, parallel?.pool);
 
     const baseMeta = (): Omit<ModelMeta, 'weights' | 'format' | 'formatVersion'> => ({
@@ -307,6 +325,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
             rng: rngFor(tc.seed, 2_000_003 + epoch),
             signal: req.signal,
             run,
+            factors: await drawPredictionFactors(model, plan),
           })
         : undefined;
       const vm = evalOut ? summarize(evalOut.images, req.classes.length) : undefined;
@@ -340,11 +359,19 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       }
     }
 
-    const { stats, ood, valMetrics } = await fitOod(model, req, src, tc, run);
+    const factors = await drawPredictionFactors(model, plan);
+    const { stats, ood, valMetrics, temperature } = await fitOod(model, req, src, tc, factors, run);
     const meta = await writeModelFolder(
       req.outDir,
-      { ...baseMeta(), epoch: tc.epochs, metrics: valMetrics ? { val: valMetrics } : undefined, ood },
-      await collectWeights(model, stats),
+      {
+        ...baseMeta(),
+        epoch: tc.epochs,
+        metrics: valMetrics ? { val: valMetrics } : undefined,
+        ood,
+        prediction: plan,
+        calibration: { temperature },
+      },
+      [...(await collectWeights(model, stats)), ...factorWeights(factors)],
     );
     req.onEvent?.({ type: 'done', modelDir: req.outDir });
     return meta;
@@ -355,12 +382,16 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
   }
 }
 
-/** Feature statistics on (up to 5,000) training images, threshold on the validation split. */
+/**
+ * Feature statistics on (up to 5,000) training images; on the validation split the calibration
+ * temperature (unless `calibrate: false`), then every score's threshold on the calibrated scores.
+ */
 async function fitOod(
   model: Rank1Model,
   req: TrainRequest,
   src: { train: InputSource; val: InputSource },
   tc: TrainConfig,
+  factors: PredictionFactors,
   run?: MemberRunner,
 ) {
   const rng = rngFor(tc.seed, 3_000_017);
@@ -373,6 +404,7 @@ async function fitOod(
     keepFeatures: true,
     signal: req.signal,
     run,
+    factors,
   });
   let stats: FeatureStats | undefined;
   try {
@@ -387,19 +419,27 @@ async function fitOod(
     stats,
     signal: req.signal,
     run,
+    factors,
+    keepLogits: true,
+    keepFeatures: true,
   });
+  // Only a held-out split can calibrate: fitted on training images T would only sharpen.
+  const temperature =
+    tc.calibrate !== false && src.val.count ? fitTemperature(heldOut.logits!, held.labels) : 1;
+  const images = imagesAtTemperature(heldOut, held.labels, temperature, stats);
   const score: ScoreName = stats ? (req.oodScore ?? DEFAULT_FLAG_SCORE) : 'entropy';
   const tpr = req.oodTpr ?? 0.95;
   // Every score's threshold at the same TPR: the user may switch the flag's score later.
   const thresholds: Record<string, number> = {};
   for (const name of SCORE_NAMES) {
-    const values = heldOut.images.map((r) => r.scores[name]);
+    const values = images.map((r) => r.scores[name]);
     if (!values.some((v) => Number.isNaN(v))) thresholds[name] = thresholdAtTpr(values, tpr);
   }
   return {
     stats,
     ood: { score, threshold: thresholds[score]!, tpr, thresholds },
-    valMetrics: src.val.count ? summarize(heldOut.images, req.classes.length) : undefined,
+    valMetrics: src.val.count ? summarize(images, req.classes.length) : undefined,
+    temperature,
   };
 }
 

@@ -3,7 +3,17 @@
  */
 
 export type Architecture = 'mlp' | 'cnn' | 'resnet20' | 'wrn-28-10' | 'head';
-export type Method = 'rank1' | 'deterministic' | 'batchensemble';
+/**
+ * Every training method, in one place (the contract and the CLI import it): the rank-1 BNN and
+ * the paper's baselines built from the same layers (spec §1; Dusenberry et al. 2020, Table 1):
+ * - rank1: K members share W; per-member Gaussian/Cauchy rank-1 factors with a KL (spec §1–3).
+ * - deterministic: one network, no factors.
+ * - batchensemble: K members share W; per-member point-estimate factors, no KL.
+ * - ensemble: K independently initialised networks (own kernels, biases and BatchNorm).
+ * - mcdropout: one network with dropout kept on at prediction (Gal & Ghahramani 2016).
+ */
+export const METHODS = ['rank1', 'deterministic', 'batchensemble', 'ensemble', 'mcdropout'] as const;
+export type Method = (typeof METHODS)[number];
 export type Posterior = 'gaussian' | 'cauchy';
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -26,6 +36,26 @@ export interface ModelConfig {
   hidden?: number;
   /** Embedding size for `head` models (the backbone's output). */
   embeddingSize?: number;
+  /** mcdropout: the dropout rate on each layer's input, in training and at prediction. */
+  dropoutRate?: number;
+}
+
+/**
+ * How prediction fixes the rank-1 factors (engine/models/prediction-factors.ts): `samples` = S
+ * seeded draws per member, `mean` = the posterior locations. Stored in the model's metadata.
+ */
+export type FactorMode = 'samples' | 'mean';
+export interface PredictionPlan {
+  mode: FactorMode;
+  /** S, draws per member (1 for `mean`). */
+  samples: number;
+  /** Seed of the draws; old models without a plan use their training seed. */
+  seed: number;
+}
+
+/** Post-hoc calibration stored with the model (engine/calibration.ts); absent = T = 1. */
+export interface Calibration {
+  temperature: number;
 }
 
 export interface TrainConfig {
@@ -44,10 +74,17 @@ export interface TrainConfig {
   factorLrMultiplier: number;
   /** KL ramps linearly to 1 over this fraction of the total steps. */
   klAnnealFraction: number;
+  /**
+   * The KL is divided by max(N_train, klReferenceSize) (spec §3 divides by N_train). Absent in
+   * models trained before it existed: N_train alone.
+   */
+  klReferenceSize?: number;
   augment: { crop: boolean; flip: boolean };
   seed: number;
   /** Eval samples S for validation. */
   evalSamples: number;
+  /** Fit a temperature on the validation split at the end of training (issue 16); default true. */
+  calibrate?: boolean;
 }
 
 export interface EpochMetrics {
@@ -107,6 +144,12 @@ export interface DatasetMetrics {
   perClassAccuracy: number[];
   confusion: number[][];
   reliability: { lower: number; upper: number; count: number; accuracy: number; confidence: number }[];
+  /** The model's calibration temperature the numbers above use (1 = none). */
+  temperature?: number;
+  /** The same mixture at T = 1, for comparison (before calibration). */
+  nll_uncalibrated?: number;
+  ece_uncalibrated?: number;
+  reliability_uncalibrated?: DatasetMetrics['reliability'];
 }
 
 export interface OodMetrics {

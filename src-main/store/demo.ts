@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { readModelFolder } from './model-folder.js';
+import { readModelFolder } from '../engine/model-format.js';
 import { modelDir, modelsDir } from './models.js';
 import { writeFileAtomic } from './atomic.js';
 

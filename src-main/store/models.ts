@@ -6,15 +6,17 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
-import type { ModelSummary } from '../contract.js';
 import { writeFileAtomic } from './atomic.js';
+import { StoreError } from './errors.js';
 import {
-  MODEL_FORMAT_VERSION,
-  ModelFormatError,
+  describeStatus,
+  type ModelAccuracy,
+  type ModelStatus,
   readModelFolder,
   readModelMeta,
   type ModelMeta,
-} from './model-folder.js';
+} from '../engine/model-format.js';
+import { recoverLeftovers, removeOurFolder } from '../engine/output-guard.js';
 
 export const MODEL_ID = /^[A-Za-z0-9._-]+$/;
 /** Largest uncompressed model we unpack (a WRN-28-10 is ~150 MB of weights). */
@@ -26,7 +28,8 @@ export function modelsDir(home: string): string {
 }
 
 export function modelDir(home: string, id: string): string {
-  if (!MODEL_ID.test(id) || id.startsWith('.')) throw new ModelFormatError(id, 'not a valid model id');
+  if (!MODEL_ID.test(id) || id.startsWith('.'))
+    throw new StoreError('bad-request', `"${id.slice(0, 200)}" is not a valid model id`, 'id');
   return nodePath.join(modelsDir(home), id);
 }
 
@@ -46,7 +49,35 @@ export function newModelId(name: string): string {
   return `${slug(name)}-${randomBytes(3).toString('hex')}`;
 }
 
-export function toSummary(meta: ModelMeta): ModelSummary {
+/**
+ * What a model list shows: the meta without weights, held-out lists or optimizer state, with its
+ * status (complete, or a resumable checkpoint at epoch N of M), its one accuracy and the images it
+ * was measured on, and the warning its predictions carry.
+ */
+export type ModelListing = Pick<
+  ModelMeta,
+  | 'id'
+  | 'name'
+  | 'createdAt'
+  | 'classes'
+  | 'config'
+  | 'train'
+  | 'preprocessing'
+  | 'metrics'
+  | 'history'
+  | 'backend'
+  | 'epoch'
+> & {
+  backbone?: { name: string; sha256: string } | null;
+  ood?: { score: string; threshold: number; tpr: number; thresholds?: Record<string, number> };
+  demo?: boolean;
+  status: ModelStatus;
+  epochs: number;
+  accuracy?: ModelAccuracy;
+  warning?: string;
+};
+
+export function toSummary(meta: ModelMeta): ModelListing {
   return {
     id: meta.id,
     name: meta.name,
@@ -68,7 +99,22 @@ export function toSummary(meta: ModelMeta): ModelSummary {
         }
       : undefined,
     ...(meta.demo ? { demo: true } : {}),
+    epoch: meta.epoch,
+    ...describeStatus(meta),
   };
+}
+
+/**
+ * The model Predict uses when none is chosen: the newest complete one, the demo last. An
+ * incomplete checkpoint is never picked on its own (issue 15); undefined when there is none.
+ */
+export function defaultModel<T extends { createdAt: string; status?: ModelStatus; demo?: boolean }>(
+  models: readonly T[],
+): T | undefined {
+  const complete = models
+    .filter((m) => m.status !== 'incomplete')
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  return complete.find((m) => !m.demo) ?? complete[0];
 }
 
 export interface BrokenModel {
@@ -88,7 +134,12 @@ export async function listModels(home: string): Promise<{ models: ModelMeta[]; b
   }
   const models: ModelMeta[] = [];
   const broken: BrokenModel[] = [];
-  entries = await recoverInterruptedWrites(home, entries);
+  // Leftovers of a crash mid-write (issue 13): recovered or cleaned at start.
+  if (entries.some((e) => e.name.startsWith('.'))) {
+    await recoverLeftovers(modelsDir(home));
+    await cleanInterrupted(home, entries);
+    entries = await fs.readdir(modelsDir(home), { withFileTypes: true });
+  }
   for (const entry of entries) {
     // Dot folders are temporaries of an atomic write or an import in progress.
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
@@ -105,28 +156,23 @@ export async function listModels(home: string): Promise<{ models: ModelMeta[]; b
   return { models, broken };
 }
 
-/**
- * A crash between writeModelFolder's two renames leaves the previous model as
- * `.<id>.tmp-XXXXXXXX-old` with no `<id>`: move it back. Other temporaries are left for removal.
- */
-async function recoverInterruptedWrites(
-  home: string,
-  entries: import('node:fs').Dirent[],
-): Promise<import('node:fs').Dirent[]> {
-  const names = new Set(entries.map((e) => e.name));
-  let changed = false;
+/** A removal renames first, so a leftover is always safe to finish. */
+const REMOVING = /^\..+\.removing-[0-9a-f]{6}$/;
+const IMPORTING = /^\.import-[0-9a-f]{8}$/;
+/** An import may be running in another process (the CLI beside the app): only stale ones go. */
+const STALE_IMPORT_MS = 60 * 60 * 1000;
+
+/** Finish interrupted removals and drop stale import temporaries (only files the app writes). */
+async function cleanInterrupted(home: string, entries: import('node:fs').Dirent[]): Promise<void> {
   for (const e of entries) {
-    const m = /^\.(.+)\.tmp-[0-9a-f]{8}-old$/.exec(e.name);
-    if (!m || !e.isDirectory() || names.has(m[1]!) || !MODEL_ID.test(m[1]!)) continue;
-    await fs.rename(nodePath.join(modelsDir(home), e.name), nodePath.join(modelsDir(home), m[1]!)).then(
-      () => {
-        names.add(m[1]!);
-        changed = true;
-      },
-      () => undefined,
-    );
+    if (!e.isDirectory()) continue;
+    const dir = nodePath.join(modelsDir(home), e.name);
+    if (REMOVING.test(e.name)) await removeOurFolder(dir);
+    else if (IMPORTING.test(e.name)) {
+      const age = Date.now() - (await fs.stat(dir)).mtimeMs;
+      if (age > STALE_IMPORT_MS) await removeOurFolder(dir);
+    }
   }
-  return changed ? fs.readdir(modelsDir(home), { withFileTypes: true }) : entries;
 }
 
 /** The model's metadata; throws ModelFormatError (with `code` ENOENT-like message) when absent. */
@@ -165,8 +211,10 @@ export async function setFlagScoreAt(dir: string, score: string): Promise<ModelM
   const threshold = meta.ood?.thresholds?.[score];
   if (!meta.ood || threshold === undefined) {
     const known = Object.keys(meta.ood?.thresholds ?? {});
-    throw new Error(
+    throw new StoreError(
+      'bad-request',
       `model "${id}" has no fitted threshold for "${score}"${known.length ? ` (available: ${known.join(', ')})` : '; retrain it to enable this'}`,
+      'score',
     );
   }
   const next = { ...meta, ood: { ...meta.ood, score, threshold } };
@@ -206,9 +254,10 @@ export async function exportModelZip(
   return { fileName: exportFileName(meta), zip };
 }
 
-export class ModelImportError extends Error {
+/** A zip or folder that is not a model export (the message says why). */
+export class ModelImportError extends StoreError {
   constructor(message: string) {
-    super(message);
+    super('failed', message);
     this.name = 'ModelImportError';
   }
 }
@@ -269,7 +318,6 @@ export async function importModel(
   try {
     for (const [name, data] of Object.entries(files)) await fs.writeFile(nodePath.join(tmp, name), data);
     const { meta } = await readModelFolder(tmp);
-    if (meta.formatVersion > MODEL_FORMAT_VERSION) throw new ModelFormatError(tmp, 'newer format');
     const id = newModelId(meta.name || meta.id || 'model');
     const next: ModelMeta = { ...meta, id };
     await writeFileAtomic(nodePath.join(tmp, 'model.json'), JSON.stringify(next, null, 1));

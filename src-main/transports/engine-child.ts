@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createService } from '../service.js';
+import { createService } from '../service/index.js';
 import { processPort, serveEngine, type EnginePort } from './engine-port.js';
 
 export {

@@ -38,6 +38,8 @@ export interface EngineProcess extends ServiceHandler {
   grant(path: string): void;
   /** Stop the child (cleanly when it answers, killed otherwise); later calls reject. */
   stop(): Promise<void>;
+  /** End the child now, without a restart (a shutdown that ran out of time); later calls reject. */
+  kill(): void;
   /**
    * Stream the current child's events on `port` (transferred; needs an endpoint that can transfer
    * ports). The child then tells the host only about job lifecycle events, so listeners here no
@@ -228,6 +230,10 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
       await gone;
       clearTimeout(timer);
     },
+    kill() {
+      stopped = true;
+      if (child && !child.exited) child.endpoint.kill();
+    },
   };
 }
 
@@ -263,6 +269,10 @@ export function forkEngine(opts: ForkEngineOptions = {}): ForkedEndpoint {
     env: opts.env ?? process.env,
     serialization: 'advanced',
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    // Its own process group (POSIX): a terminal's Ctrl+C or a `kill -TERM -PGID` reaches the host
+    // only, which then stops the engine in order, instead of the engine dying mid-job and being
+    // restarted during shutdown. A host that dies anyway closes the IPC channel; the child exits.
+    detached: process.platform !== 'win32',
   });
   child.stdout?.pipe((opts.stdout ?? process.stderr) as NodeJS.WritableStream, { end: false });
   const exitFns: Array<(code: number | null, signal?: string | null) => void> = [];

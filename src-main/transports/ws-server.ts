@@ -19,6 +19,7 @@ import {
   type ServiceHandler,
 } from '../contract.js';
 import { toErrorShape } from './shared.js';
+import { createRedactor, type RedactOptions } from './ws-redact.js';
 
 export interface ServerOptions {
   /** The service (usually the engine process); `grant` is used by the caller only, never over the wire. */
@@ -32,6 +33,11 @@ export interface ServerOptions {
   token?: string;
   /** Largest WebSocket message accepted, bytes; bigger ones close the socket with 1009. Default 64 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Which paths error texts sent to a client may name (the granted folders) and which are the
+   * app's own (data home; temp and the app itself always). See ws-redact.ts.
+   */
+  redact?: RedactOptions;
 }
 
 export interface RunningServer {
@@ -75,6 +81,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const token = opts.token ?? randomBytes(32).toString('base64url');
   const tokenHash = sha256(token);
   const maxMessageBytes = opts.maxMessageBytes ?? 64 * 1024 * 1024;
+  const redactor = createRedactor(opts.redact);
   const root = opts.staticDir
     ? await fs.realpath(resolve(opts.staticDir)).catch(() => resolve(opts.staticDir!))
     : undefined;
@@ -111,7 +118,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ? req.headers.host!
       : `${bracket(wildcard.has(host) ? '127.0.0.1' : host)}:${port}`;
     return {
-      'Content-Security-Policy': `default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws://${wsHost}; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      'Content-Security-Policy': `default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws://${wsHost}; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
       'X-Content-Type-Options': 'nosniff',
       'X-Frame-Options': 'DENY',
       // The token is in the page URL: never send it to anyone in a Referer.
@@ -215,13 +222,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (ws.readyState !== ws.OPEN) return;
       let text: string;
       try {
-        text = JSON.stringify(msg);
+        // Error and reason texts only: the app's paths and stack traces never reach a browser.
+        text = JSON.stringify(redactor.deep(msg));
       } catch (err) {
         if (!('id' in msg)) return;
         text = JSON.stringify({
           id: msg.id,
           ok: false,
-          error: { code: 'failed', message: `The result could not be sent: ${toErrorShape(err).message}` },
+          error: {
+            code: 'failed',
+            message: redactor.text(`The result could not be sent: ${toErrorShape(err).message}`),
+          },
         });
       }
       ws.send(text);

@@ -4,26 +4,27 @@ import type { DatasetSummary, ScanSummary, ServiceClient } from '../../src-main/
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 
-/** Cross-class duplicates, wherever the import report keeps them (its shape is the data room's). */
-export function labelConflicts(report: unknown): { file: string; classes: string[] }[] {
-  if (!report || typeof report !== 'object') return [];
-  for (const [key, v] of Object.entries(report as Record<string, unknown>)) {
-    if (!/conflict|duplicate/i.test(key) || !Array.isArray(v)) continue;
-    return v.map((c) => {
-      if (typeof c === 'string') return { file: c, classes: [] };
-      const o = (c ?? {}) as Record<string, unknown>;
-      const files = Array.isArray(o.files) ? (o.files as string[]) : [];
-      const file = typeof o.file === 'string' ? o.file : files.join(', ') || (typeof o.hash === 'string' ? o.hash : '?');
-      const classes = Array.isArray(o.classes) ? (o.classes as string[]).map(String) : Array.isArray(o.labels) ? (o.labels as string[]).map(String) : [];
-      return { file, classes };
-    });
-  }
-  return [];
-}
-
-export function skippedOf(x: { skipped?: unknown } | null | undefined): { file: string; reason: string }[] {
-  const s = x?.skipped;
-  return Array.isArray(s) ? (s as { file: string; reason: string }[]) : [];
+/**
+ * The import report's cross-class duplicates (the same image under two labels), each with the
+ * classes it appears in: the class folder under the root (under train/val/test with given splits).
+ * Duplicates within one class are harmless and not listed.
+ */
+export function labelConflicts(ds: DatasetSummary | null | undefined): { file: string; classes: string[] }[] {
+  const report = ds?.report;
+  if (!report) return [];
+  const classOf = (file: string): string | undefined => {
+    const rel = file.startsWith(ds.root) ? file.slice(ds.root.length) : file;
+    const parts = rel.split(/[\\/]/).filter(Boolean);
+    return parts[report.givenSplits ? 1 : 0];
+  };
+  return report.duplicates
+    .filter((d) => d.crossClass)
+    .map((d) => ({
+      file: d.files.join(', '),
+      classes: d.files
+        .map(classOf)
+        .filter((c, i, all): c is string => c !== undefined && all.indexOf(c) === i),
+    }));
 }
 
 /** Paged file listing plus thumbnails for one dataset/class, fetched only for what is on screen. */
@@ -51,7 +52,12 @@ export class ThumbSource {
 
   /** Make sure [from, to) has names and thumbnails, fetching pages and images as needed. */
   ensure(from: number, to: number): void {
-    for (let p = Math.floor(from / this.pageSize); p * this.pageSize < Math.min(to, Math.max(this.total, 1)); p++) void this.loadPage(p);
+    for (
+      let p = Math.floor(from / this.pageSize);
+      p * this.pageSize < Math.min(to, Math.max(this.total, 1));
+      p++
+    )
+      void this.loadPage(p);
     const want: string[] = [];
     for (let i = from; i < to; i++) {
       const f = this.files.get(i);
@@ -113,7 +119,9 @@ export class DatasetsState {
   browseClass = $state<string>('');
 
   importJob = $derived.by(() => this.app.jobs.get(this.importJobId ?? undefined));
-  selected = $derived.by<DatasetSummary | undefined>(() => this.app.datasets.find((d) => d.id === this.selectedId));
+  selected = $derived.by<DatasetSummary | undefined>(() =>
+    this.app.datasets.find((d) => d.id === this.selectedId),
+  );
   classCounts = $derived.by(() => {
     if (this.scan) return Object.entries(this.scan.classes).map(([name, count]) => ({ name, count }));
     return [];

@@ -2,6 +2,7 @@
 import type { EvaluateResult } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
+import { bestScore as best, flagRates as ratesOf, scoreRows as rowsOf } from './ood.js';
 import { auroc, fprAtTpr, histogram, operatingPoint, riskCoverage } from './stats.js';
 
 export const metricHints: Record<
@@ -56,6 +57,8 @@ export class EvaluateState {
   /** Operating point: accept predictions with confidence at least this. */
   threshold = $state(0.9);
   cell = $state<{ actual: number; predicted: number } | null>(null);
+  /** The flag's score when the result was measured (the engine's flag rates are for that score). */
+  evaluatedScore = $state<string | undefined>(undefined);
 
   job = $derived.by(() => this.app.jobs.get(this.jobId ?? undefined));
   running = $derived(this.job?.state === 'running');
@@ -72,6 +75,11 @@ export class EvaluateState {
   point = $derived(operatingPoint(this.risk, this.threshold));
   entropyHist = $derived(this.result ? uncertaintyHistograms(this.result, 'entropy') : null);
   miHist = $derived(this.result ? uncertaintyHistograms(this.result, 'mutualInformation') : null);
+  /** The model the result belongs to, as the list knows it now (its flag may have changed since). */
+  resultModel = $derived.by(() => this.app.models.find((m) => m.id === this.result?.model));
+  scoreRows = $derived(this.result ? rowsOf(this.result) : []);
+  bestScore = $derived(best(this.scoreRows));
+  flagRates = $derived(this.result ? ratesOf(this.result, this.resultModel, this.evaluatedScore) : undefined);
   review = $derived(
     this.result ? [...this.result.items].sort((a, b) => b.entropy - a.entropy).slice(0, 60) : [],
   );
@@ -91,14 +99,18 @@ export class EvaluateState {
     try {
       await this.app.client.call('models.setFlag', { id, score: score as never });
       await this.app.refreshModels();
+      // The summary must describe the new score: measured from the items when they carry it,
+      // else by evaluating again (the engine measures every score per image).
+      if (this.result?.oodItems?.length && this.resultModel?.ood && !this.flagRates && !this.running)
+        await this.run(id);
     } catch (err) {
       this.error = errorText(err);
     }
   }
 
-  async run(): Promise<void> {
+  async run(modelId?: string): Promise<void> {
     this.error = null;
-    const model = this.model || this.app.activeModel?.id;
+    const model = modelId ?? (this.model || this.app.activeModel?.id);
     const dataset = this.dataset.trim() || this.app.newestDataset?.id;
     if (!model) return void (this.error = 'No model to evaluate. Train one under Train first.');
     if (!dataset)
@@ -111,7 +123,9 @@ export class EvaluateState {
         dataset,
         ...(this.ood.trim() ? { ood: this.ood.trim() } : {}),
       });
+      const score = this.app.models.find((m) => m.id === model)?.ood?.score;
       this.result = await this.app.jobs.waitFor<EvaluateResult>(this.jobId);
+      this.evaluatedScore = score;
     } catch (err) {
       this.error = errorText(err);
     }

@@ -6,6 +6,14 @@ export function isImageName(name: string): boolean {
   return IMAGE_EXT.test(name);
 }
 
+/** Formats a browser cannot show in an <img> (Chromium, Firefox, Safari differ; these none show reliably). */
+const NOT_IN_BROWSER = /\.(tiff?|tga|pnm|pgm|ppm|heic|heif)$/i;
+
+/** Whether an object URL of this file makes a thumbnail; if not, the service makes it (sharp decodes all). */
+export function browserShows(name: string): boolean {
+  return !NOT_IN_BROWSER.test(name);
+}
+
 export async function fileToBase64(file: Blob): Promise<string> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   let s = '';
@@ -15,7 +23,11 @@ export async function fileToBase64(file: Blob): Promise<string> {
 }
 
 /** Groups files so each `predict` message stays well under the service's limits (256 files, 48 MiB). */
-export function batches<T extends { size: number }>(files: readonly T[], maxCount = 128, maxBytes = 24 * 1024 * 1024): T[][] {
+export function batches<T extends { size: number }>(
+  files: readonly T[],
+  maxCount = 128,
+  maxBytes = 24 * 1024 * 1024,
+): T[][] {
   const out: T[][] = [];
   let cur: T[] = [];
   let bytes = 0;

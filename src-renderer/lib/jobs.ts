@@ -2,7 +2,7 @@
  * Reduces the service's `job.*` events into one view per job: progress, rate, ETA, training
  * history. Pure (the clock is passed in) so it is tested without a DOM; `jobs.svelte.ts` holds it.
  */
-import type { EpochMetrics, JobInfo, JobKind, ServiceEvent, TrainEvent } from '../../src-main/contract.js';
+import type { EpochMetrics, JobInfo, JobKind, JobProgress, ServiceEvent } from '../../src-main/contract.js';
 
 export interface JobView {
   jobId: string;
@@ -29,19 +29,23 @@ export interface JobView {
   updatedAt: number;
 }
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+type Progress = { done?: number; total?: number; phase?: string; rate?: number; eta?: number };
 
-/** Pulls done/total/phase out of any progress payload (import, evaluate and predict differ). */
-export function progressOf(p: unknown): { done?: number; total?: number; phase?: string; rate?: number; eta?: number } {
-  if (!p || typeof p !== 'object') return {};
-  const o = p as Record<string, unknown>;
-  // An import counts decoded + cached + skipped files (src-main/data ImportProgress).
-  const decoded = num(o.decoded);
-  const imported = decoded === undefined ? undefined : decoded + (num(o.cached) ?? 0) + (num(o.skipped) ?? 0);
-  const done = num(o.done) ?? num(o.processed) ?? num(o.current) ?? num(o.step) ?? num(o.completed) ?? imported;
-  const total = num(o.total) ?? num(o.totalSteps) ?? num(o.count);
-  const phase = typeof o.phase === 'string' ? o.phase : typeof o.stage === 'string' ? o.stage : undefined;
-  return { done, total, phase, rate: num(o.imagesPerSecond) ?? num(o.rate), eta: num(o.etaSeconds) ?? num(o.eta) };
+/** done/total/phase of an import, a backbone's transfer step, or evaluate/predict (training is read in `applyProgress`). */
+export function progressOf(p: JobProgress): Progress {
+  if ('type' in p) return {};
+  if ('decoded' in p)
+    // An import counts decoded + cached + skipped files.
+    return {
+      done: p.decoded + p.cached + p.skipped,
+      total: p.total,
+      phase: p.phase,
+      rate: p.imagesPerSecond,
+      eta: p.etaSeconds,
+    };
+  if ('phase' in p)
+    return p.phase === 'embed' ? { done: p.done, total: p.total, phase: p.phase } : { phase: p.phase };
+  return { done: p.done, total: p.total };
 }
 
 export function newJob(jobId: string, kind: JobKind, now: number, info?: Partial<JobInfo>): JobView {
@@ -67,10 +71,12 @@ export function fromInfo(info: JobInfo, now: number): JobView {
   return view;
 }
 
-function applyProgress(job: JobView, p: unknown, now: number): JobView {
+function applyProgress(job: JobView, p: NonNullable<JobInfo['last']>, now: number): JobView {
   const next: JobView = { ...job, updatedAt: now };
-  if (job.kind === 'train' && p && typeof p === 'object' && 'type' in p) {
-    const e = p as TrainEvent;
+  // A failed job's last word is its error (the job.failed event carries it too).
+  if ('error' in p) return next;
+  if ('type' in p) {
+    const e = p;
     switch (e.type) {
       case 'start':
         return { ...next, total: e.totalSteps, backend: e.backend, device: e.device, phase: 'training' };
@@ -107,9 +113,11 @@ function applyProgress(job: JobView, p: unknown, now: number): JobView {
   if (q.phase !== undefined) next.phase = q.phase;
   if (next.t0 === undefined || next.done < next.t0.done) next.t0 = { at: now, done: next.done };
   const elapsed = (now - next.t0.at) / 1000;
-  const measured = elapsed > 0.2 && next.done > next.t0.done ? (next.done - next.t0.done) / elapsed : undefined;
+  const measured =
+    elapsed > 0.2 && next.done > next.t0.done ? (next.done - next.t0.done) / elapsed : undefined;
   next.rate = q.rate ?? measured ?? job.rate;
-  next.etaSeconds = q.eta ?? (next.rate && next.total ? Math.max(0, (next.total - next.done) / next.rate) : undefined);
+  next.etaSeconds =
+    q.eta ?? (next.rate && next.total ? Math.max(0, (next.total - next.done) / next.rate) : undefined);
   return next;
 }
 
@@ -117,7 +125,9 @@ function applyProgress(job: JobView, p: unknown, now: number): JobView {
 export function reduceJob(job: JobView | undefined, e: ServiceEvent, now: number): JobView | undefined {
   switch (e.type) {
     case 'job.started':
-      return job ? { ...job, title: e.job.title, kind: e.job.kind } : newJob(e.job.jobId, e.job.kind, now, e.job);
+      return job
+        ? { ...job, title: e.job.title, kind: e.job.kind }
+        : newJob(e.job.jobId, e.job.kind, now, e.job);
     case 'job.progress':
       return applyProgress(job ?? newJob(e.jobId, e.kind, now), e.progress, now);
     case 'job.item': {
@@ -126,9 +136,21 @@ export function reduceJob(job: JobView | undefined, e: ServiceEvent, now: number
     }
     case 'job.done':
       // The last phase ("saving", "done") would only repeat the state next to it.
-      return { ...(job ?? newJob(e.jobId, e.kind, now)), state: 'done', phase: undefined, result: e.result, etaSeconds: 0, updatedAt: now };
+      return {
+        ...(job ?? newJob(e.jobId, e.kind, now)),
+        state: 'done',
+        phase: undefined,
+        result: e.result,
+        etaSeconds: 0,
+        updatedAt: now,
+      };
     case 'job.failed':
-      return { ...(job ?? newJob(e.jobId, e.kind, now)), state: 'failed', error: e.error.message, updatedAt: now };
+      return {
+        ...(job ?? newJob(e.jobId, e.kind, now)),
+        state: 'failed',
+        error: e.error.message,
+        updatedAt: now,
+      };
     case 'job.cancelled':
       return { ...(job ?? newJob(e.jobId, e.kind, now)), state: 'cancelled', updatedAt: now };
     default:

@@ -2,7 +2,7 @@
 import type { PredictionRow } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
-import { batches, download, fileToBase64, isImageName } from './files.js';
+import { batches, browserShows, download, fileToBase64, isImageName } from './files.js';
 import { forExport, summarise, view, type FlagFilter, type SortKey } from './predictions.js';
 
 export class PredictState {
@@ -20,7 +20,9 @@ export class PredictState {
   jobIds = $state.raw<string[]>([]);
   sending = $state(0);
 
-  visible = $derived(view(this.rows, this.sort, { flag: this.flag, minEntropy: this.minEntropy, text: this.text.trim() }));
+  visible = $derived(
+    view(this.rows, this.sort, { flag: this.flag, minEntropy: this.minEntropy, text: this.text.trim() }),
+  );
   summary = $derived(summarise(this.rows));
   running = $derived(this.jobIds.filter((id) => this.app.jobs.get(id)?.state === 'running'));
   busy = $derived(this.sending > 0 || this.running.length > 0);
@@ -53,9 +55,10 @@ export class PredictState {
   ) {}
 
   accept(item: PredictionRow): void {
-    if (item.dropped && !item.thumbnail) {
+    if (item.dropped) {
+      // Taken in drop order even when the service sent a thumbnail, so same-named files stay paired.
       const url = this.localThumbs.get(item.name)?.shift();
-      if (url) item = { ...item, thumbnail: url };
+      if (url && !item.thumbnail) item = { ...item, thumbnail: url };
     }
     this.pending.push(item);
     if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.flushMs);
@@ -107,7 +110,9 @@ export class PredictState {
     const skipped = files.length - images.length;
     this.notice = skipped ? `${skipped} file(s) skipped: not images.` : null;
     if (!images.length) {
-      if (files.length) this.error = 'None of those are images. Drop PNG, JPEG, WebP, GIF, BMP or TIFF files, or a folder of them.';
+      if (files.length)
+        this.error =
+          'None of those are images. Drop PNG, JPEG, WebP, GIF, BMP or TIFF files, or a folder of them.';
       return;
     }
     const toPath = this.app.platform.pathForFile;
@@ -124,9 +129,17 @@ export class PredictState {
     try {
       const local = typeof URL.createObjectURL === 'function';
       for (const group of batches(images)) {
-        const payload = await Promise.all(group.map(async (f) => ({ name: f.name, base64: await fileToBase64(f) })));
-        if (local) for (const f of group) this.rememberThumb(f);
-        const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, files: payload, thumbnails: !local });
+        const payload = await Promise.all(
+          group.map(async (f) => ({ name: f.name, base64: await fileToBase64(f) })),
+        );
+        // A TIFF's object URL is a broken image: such files get their thumbnail from the service.
+        const fromService = !local || !group.every((f) => browserShows(f.name));
+        if (local) for (const f of group) if (browserShows(f.name)) this.rememberThumb(f);
+        const jobId = await this.app.jobs.start(this.app.client, 'predict', {
+          model,
+          files: payload,
+          thumbnails: fromService,
+        });
         this.jobIds = [...this.jobIds, jobId];
       }
     } catch (err) {
@@ -183,7 +196,9 @@ export class PredictState {
     this.flush();
     this.error = null;
     try {
-      const { csv } = await this.app.client.call('predictions.csv', { rows: forExport(this.visible) as never });
+      const { csv } = await this.app.client.call('predictions.csv', {
+        rows: forExport(this.visible) as never,
+      });
       download('predictions.csv', csv);
       this.notice = `Exported ${this.visible.length} row(s) to predictions.csv.`;
     } catch (err) {
@@ -194,6 +209,13 @@ export class PredictState {
   async copyToFolders(dest?: string): Promise<void> {
     this.flush();
     this.error = null;
+    // Picked or dropped files reached the service as bytes: there is no file on the server to copy.
+    if (this.visible.length && this.visible.every((r) => r.dropped)) {
+      this.error =
+        'These images were picked or dropped in the browser, so the server has no file to copy. ' +
+        'Predict a folder by its path on the server (or use the desktop app), then copy.';
+      return;
+    }
     let target = dest ?? this.copyDest.trim();
     if (!target && this.app.platform.pickFolder) target = (await this.app.platform.pickFolder()) ?? '';
     if (!target) {
@@ -201,11 +223,33 @@ export class PredictState {
       return;
     }
     try {
-      const r = await this.app.client.call('predictions.copy', { rows: forExport(this.visible) as never, dest: target });
-      const parts = Object.entries(r.folders).map(([k, n]) => `${k}: ${n}`);
-      this.notice = `Copied ${r.copied} image(s) into ${r.dest} (${parts.join(', ')}).`;
+      const r = await this.app.client.call('predictions.copy', {
+        rows: forExport(this.visible) as never,
+        dest: target,
+      });
+      this.notice = copyNotice(r);
     } catch (err) {
       this.error = `Copy failed: ${errorText(err)}`;
     }
   }
+}
+
+/** "Copied 12 image(s) into /out (3: 4, 7: 8); 2 not copied: dropped image (no file on disk) ×2." */
+export function copyNotice(r: {
+  dest: string;
+  copied: number;
+  folders: Record<string, number>;
+  skipped?: { file: string; reason: string }[];
+}): string {
+  const parts = Object.entries(r.folders).map(([k, n]) => `${k}: ${n}`);
+  let text = `Copied ${r.copied} image(s) into ${r.dest}${parts.length ? ` (${parts.join(', ')})` : ''}.`;
+  if (r.skipped?.length) {
+    const reasons: Record<string, number> = {};
+    for (const s of r.skipped) reasons[s.reason] = (reasons[s.reason] ?? 0) + 1;
+    const why = Object.entries(reasons)
+      .map(([reason, n]) => (n > 1 ? `${reason} ×${n}` : reason))
+      .join('; ');
+    text += ` ${r.skipped.length} not copied: ${why}.`;
+  }
+  return text;
 }

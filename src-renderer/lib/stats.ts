@@ -9,14 +9,22 @@ export interface Bin {
 }
 
 /** Equal-width bins over [min, max]; the last bin is closed so `max` itself is counted. */
-export function histogram(values: readonly number[], opts: { bins?: number; min?: number; max?: number } = {}): Bin[] {
+export function histogram(
+  values: readonly number[],
+  opts: { bins?: number; min?: number; max?: number } = {},
+): Bin[] {
   const bins = Math.max(1, Math.floor(opts.bins ?? 20));
   const finite = values.filter((v) => Number.isFinite(v));
   const min = opts.min ?? (finite.length ? Math.min(...finite) : 0);
   let max = opts.max ?? (finite.length ? Math.max(...finite) : 1);
   if (!(max > min)) max = min + 1;
   const width = (max - min) / bins;
-  const out: Bin[] = Array.from({ length: bins }, (_, i) => ({ x0: min + i * width, x1: min + (i + 1) * width, count: 0, density: 0 }));
+  const out: Bin[] = Array.from({ length: bins }, (_, i) => ({
+    x0: min + i * width,
+    x1: min + (i + 1) * width,
+    count: 0,
+    density: 0,
+  }));
   let n = 0;
   for (const v of finite) {
     if (v < min || v > max) continue;
@@ -59,19 +67,27 @@ export function riskCoverage(items: readonly { confidence: number; correct: bool
 }
 
 /** The operating point for "accept predictions with confidence ≥ threshold". */
-export function operatingPoint(curve: readonly RiskPoint[], threshold: number): { accepted: number; coverage: number; accuracy: number } {
+export function operatingPoint(
+  curve: readonly RiskPoint[],
+  threshold: number,
+): { accepted: number; coverage: number; accuracy: number } {
   let best: RiskPoint | undefined;
   for (const p of curve) if (p.threshold >= threshold) best = p;
-  return best ? { accepted: best.accepted, coverage: best.coverage, accuracy: best.accuracy } : { accepted: 0, coverage: 0, accuracy: NaN };
+  return best
+    ? { accepted: best.accepted, coverage: best.coverage, accuracy: best.accuracy }
+    : { accepted: 0, coverage: 0, accuracy: NaN };
 }
 
 /** AUROC of telling `positives` (OOD) from `negatives` (in-distribution) by a higher score; ties count half. */
 export function auroc(negatives: readonly number[], positives: readonly number[]): number {
   if (!negatives.length || !positives.length) return NaN;
-  const all = [...negatives.map((v) => ({ v, pos: false })), ...positives.map((v) => ({ v, pos: true }))].sort((a, b) => a.v - b.v);
+  const all = [
+    ...negatives.map((v) => ({ v, pos: false })),
+    ...positives.map((v) => ({ v, pos: true })),
+  ].sort((a, b) => a.v - b.v);
   // Mann–Whitney U with average ranks.
   let rankSumPos = 0;
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i;
     while (j + 1 < all.length && all[j + 1]!.v === all[i]!.v) j++;
     const avgRank = (i + j) / 2 + 1;
@@ -83,10 +99,27 @@ export function auroc(negatives: readonly number[], positives: readonly number[]
   return (rankSumPos - (np * (np + 1)) / 2) / (np * nn);
 }
 
-/** The share of in-distribution scores above the threshold that flags `tpr` of the OOD set. */
-export function fprAtTpr(negatives: readonly number[], positives: readonly number[], tpr = 0.95): number {
-  if (!negatives.length || !positives.length) return NaN;
-  const pos = [...positives].sort((a, b) => b - a);
-  const threshold = pos[Math.min(pos.length - 1, Math.ceil(tpr * pos.length) - 1)]!;
-  return negatives.filter((v) => v >= threshold).length / negatives.length;
+/**
+ * The score that keeps `tpr` of the in-distribution images (flags the rest): the same rule the
+ * engine uses to fit the model's flag (src-main/engine/metrics.ts thresholdAtTpr).
+ */
+export function thresholdAtTpr(inScores: readonly number[], tpr = 0.95): number {
+  const sorted = [...inScores].sort((a, b) => a - b);
+  if (!sorted.length) return Infinity;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(tpr * sorted.length) - 1))]!;
+}
+
+/** Share of `values` flagged (score above `threshold`): the one definition of a flag rate. */
+export function flaggedShare(values: readonly number[], threshold: number): number {
+  if (!values.length) return NaN;
+  return values.filter((v) => v > threshold).length / values.length;
+}
+
+/**
+ * FPR at 95% TPR, the engine's (ODIN) definition: with the threshold that keeps 95% of the
+ * in-distribution images, the share of OOD images that pass as in-distribution (are missed).
+ */
+export function fprAtTpr(inScores: readonly number[], oodScores: readonly number[], tpr = 0.95): number {
+  if (!inScores.length || !oodScores.length) return NaN;
+  return 1 - flaggedShare(oodScores, thresholdAtTpr(inScores, tpr));
 }

@@ -29,7 +29,8 @@ export interface AdvancedForm {
   method: 'rank1' | 'deterministic' | 'batchensemble';
   members: number;
   posterior: 'gaussian' | 'cauchy';
-  epochs: number;
+  /** null: the preset's own number (it depends on the dataset and device, so the service decides). */
+  epochs: number | null;
   batchSize: number;
   learningRate: number;
   crop: boolean;
@@ -42,7 +43,7 @@ export const defaultAdvanced: AdvancedForm = {
   method: 'rank1',
   members: 4,
   posterior: 'gaussian',
-  epochs: 10,
+  epochs: null,
   batchSize: 64,
   learningRate: 0.05,
   crop: true,
@@ -65,11 +66,13 @@ export function trainArgsOf(
   return {
     ...args,
     arch: advanced.arch,
-    backbone: advanced.backbone,
+    // "Pretrained" stays pretrained: the form's "auto" would pick no backbone for 32-px images.
+    backbone:
+      preset === 'pretrained' && advanced.backbone === 'auto' ? PRETRAINED_BACKBONE : advanced.backbone,
     method: advanced.method,
     members: advanced.method === 'deterministic' ? 1 : advanced.members,
     posterior: advanced.posterior,
-    epochs: advanced.epochs,
+    ...(advanced.epochs ? { epochs: advanced.epochs } : {}),
     batchSize: advanced.batchSize,
     learningRate: advanced.learningRate,
     augment: { crop: advanced.crop, flip: advanced.flip },

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src-main/engine/backends/index.js';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
-import { buildModel } from '../../src-main/engine/models.js';
+import { buildModel } from '../../src-main/engine/models/index.js';
 import { createOptimizer } from '../../src-main/engine/optimizer.js';
 import {
   makeParallelTrainStep,

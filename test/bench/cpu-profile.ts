@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src-main/engine/backends/index.js';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
 import { tileMembers } from '../../src-main/engine/inference.js';
-import { buildModel } from '../../src-main/engine/models.js';
+import { buildModel } from '../../src-main/engine/models/index.js';
 import { createOptimizer } from '../../src-main/engine/optimizer.js';
 import { Rng } from '../../src-main/engine/random.js';
 import { makeTrainStep } from '../../src-main/engine/train.js';

@@ -68,7 +68,10 @@ try {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-bench-large-'));
     const src = path.join(DATA, 'robustness/formats/jpeg_large/issue70.jpg');
     for (const c of ['a', 'b']) await fs.mkdir(path.join(dir, c));
-    for (let i = 0; i < 200; i++) await fs.symlink(src, path.join(dir, i % 2 ? 'a' : 'b', `photo-${i}.jpg`));
+    // One copy inside the folder, linked to 200 times (links leading outside the folder are not followed).
+    const copy = path.join(dir, 'a', 'source.jpg');
+    await fs.copyFile(src, copy);
+    for (let i = 0; i < 200; i++) await fs.symlink(copy, path.join(dir, i % 2 ? 'a' : 'b', `photo-${i}.jpg`));
     const r = await measured(200, () => importDataset(dir, { imageSize: 64 }));
     line({
       bench: 'jpeg_large 3120x4208 x200 import',

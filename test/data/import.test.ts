@@ -1,7 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { importDataset, listDatasets, prepareImage, removeDataset } from '../../src-main/data/index.js';
+import {
+  type ImportProgress,
+  importDataset,
+  listDatasets,
+  prepareImage,
+  removeDataset,
+} from '../../src-main/data/index.js';
 import { HEIC_FIXTURES, jpeg, meanAbsDiff, MNIST, ROBUST, tempDirs, writeFile } from './helpers.js';
 
 let t: Awaited<ReturnType<typeof tempDirs>>;
@@ -12,8 +18,8 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-async function makeSet(root: string, perClass: Record<string, number>): Promise<void> {
-  let seed = 1;
+async function makeSet(root: string, perClass: Record<string, number>, firstSeed = 1): Promise<void> {
+  let seed = firstSeed;
   for (const [c, n] of Object.entries(perClass))
     for (let i = 0; i < n; i++) await writeFile(path.join(root, c, `img ${i}.jpg`), await jpeg(seed++));
 }
@@ -97,7 +103,7 @@ describe('importDataset', () => {
     expect([after.report.decoded, after.report.cached]).toEqual([2, 58]);
   });
 
-  it('reports empty, zero-byte, text-as-jpg, cross-class duplicates and small classes', async () => {
+  it('reports empty, zero-byte, text-as-jpg, duplicates (left out within a class) and small classes', async () => {
     const root = path.join(t.dir, 'set');
     await makeSet(root, { big: 12, small: 1 });
     await fs.mkdir(path.join(root, 'empty'));
@@ -108,9 +114,14 @@ describe('importDataset', () => {
     await fs.copyFile(path.join(root, 'big', 'img 1.jpg'), path.join(root, 'big', 'again.jpg'));
     const ds = await importDataset(root, { imageSize: 16 });
     const reasons = Object.fromEntries(ds.report.skipped.map((s) => [path.basename(s.file), s.reason]));
-    expect(reasons).toEqual({ 'zero.jpg': 'empty', 'note.jpg': 'not-image', 'readme.txt': 'not-image' });
+    expect(reasons).toEqual({
+      'zero.jpg': 'empty',
+      'note.jpg': 'not-image',
+      'readme.txt': 'not-image',
+      'img 1.jpg': 'duplicate', // the same bytes as again.jpg, which comes first in path order
+    });
     expect(ds.classes).toEqual(['big', 'small']);
-    expect(ds.report.classes).toEqual({ big: 13, small: 2 });
+    expect(ds.report.classes).toEqual({ big: 12, small: 2 });
     const cross = ds.report.duplicates.filter((d) => d.crossClass);
     const within = ds.report.duplicates.filter((d) => !d.crossClass);
     expect(cross.map((d) => d.files.map((f) => path.relative(root, f)).sort())).toEqual([
@@ -128,7 +139,7 @@ describe('importDataset', () => {
   it('respects given splits and carves val from train when none is given', async () => {
     const root = path.join(t.dir, 'set');
     await makeSet(path.join(root, 'train'), { x: 10, y: 10 });
-    await makeSet(path.join(root, 'test'), { x: 3, y: 2 });
+    await makeSet(path.join(root, 'test'), { x: 3, y: 2 }, 100);
     const ds = await importDataset(root, { imageSize: 16, valFraction: 0.2 });
     expect(ds.report.givenSplits).toBe(true);
     expect(ds.report.splits).toEqual({ train: { x: 8, y: 8 }, val: { x: 2, y: 2 }, test: { x: 3, y: 2 } });
@@ -140,7 +151,8 @@ describe('importDataset', () => {
     for (const c of ['3', '7']) {
       const names = (await fs.readdir(path.join(MNIST, c))).sort().slice(0, 8);
       await fs.mkdir(path.join(root, c), { recursive: true });
-      for (const n of names) await fs.symlink(path.join(MNIST, c, n), path.join(root, c, n));
+      // copies: links leading outside the dataset folder are not followed
+      for (const n of names) await fs.copyFile(path.join(MNIST, c, n), path.join(root, c, n));
     }
     const ds = await importDataset(root, { valFraction: 0.25 });
     expect(ds.preprocessing).toMatchObject({ size: 28, channels: 1, fit: 'cover' });
@@ -171,8 +183,11 @@ describe('importDataset', () => {
       await fs.readFile(path.join(HEIC_FIXTURES, 'source.png')),
     );
     const ds = await importDataset(root, { imageSize: 32, valFraction: 0 });
-    expect(ds.report.skipped).toEqual([]);
-    expect(ds.report.classes).toEqual({ phone: 2, scan: 2 });
+    // source.png has the bytes of other.png (first in path order): listed as its duplicate
+    expect(ds.report.skipped.map((s) => [path.basename(s.file), s.reason])).toEqual([
+      ['source.png', 'duplicate'],
+    ]);
+    expect(ds.report.classes).toEqual({ phone: 2, scan: 1 });
     const set = ds.splits.train;
     const px = await set.read([...Array(set.count).keys()]);
     const rec = 32 * 32 * 3;
@@ -190,10 +205,14 @@ describe('importDataset run twice at once', () => {
   it('serialises imports of the same dataset: both complete with the same pixels', async () => {
     const root = path.join(t.dir, 'twice');
     await makeSet(root, { cat: 5, dog: 5 });
+    const waits: string[] = [];
+    const onProgress = (p: ImportProgress) => p.phase === 'wait' && waits.push(p.message!);
     const [a, b] = await Promise.all([
-      importDataset(root, { imageSize: 16 }),
-      importDataset(root, { imageSize: 16 }),
+      importDataset(root, { imageSize: 16, onProgress }),
+      importDataset(root, { imageSize: 16, onProgress }),
     ]);
+    // whichever came second said why it waited
+    expect(waits[0]).toMatch(/waiting for another import of this folder/);
     expect(a.id).toBe(b.id);
     expect(a.report.images).toBe(10);
     expect(b.report.images).toBe(10);

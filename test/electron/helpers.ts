@@ -1,4 +1,7 @@
-/** Shared by the packaging and audit tests: make sure dist/ holds a current build of the Electron shell. */
+/**
+ * Shared by the packaging and audit tests: make sure dist/ holds a current build of the Electron
+ * shell; the Electron fuses the packaged app must have.
+ */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,6 +9,19 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** @electron/fuses' marker in front of the fuse wire. */
+export const FUSE_SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
+/** Fuse order in wire version 1 (@electron/fuses FuseV1Options) and the state we require. */
+export const REQUIRED_FUSES: [name: string, yamlKey: string, on: boolean][] = [
+  ['RunAsNode', 'runAsNode', false],
+  ['EnableCookieEncryption', 'enableCookieEncryption', true],
+  ['EnableNodeOptionsEnvironmentVariable', 'enableNodeOptionsEnvironmentVariable', false],
+  ['EnableNodeCliInspectArguments', 'enableNodeCliInspectArguments', false],
+  ['EnableEmbeddedAsarIntegrityValidation', 'enableEmbeddedAsarIntegrityValidation', true],
+  ['OnlyLoadAppFromAsar', 'onlyLoadAppFromAsar', true],
+];
+
 export const builtDir = join(root, 'dist', 'main', 'electron');
 const run = promisify(execFile);
 

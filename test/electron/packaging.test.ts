@@ -6,14 +6,14 @@
  * Needs `npm run build` first (it builds main/preload itself when they are missing).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureMainBuilt, root } from './helpers.js';
+import { ensureMainBuilt, FUSE_SENTINEL, REQUIRED_FUSES, root } from './helpers.js';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -53,7 +53,18 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'rank1-pack-'));
   const electronDist = join(work, 'electron-dist');
   await run('mkdir', ['-p', electronDist]);
-  await writeFile(join(electronDist, 'electron'), '#!/bin/sh\necho "stand-in electron"\n');
+  // A fuse wire as in a real Electron binary (sentinel, version 1, 8 fuses all enabled), so that
+  // electron-builder's @electron/fuses step has something to flip and the result can be read back.
+  await writeFile(
+    join(electronDist, 'electron'),
+    Buffer.concat([
+      Buffer.from('#!/bin/sh\necho "stand-in electron"\nexit 0\n'),
+      Buffer.from(FUSE_SENTINEL),
+      Buffer.from([1, 8]),
+      Buffer.from('11111111'),
+      Buffer.from('\n'),
+    ]),
+  );
   await chmod(join(electronDist, 'electron'), 0o755);
   const out = join(work, 'out');
   await run(
@@ -148,5 +159,24 @@ describe.skipIf(!linux)('packaged app (electron-builder --dir, offline)', () => 
 
   it('has the renamed executable from the stand-in Electron', () => {
     expect(existsSync(join(resources, '..', 'rank1-studio'))).toBe(true);
+  });
+
+  it('flipped the Electron fuses in the executable as electron-builder.yml asks', () => {
+    const exe = readFileSync(join(resources, '..', 'rank1-studio'));
+    const at = exe.indexOf(FUSE_SENTINEL) + FUSE_SENTINEL.length;
+    expect(exe[at], 'fuse wire version').toBe(1);
+    REQUIRED_FUSES.forEach(([name, , on], i) =>
+      expect(String.fromCharCode(exe[at + 2 + i]!), name).toBe(on ? '1' : '0'),
+    );
+  });
+
+  it(`ships only the target platform's onnxruntime-node binaries (linux/${arch}), unpacked`, () => {
+    const inside = [...inAsar()].filter((f) => f.startsWith('/node_modules/onnxruntime-node/bin/'));
+    const packed = inside.filter((f) => /\.(node|so(\.\d+)*|dylib|dll)$/.test(f));
+    expect(packed.filter((f) => !f.includes(`/napi-v6/linux/${arch}/`))).toEqual([]);
+    const napi = join(resources, 'app.asar.unpacked', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
+    expect(readdirSync(napi)).toEqual(['linux']);
+    expect(readdirSync(join(napi, 'linux'))).toEqual([arch]);
+    expect(readdirSync(join(napi, 'linux', arch))).toContain('onnxruntime_binding.node');
   });
 });

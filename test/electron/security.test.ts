@@ -61,6 +61,11 @@ describe('contentSecurityPolicy', () => {
     expect(directives.get('default-src')).toEqual(["'self'"]);
   });
 
+  it("allows only our own stylesheets: no 'unsafe-inline' for styles either", () => {
+    expect(directives.get('style-src')).toEqual(["'self'"]);
+    expect(csp).not.toMatch(/unsafe-inline/);
+  });
+
   it('locks down objects, base, framing and connections', () => {
     expect(directives.get('object-src')).toEqual(["'none'"]);
     expect(directives.get('base-uri')).toEqual(["'none'"]);
@@ -95,25 +100,38 @@ describe('navigation', () => {
     }
   });
 
-  it('opens only plain http(s) links externally', () => {
-    expect(safeExternalUrl('https://github.com/x')).toBe('https://github.com/x');
-    expect(safeExternalUrl('http://example.com')).toBe('http://example.com/');
+  const PAPER = 'https://arxiv.org/abs/2005.07186';
+
+  it('opens only the allowlisted pages externally: the paper (the project has no public docs site)', () => {
+    for (const good of [PAPER, 'https://arxiv.org/abs/2005.07186v2', 'https://arxiv.org/pdf/2005.07186'])
+      expect(safeExternalUrl(good), good).toBe(new URL(good).href);
     for (const bad of [
+      'https://github.com/x',
+      'https://github.com/rank1-studio/rank1-studio#readme',
+      'http://example.com',
+      'https://example.com/doc',
+      'http://arxiv.org/abs/2005.07186', // not https
+      'https://arxiv.org/abs/2005.071860',
+      'https://arxiv.org/abs/1234.5678',
+      'https://github.com/rank1-studio/rank1-studio-evil',
+      'https://github.com.evil.example/rank1-studio/rank1-studio',
+      'https://arxiv.org:8443/abs/2005.07186',
+      'https://u:p@arxiv.org/abs/2005.07186',
       'file:///etc/passwd',
       'javascript:alert(1)',
       'smb://host/share',
-      'https://u:p@example.com',
       'ms-settings:',
       42,
       null,
-      `https://x.com/${'a'.repeat(3000)}`,
+      `https://arxiv.org/abs/2005.07186?${'a'.repeat(3000)}`,
     ]) {
       expect(safeExternalUrl(bad), String(bad)).toBeNull();
     }
     expect(openExternalSafely('file:///bin/sh')).toBe(false);
+    expect(openExternalSafely('https://example.com/doc')).toBe(false);
     expect(openExternal).not.toHaveBeenCalled();
-    expect(openExternalSafely('https://example.com/doc')).toBe(true);
-    expect(openExternal).toHaveBeenCalledWith('https://example.com/doc');
+    expect(openExternalSafely(PAPER)).toBe(true);
+    expect(openExternal).toHaveBeenCalledWith(PAPER);
   });
 
   function fakeContents() {
@@ -128,12 +146,16 @@ describe('navigation', () => {
     return { handlers, open: (url: string) => openHandler!({ url }), event };
   }
 
-  it('denies navigation away and sends http(s) links to the system browser', () => {
+  it('denies navigation away and sends only allowlisted links to the system browser', () => {
     const { handlers, event } = fakeContents();
     const away = event();
-    handlers.get('will-navigate')!(away, 'https://example.com/');
+    handlers.get('will-navigate')!(away, PAPER);
     expect(away.preventDefault).toHaveBeenCalled();
-    expect(openExternal).toHaveBeenCalledWith('https://example.com/');
+    expect(openExternal).toHaveBeenCalledWith(PAPER);
+
+    const other = event();
+    handlers.get('will-navigate')!(other, 'https://example.com/');
+    expect(other.preventDefault).toHaveBeenCalled();
 
     const file = event();
     handlers.get('will-navigate')!(file, 'file:///etc/passwd');
@@ -159,8 +181,9 @@ describe('navigation', () => {
 
   it('denies every new window', () => {
     const { open } = fakeContents();
+    expect(open(PAPER)).toEqual({ action: 'deny' });
+    expect(openExternal).toHaveBeenCalledWith(PAPER);
     expect(open('https://example.com/')).toEqual({ action: 'deny' });
-    expect(openExternal).toHaveBeenCalledWith('https://example.com/');
     expect(open('app://rank1/index.html')).toEqual({ action: 'deny' });
     expect(open('file:///etc/passwd')).toEqual({ action: 'deny' });
     expect(openExternal).toHaveBeenCalledTimes(1);

@@ -3,6 +3,8 @@ import {
   INIT_STDDEV,
   klScaleAt,
   learningRateAt,
+  MC_DROPOUT_SAMPLES,
+  membersOf,
   PAPER_RANDOM_SIGN_INIT,
   resolveModelConfig,
   resolveTrainConfig,
@@ -60,6 +62,17 @@ describe('training defaults', () => {
   it('uses 4 eval samples for Cauchy, 1 for Gaussian (spec §2)', () => {
     expect(resolveTrainConfig(cifar, resolveModelConfig(cifar, { posterior: 'cauchy' })).evalSamples).toBe(4);
     expect(resolveTrainConfig(cifar, resolveModelConfig(cifar)).evalSamples).toBe(1);
+  });
+  it('give the baselines their shape: one network for deterministic and MC dropout, K for ensembles', () => {
+    const of = (method: 'deterministic' | 'mcdropout' | 'ensemble' | 'batchensemble') =>
+      resolveModelConfig(mnist, { method, members: 3 });
+    expect(membersOf(of('deterministic'))).toBe(1);
+    expect(of('mcdropout')).toMatchObject({ members: 1, dropoutRate: 0.1 });
+    expect(membersOf(of('ensemble'))).toBe(3);
+    expect(membersOf(of('batchensemble'))).toBe(3);
+    // MC dropout's uncertainty comes only from its samples.
+    expect(resolveTrainConfig(mnist, of('mcdropout')).evalSamples).toBe(MC_DROPOUT_SAMPLES);
+    expect(resolveModelConfig(mnist, { method: 'mcdropout', dropoutRate: 0.3 }).dropoutRate).toBe(0.3);
   });
 });
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
-import { buildModel, namedVariables } from '../../src-main/engine/models.js';
+import { buildModel, namedVariables } from '../../src-main/engine/models/index.js';
 import { Rng } from '../../src-main/engine/random.js';
 
 const cifar = { size: 32, channels: 3 as const, count: 50_000, numClasses: 10 };

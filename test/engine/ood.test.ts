@@ -76,6 +76,7 @@ describe('output scores', () => {
     B: probs.length / (M * C),
     M,
     C,
+    logits: Float32Array.from(probs.map(Math.log)),
     probs: Float32Array.from(probs),
     logProbs: Float32Array.from(probs.map(Math.log)),
     meanLogits: Float32Array.from(logits),

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src-main/engine/backends/index.js';
 import { loadModel } from '../../src-main/engine/predict.js';
 import { makeTrainStep, trainModel, type TrainRequest } from '../../src-main/engine/train.js';
-import { buildModel } from '../../src-main/engine/models.js';
+import { buildModel } from '../../src-main/engine/models/index.js';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
 import { createOptimizer } from '../../src-main/engine/optimizer.js';
 import { Rng } from '../../src-main/engine/random.js';
-import { readModelFolder } from '../../src-main/store/model-folder.js';
+import { readModelFolder } from '../../src-main/engine/model-format.js';
 import type { TrainEvent } from '../../src-main/engine/types.js';
 import { loadGreySet, SHARED, split } from './helpers.js';
 
@@ -74,6 +74,23 @@ describe('trainModel', () => {
     expect(p[0]!.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     expect(p[0]!.entropy).toBeCloseTo(p[0]!.expectedEntropy + p[0]!.mutualInformation, 6);
     model.dispose();
+  });
+
+  it('calibrates on the validation split unless `calibrate: false` (T = 1), same weights either way', async () => {
+    const on = await trainModel(request(nodePath.join(tmp(), 'cal')));
+    const off = await trainModel(
+      request(nodePath.join(tmp(), 'nocal'), {
+        config: { epochs: 2, batchSize: 16, seed: 7, calibrate: false },
+      }),
+    );
+    expect(on.train.calibrate).toBe(true);
+    expect(on.calibration!.temperature).not.toBe(1);
+    expect(off.calibration).toEqual({ temperature: 1 });
+    expect(off.weights.sha256).toBe(on.weights.sha256);
+    // the reported validation NLL is the calibrated one: never worse than at T = 1
+    const last = on.history.at(-1)!;
+    expect(on.metrics!.val!.nll!).toBeLessThanOrEqual(off.metrics!.val!.nll! + 1e-9);
+    expect(off.metrics!.val!.nll).toBeCloseTo(last.valNll, 6);
   });
 
   it('the same seed on the same backend gives the same run', async () => {

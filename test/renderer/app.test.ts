@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import App from '../../src-renderer/App.svelte';
 import { AppState } from '../../src-renderer/lib/app.svelte.js';
-import { FakeService, type FakeOptions } from '../../src-renderer/lib/fake-service.js';
+import { FakeService, demoModel, type FakeOptions } from '../../src-renderer/lib/fake-service.js';
 import { ServiceClient, ServiceError } from '../../src-main/contract.js';
 
 async function setup(opts: FakeOptions = {}, hash = '#/datasets') {
@@ -18,6 +18,28 @@ async function setup(opts: FakeOptions = {}, hash = '#/datasets') {
 afterEach(() => cleanup());
 
 describe('App shell', () => {
+  it('points to the demo model from the first screen and lists it once in Evaluate', async () => {
+    history.replaceState(null, '', '#/datasets');
+    const fake = new FakeService({ stepMs: 1 });
+    fake.models = [demoModel({ demo: true })];
+    const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
+    render(App, { props: { app } });
+    await app.init();
+    const hint = await screen.findByTestId('demo-hint');
+    expect(hint.textContent).toContain('Demo: handwritten digits');
+    expect(
+      within(hint)
+        .getByRole('link', { name: /Predict/ })
+        .getAttribute('href'),
+    ).toBe('#/predict');
+    app.view = 'evaluate';
+    const model = await screen.findByRole('combobox', { name: 'Model' });
+    const options = within(model)
+      .getAllByRole('option')
+      .map((o) => o.textContent ?? '');
+    expect(options.filter((t) => t.includes('Demo: handwritten digits'))).toHaveLength(1);
+  });
+
   it('has labelled navigation and shows the backend and device', async () => {
     await setup();
     const nav = screen.getByRole('navigation', { name: 'Main' });
@@ -185,9 +207,19 @@ describe('Predict', () => {
     expect(screen.getByText(/1 file\(s\) skipped/)).toBeTruthy();
     const letter = within(list).getByRole('article', { name: 'A_letter.png' });
     expect(within(letter).getByText('OOD')).toBeTruthy();
-    expect(within(letter).getByText(/OOD because mutualInformation 0.900 > threshold 0.400/)).toBeTruthy();
+    // The reason in words with the typical range (the fake names its score 'mutualInformation'; the
+    // engine's name, 'mutual_information', reads "the members disagree").
+    expect(
+      within(letter).getByText(
+        /OOD: (the members disagree \(mutual information 0\.900; typical ≤ 0\.400\)|mutualInformation 0\.900; typical ≤ 0\.400)/,
+      ),
+    ).toBeTruthy();
     expect(within(letter).getByRole('meter', { name: 'entropy' })).toBeTruthy();
-    expect(within(letter).getByText(/aleatoric .* epistemic/)).toBeTruthy();
+    expect(within(letter).getByRole('meter', { name: 'epistemic uncertainty' })).toBeTruthy();
+    expect(screen.getByTestId('gauge-legend').textContent).toMatch(/aleatoric.*epistemic.*uncertain above/);
+    expect(within(letter).getByRole('meter', { name: 'entropy' }).getAttribute('aria-valuetext')).toMatch(
+      /aleatoric .* epistemic/,
+    );
 
     await fireEvent.change(screen.getByLabelText('Show'), { target: { value: 'ood' } });
     await waitFor(() => expect(app.predict.visible.every((r) => r.ood)).toBe(true));
@@ -228,6 +260,24 @@ describe('Predict', () => {
         ['a.png', 'blob:thumb-3'],
       ]);
       expect(list.querySelector('img')?.getAttribute('src')).toMatch(/^blob:thumb-/);
+    } finally {
+      Object.assign(URL, { createObjectURL: saved.create, revokeObjectURL: saved.revoke });
+    }
+  });
+
+  it('asks the service for thumbnails of picked TIFFs, which an object URL cannot show', async () => {
+    const made: string[] = [];
+    const saved = { create: URL.createObjectURL, revoke: URL.revokeObjectURL };
+    URL.createObjectURL = (b: Blob) => `blob:thumb-${made.push((b as File).name)}`;
+    URL.revokeObjectURL = () => {};
+    try {
+      const { fake } = await setup({}, '#/predict');
+      const files = ['scan.tif', 'photo.png'].map((n) => new File([new Uint8Array([1, 2, 3])], n));
+      await fireEvent.change(screen.getByLabelText('Add images'), { target: { files } });
+      await waitFor(() => expect(fake.calls.some((c) => c.op === 'predict')).toBe(true));
+      expect(fake.calls.find((c) => c.op === 'predict')!.args).toMatchObject({ thumbnails: true });
+      // The PNG still gets its object URL (used when the service sends no thumbnail); the TIFF none.
+      expect(made).toEqual(['photo.png']);
     } finally {
       Object.assign(URL, { createObjectURL: saved.create, revokeObjectURL: saved.revoke });
     }

@@ -17,7 +17,14 @@ import { labelConflicts } from '../../src-renderer/lib/datasets.svelte.js';
 import { batches, isImageName } from '../../src-renderer/lib/files.js';
 import { tokenFrom, wsUrl } from '../../src-renderer/lib/client.js';
 import { demoModel, demoRows } from '../../src-renderer/lib/fake-service.js';
-import type { PredictionRow, ServiceEvent } from '../../src-main/contract.js';
+import type {
+  DatasetSummary,
+  ImportProgress,
+  ImportReport,
+  JobProgress,
+  PredictionRow,
+  ServiceEvent,
+} from '../../src-main/contract.js';
 
 describe('format', () => {
   it('formats durations, rates and progress', () => {
@@ -71,7 +78,11 @@ describe('stats', () => {
     expect(auroc([0, 0.1, 0.2], [0.5, 0.6])).toBe(1);
     expect(auroc([0.5, 0.6], [0, 0.1])).toBe(0);
     expect(auroc([1, 1], [1, 1])).toBe(0.5);
-    expect(fprAtTpr([0, 0.1, 0.2, 0.9], [0.5, 0.6, 0.7, 0.8])).toBe(0.25);
+    // The engine's definition: the threshold keeps 95% of in-distribution images; FPR is the share
+    // of OOD images that pass it (here 0.5 of [0.5, 0.99, 1.2, 2] under the threshold 0.9).
+    const inScores = Array.from({ length: 20 }, (_, i) => i * 0.05);
+    expect(fprAtTpr(inScores, [0.5, 0.99, 1.2, 2])).toBe(0.25);
+    expect(fprAtTpr([0, 0.1, 0.2, 0.9], [0.5, 0.6, 0.7, 0.8])).toBe(1);
   });
 });
 
@@ -119,18 +130,17 @@ describe('predictions', () => {
 
 describe('job event reduction', () => {
   const t0 = 1_000_000;
-  const ev = (progress: unknown): ServiceEvent => ({
+  const ev = (progress: JobProgress): ServiceEvent => ({
     type: 'job.progress',
     jobId: 'j',
-    kind: 'import',
-    progress: progress as never,
+    kind: 'predict',
+    progress,
   });
   it('measures rate and ETA from progress events', () => {
     let j = reduceJob(undefined, ev({ done: 0, total: 1000 }), t0)!;
-    j = reduceJob(j, ev({ done: 200, total: 1000, phase: 'decoding' }), t0 + 2000)!;
+    j = reduceJob(j, ev({ done: 200, total: 1000 }), t0 + 2000)!;
     expect(j.rate).toBeCloseTo(100);
     expect(j.etaSeconds).toBeCloseTo(8);
-    expect(j.phase).toBe('decoding');
     j = reduceJob(
       j,
       { type: 'job.done', jobId: 'j', kind: 'import', result: { id: 'd' } as never },
@@ -207,13 +217,19 @@ describe('job event reduction', () => {
       t0 + 5,
     );
     expect(j).toMatchObject({ done: 15, total: 30, epoch: 2, history: [{ epoch: 1 }], startedAt: t0 });
-    expect(progressOf({ processed: 3, total: 9, stage: 'hash' })).toMatchObject({
-      done: 3,
-      total: 9,
-      phase: 'hash',
+    // Evaluate and predict: images done of total.
+    expect(progressOf({ done: 3, total: 9 })).toEqual({ done: 3, total: 9 });
+    // A backbone embedding the splits before training; its download reports only the phase.
+    expect(progressOf({ phase: 'embed', split: 'train', done: 5, total: 50 })).toEqual({
+      done: 5,
+      total: 50,
+      phase: 'embed',
+    });
+    expect(progressOf({ phase: 'download', name: 'b', filesDone: 1, filesTotal: 2, bytes: 10 })).toEqual({
+      phase: 'download',
     });
     // The data room's ImportProgress: done = decoded + cached + skipped.
-    const imp = {
+    const imp: ImportProgress = {
       phase: 'decode',
       scanned: 3000,
       decoded: 1200,
@@ -256,6 +272,13 @@ describe('app helpers', () => {
     expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, backbone: 'none' })).toMatchObject({
       backbone: 'none',
     });
+    // Opening Advanced changes nothing by itself: no epochs of its own (the preset's count runs),
+    // and "Pretrained" keeps its backbone (issue 15: it silently became a from-scratch CNN).
+    expect(trainArgsOf('ds', '', 'quick', defaultAdvanced)).not.toHaveProperty('epochs');
+    expect(trainArgsOf('ds', '', 'pretrained', defaultAdvanced)).toMatchObject({
+      backbone: 'mobilenet-v1-0.25',
+    });
+    expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, epochs: 3 })).toMatchObject({ epochs: 3 });
     const a = trainArgsOf('ds', 'n', 'best', { ...defaultAdvanced, method: 'deterministic' });
     expect(a).toMatchObject({
       name: 'n',
@@ -264,11 +287,48 @@ describe('app helpers', () => {
       augment: { crop: true, flip: false },
     });
   });
-  it('finds label conflicts in an import report of unknown shape', () => {
-    expect(labelConflicts({ conflicts: [{ files: ['a', 'b'], classes: ['1', '7'] }] })).toEqual([
-      { file: 'a, b', classes: ['1', '7'] },
+  it('lists only cross-class duplicates of the real import report as label conflicts, with their classes', () => {
+    const report: ImportReport = {
+      classes: { cat: 3, dog: 1 },
+      splits: { train: { cat: 3, dog: 1 }, val: {}, test: {} },
+      skipped: [],
+      duplicates: [
+        { hash: 'h1', files: ['/d/cat/a.png', '/d/dog/a.png'], crossClass: true },
+        { hash: 'h2', files: ['/d/cat/b.png', '/d/cat/sub/c.png'], crossClass: false },
+      ],
+      warnings: [],
+      images: 4,
+      seconds: 1,
+      imagesPerSecond: 4,
+      givenSplits: false,
+      decoded: 4,
+      cached: 0,
+    };
+    const summary: DatasetSummary = {
+      id: 'x',
+      root: '/d',
+      images: 4,
+      classes: ['cat', 'dog'],
+      preprocessing: { size: 32, fit: 'cover', channels: 3 },
+      importedAt: '2026-12-03T00:00:00.000Z',
+      report,
+    };
+    expect(labelConflicts(summary)).toEqual([
+      { file: '/d/cat/a.png, /d/dog/a.png', classes: ['cat', 'dog'] },
     ]);
-    expect(labelConflicts({ duplicates: ['x'] })).toEqual([{ file: 'x', classes: [] }]);
+    // Given splits: the class is the folder under train/val/test.
+    const split: DatasetSummary = {
+      ...summary,
+      report: {
+        ...report,
+        givenSplits: true,
+        duplicates: [{ hash: 'h3', files: ['/d/train/cat/a.png', '/d/test/dog/a.png'], crossClass: true }],
+      },
+    };
+    expect(labelConflicts(split)).toEqual([
+      { file: '/d/train/cat/a.png, /d/test/dog/a.png', classes: ['cat', 'dog'] },
+    ]);
+    expect(labelConflicts({ ...summary, report: undefined })).toEqual([]);
     expect(labelConflicts(undefined)).toEqual([]);
   });
   it('batches uploads and recognises images; builds the ws URL and token', () => {
@@ -319,5 +379,33 @@ describe('choosing the OOD flag score', () => {
     refuse = true;
     await ev.useForFlag('knn');
     expect(ev.error).toMatch(/no fitted threshold/);
+  });
+});
+
+describe('training curves', () => {
+  it('plots the NLL (data term) and the KL term apart, never their sum', async () => {
+    const { charts } = await import('../../src-renderer/lib/curves.js');
+    const keys = charts.flatMap((c) => c.series.map((s) => s.key));
+    expect(keys).not.toContain('trainLoss');
+    expect(keys).not.toContain('valLoss');
+    expect(charts.find((c) => c.series.some((s) => s.key === 'trainNll'))?.title).toMatch(/NLL/);
+    expect(charts.find((c) => c.series.some((s) => s.key === 'kl'))?.title).toMatch(/KL term/);
+  });
+});
+
+describe('copy into class folders', () => {
+  it('says how many were not copied and why', async () => {
+    const { copyNotice } = await import('../../src-renderer/lib/predict.svelte.js');
+    expect(
+      copyNotice({
+        dest: '/out',
+        copied: 1,
+        folders: { '3': 1 },
+        skipped: [
+          { file: 'a.png', reason: 'dropped image (no file on disk)' },
+          { file: 'b.png', reason: 'dropped image (no file on disk)' },
+        ],
+      }),
+    ).toBe('Copied 1 image(s) into /out (3: 1). 2 not copied: dropped image (no file on disk) ×2.');
   });
 });

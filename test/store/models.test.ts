@@ -5,6 +5,7 @@ import { zipSync } from 'fflate';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ModelImportError,
+  defaultModel,
   exportModelZip,
   getModel,
   importModel,
@@ -153,5 +154,80 @@ describe('models store', () => {
     await expect(setFlagScore(home, meta.id, 'energy')).rejects.toThrow(
       /no fitted threshold for "energy".*available: mahalanobis, knn/,
     );
+  });
+});
+
+describe('incomplete models (issue 15 item 2)', () => {
+  /** What a run cancelled after epoch 1 of 5 leaves: a resumable checkpoint, no OOD threshold. */
+  const checkpoint = (id: string, createdAt: string) => {
+    const base = fakeMeta({ id, name: id, createdAt, metrics: { val: { n: 30, accuracy: 0.33 } } });
+    return writeModelFolder(
+      modelDir(home, id),
+      { ...base, train: { ...base.train, epochs: 5 }, epoch: 1 },
+      fakeWeights(),
+    );
+  };
+
+  it('the listing says incomplete (epoch 1 of 5), with one accuracy and the images it was measured on', async () => {
+    await checkpoint('cancelled', '2026-03-01T00:00:00.000Z');
+    const { models } = await listModels(home);
+    const summary = toSummary(models[0]!);
+    expect(summary).toMatchObject({
+      id: 'cancelled',
+      status: 'incomplete',
+      epoch: 1,
+      epochs: 5,
+      accuracy: { value: 0.33, split: 'val', count: 30 },
+    });
+    expect(summary.warning).toMatch(/no OOD threshold yet/);
+  });
+
+  it('is never picked as the default model, even when it is the newest', async () => {
+    await write('finished', 'Finished', '2026-01-01T00:00:00.000Z');
+    await checkpoint('cancelled', '2026-03-01T00:00:00.000Z');
+    const listing = (await listModels(home)).models.map(toSummary);
+    expect(listing.map((m) => m.id)).toEqual(['cancelled', 'finished']);
+    expect(defaultModel(listing)?.id).toBe('finished');
+    expect(defaultModel(listing.filter((m) => m.id === 'cancelled'))).toBeUndefined();
+  });
+
+  it('prefers a complete model of the user over the demo', async () => {
+    await writeModelFolder(
+      modelDir(home, 'demo'),
+      fakeMeta({ id: 'demo', demo: true, createdAt: '2026-05-01T00:00:00.000Z' }),
+      fakeWeights(),
+    );
+    await write('mine', 'Mine', '2026-01-01T00:00:00.000Z');
+    expect(defaultModel((await listModels(home)).models.map(toSummary))?.id).toBe('mine');
+  });
+
+  it('can be deleted', async () => {
+    await checkpoint('cancelled', '2026-03-01T00:00:00.000Z');
+    await removeModel(home, 'cancelled');
+    expect(await listModels(home)).toEqual({ models: [], broken: [] });
+    expect(await fs.readdir(path.join(home, 'models'))).toEqual([]);
+  });
+});
+
+describe('leftovers in the models folder (issue 13 item 4)', () => {
+  it('finishes an interrupted removal and drops a stale import, keeping a fresh one and foreign files', async () => {
+    await write('kept');
+    const models = path.join(home, 'models');
+    const removing = path.join(models, '.gone.removing-abc123');
+    await writeModelFolder(removing, fakeMeta(), fakeWeights());
+    const stale = path.join(models, '.import-0000aaaa');
+    const fresh = path.join(models, '.import-1111bbbb');
+    const foreign = path.join(models, '.import-2222cccc');
+    for (const d of [stale, fresh, foreign]) {
+      await fs.mkdir(d);
+      await fs.writeFile(path.join(d, 'model.json'), '{}');
+    }
+    await fs.writeFile(path.join(foreign, 'thesis.txt'), 'kept');
+    const old = new Date(Date.now() - 2 * 3600_000);
+    await fs.utimes(stale, old, old);
+    await fs.utimes(foreign, old, old);
+    const { models: listed } = await listModels(home);
+    expect(listed.map((m) => m.id)).toEqual(['kept']);
+    expect((await fs.readdir(models)).sort()).toEqual(['.import-1111bbbb', '.import-2222cccc', 'kept']);
   });
 });

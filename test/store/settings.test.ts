@@ -2,7 +2,10 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultSettings } from '../../src-main/contract.js';
+import { defaultSettings, settingsSchema } from '../../src-main/contract.js';
+
+/** The service hands the contract's settings to the store. */
+const spec = { schema: settingsSchema, defaults: defaultSettings };
 import {
   SettingsStore,
   loadSettings,
@@ -19,40 +22,43 @@ afterEach(() => fs.rm(home, { recursive: true, force: true }));
 
 describe('settings', () => {
   it('defaults when the file is missing', async () => {
-    expect(await loadSettings(home)).toEqual(defaultSettings);
+    expect(await loadSettings(home, spec)).toEqual(defaultSettings);
   });
 
   it('persists and reloads', async () => {
-    await saveSettings(home, { ...defaultSettings, theme: 'dark', uncertainFraction: 0.3 });
-    expect(await loadSettings(home)).toMatchObject({ theme: 'dark', uncertainFraction: 0.3 });
+    await saveSettings(home, spec, { ...defaultSettings, theme: 'dark', uncertainFraction: 0.3 });
+    expect(await loadSettings(home, spec)).toMatchObject({ theme: 'dark', uncertainFraction: 0.3 });
     expect(await fs.readdir(home)).toEqual(['settings.json']);
   });
 
   it('keeps a corrupt file as .bak and uses the defaults', async () => {
     await fs.writeFile(settingsFile(home), '{"theme": "dar');
-    expect(await loadSettings(home)).toEqual(defaultSettings);
+    expect(await loadSettings(home, spec)).toEqual(defaultSettings);
     expect(await fs.readFile(`${settingsFile(home)}.bak`, 'utf8')).toBe('{"theme": "dar');
   });
 
   it('treats invalid values as corrupt', async () => {
     await fs.writeFile(settingsFile(home), JSON.stringify({ theme: 'neon' }));
-    expect(await loadSettings(home)).toEqual(defaultSettings);
+    expect(await loadSettings(home, spec)).toEqual(defaultSettings);
     await expect(fs.stat(`${settingsFile(home)}.bak`)).resolves.toBeTruthy();
   });
 
   it('fills keys missing from an older file', async () => {
     await fs.writeFile(settingsFile(home), JSON.stringify({ theme: 'light' }));
-    expect(await loadSettings(home)).toEqual({ ...defaultSettings, theme: 'light' });
+    expect(await loadSettings(home, spec)).toEqual({ ...defaultSettings, theme: 'light' });
   });
 
   it('serialises concurrent updates', async () => {
-    const store = new SettingsStore(home);
+    const store = new SettingsStore(home, spec);
     await Promise.all([store.set({ theme: 'dark' }), store.set({ uncertainFraction: 0.2 })]);
-    expect(await new SettingsStore(home).get()).toMatchObject({ theme: 'dark', uncertainFraction: 0.2 });
+    expect(await new SettingsStore(home, spec).get()).toMatchObject({
+      theme: 'dark',
+      uncertainFraction: 0.2,
+    });
   });
 
   it('refuses an invalid value without changing the file', async () => {
-    const store = new SettingsStore(home);
+    const store = new SettingsStore(home, spec);
     await store.set({ theme: 'dark' });
     await expect(store.set({ uncertainFraction: 7 })).rejects.toThrow();
     expect(await store.get()).toMatchObject({

@@ -1,9 +1,9 @@
 /**
- * Contract tests through the WebSocket against the real service (src-main/service.ts): every
+ * Contract tests through the WebSocket against the real service (src-main/service/): every
  * operation refuses bad input with a typed error, the gates refuse what they must, and after all
  * of it the service still answers and nothing was created, changed or lost.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,12 +24,10 @@ import {
 } from '../../src-main/transports/ws-client.js';
 import { startServer, type RunningServer } from '../../src-main/transports/ws-server.js';
 
-const haveService = existsSync('src-main/service.ts');
-if (!haveService) console.warn('contract.test: src-main/service.ts not there yet: skipped');
 const WS = WebSocket as unknown as WebSocketConstructor;
 const MB = 'x'.repeat(1024 * 1024);
 
-describe.skipIf(!haveService)('the contract through the WebSocket, against the real service', () => {
+describe('the contract through the WebSocket, against the real service', () => {
   let root: string;
   let home: string;
   let granted: string;
@@ -53,7 +51,7 @@ describe.skipIf(!haveService)('the contract through the WebSocket, against the r
     writeFileSync(join(outside, 'secret.png'), 'not an image');
     // The data room finds its cache through RANK1_HOME: keep this test's datasets in its own home.
     process.env.RANK1_HOME = home;
-    const { createService } = await import('../../src-main/service.js');
+    const { createService } = await import('../../src-main/service/index.js');
     service = createService({ home });
     service.grant(granted);
     server = await startServer({ handler: service, maxMessageBytes: 8 * 1024 * 1024 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,17 +159,37 @@ describe('startEngineProcess over a forked child (fake service)', () => {
     await expect(engine.call('system.info', {})).rejects.toMatchObject({ code: 'failed' });
     expect(events.some((e) => e.type === 'engine.restarted')).toBe(false);
   });
+
+  it('kill() ends the child at once, without a restart; later calls reject', async () => {
+    const { engine, endpoints, events } = startFake();
+    await engine.call('system.info', {});
+    const child = endpoints[0]!.child;
+    const gone = new Promise((r) => child.once('exit', (_code, signal) => r(signal)));
+    engine.kill();
+    await expect(gone).resolves.toBe('SIGKILL');
+    await expect(engine.call('system.info', {})).rejects.toMatchObject({ code: 'failed' });
+    expect(endpoints).toHaveLength(1);
+    expect(events.some((e) => e.type === 'engine.restarted')).toBe(false);
+  });
+
+  it.runIf(process.platform === 'linux')(
+    "runs the child in its own process group, so a terminal's Ctrl+C reaches the host only",
+    async () => {
+      const { engine, endpoints } = startFake();
+      await engine.call('system.info', {});
+      const pid = endpoints[0]!.child.pid!;
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces, so split after ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      expect(pgrp).toBe(pid);
+      expect(pgrp).not.toBe(Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[2]));
+      await engine.stop();
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
-// The real engine child (src-main/service.ts, engine and data rooms).
-
-const haveService = existsSync('src-main/service.ts');
-const haveTrain = existsSync('src-main/engine/train.ts');
-if (!haveService)
-  console.warn('process-host.test: src-main/service.ts not there yet: real engine child tests skipped');
-if (!haveTrain)
-  console.warn('process-host.test: src-main/engine/train.ts not there yet: kill-mid-training test skipped');
+// The real engine child (src-main/service/, engine and data rooms).
 
 describe('startEngineProcess with the real engine child', () => {
   const home = mkdtempSync(join(tmpdir(), 'rank1-home-'));
@@ -189,7 +209,7 @@ describe('startEngineProcess with the real engine child', () => {
     return { engine, endpoints, events };
   };
 
-  it.skipIf(!haveService)('answers system.info from another process and validates input', async () => {
+  it('answers system.info from another process and validates input', async () => {
     const { engine, endpoints } = start();
     const info = (await engine.call('system.info', {})) as { platform: string };
     expect(info.platform).toContain(process.platform);
@@ -197,82 +217,79 @@ describe('startEngineProcess with the real engine child', () => {
     await expect(engine.call('models.get', { id: '../x' })).rejects.toMatchObject({ code: 'bad-request' });
   });
 
-  it.skipIf(!haveService || !haveTrain)(
-    'saved models stay intact after the engine is killed mid-training',
-    async () => {
-      const sharp = (await import('sharp')).default;
-      const data = join(home, 'shapes');
-      for (const [cls, colour] of [
-        ['red', { r: 220, g: 20, b: 20 }],
-        ['blue', { r: 20, g: 20, b: 220 }],
-      ] as const) {
-        mkdirSync(join(data, cls), { recursive: true });
-        for (let i = 0; i < 12; i++) {
-          await sharp({
-            create: {
-              width: 16,
-              height: 16,
-              channels: 3,
-              background: { r: colour.r, g: colour.g + i * 5, b: colour.b },
-            },
-          })
-            .png()
-            .toFile(join(data, cls, `${i}.png`));
-        }
+  it('saved models stay intact after the engine is killed mid-training', async () => {
+    const sharp = (await import('sharp')).default;
+    const data = join(home, 'shapes');
+    for (const [cls, colour] of [
+      ['red', { r: 220, g: 20, b: 20 }],
+      ['blue', { r: 20, g: 20, b: 220 }],
+    ] as const) {
+      mkdirSync(join(data, cls), { recursive: true });
+      for (let i = 0; i < 12; i++) {
+        await sharp({
+          create: {
+            width: 16,
+            height: 16,
+            channels: 3,
+            background: { r: colour.r, g: colour.g + i * 5, b: colour.b },
+          },
+        })
+          .png()
+          .toFile(join(data, cls, `${i}.png`));
       }
-      const { engine, endpoints, events } = start();
-      engine.grant(home);
-      const waitJob = (jobId: string) =>
-        until(
-          () =>
-            events.find(
-              (e) =>
-                'jobId' in e &&
-                e.jobId === jobId &&
-                (e.type === 'job.done' || e.type === 'job.failed' || e.type === 'job.cancelled'),
-            ),
-          `job ${jobId}`,
-          240_000,
-        );
-
-      const first = (await engine.call('train.start', {
-        dataset: data,
-        name: 'keeper',
-        epochs: 1,
-        preset: 'quick',
-        imageSize: 16,
-      })) as { jobId: string };
-      const done = await waitJob(first.jobId);
-      expect(done.type, JSON.stringify(done)).toBe('job.done');
-      const before = (await engine.call('models.list', {})) as { id: string; name: string }[];
-      const keeper = before.find((m) => m.name === 'keeper');
-      expect(keeper).toBeDefined();
-
-      const second = (await engine.call('train.start', {
-        dataset: data,
-        name: 'victim',
-        epochs: 200,
-        preset: 'quick',
-        imageSize: 16,
-      })) as { jobId: string };
-      await until(
-        () => events.find((e) => e.type === 'job.progress' && e.jobId === second.jobId),
-        'training progress',
+    }
+    const { engine, endpoints, events } = start();
+    engine.grant(home);
+    const waitJob = (jobId: string) =>
+      until(
+        () =>
+          events.find(
+            (e) =>
+              'jobId' in e &&
+              e.jobId === jobId &&
+              (e.type === 'job.done' || e.type === 'job.failed' || e.type === 'job.cancelled'),
+          ),
+        `job ${jobId}`,
         240_000,
       );
-      endpoints.at(-1)!.child.kill('SIGKILL');
-      const failed = await waitJob(second.jobId);
-      expect(failed).toMatchObject({ type: 'job.failed', error: { code: 'engine-crashed' } });
 
-      const after = (await engine.call('models.list', {})) as { id: string; name: string }[];
-      expect(after.find((m) => m.id === keeper!.id)).toEqual(keeper);
-      await expect(engine.call('models.get', { id: keeper!.id })).resolves.toMatchObject({
-        id: keeper!.id,
-        name: 'keeper',
-      });
-      // Whatever the interrupted training left behind is either a readable model or not listed at all.
-      for (const m of after)
-        await expect(engine.call('models.get', { id: m.id })).resolves.toMatchObject({ id: m.id });
-    },
-  );
+    const first = (await engine.call('train.start', {
+      dataset: data,
+      name: 'keeper',
+      epochs: 1,
+      preset: 'quick',
+      imageSize: 16,
+    })) as { jobId: string };
+    const done = await waitJob(first.jobId);
+    expect(done.type, JSON.stringify(done)).toBe('job.done');
+    const before = (await engine.call('models.list', {})) as { id: string; name: string }[];
+    const keeper = before.find((m) => m.name === 'keeper');
+    expect(keeper).toBeDefined();
+
+    const second = (await engine.call('train.start', {
+      dataset: data,
+      name: 'victim',
+      epochs: 200,
+      preset: 'quick',
+      imageSize: 16,
+    })) as { jobId: string };
+    await until(
+      () => events.find((e) => e.type === 'job.progress' && e.jobId === second.jobId),
+      'training progress',
+      240_000,
+    );
+    endpoints.at(-1)!.child.kill('SIGKILL');
+    const failed = await waitJob(second.jobId);
+    expect(failed).toMatchObject({ type: 'job.failed', error: { code: 'engine-crashed' } });
+
+    const after = (await engine.call('models.list', {})) as { id: string; name: string }[];
+    expect(after.find((m) => m.id === keeper!.id)).toEqual(keeper);
+    await expect(engine.call('models.get', { id: keeper!.id })).resolves.toMatchObject({
+      id: keeper!.id,
+      name: 'keeper',
+    });
+    // Whatever the interrupted training left behind is either a readable model or not listed at all.
+    for (const m of after)
+      await expect(engine.call('models.get', { id: m.id })).resolves.toMatchObject({ id: m.id });
+  });
 });

@@ -105,6 +105,8 @@ describe('ws-server + ws-client (fake service)', () => {
     expect(csp).toContain(`connect-src 'self' ws://127.0.0.1:${server.port}`);
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toMatch(/script-src[^;]*unsafe/);
+    expect(csp).toContain("style-src 'self';");
+    expect(csp).not.toMatch(/unsafe-inline/);
     expect(index.headers['x-content-type-options']).toBe('nosniff');
     expect(index.headers['referrer-policy']).toBe('no-referrer');
     expect(index.headers['x-frame-options']).toBe('DENY');

@@ -3,8 +3,11 @@
  * W ⊙ (α̃_kb γ̃_kbᵀ): y = ((x ⊙ α̃) W) ⊙ γ̃ + bias_k. α (the paper's s) scales the input side,
  * γ (the paper's r) the output side. Rows are member-major: row n belongs to member n // B.
  *
- * The same layers give the two baselines: `deterministic` (K = 1, no factors) and
- * `batchensemble` (factors are plain per-member vectors, no distribution, no KL).
+ * The same layers give the paper's baselines: `deterministic` (K = 1, no factors),
+ * `batchensemble` (factors are plain per-member vectors, no distribution, no KL), `ensemble`
+ * (no factors; K independent kernels, member k's rows use kernel k) and `mcdropout` (K = 1, no
+ * factors; dropout on the input of every layer that does not read the image, kept on at
+ * prediction).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Method, Posterior } from '../types.js';
@@ -19,6 +22,8 @@ export const SCALE_EPSILON = 1e-7;
 export interface FactorOptions {
   method: Method;
   members: number;
+  /** mcdropout's rate on the layer's input (0 or absent: none). */
+  dropoutRate?: number;
   posterior: Posterior;
   randomSignInit: number;
   priorMean: number;
@@ -26,11 +31,22 @@ export interface FactorOptions {
   initStddev: number;
 }
 
+/**
+ * Fixed factor values for one forward pass, by layer name: α̃ [K, inputDim] and γ̃ [K, units],
+ * one row per member, used for every example (prediction: engine/models/prediction-factors.ts).
+ */
+export type FixedFactors = Map<string, { alpha: tf.Tensor2D; gamma: tf.Tensor2D }>;
+
 /** What a forward pass needs besides the input. */
 export interface ForwardContext {
   training: boolean;
   /** Source of seeds for the per-example samples. */
   rng: Rng;
+  /**
+   * When given, every rank-1 layer uses these values instead of per-example samples, so an
+   * example's output does not depend on the rest of the batch (issue 17 item 1).
+   */
+  factors?: FixedFactors;
 }
 
 /** A named trainable tensor, and whether it takes L2 (kernels, biases, BN) or not (factors). */
@@ -38,6 +54,11 @@ export interface Param {
   name: string;
   variable: tf.Variable;
   decay: boolean;
+}
+
+/** Methods with rank-1 factors on a shared weight (spec §1): random for rank1, fixed for batchensemble. */
+export function hasFactors(method: Method): boolean {
+  return method === 'rank1' || method === 'batchensemble';
 }
 
 let uid = 0;
@@ -119,6 +140,26 @@ export class RankOneFactor {
   }
 
   /**
+   * `samples` draws per member, [samples·K, dim] with row s·K + k, clipped like `sample`; the
+   * locations themselves when there is no distribution (BatchEnsemble) or `samples` is 0 (means).
+   */
+  draw(samples: number, rng: Rng): tf.Tensor2D {
+    const K = this.opts.members;
+    return tf.tidy(() => {
+      if (!this.rho || samples === 0) return tf.clone(this.loc) as tf.Tensor2D;
+      const noise =
+        this.opts.posterior === 'cauchy'
+          ? standardCauchy([samples, K, this.dim], rng)
+          : tf.randomNormal([samples, K, this.dim], 0, 1, 'float32', rng.seed());
+      const draw = tf.add(this.loc, tf.mul(this.scale(), noise));
+      return tf.reshape(tf.clipByValue(draw, -PERTURBATION_CLIP, PERTURBATION_CLIP), [
+        samples * K,
+        this.dim,
+      ]) as tf.Tensor2D;
+    });
+  }
+
+  /**
    * KL(q‖p) summed over members and elements (spec §3). Gaussian: closed form
    * log(s) − log(σ) + (σ² + (μ−m)²)/(2s²) − ½. Cauchy: one-sample MC log q(x) − log p(x), x ~ q,
    * drawn separately from the forward samples.
@@ -177,7 +218,7 @@ abstract class Rank1Base {
     useBias: boolean,
     rng: Rng,
   ) {
-    if (opts.method !== 'deterministic') {
+    if (hasFactors(opts.method)) {
       this.alpha = new RankOneFactor(`${name}/alpha`, inputDim, opts, rng);
       this.gamma = new RankOneFactor(`${name}/gamma`, units, opts, rng);
     }
@@ -203,6 +244,55 @@ abstract class Rank1Base {
     const K = this.opts.members;
     if (n % K !== 0) throw new Error(`${this.name}: batch of ${n} rows is not a multiple of ${K} members`);
     return n / K;
+  }
+
+  /** Kernel shape: ensemble members each own one, [K, ...shape]. */
+  protected kernelShape(shape: number[]): number[] {
+    return this.opts.method === 'ensemble' ? [this.opts.members, ...shape] : shape;
+  }
+
+  /**
+   * mcdropout: whether this layer drops its input. Convolutions that read the image (≤ 3 input
+   * channels) do not: dropping pixels is input noise, not a posterior over weights (Gal &
+   * Ghahramani 2016 drop the inputs of the hidden weight layers).
+   */
+  get dropsInput(): boolean {
+    const readsImage = this instanceof Conv2DRank1 && this.inputDim <= 3;
+    return this.opts.method === 'mcdropout' && (this.opts.dropoutRate ?? 0) > 0 && !readsImage;
+  }
+
+  /**
+   * `n` dropout masks over the input features, [n, inputDim], values 0 or 1/(1−p) (inverted
+   * dropout). A mask multiplies the input as a rank-1 α̃ would (spec §1) — a convolution's mask is
+   * per channel (spatial dropout) — so prediction can fix S of them per model like α̃ draws.
+   */
+  dropoutMasks(n: number, rng: Rng): tf.Tensor2D {
+    const keep = 1 - (this.opts.dropoutRate ?? 0);
+    return tf.tidy(() =>
+      tf.div(tf.floor(tf.add(tf.randomUniform([n, this.inputDim], 0, 1, 'float32', rng.seed()), keep)), keep),
+    );
+  }
+
+  /** MC dropout on the input, in training and at prediction: ctx.factors' fixed masks, else fresh ones. */
+  protected dropInput<T extends tf.Tensor>(x: T, ctx: ForwardContext): T {
+    if (!this.dropsInput) return x;
+    const n = x.shape[0];
+    const fixed = ctx.factors?.get(this.name)?.alpha;
+    const masks = fixed
+      ? tf.reshape(tf.tile(tf.expandDims(fixed, 1), [1, n / fixed.shape[0], 1]), [n, this.inputDim])
+      : this.dropoutMasks(n, ctx.rng);
+    return tf.mul(x, x.rank === 4 ? tf.reshape(masks, [n, 1, 1, this.inputDim]) : masks) as T;
+  }
+
+  /** Member-major rows [K·rows, dim] of α̃ or γ̃: the fixed values of ctx.factors, else per-row samples. */
+  protected factorRows(which: 'alpha' | 'gamma', rows: number, ctx: ForwardContext): tf.Tensor2D {
+    const fixed = ctx.factors?.get(this.name)?.[which];
+    if (!fixed) return this[which]!.sample(rows, ctx.rng);
+    const K = this.opts.members;
+    return tf.reshape(tf.tile(tf.expandDims(fixed, 1), [1, rows, 1]), [
+      K * rows,
+      fixed.shape[1],
+    ]) as tf.Tensor2D;
   }
 
   /** Per-member bias broadcast to rows: [K, units] → [K·B, units]. */
@@ -237,20 +327,26 @@ export class DenseRank1 extends Rank1Base {
 
   constructor(args: DenseRank1Args, opts: FactorOptions, rng: Rng) {
     super(args.name, args.inputDim, args.units, opts, args.useBias ?? true, rng);
+    const shape = this.kernelShape([args.inputDim, args.units]);
     const init =
       typeof args.kernelInit === 'number'
-        ? tf.randomNormal([args.inputDim, args.units], 0, args.kernelInit, 'float32', rng.seed())
-        : heNormal([args.inputDim, args.units], args.inputDim, rng);
+        ? tf.randomNormal(shape, 0, args.kernelInit, 'float32', rng.seed())
+        : heNormal(shape, args.inputDim, rng);
     this.kernel = variable(`${args.name}/kernel`, init);
   }
 
   apply(x: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
     return tf.tidy(() => {
       const rows = this.rowsPerMember(x.shape[0]);
-      let h: tf.Tensor2D = x;
-      if (this.alpha) h = tf.mul(h, this.alpha.sample(rows, ctx.rng));
-      h = tf.matMul(h, this.kernel as tf.Tensor2D);
-      if (this.gamma) h = tf.mul(h, this.gamma.sample(rows, ctx.rng));
+      let h: tf.Tensor2D = this.dropInput(x, ctx);
+      if (this.alpha) h = tf.mul(h, this.factorRows('alpha', rows, ctx));
+      if (this.opts.method === 'ensemble') {
+        // [K, rows, in] × [K, in, units]: member k's rows through kernel k.
+        const K = this.opts.members;
+        const per = tf.matMul(tf.reshape(h, [K, rows, this.inputDim]), this.kernel as tf.Tensor3D);
+        h = tf.reshape(per, [K * rows, this.units]);
+      } else h = tf.matMul(h, this.kernel as tf.Tensor2D);
+      if (this.gamma) h = tf.mul(h, this.factorRows('gamma', rows, ctx));
       if (this.bias) h = tf.add(h, this.biasRows(rows));
       return h;
     });
@@ -305,7 +401,7 @@ export class Conv2DRank1 extends Rank1Base {
     const k = args.kernelSize;
     this.kernel = variable(
       `${args.name}/kernel`,
-      heNormal([k, k, args.inChannels, args.filters], k * k * args.inChannels, rng),
+      heNormal(this.kernelShape([k, k, args.inChannels, args.filters]), k * k * args.inChannels, rng),
     );
   }
 
@@ -315,8 +411,8 @@ export class Conv2DRank1 extends Rank1Base {
       const rows = this.rowsPerMember(n);
       if (this.alpha && this.gamma && conv2dRank1Fast?.applies()) {
         // Same draws in the same order as below: alpha, gamma, then the bias rows.
-        const alpha = this.alpha.sample(rows, ctx.rng);
-        const gamma = this.gamma.sample(rows, ctx.rng);
+        const alpha = this.factorRows('alpha', rows, ctx);
+        const gamma = this.factorRows('gamma', rows, ctx);
         const bias = this.bias ? this.biasRows(rows) : undefined;
         const kernel = this.kernel as tf.Tensor4D;
         return conv2dRank1Fast.run({
@@ -329,10 +425,19 @@ export class Conv2DRank1 extends Rank1Base {
           training: ctx.training,
         });
       }
-      let h: tf.Tensor4D = x;
-      if (this.alpha) h = tf.mul(h, tf.reshape(this.alpha.sample(rows, ctx.rng), [n, 1, 1, this.inputDim]));
-      h = tf.conv2d(h, this.kernel as tf.Tensor4D, this.strides, 'same');
-      if (this.gamma) h = tf.mul(h, tf.reshape(this.gamma.sample(rows, ctx.rng), [n, 1, 1, this.units]));
+      let h: tf.Tensor4D = this.dropInput(x, ctx);
+      if (this.alpha)
+        h = tf.mul(h, tf.reshape(this.factorRows('alpha', rows, ctx), [n, 1, 1, this.inputDim]));
+      if (this.opts.method === 'ensemble') {
+        // Member k's rows through kernel k (rows are member-major).
+        const kernels = tf.unstack(this.kernel) as tf.Tensor4D[];
+        const parts = tf.split(h, this.opts.members, 0);
+        h = tf.concat(
+          parts.map((p, k) => tf.conv2d(p as tf.Tensor4D, kernels[k]!, this.strides, 'same')),
+          0,
+        );
+      } else h = tf.conv2d(h, this.kernel as tf.Tensor4D, this.strides, 'same');
+      if (this.gamma) h = tf.mul(h, tf.reshape(this.factorRows('gamma', rows, ctx), [n, 1, 1, this.units]));
       if (this.bias) h = tf.add(h, tf.reshape(this.biasRows(rows), [n, 1, 1, this.units]));
       return h;
     });

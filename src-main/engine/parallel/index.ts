@@ -13,8 +13,10 @@
  */
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import type { MemberOutputs } from '../inference.js';
-import type { Rank1Model } from '../models.js';
+import { membersOf } from '../defaults.js';
+import { withTemperature, type MemberOutputs } from '../inference.js';
+import type { Rank1Model } from '../models/index.js';
+import type { PredictionFactors } from '../models/prediction-factors.js';
 import type { Optimizer } from '../optimizer.js';
 import type { Rng } from '../random.js';
 import type { StepResult } from '../train.js';
@@ -98,7 +100,7 @@ export function makeParallelTrainStep(
     chunkExamples?: number;
   },
 ): ParallelTrainStep {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const params = model.params();
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
@@ -176,7 +178,8 @@ export function makeParallelTrainStep(
 
 /**
  * `runMembers` (inference.ts) over a worker pool: the B images are cut into chunks, each run S
- * times on a worker; same output layout. Samples differ from the in-process run (per-chunk seeds).
+ * times on a worker; same output layout. Sampled factors differ from the in-process run (per-chunk
+ * seeds); with prediction's fixed `factors` the rows equal the in-process ones (to float tolerance).
  */
 export async function runMembersParallel(
   pool: WorkerPool,
@@ -185,19 +188,19 @@ export async function runMembersParallel(
   samples: number,
   rng: Rng,
   chunkExamples = PREDICT_CHUNK_EXAMPLES,
+  factors?: PredictionFactors,
 ): Promise<MemberOutputs> {
-  const K = model.config.method === 'deterministic' ? 1 : model.config.members;
+  const K = membersOf(model.config);
   const B = x.shape[0];
-  const S = Math.max(1, samples);
+  const S = factors ? factors.samples : Math.max(1, samples);
   const per = Math.max(1, Math.min(chunkExamples, Math.ceil(B / pool.size)));
   const chunks = chunksOf((await x.data()) as Float32Array, x.shape, per, rng);
-  const results = await pool.forward(model, chunks, { K, samples: S });
+  const shipped = factors && { members: factors.members, layers: factors.layers };
+  const results = await pool.forward(model, chunks, { K, samples: S, factors: shipped });
   const C = results[0]!.C;
   const D = results[0]!.D;
   const M = S * K;
-  const probs = new Float32Array(B * M * C);
-  const logProbs = new Float32Array(B * M * C);
-  const meanLogits = new Float32Array(B * C);
+  const logits = new Float32Array(B * M * C);
   const features = new Float32Array(B * D);
   let b0 = 0;
   for (const r of results) {
@@ -208,24 +211,13 @@ export async function runMembersParallel(
         for (let i = 0; i < b; i++) {
           const src = ((s * K + k) * b + i) * C;
           const img = b0 + i;
-          const dst = (img * M + s * K + k) * C;
-          let max = -Infinity;
-          for (let c = 0; c < C; c++) max = Math.max(max, r.logits[src + c]!);
-          let z = 0;
-          for (let c = 0; c < C; c++) z += Math.exp(r.logits[src + c]! - max);
-          const lz = Math.log(z) + max;
-          for (let c = 0; c < C; c++) {
-            const l = r.logits[src + c]!;
-            logProbs[dst + c] = l - lz;
-            probs[dst + c] = Math.exp(l - lz);
-            meanLogits[img * C + c]! += l / M;
-          }
+          logits.set(r.logits.subarray(src, src + C), (img * M + s * K + k) * C);
           const fs = ((s * K + k) * b + i) * D;
           for (let d = 0; d < D; d++) features[img * D + d]! += r.features[fs + d]! / M;
         }
     b0 += b;
   }
-  return { B, M, C, probs, logProbs, meanLogits, features, D };
+  return withTemperature({ B, M, C, logits, features, D }, 1);
 }
 
 /**

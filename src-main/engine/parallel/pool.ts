@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Rank1Model } from '../models.js';
+import type { Rank1Model } from '../models/index.js';
+import type { PredictionFactors } from '../models/prediction-factors.js';
 import type { BackendName, ModelConfig } from '../types.js';
 import type {
   Chunk,
@@ -188,7 +189,7 @@ export class WorkerPool {
   async forward(
     model: Rank1Model,
     chunks: Chunk[],
-    o: { K: number; samples: number },
+    o: { K: number; samples: number; factors?: Pick<PredictionFactors, 'members' | 'layers'> },
   ): Promise<ForwardChunkResult[]> {
     return this.run<ForwardChunkResult>(model, chunks, (id, weights, g) => ({
       type: 'forward',

@@ -1,4 +1,5 @@
 /** Messages between the main thread (pool.ts) and a worker replica (worker.ts). Plain data only. */
+import type { PredictionFactors } from '../models/prediction-factors.js';
 import type { BackendName, ModelConfig } from '../types.js';
 
 export interface WorkerInit {
@@ -35,7 +36,16 @@ export type Request =
       totalRows: number;
       numClasses: number;
     }
-  | { type: 'forward'; id: number; weights?: Weights; chunks: Chunk[]; K: number; samples: number }
+  | {
+      type: 'forward';
+      id: number;
+      weights?: Weights;
+      chunks: Chunk[];
+      K: number;
+      samples: number;
+      /** Prediction's fixed factor values (then `samples` = factors.samples and the seeds go unused). */
+      factors?: Pick<PredictionFactors, 'members' | 'layers'>;
+    }
   | { type: 'close'; id: number };
 
 export interface TrainChunkResult {

@@ -7,7 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backends/index.js';
 import { tileMembers } from '../inference.js';
-import { buildModel } from '../models.js';
+import { buildModel } from '../models/index.js';
+import { disposeFixed, fixedFactorsFor, type PredictionFactors } from '../models/prediction-factors.js';
 import { Rng } from '../random.js';
 import type {
   Chunk,
@@ -73,7 +74,12 @@ function trainChunk(c: Chunk, K: number, totalRows: number, numClasses: number):
   return out;
 }
 
-function forwardChunk(c: Chunk, K: number, samples: number): ForwardChunkResult {
+function forwardChunk(
+  c: Chunk,
+  K: number,
+  samples: number,
+  factors?: Pick<PredictionFactors, 'members' | 'layers'>,
+): ForwardChunkResult {
   const rng = new Rng(c.seed);
   const x = input(c);
   let C = 0;
@@ -82,10 +88,12 @@ function forwardChunk(c: Chunk, K: number, samples: number): ForwardChunkResult 
   const features: Float32Array[] = [];
   const tiled = tileMembers(x, K);
   for (let s = 0; s < samples; s++) {
+    const fixed = factors && fixedFactorsFor(factors, s);
     const [l, f] = tf.tidy(() => {
-      const o = model.forward(tiled, { training: false, rng });
+      const o = model.forward(tiled, { training: false, rng, factors: fixed });
       return [o.logits, o.features];
     });
+    if (fixed) disposeFixed(fixed);
     C = l!.shape[1]!;
     D = f!.shape[1]!;
     logits.push(read(l!));
@@ -127,7 +135,7 @@ function handle(req: Request): void {
       }
       case 'forward': {
         setWeights(req.weights);
-        const results = req.chunks.map((c) => forwardChunk(c, req.K, req.samples));
+        const results = req.chunks.map((c) => forwardChunk(c, req.K, req.samples, req.factors));
         const res: Response = { type: 'forward', id: req.id, results };
         port.postMessage(res, buffers(results.flatMap((r) => [r.logits, r.features])));
         return;

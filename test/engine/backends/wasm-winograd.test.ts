@@ -17,7 +17,7 @@ import {
   KERNELS_WASM,
 } from '../../../src-main/engine/backends/wasm-kernels/kernels-wasm.js';
 import { resolveModelConfig } from '../../../src-main/engine/defaults.js';
-import { buildModel } from '../../../src-main/engine/models.js';
+import { buildModel } from '../../../src-main/engine/models/index.js';
 import { Rng } from '../../../src-main/engine/random.js';
 import { data, on, relErr, wasmWithKernels } from './oracle.js';
 

@@ -2,11 +2,10 @@
  * The webgpu kernels of engine/backends/webgpu: the maths on the cpu backend on every run (reference
  * implementation vs tfjs autodiff of the layer's formula, split-K planning), and the WGSL kernels on a
  * software WebGPU adapter (Mesa llvmpipe through Dawn: Vulkan lavapipe, or OpenGL ES when lavapipe is
- * too old) against the cpu backend. Without such an adapter the WGSL tests say SKIPPED and why.
+ * too old) against the cpu backend. Without such an adapter the WGSL tests say SKIPPED and why; in CI (CI=true) they fail.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { dawnProvider, initBackend, webgpuLoader } from '../../../src-main/engine/backends/index.js';
 import { kernelStats, registeredKernelSet } from '../../../src-main/engine/backends/webgpu/index.js';
 import { pickTile, planSplitK } from '../../../src-main/engine/backends/webgpu/gemm.js';
 import {
@@ -15,6 +14,7 @@ import {
   webgpuImpl,
   type Rank1ConvArgs,
 } from '../../../src-main/engine/backends/webgpu/rank1-conv.js';
+import { softwareWebgpu } from './software-webgpu.js';
 
 /** Deterministic pseudo-random data (same on every backend). */
 function data(n: number, seed: number, lo = -1, hi = 1): Float32Array {
@@ -178,20 +178,9 @@ describe('rank-1 conv maths on the cpu backend (reference implementation)', () =
 
 // ------------------------------------------------------------------------------ WGSL on a software GPU
 
-let skipReason: string | undefined;
-let device = '';
-try {
-  const info = await initBackend('webgpu', {
-    loaders: { webgpu: webgpuLoader(dawnProvider, { allowSoftware: true }) },
-  });
-  device = info.device;
-} catch (e) {
-  skipReason = `no software WebGPU adapter (${(e as Error).message}); install mesa-vulkan-drivers (Mesa ≥ 23) or libegl-mesa0 + libgl1-mesa-dri`;
-}
-await tf.setBackend('cpu');
-if (skipReason) console.log(`[webgpu kernels] SKIPPED: ${skipReason}.`);
-else console.log(`[webgpu kernels] running on ${device}`);
-const skip = !!skipReason;
+const gpu = await softwareWebgpu('webgpu kernels');
+const device = gpu.device;
+const skip = gpu.skip;
 
 /** Runs `f` on webgpu and on cpu with the same inputs; returns both outputs as arrays. */
 async function onBoth(
@@ -229,6 +218,8 @@ describe('WGSL kernels on a software WebGPU adapter vs the cpu backend', () => {
           [...worst].map(([k, v]) => `  ${k}: ${v.toExponential(2)}`).join('\n'),
       );
   });
+
+  it.skipIf(skip)('has a software WebGPU adapter (required in CI)', () => gpu.expectAdapter());
 
   it.skipIf(skip)('registered the implicit-GEMM and rank-1 kernels', () => {
     expect(registeredKernelSet()).toBe('all');

@@ -14,7 +14,7 @@ import {
 } from '../../../src-main/engine/layers/rank1.js';
 import { Rng } from '../../../src-main/engine/random.js';
 import { TEST_FACTORS } from '../helpers.js';
-import { dawnProvider, initBackend, webgpuLoader } from '../../../src-main/engine/backends/index.js';
+import { softwareWebgpu } from '../backends/software-webgpu.js';
 import { referenceImpl } from '../../../src-main/engine/backends/webgpu/rank1-conv.js';
 import { kernelStats } from '../../../src-main/engine/backends/webgpu/index.js';
 
@@ -85,14 +85,7 @@ describe('Conv2DRank1 fused-path hook', () => {
 
 // ------------------------------------------------------------------------ the layer on a software GPU
 
-let skipReason: string | undefined;
-try {
-  await initBackend('webgpu', { loaders: { webgpu: webgpuLoader(dawnProvider, { allowSoftware: true }) } });
-} catch (e) {
-  skipReason = `no software WebGPU adapter (${(e as Error).message})`;
-}
-await tf.setBackend('cpu');
-if (skipReason) console.log(`[rank-1 layer on webgpu] SKIPPED: ${skipReason}.`);
+const gpu = await softwareWebgpu('rank-1 layer on webgpu');
 
 /** Forward (training and inference) and gradients of every layer variable, as arrays. */
 async function run(backend: 'webgpu' | 'cpu', useBias: boolean, strides: number): Promise<Float32Array[]> {
@@ -112,11 +105,13 @@ async function run(backend: 'webgpu' | 'cpu', useBias: boolean, strides: number)
 }
 
 describe('Conv2DRank1 on a software WebGPU adapter vs cpu', () => {
+  it.skipIf(gpu.skip)('has a software WebGPU adapter (required in CI)', () => gpu.expectAdapter());
+
   for (const [useBias, strides] of [
     [false, 1],
     [true, 2],
   ] as const) {
-    it.skipIf(!!skipReason)(
+    it.skipIf(gpu.skip)(
       `bias ${useBias}, stride ${strides}: loss, inference output, all gradients`,
       async () => {
         const fused = kernelStats.rank1Forward;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src-main/engine/backends/index.js';
 import { resolveModelConfig } from '../../../src-main/engine/defaults.js';
 import { runMembers } from '../../../src-main/engine/inference.js';
-import { buildModel, type Rank1Model } from '../../../src-main/engine/models.js';
+import { buildModel, type Rank1Model } from '../../../src-main/engine/models/index.js';
 import { createOptimizer } from '../../../src-main/engine/optimizer.js';
 import {
   makeParallelTrainStep,

@@ -10,7 +10,7 @@ import {
   readModelMeta,
   writeModelFolder,
 } from '../../src-main/store/index.js';
-import { fakeMeta, fakeWeights } from './fake-model.js';
+import { fakeMeta, fakeWeights } from '../store/fake-model.js';
 
 let tmp: string;
 beforeEach(async () => {

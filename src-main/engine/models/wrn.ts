@@ -1,0 +1,101 @@
+/** wrn-28-10: the paper's CIFAR model (spec §4), pre-activation blocks, widths 160/320/640. */
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from '../types.js';
+import type { BatchNorm } from '../layers/batchnorm.js';
+import { Conv2DRank1, DenseRank1, type FactorOptions, type ForwardContext } from '../layers/rank1.js';
+import type { Rng } from '../random.js';
+import { BaseModel, type ForwardResult, type LayerSet } from './base.js';
+
+/** Pre-activation block (spec §4): BN-ReLU-conv-BN-ReLU-conv, 1×1 rank-1 shortcut on shape change. */
+class PreActBlock {
+  readonly b1: BatchNorm;
+  readonly c1: Conv2DRank1;
+  readonly b2: BatchNorm;
+  readonly c2: Conv2DRank1;
+  readonly sc?: Conv2DRank1;
+  constructor(
+    layers: LayerSet,
+    name: string,
+    cin: number,
+    cout: number,
+    stride: number,
+    f: FactorOptions,
+    rng: Rng,
+  ) {
+    this.b1 = layers.bn(`${name}/bn1`, cin);
+    this.c1 = layers.conv(
+      new Conv2DRank1(
+        { name: `${name}/conv1`, inChannels: cin, filters: cout, kernelSize: 3, strides: stride },
+        f,
+        rng,
+      ),
+    );
+    this.b2 = layers.bn(`${name}/bn2`, cout);
+    this.c2 = layers.conv(
+      new Conv2DRank1({ name: `${name}/conv2`, inChannels: cout, filters: cout, kernelSize: 3 }, f, rng),
+    );
+    if (stride !== 1 || cin !== cout) {
+      this.sc = layers.conv(
+        new Conv2DRank1(
+          { name: `${name}/shortcut`, inChannels: cin, filters: cout, kernelSize: 1, strides: stride },
+          f,
+          rng,
+        ),
+      );
+    }
+  }
+  apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    const a = tf.relu(this.b1.apply(x, ctx));
+    const h = this.c2.apply(tf.relu(this.b2.apply(this.c1.apply(a, ctx), ctx)), ctx);
+    return tf.add(h, this.sc ? this.sc.apply(a, ctx) : x);
+  }
+}
+
+export class WideResNet extends BaseModel {
+  private readonly stem: Conv2DRank1;
+  private readonly blocks: PreActBlock[] = [];
+  private readonly finalBn: BatchNorm;
+  private readonly head: DenseRank1;
+  private readonly stemStride: number;
+  constructor(config: ModelConfig, rng: Rng, depth = 28) {
+    super(config);
+    const [h, , c] = config.inputShape;
+    const widen = config.hidden ?? 10;
+    const n = (depth - 4) / 6;
+    this.stemStride = h > 48 ? 2 : 1;
+    this.stem = this.layers.conv(
+      new Conv2DRank1(
+        { name: 'stem', inChannels: c, filters: 16, kernelSize: 3, strides: this.stemStride },
+        this.f,
+        rng,
+      ),
+    );
+    let cin = 16;
+    [16 * widen, 32 * widen, 64 * widen].forEach((cout, g) => {
+      for (let i = 0; i < n; i++) {
+        this.blocks.push(
+          new PreActBlock(
+            this.layers,
+            `group${g + 1}/block${i + 1}`,
+            cin,
+            cout,
+            i === 0 && g > 0 ? 2 : 1,
+            this.f,
+            rng,
+          ),
+        );
+        cin = cout;
+      }
+    });
+    this.finalBn = this.layers.bn('final_bn', cin);
+    this.head = this.layers.dense(
+      new DenseRank1({ name: 'head', inputDim: cin, units: config.numClasses }, this.f, rng),
+    );
+  }
+  forward(x: tf.Tensor, ctx: ForwardContext): ForwardResult {
+    let h = this.stem.apply(x as tf.Tensor4D, ctx);
+    for (const b of this.blocks) h = b.apply(h, ctx);
+    const features = tf.mean(tf.relu(this.finalBn.apply(h, ctx)), [1, 2]) as tf.Tensor2D;
+    return { features, logits: this.head.apply(features, ctx) };
+  }
+}

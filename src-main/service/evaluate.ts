@@ -1,0 +1,186 @@
+/**
+ * `evaluate`: a model on a dataset split (`auto` = the model's own held-out images when the folder
+ * is the one it was trained on, else all), labels mapped to the model's class order, optionally
+ * against an OOD folder.
+ */
+import { realpathSync } from 'node:fs';
+import * as nodePath from 'node:path';
+import { ServiceError, type EvaluateResult, type JobStarted, type ParsedArgs } from '../contract.js';
+import type { ExampleSet, PreparedImage, Preprocessing } from '../data/types.js';
+import type { ServiceContext } from './context.js';
+import { abortError } from './errors.js';
+
+// ---------------------------------------------------------------------------------------------
+// Example-set views (subsets, concatenations, label remapping) without copying pixels
+
+interface SetEntry {
+  set: ExampleSet;
+  index: number;
+  label: number;
+}
+
+function entriesOf(set: ExampleSet): SetEntry[] {
+  return Array.from({ length: set.count }, (_, i) => ({ set, index: i, label: set.labels[i]! }));
+}
+
+function viewSet(entries: SetEntry[], shape: { height: number; width: number; channels: 1 | 3 }): ExampleSet {
+  const pixelsPer = shape.height * shape.width * shape.channels;
+  return {
+    count: entries.length,
+    height: shape.height,
+    width: shape.width,
+    channels: shape.channels,
+    labels: Int32Array.from(entries, (e) => e.label),
+    files: entries.map((e) => e.set.files[e.index]!),
+    async read(indices: ArrayLike<number>): Promise<Uint8Array> {
+      const out = new Uint8Array(indices.length * pixelsPer);
+      const groups = new Map<ExampleSet, { local: number[]; at: number[] }>();
+      for (let k = 0; k < indices.length; k++) {
+        const e = entries[indices[k]!];
+        if (!e) throw new RangeError(`example ${indices[k]} out of range`);
+        let g = groups.get(e.set);
+        if (!g) groups.set(e.set, (g = { local: [], at: [] }));
+        g.local.push(e.index);
+        g.at.push(k);
+      }
+      for (const [set, g] of groups) {
+        const bytes = await set.read(g.local);
+        g.at.forEach((k, j) => out.set(bytes.subarray(j * pixelsPer, (j + 1) * pixelsPer), k * pixelsPer));
+      }
+      return out;
+    },
+  };
+}
+
+/** A small in-memory set of prepared images (OOD folders that are not class folders). */
+function memorySet(files: string[], images: PreparedImage[], prep: Preprocessing): ExampleSet {
+  const pixelsPer = prep.size * prep.size * prep.channels;
+  return {
+    count: images.length,
+    height: prep.size,
+    width: prep.size,
+    channels: prep.channels,
+    labels: new Int32Array(images.length),
+    files,
+    async read(indices: ArrayLike<number>): Promise<Uint8Array> {
+      const out = new Uint8Array(indices.length * pixelsPer);
+      for (let k = 0; k < indices.length; k++) out.set(images[indices[k]!]!.pixels, k * pixelsPer);
+      return out;
+    },
+  };
+}
+
+export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate'>): Promise<JobStarted> {
+  const meta = await ctx.models.meta(a.model);
+  const isKnownId =
+    ctx.datasets.has(a.dataset) ||
+    (await ctx.datasets.list().catch(() => [])).some((d) => d.id === a.dataset);
+  if (!isKnownId) ctx.grants.check(a.dataset, 'dataset');
+  const oodRoot = a.ood !== undefined ? ctx.grants.check(a.ood, 'ood') : undefined;
+  return ctx.jobs.start('evaluate', `Evaluate ${meta.name}`, async (job) => {
+    const { model, release } = await ctx.models.acquire(a.model);
+    try {
+      const prep = meta.preprocessing;
+      const ds = await ctx.datasets.resolve(a.dataset, 'dataset', { prep, signal: job.signal });
+      const split = a.split ?? 'auto';
+      let entries: SetEntry[];
+      let splitName: string = split;
+      if (split === 'train' || split === 'val' || split === 'test') entries = entriesOf(ds.splits[split]);
+      else {
+        entries = [...entriesOf(ds.splits.train), ...entriesOf(ds.splits.val), ...entriesOf(ds.splits.test)];
+        if (split === 'auto') {
+          const own = meta.datasetRoot !== undefined && meta.heldOut && sameFolder(meta.datasetRoot, ds.root);
+          if (own) {
+            const held = new Set([...meta.heldOut!.val, ...meta.heldOut!.test]);
+            entries = entries.filter((e) => held.has(e.set.files[e.index]!));
+            splitName = 'held-out';
+          } else splitName = 'all';
+        }
+      }
+      // Labels follow the model's class order; classes the model does not know are left out.
+      const toModel = ds.classes.map((c) => meta.classes.indexOf(c));
+      entries = entries
+        .filter((e) => toModel[e.label]! >= 0)
+        .map((e) => ({ ...e, label: toModel[e.label]! }));
+      if (!entries.length) {
+        throw new ServiceError(
+          'failed',
+          `No images to evaluate: the ${splitName} split of ${ds.root} has no images of the model's classes (${meta.classes.slice(0, 10).join(', ')}).`,
+        );
+      }
+      const set = viewSet(entries, { height: prep.size, width: prep.size, channels: prep.channels });
+      const ood = oodRoot ? await oodSet(ctx, oodRoot, prep, job.signal) : undefined;
+      const report = await model.evaluate(set, {
+        ...(a.samples ? { samples: a.samples } : {}),
+        ...(ood ? { ood } : {}),
+        signal: job.signal,
+        onProgress: (done, total) => job.progress({ done, total }, done === total),
+      });
+      const result: EvaluateResult = {
+        model: a.model,
+        split: splitName,
+        metrics: report.metrics,
+        items: report.items,
+      };
+      if (report.ood) result.ood = report.ood;
+      if (report.oodItems) result.oodItems = report.oodItems;
+      return result;
+    } finally {
+      release();
+    }
+  });
+}
+
+/** OOD images with the model's preprocessing: a class-folder import, else every image under the folder. */
+async function oodSet(
+  ctx: ServiceContext,
+  root: string,
+  prep: Preprocessing,
+  signal: AbortSignal,
+): Promise<ExampleSet> {
+  try {
+    const ds = await ctx.datasets.importFolder(root, {
+      imageSize: prep.size,
+      fit: prep.fit,
+      channels: prep.channels,
+      signal,
+    });
+    if (ds.preprocessing.size === prep.size && ds.preprocessing.channels === prep.channels) {
+      const entries = [
+        ...entriesOf(ds.splits.train),
+        ...entriesOf(ds.splits.val),
+        ...entriesOf(ds.splits.test),
+      ];
+      if (entries.length)
+        return viewSet(entries, { height: prep.size, width: prep.size, channels: prep.channels });
+    }
+  } catch (e) {
+    if (signal.aborted) throw e;
+    // Not a class-folder layout: fall through to a plain walk.
+  }
+  const data = await ctx.data();
+  const files: string[] = [];
+  const images: PreparedImage[] = [];
+  for (const file of await ctx.datasets.walkImages(root, signal)) {
+    if (signal.aborted) throw abortError();
+    const img = await data.prepareImage(file, prep).catch(() => undefined);
+    if (img && img.pixels.length === prep.size * prep.size * prep.channels) {
+      files.push(file);
+      images.push(img);
+    }
+  }
+  if (!images.length)
+    throw new ServiceError('failed', `The OOD folder ${root} has no readable images.`, 'ood');
+  return memorySet(files, images, prep);
+}
+
+function sameFolder(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync.native(p);
+    } catch {
+      return nodePath.resolve(p);
+    }
+  };
+  return real(a) === real(b);
+}

@@ -1,0 +1,205 @@
+/**
+ * What leaves or enters the app as files: `models.export` / `models.import` (zip or folder), and
+ * predictions as CSV or copied into one folder per label (never overwriting).
+ */
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import * as nodePath from 'node:path';
+import Papa from 'papaparse';
+import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from '../contract.js';
+import {
+  exportModelZip,
+  importModel,
+  toSummary,
+  writeFileAtomic,
+  MAX_MODEL_BYTES,
+  type ModelMeta,
+} from '../store/index.js';
+import type { ServiceContext } from './context.js';
+import { errno, modelLoadError, toServiceError } from './errors.js';
+
+/** Largest export returned inline (the import side accepts the same as a dropped file). */
+const MAX_INLINE_EXPORT = 48 * 1024 * 1024;
+
+export async function exportModel(
+  ctx: ServiceContext,
+  { id, dest }: ParsedArgs<'models.export'>,
+): Promise<Results['models.export']> {
+  await ctx.models.meta(id);
+  let fileName: string;
+  let zip: Uint8Array;
+  try {
+    ({ fileName, zip } = await exportModelZip(ctx.home, id));
+  } catch (e) {
+    throw modelLoadError(id, e);
+  }
+  if (dest !== undefined) {
+    let target = ctx.grants.check(dest, 'dest');
+    const stat = await fs.stat(target).catch(() => undefined);
+    if (stat?.isDirectory()) target = nodePath.join(target, fileName);
+    await writeFileAtomic(target, zip);
+    return { path: target, fileName: nodePath.basename(target) };
+  }
+  if (zip.byteLength > MAX_INLINE_EXPORT) {
+    throw new ServiceError(
+      'too-large',
+      `The export is ${Math.round(zip.byteLength / 2 ** 20)} MB; choose a destination file instead.`,
+      'dest',
+    );
+  }
+  return {
+    fileName,
+    base64: Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength).toString('base64'),
+  };
+}
+
+export async function importModelFrom(
+  ctx: ServiceContext,
+  { path, file }: ParsedArgs<'models.import'>,
+): Promise<Results['models.import']> {
+  let meta: ModelMeta;
+  if (path !== undefined) {
+    const real = ctx.grants.check(path, 'path');
+    const stat = await fs.stat(real).catch(() => undefined);
+    if (!stat) throw new ServiceError('not-found', `"path": ${path.slice(0, 300)} does not exist.`, 'path');
+    if (stat.isDirectory()) meta = await importModel(ctx.home, { dir: real });
+    else {
+      if (stat.size > MAX_MODEL_BYTES)
+        throw new ServiceError('too-large', 'The file is larger than any model export (2 GB).', 'path');
+      meta = await importModel(ctx.home, { zip: await fs.readFile(real) });
+    }
+  } else {
+    meta = await importModel(ctx.home, { zip: Buffer.from(file!.base64, 'base64') });
+  }
+  return toSummary(meta);
+}
+
+export async function copyPredictions(
+  ctx: ServiceContext,
+  rows: PredictionRow[],
+  dest: string,
+): Promise<Results['predictions.copy']> {
+  const target = ctx.grants.check(dest, 'dest');
+  // Check every source before copying anything: one refused path refuses the whole request.
+  const plan: { src: string; folder: string }[] = [];
+  const skipped: { file: string; reason: string }[] = [];
+  rows.forEach((row, i) => {
+    if (row.error || row.dropped) {
+      skipped.push({
+        file: String(row.file),
+        reason: row.error ? 'could not be read' : 'dropped image (no file on disk)',
+      });
+      return;
+    }
+    const folder = row.ood
+      ? '_ood'
+      : row.uncertain
+        ? '_uncertain'
+        : row.label
+          ? safeFolderName(row.label)
+          : undefined;
+    if (!folder) {
+      skipped.push({ file: String(row.file), reason: 'no label' });
+      return;
+    }
+    plan.push({ src: ctx.grants.check(row.file, `rows.${i}.file`), folder });
+  });
+  await fs.mkdir(target, { recursive: true });
+  const folders: Record<string, number> = {};
+  let copied = 0;
+  for (const { src, folder } of plan) {
+    const dir = nodePath.join(target, folder);
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      await copyNoOverwrite(src, dir);
+      folders[folder] = (folders[folder] ?? 0) + 1;
+      copied++;
+    } catch (e) {
+      skipped.push({ file: src, reason: toServiceError(e).message });
+    }
+  }
+  return { dest: target, copied, folders, ...(skipped.length ? { skipped } : {}) };
+}
+
+/** A class label as one safe folder name (no separators, no dot-only names). */
+export function safeFolderName(label: string): string {
+  const s = label
+    .replace(/[\\/:*?"<>|\p{Cc}]/gu, '_')
+    .trim()
+    .slice(0, 100);
+  return !s || /^\.+$/.test(s) ? '_unnamed' : s;
+}
+
+/** Copy into `dir` under the source's name, adding " (n)" before the extension when taken. */
+async function copyNoOverwrite(src: string, dir: string): Promise<string> {
+  const ext = nodePath.extname(src);
+  const stem = nodePath.basename(src, ext);
+  for (let n = 0; n < 10_000; n++) {
+    const target = nodePath.join(dir, n === 0 ? `${stem}${ext}` : `${stem} (${n})${ext}`);
+    try {
+      await fs.copyFile(src, target, fsConstants.COPYFILE_EXCL);
+      return target;
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw e;
+    }
+  }
+  throw new ServiceError('conflict', `Too many files named ${stem}${ext} in ${dir}.`);
+}
+
+const CSV_COLUMNS = [
+  'file',
+  'name',
+  'label',
+  'confidence',
+  'entropy',
+  'expected_entropy',
+  'mutual_information',
+  'ood',
+  'uncertain',
+  'flag_score',
+  'flag_value',
+  'flag_threshold',
+  'error',
+] as const;
+
+function cell(v: unknown): string | number | boolean {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : '';
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string') return v.slice(0, 4096);
+  return '';
+}
+
+/** CSV of prediction rows; cells starting with = + - @ are escaped so spreadsheets do not run them. */
+export function predictionsCsv(rows: PredictionRow[]): string {
+  const classes: string[] = [];
+  const seen = new Set<string>();
+  for (const r of rows) {
+    if (!r.probs || typeof r.probs !== 'object') continue;
+    for (const c of Object.keys(r.probs)) {
+      if (!seen.has(c) && classes.length < 1000) {
+        seen.add(c);
+        classes.push(c);
+      }
+    }
+  }
+  const fields = [...CSV_COLUMNS, ...classes.map((c) => `p_${c}`)];
+  const data = rows.map((r) => {
+    const flag = r.flag && typeof r.flag === 'object' ? r.flag : undefined;
+    const base = [
+      r.file,
+      r.name,
+      r.label,
+      r.confidence,
+      r.entropy,
+      r.expectedEntropy,
+      r.mutualInformation,
+      r.ood,
+      r.uncertain,
+      flag?.score,
+      flag?.value,
+      flag?.threshold,
+      r.error,
+    ].map(cell);
+    return [...base, ...classes.map((c) => cell(r.probs?.[c]))];
+  });
+  return Papa.unparse({ fields, data }, { escapeFormulae: true, newline: '\n' });
+}
