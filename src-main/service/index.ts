@@ -16,6 +16,7 @@ import {
   type Results,
   type ServiceEvent,
   type ServiceHandler,
+  type Settings,
 } from '../contract.js';
 import { installDemoModel } from '../store/demo.js';
 import {
@@ -25,7 +26,7 @@ import {
   modelExists,
   removeModel,
   renameModel,
-  setFlagScore,
+  setFlagScoreAt,
   toSummary,
   type ModelMeta,
 } from '../store/index.js';
@@ -54,6 +55,8 @@ export interface ServiceOptions {
   clock?: () => number;
   /** Images per `model.predict` call. */
   predictBatch?: number;
+  /** The backend for this service only, over the saved setting (the CLI's `--backend`). */
+  backend?: Settings['backend'];
   /** Minimum milliseconds between two `step` progress events of one job. */
   progressIntervalMs?: number;
   /**
@@ -102,7 +105,7 @@ export class Service implements ServiceHandler {
     if (opts.engine) this.enginePromise = Promise.resolve(opts.engine);
     if (opts.data) this.dataPromise = Promise.resolve(opts.data);
     this.jobs = new JobRunner((e) => this.emit(e), this.clock, opts.progressIntervalMs ?? 100);
-    this.models = new ModelCache(this.home, () => this.readyEngine());
+    this.models = new ModelCache(this.home, this.grants, () => this.readyEngine());
     this.ctx = {
       home: this.home,
       grants: this.grants,
@@ -199,7 +202,7 @@ export class Service implements ServiceHandler {
   /** Engine with its backend initialised as the settings ask (again after a change). */
   private async readyEngine(): Promise<EngineApi> {
     const engine = await this.engine();
-    const wanted = (await this.settings.get()).backend;
+    const wanted = this.opts.backend ?? (await this.settings.get()).backend;
     if (engine.initBackend && this.backendFor !== wanted) {
       await engine.initBackend(wanted);
       this.backendFor = wanted;
@@ -238,16 +241,17 @@ export class Service implements ServiceHandler {
         refuseWhileTraining(ctx, id);
         return toSummary(await renameModel(this.home, id, name));
       },
-      'models.setFlag': async ({ id, score }) => {
-        await this.models.meta(id);
+      'models.setFlag': async ({ id: ref, score }) => {
+        const { id, dir } = await this.models.locate(ref);
+        await this.models.meta(ref);
         refuseWhileTraining(ctx, id);
         let meta: ModelMeta;
         try {
-          meta = await setFlagScore(this.home, id, score);
+          meta = { ...(await setFlagScoreAt(dir, score)), id };
         } catch (e) {
           throw new ServiceError('failed', (e as Error).message, 'score');
         }
-        this.models.evict(id);
+        this.models.evict(dir);
         return toSummary(meta);
       },
       'models.remove': async ({ id }) => {
