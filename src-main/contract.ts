@@ -7,6 +7,7 @@
  * progress and results arrive as `job.*` events, and `jobs.cancel` stops them.
  */
 import { z } from 'zod';
+import { settingsSchema, type Settings } from './common/index.js';
 import type {
   DatasetMetrics,
   EpochMetrics,
@@ -191,23 +192,7 @@ const predictionRow = z.looseObject({
   error: z.string().max(2000).optional(),
 });
 
-export const settingsSchema = z.strictObject({
-  theme: z.enum(['system', 'light', 'dark']),
-  backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
-  /** Predictions with entropy above this fraction of log(classes) count as uncertain. */
-  uncertainFraction: z.number().min(0).max(1),
-  defaultFit: z.enum(['cover', 'contain']),
-  /** Target in-distribution acceptance rate of the OOD threshold (0.95 = 95% TPR). */
-  oodTpr: z.number().min(0.5).max(0.999),
-});
-export type Settings = z.infer<typeof settingsSchema>;
-export const defaultSettings: Settings = {
-  theme: 'system',
-  backend: 'auto',
-  uncertainFraction: 0.5,
-  defaultFit: 'cover',
-  oodTpr: 0.95,
-};
+export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
 
 export const operations = {
   'system.info': z.strictObject({}),

@@ -16,7 +16,7 @@ import {
 } from '../contract.js';
 import type { Preprocessing, ScanResult } from '../data/index.js';
 import { IMAGE_EXTENSIONS } from '../data/formats.js';
-import type { PathGrants, SettingsStore } from '../store/index.js';
+import { StoreError, type PathGrants, type SettingsStore } from '../store/index.js';
 import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
 import type { DataApi, DatasetImportOptions, ImportedDataset } from './ports.js';
@@ -158,7 +158,7 @@ export class DatasetCatalog {
     try {
       return this.grants.check(p, field);
     } catch (e) {
-      if (!(e instanceof ServiceError) || e.code !== 'forbidden') throw e;
+      if (!(e instanceof StoreError) || e.code !== 'forbidden') throw e;
       await this.list().catch(() => []);
       return this.grants.check(p, field);
     }

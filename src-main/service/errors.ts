@@ -3,7 +3,7 @@
  * rooms' own errors (store, data, Node's errno) become the contract's.
  */
 import { ServiceError } from '../contract.js';
-import { ModelFormatError, ModelImportError } from '../store/index.js';
+import { ModelFormatError, ModelImportError, StoreError } from '../store/index.js';
 
 export function abortError(): Error {
   const e = new Error('Cancelled.');
@@ -18,6 +18,7 @@ export function errno(e: unknown): string | undefined {
 /** Any thrown value → a typed error with a message saying what to do. Never throws. */
 export function toServiceError(e: unknown): ServiceError {
   if (e instanceof ServiceError) return e;
+  if (e instanceof StoreError) return new ServiceError(e.code, e.message, e.field);
   if (e instanceof ModelImportError)
     return new ServiceError('failed', `Cannot import the model: ${e.message}.`);
   if (e instanceof ModelFormatError) return new ServiceError('failed', `${e.message}.`);

@@ -27,7 +27,6 @@ import {
   removeModel,
   renameModel,
   setFlagScoreAt,
-  toSummary,
   type ModelMeta,
 } from '../store/index.js';
 import type { ServiceContext } from './context.js';
@@ -36,7 +35,7 @@ import { toServiceError } from './errors.js';
 import { startEvaluate } from './evaluate.js';
 import { copyPredictions, exportModel, importModelFrom, predictionsCsv } from './exports.js';
 import { JobRunner } from './jobs.js';
-import { ModelCache } from './model-cache.js';
+import { ModelCache, toSummary } from './model-cache.js';
 import type { DataApi, EngineApi } from './ports.js';
 import { startPredict } from './predict.js';
 import { refuseWhileTraining, startTraining } from './train.js';
@@ -145,7 +144,11 @@ export class Service implements ServiceHandler {
 
   /** Privileged (not an operation): the user picked or dropped this path. */
   grant(p: string): void {
-    this.grants.grant(p);
+    try {
+      this.grants.grant(p);
+    } catch (e) {
+      throw toServiceError(e);
+    }
   }
 
   /** Cancel running jobs, free loaded models, drop listeners. */

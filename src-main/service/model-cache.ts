@@ -3,7 +3,7 @@
  * loaded engine models shared by evaluate and predict (freed once the last user releases it).
  */
 import * as nodePath from 'node:path';
-import { ServiceError } from '../contract.js';
+import { ServiceError, type ModelSummary } from '../contract.js';
 import {
   modelDir,
   modelExists,
@@ -125,4 +125,30 @@ export class ModelCache {
   evictAll(): void {
     for (const [dir] of this.models) this.evict(dir);
   }
+}
+
+/** A model's metadata as the contract shows it (what `models.*` and `train` answer). */
+export function toSummary(meta: ModelMeta): ModelSummary {
+  return {
+    id: meta.id,
+    name: meta.name,
+    createdAt: meta.createdAt,
+    classes: meta.classes,
+    config: meta.config,
+    train: meta.train,
+    preprocessing: meta.preprocessing,
+    metrics: meta.metrics,
+    history: meta.history,
+    backend: meta.backend,
+    backbone: meta.backbone ? { name: meta.backbone.name, sha256: meta.backbone.sha256 } : meta.backbone,
+    ood: meta.ood
+      ? {
+          score: meta.ood.score,
+          threshold: meta.ood.threshold,
+          tpr: meta.ood.tpr,
+          ...(meta.ood.thresholds ? { thresholds: meta.ood.thresholds } : {}),
+        }
+      : undefined,
+    ...(meta.demo ? { demo: true } : {}),
+  };
 }

@@ -11,8 +11,9 @@ import {
   type TrainConfig,
   type ParsedArgs,
 } from '../contract.js';
-import { modelDir, modelsDir, newModelId, toSummary, type ModelMeta } from '../store/index.js';
+import { modelDir, modelsDir, newModelId, type ModelMeta } from '../store/index.js';
 import type { ServiceContext } from './context.js';
+import { toSummary } from './model-cache.js';
 import { requireImages } from './datasets.js';
 import { abortError } from './errors.js';
 

@@ -5,7 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ServiceError } from '../contract.js';
+import { StoreError } from './errors.js';
 
 /** realpath of the path, or for a path that does not exist yet, of its nearest existing parent. */
 export function resolveReal(p: string): string {
@@ -40,7 +40,7 @@ export class PathGrants {
   /** Allow a path and everything under it (privileged: only transports call this). */
   grant(p: string): void {
     if (typeof p !== 'string' || !p || p.includes('\0'))
-      throw new ServiceError('bad-request', 'Cannot grant an empty or invalid path.');
+      throw new StoreError('bad-request', 'Cannot grant an empty or invalid path.');
     this.roots.add(resolveReal(p));
   }
 
@@ -56,20 +56,20 @@ export class PathGrants {
   /** Return the resolved real path, or throw 'forbidden' naming the argument. */
   check(p: string, field: string): string {
     if (typeof p !== 'string' || !p || p.includes('\0')) {
-      throw new ServiceError('bad-request', `"${field}" is not a valid path.`, field);
+      throw new StoreError('bad-request', `"${field}" is not a valid path.`, field);
     }
     let real: string;
     try {
       real = resolveReal(p);
     } catch (e) {
-      throw new ServiceError(
+      throw new StoreError(
         'forbidden',
         `"${field}" cannot be resolved (${(e as NodeJS.ErrnoException).code ?? 'error'}).`,
         field,
       );
     }
     for (const root of this.roots) if (isInside(root, real)) return real;
-    throw new ServiceError(
+    throw new StoreError(
       'forbidden',
       `"${field}" (${p.slice(0, 300)}) is outside the folders you opened; pick it in a dialog or drop it on the window first.`,
       field,

@@ -7,3 +7,4 @@ export * from './models.js';
 export * from './settings.js';
 export { writeFileAtomic } from './atomic.js';
 export { PathGrants, resolveReal } from './grants.js';
+export { StoreError } from './errors.js';

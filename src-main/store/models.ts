@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
-import type { ModelSummary } from '../contract.js';
 import { writeFileAtomic } from './atomic.js';
 import {
   MODEL_FORMAT_VERSION,
@@ -44,31 +43,6 @@ export function slug(name: string): string {
 
 export function newModelId(name: string): string {
   return `${slug(name)}-${randomBytes(3).toString('hex')}`;
-}
-
-export function toSummary(meta: ModelMeta): ModelSummary {
-  return {
-    id: meta.id,
-    name: meta.name,
-    createdAt: meta.createdAt,
-    classes: meta.classes,
-    config: meta.config,
-    train: meta.train,
-    preprocessing: meta.preprocessing,
-    metrics: meta.metrics,
-    history: meta.history,
-    backend: meta.backend,
-    backbone: meta.backbone ? { name: meta.backbone.name, sha256: meta.backbone.sha256 } : meta.backbone,
-    ood: meta.ood
-      ? {
-          score: meta.ood.score,
-          threshold: meta.ood.threshold,
-          tpr: meta.ood.tpr,
-          ...(meta.ood.thresholds ? { thresholds: meta.ood.thresholds } : {}),
-        }
-      : undefined,
-    ...(meta.demo ? { demo: true } : {}),
-  };
 }
 
 export interface BrokenModel {

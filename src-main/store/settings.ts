@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { defaultSettings, settingsSchema, type Settings } from '../contract.js';
+import { defaultSettings, settingsSchema, type Settings } from '../common/index.js';
 import { writeFileAtomic } from './atomic.js';
 
 export function settingsFile(home: string): string {

@@ -2,8 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ServiceError } from '../../src-main/contract.js';
-import { PathGrants } from '../../src-main/store/index.js';
+import { PathGrants, StoreError } from '../../src-main/store/index.js';
 
 let tmp: string;
 beforeEach(async () => {
@@ -19,9 +18,9 @@ function forbidden(fn: () => unknown, field: string) {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(ServiceError);
-    expect((e as ServiceError).code).toBe('forbidden');
-    expect((e as ServiceError).field).toBe(field);
+    expect(e).toBeInstanceOf(StoreError);
+    expect((e as StoreError).code).toBe('forbidden');
+    expect((e as StoreError).field).toBe(field);
     return;
   }
   throw new Error('expected forbidden');
@@ -73,6 +72,6 @@ describe('PathGrants', () => {
       expect.objectContaining({ code: 'bad-request', field: 'path' }),
     );
     expect(() => g.check(`${tmp}/a\0b`, 'path')).toThrow(expect.objectContaining({ code: 'bad-request' }));
-    expect(() => g.grant('')).toThrow(ServiceError);
+    expect(() => g.grant('')).toThrow(StoreError);
   });
 });

@@ -164,7 +164,6 @@ describe('startEngineProcess over a forked child (fake service)', () => {
 // ---------------------------------------------------------------------------------------------
 // The real engine child (src-main/service/, engine and data rooms).
 
-
 describe('startEngineProcess with the real engine child', () => {
   const home = mkdtempSync(join(tmpdir(), 'rank1-home-'));
   afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -191,82 +190,79 @@ describe('startEngineProcess with the real engine child', () => {
     await expect(engine.call('models.get', { id: '../x' })).rejects.toMatchObject({ code: 'bad-request' });
   });
 
-  it(
-    'saved models stay intact after the engine is killed mid-training',
-    async () => {
-      const sharp = (await import('sharp')).default;
-      const data = join(home, 'shapes');
-      for (const [cls, colour] of [
-        ['red', { r: 220, g: 20, b: 20 }],
-        ['blue', { r: 20, g: 20, b: 220 }],
-      ] as const) {
-        mkdirSync(join(data, cls), { recursive: true });
-        for (let i = 0; i < 12; i++) {
-          await sharp({
-            create: {
-              width: 16,
-              height: 16,
-              channels: 3,
-              background: { r: colour.r, g: colour.g + i * 5, b: colour.b },
-            },
-          })
-            .png()
-            .toFile(join(data, cls, `${i}.png`));
-        }
+  it('saved models stay intact after the engine is killed mid-training', async () => {
+    const sharp = (await import('sharp')).default;
+    const data = join(home, 'shapes');
+    for (const [cls, colour] of [
+      ['red', { r: 220, g: 20, b: 20 }],
+      ['blue', { r: 20, g: 20, b: 220 }],
+    ] as const) {
+      mkdirSync(join(data, cls), { recursive: true });
+      for (let i = 0; i < 12; i++) {
+        await sharp({
+          create: {
+            width: 16,
+            height: 16,
+            channels: 3,
+            background: { r: colour.r, g: colour.g + i * 5, b: colour.b },
+          },
+        })
+          .png()
+          .toFile(join(data, cls, `${i}.png`));
       }
-      const { engine, endpoints, events } = start();
-      engine.grant(home);
-      const waitJob = (jobId: string) =>
-        until(
-          () =>
-            events.find(
-              (e) =>
-                'jobId' in e &&
-                e.jobId === jobId &&
-                (e.type === 'job.done' || e.type === 'job.failed' || e.type === 'job.cancelled'),
-            ),
-          `job ${jobId}`,
-          240_000,
-        );
-
-      const first = (await engine.call('train.start', {
-        dataset: data,
-        name: 'keeper',
-        epochs: 1,
-        preset: 'quick',
-        imageSize: 16,
-      })) as { jobId: string };
-      const done = await waitJob(first.jobId);
-      expect(done.type, JSON.stringify(done)).toBe('job.done');
-      const before = (await engine.call('models.list', {})) as { id: string; name: string }[];
-      const keeper = before.find((m) => m.name === 'keeper');
-      expect(keeper).toBeDefined();
-
-      const second = (await engine.call('train.start', {
-        dataset: data,
-        name: 'victim',
-        epochs: 200,
-        preset: 'quick',
-        imageSize: 16,
-      })) as { jobId: string };
-      await until(
-        () => events.find((e) => e.type === 'job.progress' && e.jobId === second.jobId),
-        'training progress',
+    }
+    const { engine, endpoints, events } = start();
+    engine.grant(home);
+    const waitJob = (jobId: string) =>
+      until(
+        () =>
+          events.find(
+            (e) =>
+              'jobId' in e &&
+              e.jobId === jobId &&
+              (e.type === 'job.done' || e.type === 'job.failed' || e.type === 'job.cancelled'),
+          ),
+        `job ${jobId}`,
         240_000,
       );
-      endpoints.at(-1)!.child.kill('SIGKILL');
-      const failed = await waitJob(second.jobId);
-      expect(failed).toMatchObject({ type: 'job.failed', error: { code: 'engine-crashed' } });
 
-      const after = (await engine.call('models.list', {})) as { id: string; name: string }[];
-      expect(after.find((m) => m.id === keeper!.id)).toEqual(keeper);
-      await expect(engine.call('models.get', { id: keeper!.id })).resolves.toMatchObject({
-        id: keeper!.id,
-        name: 'keeper',
-      });
-      // Whatever the interrupted training left behind is either a readable model or not listed at all.
-      for (const m of after)
-        await expect(engine.call('models.get', { id: m.id })).resolves.toMatchObject({ id: m.id });
-    },
-  );
+    const first = (await engine.call('train.start', {
+      dataset: data,
+      name: 'keeper',
+      epochs: 1,
+      preset: 'quick',
+      imageSize: 16,
+    })) as { jobId: string };
+    const done = await waitJob(first.jobId);
+    expect(done.type, JSON.stringify(done)).toBe('job.done');
+    const before = (await engine.call('models.list', {})) as { id: string; name: string }[];
+    const keeper = before.find((m) => m.name === 'keeper');
+    expect(keeper).toBeDefined();
+
+    const second = (await engine.call('train.start', {
+      dataset: data,
+      name: 'victim',
+      epochs: 200,
+      preset: 'quick',
+      imageSize: 16,
+    })) as { jobId: string };
+    await until(
+      () => events.find((e) => e.type === 'job.progress' && e.jobId === second.jobId),
+      'training progress',
+      240_000,
+    );
+    endpoints.at(-1)!.child.kill('SIGKILL');
+    const failed = await waitJob(second.jobId);
+    expect(failed).toMatchObject({ type: 'job.failed', error: { code: 'engine-crashed' } });
+
+    const after = (await engine.call('models.list', {})) as { id: string; name: string }[];
+    expect(after.find((m) => m.id === keeper!.id)).toEqual(keeper);
+    await expect(engine.call('models.get', { id: keeper!.id })).resolves.toMatchObject({
+      id: keeper!.id,
+      name: 'keeper',
+    });
+    // Whatever the interrupted training left behind is either a readable model or not listed at all.
+    for (const m of after)
+      await expect(engine.call('models.get', { id: m.id })).resolves.toMatchObject({ id: m.id });
+  });
 });
