@@ -38,7 +38,10 @@ export function deviceLabel(backend: { name: string; device: string } | null | u
 }
 
 /** The model Predict uses: the chosen one, else the newest trained, else the demo. */
-export function pickModel(models: readonly ModelSummary[], selected: string | null): ModelSummary | undefined {
+export function pickModel(
+  models: readonly ModelSummary[],
+  selected: string | null,
+): ModelSummary | undefined {
   const chosen = selected ? models.find((m) => m.id === selected) : undefined;
   if (chosen) return chosen;
   const byNewest = [...models].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
@@ -103,14 +106,18 @@ export class AppState {
     if (e.type === 'job.done' && (e.kind === 'train' || e.kind === 'import')) {
       void (e.kind === 'train' ? this.refreshModels() : this.refreshDatasets());
     }
-    if (e.type === 'engine.restarted') this.error = `The engine restarted (${e.reason}). Running jobs were stopped; start them again.`;
+    if (e.type === 'engine.restarted')
+      this.error = `The engine restarted (${e.reason}). Running jobs were stopped; start them again.`;
   };
 
   async init(): Promise<void> {
     this.off?.();
     this.off = this.client.on(this.onEvent);
     try {
-      const [info, settings] = await Promise.all([this.client.call('system.info', {}), this.client.call('settings.get', {})]);
+      const [info, settings] = await Promise.all([
+        this.client.call('system.info', {}),
+        this.client.call('settings.get', {}),
+      ]);
       this.info = info;
       this.settings = settings;
       await Promise.all([this.refreshModels(), this.refreshDatasets(), this.restoreJobs()]);

@@ -30,9 +30,27 @@ export function curvesOf(history: readonly EpochMetrics[]): Curves {
 }
 
 export const charts: { title: string; series: { key: keyof Curves; label: string }[] }[] = [
-  { title: 'Loss', series: [{ key: 'trainLoss', label: 'train' }, { key: 'valLoss', label: 'validation' }] },
-  { title: 'Accuracy', series: [{ key: 'trainAccuracy', label: 'train' }, { key: 'valAccuracy', label: 'validation' }] },
-  { title: 'NLL', series: [{ key: 'trainNll', label: 'train' }, { key: 'valNll', label: 'validation' }] },
+  {
+    title: 'Loss',
+    series: [
+      { key: 'trainLoss', label: 'train' },
+      { key: 'valLoss', label: 'validation' },
+    ],
+  },
+  {
+    title: 'Accuracy',
+    series: [
+      { key: 'trainAccuracy', label: 'train' },
+      { key: 'valAccuracy', label: 'validation' },
+    ],
+  },
+  {
+    title: 'NLL',
+    series: [
+      { key: 'trainNll', label: 'train' },
+      { key: 'valNll', label: 'validation' },
+    ],
+  },
   { title: 'ECE', series: [{ key: 'valEce', label: 'validation' }] },
   { title: 'KL', series: [{ key: 'kl', label: 'KL' }] },
 ];

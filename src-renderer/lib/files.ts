@@ -15,7 +15,11 @@ export async function fileToBase64(file: Blob): Promise<string> {
 }
 
 /** Groups files so each `predict` message stays well under the service's limits (256 files, 48 MiB). */
-export function batches<T extends { size: number }>(files: readonly T[], maxCount = 128, maxBytes = 24 * 1024 * 1024): T[][] {
+export function batches<T extends { size: number }>(
+  files: readonly T[],
+  maxCount = 128,
+  maxBytes = 24 * 1024 * 1024,
+): T[][] {
   const out: T[][] = [];
   let cur: T[] = [];
   let bytes = 0;

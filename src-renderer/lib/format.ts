@@ -31,11 +31,18 @@ export function formatCount(n: number): string {
 }
 
 /** "1,234 / 3,000 · 45% · 120 images/s · 15 s left" */
-export function progressText(p: { done: number; total: number; rate?: number; etaSeconds?: number; unit?: string }): string {
+export function progressText(p: {
+  done: number;
+  total: number;
+  rate?: number;
+  etaSeconds?: number;
+  unit?: string;
+}): string {
   const parts = [`${formatCount(p.done)} / ${formatCount(p.total)}`];
   if (p.total > 0) parts.push(formatPercent(p.done / p.total, 0));
   if (p.rate && p.rate > 0) parts.push(formatRate(p.rate, p.unit));
-  if (p.etaSeconds != null && Number.isFinite(p.etaSeconds) && p.done < p.total) parts.push(`${formatDuration(p.etaSeconds)} left`);
+  if (p.etaSeconds != null && Number.isFinite(p.etaSeconds) && p.done < p.total)
+    parts.push(`${formatDuration(p.etaSeconds)} left`);
   return parts.join(' · ');
 }
 

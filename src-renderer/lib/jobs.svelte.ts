@@ -1,5 +1,11 @@
 /** All jobs this window knows about, kept current from `job.*` events. */
-import { ServiceError, type JobInfo, type JobKind, type ServiceClient, type ServiceEvent } from '../../src-main/contract.js';
+import {
+  ServiceError,
+  type JobInfo,
+  type JobKind,
+  type ServiceClient,
+  type ServiceEvent,
+} from '../../src-main/contract.js';
 import { fromInfo, isFinished, reduceJob, type JobView } from './jobs.js';
 
 type Waiter = { resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -49,10 +55,15 @@ export class JobsState {
   }
 
   /** Start a job: the call returns `{ jobId }`; events already arrive through `apply`. */
-  async start(client: ServiceClient, op: 'datasets.import' | 'train.start' | 'evaluate' | 'predict', args: unknown): Promise<string> {
+  async start(
+    client: ServiceClient,
+    op: 'datasets.import' | 'train.start' | 'evaluate' | 'predict',
+    args: unknown,
+  ): Promise<string> {
     const { jobId } = await client.call(op as 'evaluate', args as never);
     if (!this.jobs[jobId]) {
-      const kind: JobKind = op === 'datasets.import' ? 'import' : op === 'train.start' ? 'train' : (op as JobKind);
+      const kind: JobKind =
+        op === 'datasets.import' ? 'import' : op === 'train.start' ? 'train' : (op as JobKind);
       this.apply({ type: 'job.progress', jobId, kind, progress: { done: 0, total: 0 } });
     }
     return jobId;

@@ -60,7 +60,9 @@ export class ModelsState {
       const path = toPath ? toPath(file) : '';
       const m = path
         ? await this.app.client.call('models.import', { path })
-        : await this.app.client.call('models.import', { file: { name: file.name, base64: await fileToBase64(file) } });
+        : await this.app.client.call('models.import', {
+            file: { name: file.name, base64: await fileToBase64(file) },
+          });
       this.notice = `Imported "${m.name}".`;
       await this.app.refreshModels();
     } catch (err) {

@@ -10,4 +10,11 @@ export const okabeIto = {
   grey: '#999999',
 } as const;
 /** In-distribution vs OOD, train vs validation: always blue vs vermillion/orange. */
-export const series = [okabeIto.blue, okabeIto.vermillion, okabeIto.green, okabeIto.orange, okabeIto.purple, okabeIto.skyBlue];
+export const series = [
+  okabeIto.blue,
+  okabeIto.vermillion,
+  okabeIto.green,
+  okabeIto.orange,
+  okabeIto.purple,
+  okabeIto.skyBlue,
+];

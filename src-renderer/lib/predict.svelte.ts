@@ -20,7 +20,9 @@ export class PredictState {
   jobIds = $state.raw<string[]>([]);
   sending = $state(0);
 
-  visible = $derived(view(this.rows, this.sort, { flag: this.flag, minEntropy: this.minEntropy, text: this.text.trim() }));
+  visible = $derived(
+    view(this.rows, this.sort, { flag: this.flag, minEntropy: this.minEntropy, text: this.text.trim() }),
+  );
   summary = $derived(summarise(this.rows));
   running = $derived(this.jobIds.filter((id) => this.app.jobs.get(id)?.state === 'running'));
   busy = $derived(this.sending > 0 || this.running.length > 0);
@@ -107,7 +109,9 @@ export class PredictState {
     const skipped = files.length - images.length;
     this.notice = skipped ? `${skipped} file(s) skipped: not images.` : null;
     if (!images.length) {
-      if (files.length) this.error = 'None of those are images. Drop PNG, JPEG, WebP, GIF, BMP or TIFF files, or a folder of them.';
+      if (files.length)
+        this.error =
+          'None of those are images. Drop PNG, JPEG, WebP, GIF, BMP or TIFF files, or a folder of them.';
       return;
     }
     const toPath = this.app.platform.pathForFile;
@@ -124,9 +128,15 @@ export class PredictState {
     try {
       const local = typeof URL.createObjectURL === 'function';
       for (const group of batches(images)) {
-        const payload = await Promise.all(group.map(async (f) => ({ name: f.name, base64: await fileToBase64(f) })));
+        const payload = await Promise.all(
+          group.map(async (f) => ({ name: f.name, base64: await fileToBase64(f) })),
+        );
         if (local) for (const f of group) this.rememberThumb(f);
-        const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, files: payload, thumbnails: !local });
+        const jobId = await this.app.jobs.start(this.app.client, 'predict', {
+          model,
+          files: payload,
+          thumbnails: !local,
+        });
         this.jobIds = [...this.jobIds, jobId];
       }
     } catch (err) {
@@ -183,7 +193,9 @@ export class PredictState {
     this.flush();
     this.error = null;
     try {
-      const { csv } = await this.app.client.call('predictions.csv', { rows: forExport(this.visible) as never });
+      const { csv } = await this.app.client.call('predictions.csv', {
+        rows: forExport(this.visible) as never,
+      });
       download('predictions.csv', csv);
       this.notice = `Exported ${this.visible.length} row(s) to predictions.csv.`;
     } catch (err) {
@@ -201,7 +213,10 @@ export class PredictState {
       return;
     }
     try {
-      const r = await this.app.client.call('predictions.copy', { rows: forExport(this.visible) as never, dest: target });
+      const r = await this.app.client.call('predictions.copy', {
+        rows: forExport(this.visible) as never,
+        dest: target,
+      });
       const parts = Object.entries(r.folders).map(([k, n]) => `${k}: ${n}`);
       this.notice = `Copied ${r.copied} image(s) into ${r.dest} (${parts.join(', ')}).`;
     } catch (err) {

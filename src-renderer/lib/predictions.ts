@@ -1,7 +1,8 @@
 /** Sorting, filtering and summarising prediction rows. Pure; the state class wraps it. */
 import type { PredictionRow } from '../../src-main/contract.js';
 
-export type SortKey = 'arrival' | 'entropy-desc' | 'entropy-asc' | 'confidence-desc' | 'confidence-asc' | 'name';
+export type SortKey =
+  'arrival' | 'entropy-desc' | 'entropy-asc' | 'confidence-desc' | 'confidence-asc' | 'name';
 export type FlagFilter = 'all' | 'ood' | 'uncertain' | 'confident' | 'errors';
 
 export const sortLabels: Record<SortKey, string> = {
@@ -77,7 +78,12 @@ export function view(rows: readonly PredictionRow[], sort: SortKey, filter: RowF
   );
 }
 
-export function summarise(rows: readonly PredictionRow[]): { total: number; ood: number; uncertain: number; errors: number } {
+export function summarise(rows: readonly PredictionRow[]): {
+  total: number;
+  ood: number;
+  uncertain: number;
+  errors: number;
+} {
   let ood = 0,
     uncertain = 0,
     errors = 0;
@@ -90,7 +96,11 @@ export function summarise(rows: readonly PredictionRow[]): { total: number; ood:
 }
 
 /** The `k` most probable classes, for the probability bars. */
-export function topClasses(r: PredictionRow, classes: readonly string[], k = 3): { label: string; p: number }[] {
+export function topClasses(
+  r: PredictionRow,
+  classes: readonly string[],
+  k = 3,
+): { label: string; p: number }[] {
   const probs = r.probabilities;
   if (!probs?.length) return r.label != null ? [{ label: r.label, p: r.confidence ?? 0 }] : [];
   return probs

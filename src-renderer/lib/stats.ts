@@ -9,14 +9,22 @@ export interface Bin {
 }
 
 /** Equal-width bins over [min, max]; the last bin is closed so `max` itself is counted. */
-export function histogram(values: readonly number[], opts: { bins?: number; min?: number; max?: number } = {}): Bin[] {
+export function histogram(
+  values: readonly number[],
+  opts: { bins?: number; min?: number; max?: number } = {},
+): Bin[] {
   const bins = Math.max(1, Math.floor(opts.bins ?? 20));
   const finite = values.filter((v) => Number.isFinite(v));
   const min = opts.min ?? (finite.length ? Math.min(...finite) : 0);
   let max = opts.max ?? (finite.length ? Math.max(...finite) : 1);
   if (!(max > min)) max = min + 1;
   const width = (max - min) / bins;
-  const out: Bin[] = Array.from({ length: bins }, (_, i) => ({ x0: min + i * width, x1: min + (i + 1) * width, count: 0, density: 0 }));
+  const out: Bin[] = Array.from({ length: bins }, (_, i) => ({
+    x0: min + i * width,
+    x1: min + (i + 1) * width,
+    count: 0,
+    density: 0,
+  }));
   let n = 0;
   for (const v of finite) {
     if (v < min || v > max) continue;
@@ -59,19 +67,27 @@ export function riskCoverage(items: readonly { confidence: number; correct: bool
 }
 
 /** The operating point for "accept predictions with confidence ≥ threshold". */
-export function operatingPoint(curve: readonly RiskPoint[], threshold: number): { accepted: number; coverage: number; accuracy: number } {
+export function operatingPoint(
+  curve: readonly RiskPoint[],
+  threshold: number,
+): { accepted: number; coverage: number; accuracy: number } {
   let best: RiskPoint | undefined;
   for (const p of curve) if (p.threshold >= threshold) best = p;
-  return best ? { accepted: best.accepted, coverage: best.coverage, accuracy: best.accuracy } : { accepted: 0, coverage: 0, accuracy: NaN };
+  return best
+    ? { accepted: best.accepted, coverage: best.coverage, accuracy: best.accuracy }
+    : { accepted: 0, coverage: 0, accuracy: NaN };
 }
 
 /** AUROC of telling `positives` (OOD) from `negatives` (in-distribution) by a higher score; ties count half. */
 export function auroc(negatives: readonly number[], positives: readonly number[]): number {
   if (!negatives.length || !positives.length) return NaN;
-  const all = [...negatives.map((v) => ({ v, pos: false })), ...positives.map((v) => ({ v, pos: true }))].sort((a, b) => a.v - b.v);
+  const all = [
+    ...negatives.map((v) => ({ v, pos: false })),
+    ...positives.map((v) => ({ v, pos: true })),
+  ].sort((a, b) => a.v - b.v);
   // Mann–Whitney U with average ranks.
   let rankSumPos = 0;
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i;
     while (j + 1 < all.length && all[j + 1]!.v === all[i]!.v) j++;
     const avgRank = (i + j) / 2 + 1;
