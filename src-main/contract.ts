@@ -7,19 +7,21 @@
  * progress and results arrive as `job.*` events, and `jobs.cancel` stops them.
  */
 import { z } from 'zod';
-import { settingsSchema, type Settings } from './common/index.js';
-import type {
-  DatasetMetrics,
-  EpochMetrics,
-  ImagePrediction,
-  ModelConfig,
-  OodMetrics,
-  TrainConfig,
-  TrainEvent,
-} from './engine/types.js';
-import type { ImportProgress, ImportReport } from './data/index.js';
-import type { TransferProgress } from './engine/index.js';
-import type { Preprocessing } from './data/types.js';
+import {
+  settingsSchema,
+  type DatasetMetrics,
+  type EpochMetrics,
+  type ImagePrediction,
+  type ImportProgress,
+  type ImportReport,
+  type ModelConfig,
+  type OodMetrics,
+  type Preprocessing,
+  type Settings,
+  type TrainConfig,
+  type TrainEvent,
+  type TransferProgress,
+} from './common/index.js';
 
 export type {
   DatasetMetrics,

@@ -3,3 +3,5 @@
  * logic, importing nothing but zod. The only module of `common/` others import.
  */
 export { settingsSchema, defaultSettings, type Settings } from './settings.js';
+export type * from './engine.js';
+export type * from './data.js';

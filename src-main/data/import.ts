@@ -28,6 +28,7 @@ import {
   readImageFile,
   readImageFileSync,
 } from './decode.js';
+import type { ImportProgress, ImportReport } from '../common/data.js';
 import { ImageError } from './errors.js';
 import { dataHome } from './home.js';
 import { scanFolder, type ScanResult, type SplitName } from './scan.js';
@@ -53,32 +54,7 @@ export interface ImportOptions {
   concurrency?: number;
 }
 
-export interface ImportProgress {
-  phase: 'scan' | 'decode' | 'done';
-  scanned: number;
-  decoded: number;
-  cached: number;
-  skipped: number;
-  total: number;
-  imagesPerSecond: number;
-  etaSeconds: number;
-}
-
-export interface ImportReport {
-  classes: Record<string, number>;
-  splits: Record<SplitName, Record<string, number>>;
-  skipped: { file: string; reason: string; message?: string }[];
-  duplicates: { hash: string; files: string[]; crossClass: boolean }[];
-  warnings: string[];
-  images: number;
-  seconds: number;
-  imagesPerSecond: number;
-  givenSplits: boolean;
-  /** Files decoded by this import (the rest came from the cache). */
-  decoded: number;
-  /** Files served from the cache without decoding. */
-  cached: number;
-}
+export type { ImportProgress, ImportReport };
 
 export interface ImportedDataset {
   id: string;

@@ -9,7 +9,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { IMAGE_EXTENSIONS } from './formats.js';
 
-export type SplitName = 'train' | 'val' | 'test';
+export type { SplitName } from '../common/data.js';
+import type { SplitName } from '../common/data.js';
 
 export interface ScannedFile {
   /** Absolute path as found (through symlinks, not resolved). */
