@@ -236,8 +236,22 @@ export async function startImport(
       signal: job.signal,
       onProgress: (p) => job.progress(p, p.phase !== 'decode'),
     });
+    requireImages(ds);
     return ctx.datasets.summary(ds);
   });
+}
+
+/** A dataset with no readable image is refused with one line (not an empty success, issue 13). */
+export function requireImages(ds: ImportedDataset): void {
+  const n = ds.splits.train.count + ds.splits.val.count + ds.splits.test.count;
+  if (n === 0) {
+    const skipped = ds.report.skipped.length;
+    throw new ServiceError(
+      'failed',
+      `${ds.root} has no readable images${skipped ? ` (${skipped} file(s) skipped: ${ds.report.skipped[0]!.reason}, …)` : ''}; it needs one sub-folder of images per class.`,
+      'path',
+    );
+  }
 }
 
 export async function removeDataset(

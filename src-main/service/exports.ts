@@ -9,15 +9,13 @@ import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from 
 import {
   exportModelZip,
   importModel,
-  modelDir,
-  readModelMeta,
   slug,
-  toSummary,
   writeFileAtomic,
   MAX_MODEL_BYTES,
   type ModelMeta,
 } from '../store/index.js';
 import type { ServiceContext } from './context.js';
+import { toSummary } from './model-cache.js';
 import { errno, modelLoadError, toServiceError } from './errors.js';
 
 /** Largest export returned inline (the import side accepts the same as a dropped file). */
@@ -77,7 +75,8 @@ async function exportOnnxFile(
   dest: string | undefined,
   appVersion: string | undefined,
 ): Promise<Results['models.export']> {
-  const { meta, dir } = await locateModel(ctx, id);
+  const meta = await ctx.models.meta(id);
+  const { dir } = await ctx.models.locate(id);
   const engine = await ctx.readyEngine();
   if (!engine.exportOnnx || !engine.writeExportFile)
     throw new ServiceError('unsupported', 'This build has no ONNX export.');
@@ -114,21 +113,6 @@ async function exportOnnxFile(
     base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
     metadata,
   };
-}
-
-/**
- * A model reference: an id in the data home, or (the CLI's MODEL_DIR) an absolute folder inside
- * the grants. (The service/ split's ModelCache.locate does the same for every operation; this
- * one can go when it lands.)
- */
-async function locateModel(ctx: ServiceContext, ref: string): Promise<{ meta: ModelMeta; dir: string }> {
-  if (!/[\\/]/.test(ref)) return { meta: await ctx.models.meta(ref), dir: modelDir(ctx.home, ref) };
-  const dir = ctx.grants.check(ref, 'id');
-  try {
-    return { meta: await readModelMeta(dir), dir };
-  } catch (e) {
-    throw modelLoadError(ref, e);
-  }
 }
 
 /** True when nothing is at `file`, or a model zip of this app (a zip holding a model.json entry). */

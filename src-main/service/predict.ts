@@ -9,7 +9,7 @@ import type { ServiceContext } from './context.js';
 import { abortError, imageErrorMessage } from './errors.js';
 
 export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>): Promise<JobStarted> {
-  const meta = await ctx.models.meta(a.model);
+  const meta = await ctx.models.meta(a.model, 'model');
   const roots: string[] = [];
   for (const [i, p] of (a.paths ?? []).entries()) roots.push(await ctx.datasets.checkPath(p, `paths.${i}`));
   const settings = await ctx.settings.get();
