@@ -15,7 +15,7 @@ import { Conv2DRank1, type DenseRank1 } from '../layers/rank1.js';
 import type { Rank1Model } from '../models/index.js';
 import type { LayerFactors, PredictionFactors } from '../models/prediction-factors.js';
 import { float, type OnnxGraph } from '../onnx/graph.js';
-import { UnsupportedLayerError } from '../onnx/tfjs-layers.js';
+import { convKernel, UnsupportedLayerError } from '../onnx/tfjs-layers.js';
 
 /** A value of the graph with its per-row shape ([C, H, W] for images, [D] for vectors). */
 export interface Rows {
@@ -31,19 +31,6 @@ export interface NetworkOutputs {
 }
 
 const floats = (t: tf.Tensor): Float32Array => Float32Array.from(t.dataSync() as Float32Array);
-
-/** TF.js kernel [kh, kw, cin, cout] → ONNX [cout, cin, kh, kw]. */
-function onnxKernel(t: tf.Tensor): { data: Float32Array; dims: number[] } {
-  const [kh, kw, cin, cout] = t.shape as [number, number, number, number];
-  const src = floats(t);
-  const data = new Float32Array(src.length);
-  for (let i = 0; i < kh; i++)
-    for (let j = 0; j < kw; j++)
-      for (let c = 0; c < cin; c++)
-        for (let o = 0; o < cout; o++)
-          data[((o * cin + c) * kh + i) * kw + j] = src[((i * kw + j) * cin + c) * cout + o]!;
-  return { data, dims: [cout, cin, kh, kw] };
-}
 
 /** Builds the nodes of one model into `g`. */
 export class NetworkWriter {
@@ -109,7 +96,7 @@ export class NetworkWriter {
     const l = this.layer<Conv2DRank1>(name);
     if (!(l instanceof Conv2DRank1)) throw new UnsupportedLayerError(`layer ${name}: not a convolution`);
     return this.rank1(l, x, (h) => {
-      const k = onnxKernel(l.kernel);
+      const k = convKernel(l.kernel);
       const [, H, W] = h.shape as [number, number, number];
       const y = this.g.op('Conv', [h.name, this.g.initializer(`${name}/kernel`, k.data, k.dims)], {
         kernel_shape: [l.kernelSize, l.kernelSize],
