@@ -37,17 +37,20 @@ export class NetworkWriter {
   private readonly factors: Map<string, LayerFactors>;
   private readonly norms: Map<string, BatchNorm>;
   readonly M: number;
+  private readonly ensemble: boolean;
 
   constructor(
     readonly g: OnnxGraph,
     readonly model: Rank1Model,
     f: PredictionFactors,
   ) {
-    if (model.config.method === 'ensemble')
-      throw new UnsupportedLayerError(
-        `layer ${model.rank1Layers()[0]?.name ?? 'head'}: the ensemble method's per-member kernels have no ONNX export yet`,
-      );
     this.M = f.effectiveMembers;
+    // ensemble: K independent kernels and BatchNorms; it has no posterior, so M = K (row m = member m).
+    this.ensemble = model.config.method === 'ensemble';
+    if (this.ensemble && this.M !== model.config.members)
+      throw new UnsupportedLayerError(
+        `model: an ensemble with ${this.M} rows per image for ${model.config.members} members`,
+      );
     this.factors = new Map(f.layers.map((l) => [l.name, l]));
     this.norms = new Map(model.batchNorms().map((b) => [b.name, b]));
   }
@@ -96,14 +99,33 @@ export class NetworkWriter {
     const l = this.layer<Conv2DRank1>(name);
     if (!(l instanceof Conv2DRank1)) throw new UnsupportedLayerError(`layer ${name}: not a convolution`);
     return this.rank1(l, x, (h) => {
-      const k = convKernel(l.kernel);
-      const [, H, W] = h.shape as [number, number, number];
-      const y = this.g.op('Conv', [h.name, this.g.initializer(`${name}/kernel`, k.data, k.dims)], {
+      const [C, H, W] = h.shape as [number, number, number];
+      const out = [l.units, Math.ceil(H / l.strides), Math.ceil(W / l.strides)];
+      const attrs = {
         kernel_shape: [l.kernelSize, l.kernelSize],
         strides: [l.strides, l.strides],
         auto_pad: 'SAME_UPPER',
+      };
+      if (!this.ensemble) {
+        const k = convKernel(l.kernel);
+        const y = this.g.op('Conv', [h.name, this.g.initializer(`${name}/kernel`, k.data, k.dims)], attrs);
+        return { name: y, shape: out };
+      }
+      // Member m's rows through kernel m: the rows of an image side by side as channel groups.
+      const kernels = tf.unstack(l.kernel).map((t) => {
+        const k = convKernel(t);
+        t.dispose();
+        return k;
       });
-      return { name: y, shape: [l.units, Math.ceil(H / l.strides), Math.ceil(W / l.strides)] };
+      const data = new Float32Array(kernels.reduce((a, k) => a + k.data.length, 0));
+      kernels.forEach((k, m) => data.set(k.data, m * k.data.length));
+      const dims = [this.M * l.units, ...kernels[0]!.dims.slice(1)];
+      const grouped = this.g.op('Reshape', [h.name, this.g.int64s('groups', [-1, this.M * C, H, W])]);
+      const y = this.g.op('Conv', [grouped, this.g.initializer(`${name}/kernel`, data, dims)], {
+        ...attrs,
+        group: this.M,
+      });
+      return { name: this.g.op('Reshape', [y, this.g.int64s('rows', [-1, ...out])]), shape: out };
     });
   }
 
@@ -112,8 +134,15 @@ export class NetworkWriter {
     if (x.shape.length !== 1 || x.shape[0] !== l.inputDim)
       throw new UnsupportedLayerError(`layer ${name}: expects ${l.inputDim} inputs, got [${x.shape}]`);
     return this.rank1(l, x, (h) => {
-      const w = this.g.initializer(`${name}/kernel`, floats(l.kernel), [l.inputDim, l.units]);
-      return { name: this.g.op('MatMul', [h.name, w]), shape: [l.units] };
+      if (!this.ensemble) {
+        const w = this.g.initializer(`${name}/kernel`, floats(l.kernel), [l.inputDim, l.units]);
+        return { name: this.g.op('MatMul', [h.name, w]), shape: [l.units] };
+      }
+      // [N, M, 1, in] × [M, in, units]: member m's rows through kernel m.
+      const w = this.g.initializer(`${name}/kernel`, floats(l.kernel), [this.M, l.inputDim, l.units]);
+      const v = this.g.op('Reshape', [h.name, this.g.int64s('member_view', [-1, this.M, 1, l.inputDim])]);
+      const y = this.g.op('MatMul', [v, w]);
+      return { name: this.g.op('Reshape', [y, this.g.int64s('rows', [-1, l.units])]), shape: [l.units] };
     });
   }
 
@@ -121,16 +150,19 @@ export class NetworkWriter {
   bn(name: string, x: Rows): Rows {
     const b = this.norms.get(name);
     if (!b) throw new UnsupportedLayerError(`layer ${name}: not in the model`);
-    if (b.members > 1)
-      throw new UnsupportedLayerError(`layer ${name}: per-member BatchNorm has no ONNX export`);
+    if (b.members > 1 && b.members !== this.M)
+      throw new UnsupportedLayerError(`layer ${name}: ${b.members} BatchNorms for ${this.M} rows per image`);
     const { g } = this;
-    const C = b.channels;
+    // Per-member BatchNorms (ensemble): [K, C] parameters over the image's rows side by side.
+    const C = b.channels * b.members;
     const init = (what: string, v: tf.Tensor) => g.initializer(`${name}/${what}`, floats(v), [C]);
     if (x.shape.length === 3) {
+      const [, H, W] = x.shape as [number, number, number];
+      const grouped = b.members > 1 ? g.op('Reshape', [x.name, g.int64s('groups', [-1, C, H, W])]) : x.name;
       const y = g.op(
         'BatchNormalization',
         [
-          x.name,
+          grouped,
           init('gamma', b.gamma),
           init('beta', b.beta),
           init('mean', b.movingMean),
@@ -138,7 +170,8 @@ export class NetworkWriter {
         ],
         { epsilon: float(b.epsilon) },
       );
-      return { name: y, shape: x.shape };
+      const rows = b.members > 1 ? g.op('Reshape', [y, g.int64s('rows', [-1, ...x.shape])]) : y;
+      return { name: rows, shape: x.shape };
     }
     throw new UnsupportedLayerError(`layer ${name}: BatchNorm on a rank-${x.shape.length + 1} tensor`);
   }

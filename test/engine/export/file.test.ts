@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src-main/engine/backends/index.js';
 import { ExportTargetError, writeExportFile } from '../../../src-main/engine/export/index.js';
-import { NetworkWriter } from '../../../src-main/engine/export/network.js';
+import { NetworkWriter, writeForward } from '../../../src-main/engine/export/network.js';
 import { buildModel } from '../../../src-main/engine/models/index.js';
 import { BATCH, OnnxGraph, serializeModel } from '../../../src-main/engine/onnx/graph.js';
 import { UnsupportedLayerError } from '../../../src-main/engine/onnx/tfjs-layers.js';
@@ -55,16 +55,26 @@ describe('writeExportFile', () => {
 });
 
 describe('a model the exporter cannot express', () => {
-  it('gets one clear error naming the layer', () => {
+  it('gets one clear error naming what it cannot write', () => {
     const config = resolveModelConfig(
       { size: 28, channels: 1, count: 100, numClasses: 10 },
-      { arch: 'cnn', method: 'ensemble', members: 2 },
+      { arch: 'mlp', method: 'rank1', members: 2 },
     );
     const model = buildModel(config, new Rng(1));
     try {
+      // The same model under an architecture the exporter has no forward pass for.
+      const other = Object.create(model) as typeof model;
+      Object.defineProperty(other, 'config', { value: { ...config, arch: 'vit' } });
       const f = { mode: 'samples' as const, members: 2, samples: 1, effectiveMembers: 2, layers: [] };
-      expect(() => new NetworkWriter(new OnnxGraph('g'), model, f)).toThrow(UnsupportedLayerError);
-      expect(() => new NetworkWriter(new OnnxGraph('g'), model, f)).toThrow(/layer conv1: .*ensemble/);
+      const w = new NetworkWriter(new OnnxGraph('g'), other, f);
+      const g = w.g;
+      const x = { name: g.input('x', [BATCH, 784]), shape: [784] };
+      expect(() => writeForward(w, x)).toThrow(UnsupportedLayerError);
+      expect(() => writeForward(w, x)).toThrow('model: architecture "vit" has no ONNX export');
+      // A layer name the model does not have is named too.
+      expect(() => new NetworkWriter(new OnnxGraph('g'), model, f).dense('dense9', x)).toThrow(
+        'layer dense9: not in the model',
+      );
     } finally {
       model.dispose();
     }

@@ -98,6 +98,23 @@ describe('the exported ONNX file gives the numbers prediction gives (issue 17 it
     await checkParity(dir, [...digitFiles(), ...letterFiles()]);
   });
 
+  it('the ensemble baseline (K kernels and BatchNorms per layer), 40 images', async () => {
+    const data = await loadGreySet(`${SHARED}/data/mnist`, 3);
+    const { train, val } = split(data.set, 3);
+    const dir = path.join(tmp, 'ensemble');
+    await trainModel({
+      train,
+      val,
+      classes: data.classes,
+      preprocessing: { size: 28, channels: 1, fit: 'cover', background: { r: 255, g: 255, b: 255 } },
+      id: 'ensemble',
+      outDir: dir,
+      model: { arch: 'cnn', method: 'ensemble', members: 3 },
+      config: { epochs: 1, batchSize: 10, seed: 4 },
+    });
+    await checkParity(dir, [...digitFiles().slice(0, 30), ...letterFiles().slice(0, 10)]);
+  });
+
   it('a MobileNet transfer model carries its backbone', async () => {
     const root = path.join(tmp, 'cifar3');
     for (const c of CIFAR) {
