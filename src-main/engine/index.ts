@@ -6,6 +6,7 @@ export * from './types.js';
 export { initBackend, currentBackend, availableBackends } from './backends/index.js';
 export { trainModel, type TrainRequest } from './train.js';
 export { loadModel, type LoadedModel, type EvaluationReport } from './predict.js';
+export type { LayerFactors, PredictionFactors } from './models/prediction-factors.js';
 export { presets, resolveTrainConfig, resolveModelConfig, chooseBackbone } from './defaults.js';
 export { subset, concat, byFiles } from './example-sets.js';
 export { SCORE_NAMES, type ScoreName } from './ood.js';
