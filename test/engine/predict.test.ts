@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src-main/engine/backends/index.js';
 import { loadModel, type LoadedModel, type Prediction } from '../../src-main/engine/predict.js';
 import { trainModel } from '../../src-main/engine/train.js';
-import { loadGreySet, SHARED, split } from './helpers.js';
+import { FACTOR_PREFIX } from '../../src-main/engine/models/prediction-factors.js';
+import { readModelFolder, writeModelFolder } from '../../src-main/store/model-folder.js';
+import { loadGreySet, memorySet, SHARED, split } from './helpers.js';
 
 const prep = {
   size: 28,
@@ -118,6 +120,97 @@ describe('prediction is a function of the image alone (issue 17 item 1)', () => 
     } finally {
       inProcess.dispose();
       pooled.dispose();
+    }
+  });
+});
+
+describe('the values prediction uses', () => {
+  it('a folder without stored draws (older app) derives the same ones from its training seed', async () => {
+    const { meta, weights } = await readModelFolder(modelDir);
+    expect(meta.prediction).toEqual({ mode: 'samples', samples: 1, seed: 3 });
+    expect(weights.some((w) => w.name.startsWith(FACTOR_PREFIX))).toBe(true);
+    const old = nodePath.join(dir, 'old');
+    const { prediction: _p, weights: _w, format: _f, formatVersion: _v, ...rest } = meta;
+    await writeModelFolder(
+      old,
+      rest,
+      weights.filter((w) => !w.name.startsWith(FACTOR_PREFIX)),
+    );
+    const [a, b] = [await loadModel(modelDir), await loadModel(old)];
+    try {
+      expectSameRows(await a.predict(pixels, N), await b.predict(pixels, N));
+      const [fa, fb] = [await a.predictionFactors(), await b.predictionFactors()];
+      expect(fb.layers.map((l) => l.name)).toEqual(fa.layers.map((l) => l.name));
+      fa.layers.forEach((l, i) => expect(Array.from(fb.layers[i]!.gamma)).toEqual(Array.from(l.gamma)));
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it('predictionFactors gives M = S·K rows per layer, and evaluate reports what predict shows', async () => {
+    const m = await loadModel(modelDir);
+    try {
+      const f = await m.predictionFactors();
+      expect([f.members, f.samples, f.effectiveMembers]).toEqual([2, 1, 2]);
+      const head = f.layers.find((l) => l.name === 'head')!;
+      expect(head.alpha.length).toBe(2 * head.inputDim);
+      expect(head.gamma.length).toBe(2 * 10);
+      expect(head.bias!.length).toBe(2 * 10);
+      expect((await m.predictionFactors({ samples: 3 })).effectiveMembers).toBe(6);
+
+      const preds = await m.predict(pixels, N);
+      const set = memorySet(
+        Array.from({ length: N }, (_, i) => image(i).slice()),
+        preds.map((p) => p.labelIndex),
+        Array.from({ length: N }, (_, i) => `${i}.png`),
+        28,
+        1,
+      );
+      const report = await m.evaluate(set);
+      report.items.forEach((it, i) => {
+        expect(it.predicted).toBe(preds[i]!.labelIndex);
+        expect(it.confidence).toBeCloseTo(preds[i]!.confidence, 5);
+        expect(it.entropy).toBeCloseTo(preds[i]!.entropy, 5);
+        expect(it.mutualInformation).toBeCloseTo(preds[i]!.mutualInformation, 5);
+      });
+      expect(report.metrics.accuracy).toBe(1);
+      expect(report.metrics.temperature).toBe(m.temperature);
+      expect(report.metrics.nll_uncalibrated).toBeGreaterThan(0);
+      expect(report.metrics.reliability_uncalibrated!.length).toBe(report.metrics.reliability.length);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('stores the fitted temperature; predict and evaluate use it, T = 1 gives the uncalibrated numbers', async () => {
+    const { meta, weights } = await readModelFolder(modelDir);
+    const T = meta.calibration!.temperature;
+    expect(T).toBeGreaterThan(0);
+    expect(T).not.toBe(1);
+    const plain = nodePath.join(dir, 'plain');
+    const { calibration: _c, weights: _w, format: _f, formatVersion: _v, ...rest } = meta;
+    await writeModelFolder(plain, rest, weights);
+    const [m, u] = [await loadModel(modelDir), await loadModel(plain)];
+    try {
+      expect([m.temperature, u.temperature]).toEqual([T, 1]);
+      const set = memorySet(
+        Array.from({ length: 90 }, (_, i) => image(i).slice()),
+        Array.from({ length: 90 }, (_, i) => Math.floor(i / 12)),
+        Array.from({ length: 90 }, (_, i) => `${i}.png`),
+        28,
+        1,
+      );
+      const [rm, ru] = [await m.evaluate(set), await u.evaluate(set)];
+      expect(rm.metrics.nll_uncalibrated).toBeCloseTo(ru.metrics.nll, 5);
+      expect(rm.metrics.ece_uncalibrated).toBeCloseTo(ru.metrics.ece, 5);
+      expect(rm.metrics.nll).not.toBeCloseTo(ru.metrics.nll, 5);
+      const [pm, pu] = [await m.predict(pixels, 5), await u.predict(pixels, 5)];
+      expect(pm[0]!.probabilities).not.toEqual(pu[0]!.probabilities);
+      expect(pm[0]!.scores.energy).toBeCloseTo(pu[0]!.scores.energy, 5); // logit-based, untempered
+    } finally {
+      m.dispose();
+      u.dispose();
     }
   });
 });

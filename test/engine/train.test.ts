@@ -76,6 +76,23 @@ describe('trainModel', () => {
     model.dispose();
   });
 
+  it('calibrates on the validation split unless `calibrate: false` (T = 1), same weights either way', async () => {
+    const on = await trainModel(request(nodePath.join(tmp(), 'cal')));
+    const off = await trainModel(
+      request(nodePath.join(tmp(), 'nocal'), {
+        config: { epochs: 2, batchSize: 16, seed: 7, calibrate: false },
+      }),
+    );
+    expect(on.train.calibrate).toBe(true);
+    expect(on.calibration!.temperature).not.toBe(1);
+    expect(off.calibration).toEqual({ temperature: 1 });
+    expect(off.weights.sha256).toBe(on.weights.sha256);
+    // the reported validation NLL is the calibrated one: never worse than at T = 1
+    const last = on.history.at(-1)!;
+    expect(on.metrics!.val!.nll!).toBeLessThanOrEqual(off.metrics!.val!.nll! + 1e-9);
+    expect(off.metrics!.val!.nll).toBeCloseTo(last.valNll, 6);
+  });
+
   it('the same seed on the same backend gives the same run', async () => {
     const a = await trainModel(request(nodePath.join(tmp(), 'a')));
     const b = await trainModel(request(nodePath.join(tmp(), 'b')));
