@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import type { ExampleSet } from '../../src-main/data/types.js';
 import { initBackend } from '../../src-main/engine/backends/index.js';
+import { parameterCount } from '../../src-main/engine/compare.js';
 import { loadModel } from '../../src-main/engine/predict.js';
 import { Rng } from '../../src-main/engine/random.js';
 import { trainModel } from '../../src-main/engine/train.js';
@@ -137,6 +138,7 @@ try {
     finalKl: meta.history.at(-1)?.kl,
     trainAcc: meta.history.at(-1)?.trainAccuracy,
     temperature: loaded.temperature,
+    parameters: parameterCount(meta.config),
   };
   for (const samples of meta.config.method === 'rank1' ? [1, 4] : [1]) {
     const r = await loaded.evaluate(test, { samples, ood });
