@@ -48,12 +48,6 @@ export default tseslint.config(
   // engine's own training step, which no service operation exposes.
   zone(['src-main/cli.ts', 'src-main/cli/**/*.ts'], [ENGINE, DATA, STORE], ['src-main/cli/bench.ts']),
   zone(['src-main/engine/**/*.ts'], [STORE, SERVICE, ELECTRON_ROOM]),
-  // Temporary, until the weights format moves from store/model-folder.ts into the engine: these
-  // three files may read and write model folders through that one store module, nothing else of it.
-  zone(
-    ['src-main/engine/train.ts', 'src-main/engine/predict.ts', 'src-main/engine/checkpoint.ts'],
-    [{ ...STORE, group: [...STORE.group, '!**/store/model-folder.js'] }, SERVICE, ELECTRON_ROOM],
-  ),
   zone(['src-main/data/**/*.ts'], [ENGINE, STORE, SERVICE, ELECTRON_ROOM]),
   zone(['src-main/store/**/*.ts'], [CONTRACT, SERVICE, ELECTRON_ROOM]),
   // The contract reads wire types from src-main/common/ only (the renderer bundles it).

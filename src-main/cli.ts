@@ -7,7 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerBench } from './cli/bench.js';
-import { VERBOSE_ENV } from './engine/index.js';
+import { VERBOSE_ENV } from './common/index.js';
 import { registerEval } from './cli/eval.js';
 import { registerExport } from './cli/export.js';
 import { registerFlag } from './cli/flag.js';

@@ -1,7 +1,13 @@
 /** `rank1 train DATASET_DIR --out MODEL_DIR …`: `train.start` through the service, progress and a report. */
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
-import { METHODS, type ModelConfig, type OperationArgs, type Settings, type TrainConfig } from '../contract.js';
+import {
+  METHODS,
+  type ModelConfig,
+  type OperationArgs,
+  type Settings,
+  type TrainConfig,
+} from '../contract.js';
 import { choiceArg, integer, number, printJson, progressBar, runWithService } from './common.js';
 
 interface TrainOptions {

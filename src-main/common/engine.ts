@@ -3,6 +3,9 @@
  * events, metrics, predictions, backbone progress. Read by the engine, the store and the contract.
  */
 
+/** Set by `rank1 --verbose`: native diagnostics (Dawn, drivers) are printed instead of only kept. */
+export const VERBOSE_ENV = 'RANK1_VERBOSE';
+
 export type Architecture = 'mlp' | 'cnn' | 'resnet20' | 'wrn-28-10' | 'head';
 /**
  * Every training method, in one place (the contract and the CLI import it): the rank-1 BNN and

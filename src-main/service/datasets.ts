@@ -144,8 +144,11 @@ export class DatasetCatalog {
     return out;
   }
 
-  /** A small JPEG of an image file (the data room's `thumbnail`), for the UI. */
-  async thumbnailOf(file: string, size: number): Promise<{ mime: string; base64: string }> {
+  /** A small JPEG of an image file or of dropped bytes (the data room's `thumbnail`), for the UI. */
+  async thumbnailOf(
+    file: string | { name: string; bytes: Buffer },
+    size: number,
+  ): Promise<{ mime: string; base64: string }> {
     const data = await this.data();
     return { mime: 'image/jpeg', base64: (await data.thumbnail(file, size)).toString('base64') };
   }

@@ -9,6 +9,7 @@ import {
   modelExists,
   readModelFolder,
   readModelMeta,
+  toSummary as storeSummary,
   type ModelMeta,
   type PathGrants,
 } from '../store/index.js';
@@ -127,28 +128,5 @@ export class ModelCache {
   }
 }
 
-/** A model's metadata as the contract shows it (what `models.*` and `train` answer). */
-export function toSummary(meta: ModelMeta): ModelSummary {
-  return {
-    id: meta.id,
-    name: meta.name,
-    createdAt: meta.createdAt,
-    classes: meta.classes,
-    config: meta.config,
-    train: meta.train,
-    preprocessing: meta.preprocessing,
-    metrics: meta.metrics,
-    history: meta.history,
-    backend: meta.backend,
-    backbone: meta.backbone ? { name: meta.backbone.name, sha256: meta.backbone.sha256 } : meta.backbone,
-    ood: meta.ood
-      ? {
-          score: meta.ood.score,
-          threshold: meta.ood.threshold,
-          tpr: meta.ood.tpr,
-          ...(meta.ood.thresholds ? { thresholds: meta.ood.thresholds } : {}),
-        }
-      : undefined,
-    ...(meta.demo ? { demo: true } : {}),
-  };
-}
+/** A model's metadata as the contract shows it (what `models.*` and `train` answer): the store's listing. */
+export const toSummary: (meta: ModelMeta) => ModelSummary = storeSummary;
