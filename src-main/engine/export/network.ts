@@ -6,9 +6,9 @@
  * n. Image tensors are NCHW inside the graph. A rank-1 layer applies member m's fixed values as
  * y = ((x ⊙ α̃_m) W) ⊙ γ̃_m + bias_m (spec §1): the rows are viewed as [N, M, …] so the factors
  * [M, …] broadcast, then flattened back for the shared Conv/MatMul. BatchNorm uses the moving
- * statistics (evaluation mode, spec §4). The ensemble baseline's own kernels and BatchNorms run as
- * grouped convolutions / a batched MatMul over an image's M rows. Each architecture's forward pass mirrors its
- * engine/models file; the parity tests (test/engine/export) hold the two together.
+ * statistics (evaluation mode, spec §4). The ensemble baseline's own kernels and BatchNorms run
+ * as grouped convolutions / a batched MatMul over an image's M rows. Each architecture's forward
+ * pass mirrors its engine/models file; the parity tests (test/engine/export) hold them together.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNorm } from '../layers/batchnorm.js';
