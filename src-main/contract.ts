@@ -34,6 +34,7 @@ export type {
   TrainEvent,
 };
 export type { ImportProgress, ImportReport, Preprocessing, TransferProgress };
+export type { Method } from './common/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -198,7 +199,7 @@ const predictionRow = z.looseObject({
 });
 
 export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
-export { METHODS } from './common/index.js';
+export { METHODS, METHOD_LABELS, SINGLE_NETWORK_METHODS } from './common/index.js';
 
 /** What `models.export` writes. */
 export const EXPORT_FORMATS = ['zip', 'onnx'] as const;

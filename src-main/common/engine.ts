@@ -18,6 +18,16 @@ export type Architecture = 'mlp' | 'cnn' | 'resnet20' | 'wrn-28-10' | 'head';
  */
 export const METHODS = ['rank1', 'deterministic', 'batchensemble', 'ensemble', 'mcdropout'] as const;
 export type Method = (typeof METHODS)[number];
+/** Methods that train one network (K = 1): their members are samples, if any, not copies. */
+export const SINGLE_NETWORK_METHODS: readonly Method[] = ['deterministic', 'mcdropout'];
+/** What each method is called for people (the app's method picker). */
+export const METHOD_LABELS: Record<Method, string> = {
+  rank1: 'Rank-1 BNN',
+  batchensemble: 'BatchEnsemble',
+  ensemble: 'Deep ensemble',
+  mcdropout: 'MC dropout',
+  deterministic: 'Deterministic',
+};
 export type Posterior = 'gaussian' | 'cauchy';
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 

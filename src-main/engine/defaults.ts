@@ -2,7 +2,13 @@
  * Defaults: the reference recipe (spec §4) scaled to a desktop, and presets.
  */
 import { DEFAULT_BACKBONE } from './backbones/catalog.js';
-import type { Architecture, Method, ModelConfig, TrainConfig } from './types.js';
+import {
+  SINGLE_NETWORK_METHODS,
+  type Architecture,
+  type Method,
+  type ModelConfig,
+  type TrainConfig,
+} from './types.js';
 
 /** σ0 = sqrt(p/(1−p)) with dropout_rate p = 1e-3 (spec §2) ≈ 0.0316. */
 export const INIT_STDDEV = Math.sqrt(1e-3 / (1 - 1e-3));
@@ -53,8 +59,7 @@ export const PAPER_RANDOM_SIGN_INIT = 0.5;
  */
 export const SHORT_SCHEDULE_SIGN_INIT = -0.1;
 
-/** Methods that train one network (K = 1): their members are samples, if any, not copies. */
-const SINGLE_NETWORK: ReadonlySet<Method> = new Set(['deterministic', 'mcdropout']);
+const SINGLE_NETWORK: ReadonlySet<Method> = new Set(SINGLE_NETWORK_METHODS);
 
 /** Members K a model runs per image: 1 for the single-network methods. */
 export function membersOf(c: Pick<ModelConfig, 'method' | 'members'>): number {

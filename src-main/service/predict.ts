@@ -67,7 +67,9 @@ export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>
               batch.map((input) =>
                 ctx.datasets
                   .thumbnailOf(
-                    typeof input.source === 'string' ? input.source : { name: input.name, bytes: input.source },
+                    typeof input.source === 'string'
+                      ? input.source
+                      : { name: input.name, bytes: input.source },
                     96,
                   )
                   .then(
