@@ -7,19 +7,22 @@
  * progress and results arrive as `job.*` events, and `jobs.cancel` stops them.
  */
 import { z } from 'zod';
-import { METHODS } from './engine/types.js';
-import type {
-  DatasetMetrics,
-  EpochMetrics,
-  ImagePrediction,
-  ModelConfig,
-  OodMetrics,
-  TrainConfig,
-  TrainEvent,
-} from './engine/types.js';
-import type { ImportProgress, ImportReport } from './data/index.js';
-import type { TransferProgress } from './engine/index.js';
-import type { Preprocessing } from './data/types.js';
+import {
+  METHODS,
+  settingsSchema,
+  type DatasetMetrics,
+  type EpochMetrics,
+  type ImagePrediction,
+  type ImportProgress,
+  type ImportReport,
+  type ModelConfig,
+  type OodMetrics,
+  type Preprocessing,
+  type Settings,
+  type TrainConfig,
+  type TrainEvent,
+  type TransferProgress,
+} from './common/index.js';
 
 export type {
   DatasetMetrics,
@@ -31,6 +34,7 @@ export type {
   TrainEvent,
 };
 export type { ImportProgress, ImportReport, Preprocessing, TransferProgress };
+export type { Method } from './common/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -83,6 +87,17 @@ const id = z
   .max(200)
   .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
 const name = z.string().min(1).max(200);
+/**
+ * A model: its id from `models.list`, or the absolute path of a model folder the user gave (the
+ * CLI's MODEL_DIR; checked against the grants like any path).
+ */
+const modelRef = z
+  .string()
+  .min(1)
+  .max(MAX_PATH)
+  .refine((s) => /^[A-Za-z0-9._-]+$/.test(s) || /^([A-Za-z]:)?[\\/]/.test(s), {
+    message: 'a model id (letters, digits, dot, dash, underscore) or an absolute folder path',
+  });
 /** Bytes from a drop or an upload, base64; capped so one message stays bounded. */
 const droppedFile = z.strictObject({ name: name, base64: z.string().max(48 * 1024 * 1024) });
 
@@ -117,12 +132,24 @@ export const trainArgs = z.strictObject({
     .min(0)
     .max(2 ** 31 - 1)
     .optional(),
-  resumeFrom: id.optional(),
+  /** Continue the training of this model (id or folder) from its last checkpoint. */
+  resumeFrom: modelRef.optional(),
+  /** P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p) (spec §3). */
+  randomSignInit: z.number().min(-1).max(1).optional(),
+  /** Images kept out of training and validation for a later `evaluate`. */
+  testFraction: z.number().min(0).max(0.5).optional(),
+  /**
+   * Write the model to this folder instead of the data home (the CLI's `--out`): it must be absent,
+   * empty, or a model folder (then replaced), never the dataset or a folder holding it.
+   */
+  out: path.optional(),
+  /** Fit a temperature on the validation split after training (issue 16); default true. */
+  calibrate: z.boolean().optional(),
   ...preprocessingArgs.shape,
 });
 
 export const evaluateArgs = z.strictObject({
-  model: id,
+  model: modelRef,
   dataset: z.string().min(1).max(MAX_PATH),
   /** all | val | test; default: the held-out split when the dataset is the model's own. */
   split: z.enum(['auto', 'all', 'train', 'val', 'test']).optional(),
@@ -132,7 +159,7 @@ export const evaluateArgs = z.strictObject({
 
 export const predictArgs = z
   .strictObject({
-    model: id,
+    model: modelRef,
     paths: z.array(path).max(10_000).optional(),
     files: z.array(droppedFile).max(256).optional(),
     samples: z.number().int().min(1).max(64).optional(),
@@ -174,23 +201,12 @@ const predictionRow = z.looseObject({
   error: z.string().max(2000).optional(),
 });
 
-export const settingsSchema = z.strictObject({
-  theme: z.enum(['system', 'light', 'dark']),
-  backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
-  /** Predictions with entropy above this fraction of log(classes) count as uncertain. */
-  uncertainFraction: z.number().min(0).max(1),
-  defaultFit: z.enum(['cover', 'contain']),
-  /** Target in-distribution acceptance rate of the OOD threshold (0.95 = 95% TPR). */
-  oodTpr: z.number().min(0.5).max(0.999),
-});
-export type Settings = z.infer<typeof settingsSchema>;
-export const defaultSettings: Settings = {
-  theme: 'system',
-  backend: 'auto',
-  uncertainFraction: 0.5,
-  defaultFit: 'cover',
-  oodTpr: 0.95,
-};
+export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
+export { METHODS, METHOD_LABELS, SINGLE_NETWORK_METHODS } from './common/index.js';
+
+/** What `models.export` writes. */
+export const EXPORT_FORMATS = ['zip', 'onnx'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const operations = {
   'system.info': z.strictObject({}),
@@ -217,15 +233,20 @@ export const operations = {
   'jobs.cancel': z.strictObject({ jobId: id }),
   'jobs.list': z.strictObject({}),
   'models.list': z.strictObject({}),
-  'models.get': z.strictObject({ id }),
+  'models.get': z.strictObject({ id: modelRef }),
   'models.rename': z.strictObject({ id, name }),
   'models.remove': z.strictObject({ id }),
   /** Put another score behind the OOD flag (each score's threshold is fitted at training). */
   'models.setFlag': z.strictObject({
-    id,
+    id: modelRef,
     score: z.enum(['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn']),
   }),
-  'models.export': z.strictObject({ id, dest: path.optional() }),
+  /** 'zip': the backup this app imports again; 'onnx': one file for deployment (docs/export.md). */
+  'models.export': z.strictObject({
+    id: modelRef,
+    dest: path.optional(),
+    format: z.enum(EXPORT_FORMATS).optional(),
+  }),
   /**
    * "Import a backbone…": a TF.js model folder (model.json + weight files) on this computer,
    * checked and copied into the data home under a registered name that `train.start` accepts.
@@ -352,7 +373,12 @@ export interface EvaluateResult {
   model: string;
   split: string;
   metrics: DatasetMetrics;
-  ood?: OodMetrics & { scores?: Record<string, { auroc: number; fpr95: number }> };
+  /** OOD separation; `auroc_flag`/`fpr95_flag` are those of the score behind the model's flag. */
+  ood?: OodMetrics & {
+    auroc_flag?: number;
+    fpr95_flag?: number;
+    scores?: Record<string, { auroc: number; fpr95: number }>;
+  };
   /** Per-image scores for histograms, risk–coverage and the review queue. */
   items: {
     file: string;
@@ -382,7 +408,8 @@ export interface Results {
   'models.rename': ModelSummary;
   'models.remove': { removed: string };
   'models.setFlag': ModelSummary;
-  'models.export': { path?: string; fileName: string; base64?: string };
+  /** `metadata`: the ONNX file's metadata_props (classes, preprocessing, flag…), format 'onnx' only. */
+  'models.export': { path?: string; fileName: string; base64?: string; metadata?: Record<string, string> };
   'backbones.import': BackboneSummary;
   'backbones.list': BackboneSummary[];
   'uploads.begin': { uploadId: string; folder: string };

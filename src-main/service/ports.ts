@@ -27,6 +27,9 @@ export interface EngineApi {
   /** Loads (downloads) a backbone and embeds the splits; undefined for 'none'. */
   prepareTransfer?: typeof engine.prepareTransfer;
   chooseBackbone?: typeof engine.chooseBackbone;
+  /** The ONNX export (engine/export); absent in fakes. */
+  exportOnnx?: typeof engine.exportOnnx;
+  writeExportFile?: typeof engine.writeExportFile;
   /** "Import a backbone…": check a TF.js folder and register a copy under the data home. */
   importBackbone?: typeof engine.importBackbone;
   listImported?: typeof engine.listImported;

@@ -58,12 +58,11 @@ export function pickModel(
  * image size is imported again at that size, which must not list the folder twice (issue 15).
  */
 export function onePerFolder(datasets: readonly DatasetSummary[]): DatasetSummary[] {
-  const newest = new Map<string, DatasetSummary>();
-  for (const d of datasets) {
-    const had = newest.get(d.root);
-    if (!had || Date.parse(d.importedAt) > Date.parse(had.importedAt)) newest.set(d.root, d);
-  }
-  return datasets.filter((d) => newest.get(d.root) === d);
+  const time = (d: DatasetSummary) => Date.parse(d.importedAt);
+  return datasets.filter(
+    (d, i) =>
+      !datasets.some((o, j) => o.root === d.root && (time(o) > time(d) || (time(o) === time(d) && j > i))),
+  );
 }
 
 /** The most recently imported dataset: the default for Train and Evaluate. */

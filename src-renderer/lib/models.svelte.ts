@@ -1,7 +1,16 @@
 /** Models: rename, delete, export, import, and which one Predict uses. */
+import type { ExportFormat, ModelSummary } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { base64ToBytes, download, fileToBase64 } from './files.js';
+
+/** "incomplete (epoch 1 of 5)" for a resumable checkpoint, else undefined. */
+export function incompleteText(m: Pick<ModelSummary, 'status' | 'epoch' | 'epochs'>): string | undefined {
+  if (m.status !== 'incomplete') return undefined;
+  return m.epoch !== undefined && m.epochs !== undefined
+    ? `incomplete (epoch ${m.epoch} of ${m.epochs})`
+    : 'incomplete';
+}
 
 export class ModelsState {
   editing = $state<string | null>(null);
@@ -30,6 +39,13 @@ export class ModelsState {
     }
   }
 
+  /** Continue a cancelled or crashed run from its checkpoint, on the dataset chosen under Train. */
+  /** Continue a checkpoint on its own dataset folder and settings (the service resolves both). */
+  async resume(id: string): Promise<void> {
+    this.error = null;
+    await this.app.train.resume(id);
+  }
+
   async remove(id: string): Promise<void> {
     try {
       await this.app.client.call('models.remove', { id });
@@ -41,12 +57,14 @@ export class ModelsState {
     }
   }
 
-  async exportModel(id: string): Promise<void> {
+  /** 'zip': the backup this app imports again; 'onnx': one file for deployment (docs/export.md). */
+  async exportModel(id: string, format: ExportFormat = 'zip'): Promise<void> {
     this.error = null;
     try {
       const dest = this.app.platform.pickFolder ? await this.app.platform.pickFolder() : null;
-      const r = await this.app.client.call('models.export', { id, ...(dest ? { dest } : {}) });
-      if (r.base64) download(r.fileName, base64ToBytes(r.base64), 'application/zip');
+      const r = await this.app.client.call('models.export', { id, format, ...(dest ? { dest } : {}) });
+      const mime = format === 'onnx' ? 'application/octet-stream' : 'application/zip';
+      if (r.base64) download(r.fileName, base64ToBytes(r.base64), mime);
       this.notice = r.path ? `Exported to ${r.path}.` : `Downloaded ${r.fileName}.`;
     } catch (err) {
       this.error = errorText(err);

@@ -1,5 +1,5 @@
 /** Train: presets, the advanced form, the running job and its live curves. */
-import type { BackboneSummary, OperationArgs } from '../../src-main/contract.js';
+import type { BackboneSummary, Method, OperationArgs } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { curvesOf } from './curves.js';
@@ -29,7 +29,7 @@ export interface AdvancedForm {
    * an imported backbone's registered name (`backbones.list`).
    */
   backbone: string;
-  method: 'rank1' | 'deterministic' | 'batchensemble';
+  method: Method;
   members: number;
   posterior: 'gaussian' | 'cauchy';
   /** null: the preset's own number (it depends on the dataset and device, so the service decides). */
@@ -82,7 +82,8 @@ export function trainArgsOf(
     // The form's "auto" keeps the preset's backbone; anything else is the user's explicit choice.
     backbone: advanced.backbone === 'auto' ? presetBackbone(preset) : advanced.backbone,
     method: advanced.method,
-    members: advanced.method === 'deterministic' ? 1 : advanced.members,
+    // The engine sets K = 1 for single-network methods (one home: engine/defaults.ts membersOf).
+    members: advanced.members,
     posterior: advanced.posterior,
     ...(advanced.epochs ? { epochs: advanced.epochs } : {}),
     batchSize: advanced.batchSize,

@@ -239,8 +239,8 @@ describe.skipIf(!chromiumThere)(
 
       await go('Models');
       const row = modelRow('photos-cancel');
-      await row.getByTestId('model-status').waitFor({ timeout: 30_000 });
-      const status = await row.getByTestId('model-status').innerText();
+      await row.getByTestId('incomplete').waitFor({ timeout: 30_000 });
+      const status = await row.getByTestId('incomplete').innerText();
       log(`status: ${status}`);
       expect(status).toMatch(/^incomplete \(epoch \d+ of 6\)$/);
       expect(await row.innerText()).not.toMatch(/used by Predict/);
@@ -266,7 +266,7 @@ describe.skipIf(!chromiumThere)(
       await page.getByText('Training finished').waitFor({ timeout: 400_000 });
       log('resumed to the end');
       await go('Models');
-      await expect(modelRow('photos-cancel').getByTestId('model-status').count()).resolves.toBe(0);
+      await expect(modelRow('photos-cancel').getByTestId('incomplete').count()).resolves.toBe(0);
     });
 
     it('uploads a folder from the browser (never granted to the server) and imports it', async () => {

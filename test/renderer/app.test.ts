@@ -346,4 +346,51 @@ describe('Models', () => {
     await waitFor(() => expect(app.models).toHaveLength(0));
     expect(screen.getByText(/No models/)).toBeTruthy();
   });
+
+  it('exports for deployment as ONNX, the zip staying as the backup', async () => {
+    const { fake, app } = await setup({}, '#/models');
+    const name = app.models[0]!.name;
+    await fireEvent.click(screen.getByRole('button', { name: `Export ${name} for deployment (ONNX)` }));
+    expect(await screen.findByText(/Downloaded .*\.onnx\./)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: `Back up ${name} (zip)` }));
+    expect(await screen.findByText(/Downloaded .*\.rank1\.zip\./)).toBeTruthy();
+    const exports = fake.calls.filter((c) => c.op === 'models.export').map((c) => c.args);
+    expect(exports).toEqual([
+      { id: app.models[0]!.id, format: 'onnx' },
+      { id: app.models[0]!.id, format: 'zip' },
+    ]);
+  });
+});
+
+describe('Incomplete models (issue 15)', () => {
+  it('shows "incomplete (epoch 1 of 5)" with Resume and Delete, and never selects it on its own', async () => {
+    history.replaceState(null, '', '#/models');
+    const fake = new FakeService({ stepMs: 1 });
+    fake.models = [
+      demoModel({ id: 'done', name: 'finished', createdAt: '2026-01-01T00:00:00.000Z' }),
+      demoModel({
+        id: 'half',
+        name: 'cancelled run',
+        createdAt: '2026-02-01T00:00:00.000Z',
+        status: 'incomplete',
+        epoch: 1,
+        epochs: 5,
+      }),
+    ];
+    const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
+    render(App, { props: { app } });
+    await app.init();
+    // The newer model is the incomplete one; Predict still uses the finished one.
+    expect(app.activeModel?.id).toBe('done');
+    const badge = await screen.findByTestId('incomplete');
+    expect(badge.textContent).toBe('incomplete (epoch 1 of 5)');
+    expect(screen.queryByRole('button', { name: 'Use cancelled run for predictions' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Delete cancelled run' })).toBeTruthy();
+    app.train.dataset = 'ds-1';
+    await fireEvent.click(screen.getByRole('button', { name: 'Resume training cancelled run' }));
+    await waitFor(() =>
+      // No dataset: the service resumes on the checkpoint's own folder, whatever was imported last.
+      expect(fake.calls.find((c) => c.op === 'train.start')?.args).toEqual({ resumeFrom: 'half' }),
+    );
+  });
 });

@@ -291,7 +291,8 @@ describe('app helpers', () => {
     const a = trainArgsOf('ds', 'n', 'best', { ...defaultAdvanced, method: 'deterministic' });
     expect(a).toMatchObject({
       name: 'n',
-      members: 1,
+      // K as chosen: the engine sets K = 1 for single-network methods (engine/defaults.ts membersOf).
+      members: 4,
       method: 'deterministic',
       augment: { crop: true, flip: false },
     });

@@ -11,7 +11,9 @@
  *   'imported-<12 hex>'                                       an imported folder, as models store it
  *                                                             (imported.ts: copied into the data home)
  */
+import type { TransferProgress } from '../../common/engine.js';
 import fs from 'node:fs/promises';
+import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { dataHome } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
@@ -61,6 +63,9 @@ export interface Backbone {
   readonly fallbacks?: readonly string[];
   /** Embeddings of `count` uint8 HWC images of the given shape: [count, embeddingSize]. */
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
+  /** The TF.js network from the input to the embedding and its input side (the ONNX export reads them). */
+  readonly net?: tf.LayersModel;
+  readonly inputSize?: number;
   dispose(): void;
 }
 
@@ -301,6 +306,8 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
       return e.backend === 'tfjs' ? tfjsDevice() : (e.device ?? e.backend);
     },
     fallbacks,
+    net: embedder.net,
+    inputSize: embedder.inputSize,
     embed: (pixels, count, shape) => embedder.embed(pixels, count, shape),
     dispose: () => embedder.dispose(),
   };
@@ -405,9 +412,7 @@ export async function embedExamples(
   return embedSet(backbone, set, opts);
 }
 
-export type TransferProgress =
-  | ({ phase: 'download' | 'verify' | 'done' | 'redownload' } & DownloadProgress)
-  | { phase: 'embed'; split: 'train' | 'val'; done: number; total: number };
+export type { TransferProgress };
 
 /**
  * Everything `trainModel` needs for transfer learning, from the CLI's `--backbone` value: loads
