@@ -128,6 +128,12 @@ describe('damaged model.json (issue 13 item 5)', () => {
       /is not a known backbone/,
     ],
     [
+      'an imported name that could leave the backbones folder',
+      'backbone',
+      { name: 'imported-../../etc', sha256: 'a'.repeat(64), embeddingSize: 4 },
+      /is not a known backbone/,
+    ],
+    [
       'an unknown score',
       'ood',
       { score: 'vibes', threshold: 1, tpr: 0.95 },
