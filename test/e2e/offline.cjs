@@ -4,6 +4,9 @@
  * and is counted on stderr, so the test proves the app never needed the network.
  */
 'use strict';
+/* global require, process */
+// A --require preload must be CommonJS.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const net = require('node:net');
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/i;
