@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerBench } from './cli/bench.js';
+import { registerCompare } from './cli/compare.js';
 import { VERBOSE_ENV } from './engine/index.js';
 import { registerEval } from './cli/eval.js';
 import { registerFlag } from './cli/flag.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerTrain(program);
   registerEval(program);
+  registerCompare(program);
   registerPredict(program);
   registerImport(program);
   registerFlag(program);

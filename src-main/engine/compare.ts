@@ -6,7 +6,7 @@
 import * as nodePath from 'node:path';
 import type { ExampleSet } from '../data/types.js';
 import { buildModel } from './models/index.js';
-import { loadModel } from './predict.js';
+import { loadModel, type EvaluationReport } from './predict.js';
 import { Rng } from './random.js';
 import { trainModel, type TrainRequest } from './train.js';
 import type { Method } from './types.js';
@@ -24,6 +24,8 @@ export interface CompareRow {
   parameters: number;
   train_seconds: number;
   predict_images_per_s: number;
+  /** The reliability diagram's bins on the held-out images. */
+  reliability: EvaluationReport['metrics']['reliability'];
   /** The model folder the method was saved to. */
   modelDir: string;
 }
@@ -71,6 +73,7 @@ export async function compareMethods(req: CompareRequest): Promise<CompareRow[]>
         nll: report.metrics.nll,
         ece: report.metrics.ece,
         brier: report.metrics.brier,
+        reliability: report.metrics.reliability,
         auroc_flag: report.ood?.auroc_flag ?? null,
         auroc_entropy: report.ood?.auroc_entropy ?? null,
         parameters: parameterCount(meta.config),
