@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { METHODS } from './engine/types.js';
+export { METHODS };
 import type {
   DatasetMetrics,
   EpochMetrics,
