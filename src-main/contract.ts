@@ -20,7 +20,7 @@ import type {
   TrainEvent,
 } from './engine/types.js';
 import type { ImportProgress, ImportReport } from './data/index.js';
-import type { TransferProgress } from './engine/index.js';
+import type { CompareRow as EngineCompareRow, TransferProgress } from './engine/index.js';
 import type { Preprocessing } from './data/types.js';
 
 export type {
@@ -402,23 +402,11 @@ export const compareColumns = [
   'predict_images_per_s',
 ] as const;
 
-/** One method's row: metrics on the held-out images, OOD AUROCs (null without an OOD folder), costs. */
-export interface CompareRow {
-  method: Method;
-  accuracy: number;
-  nll: number;
-  ece: number;
-  brier: number;
-  /** AUROC of the OOD flag's score and of predictive entropy; null without an OOD folder. */
-  auroc_flag: number | null;
-  auroc_entropy: number | null;
-  /** Trainable parameters (an ensemble counts all K networks). */
-  parameters: number;
-  train_seconds: number;
-  predict_images_per_s: number;
-  /** The reliability diagram's bins (calibrated, as the metrics). */
-  reliability: DatasetMetrics['reliability'];
-}
+/**
+ * One method's row (the engine's, less the model folder): metrics on the held-out images, OOD
+ * AUROCs (null without an OOD folder), parameters and times, and the reliability diagram's bins.
+ */
+export type CompareRow = Omit<EngineCompareRow, 'modelDir'>;
 
 export interface CompareResult {
   /** The dataset folder, and the split the rows are measured on (`test`, else `val` when none). */

@@ -5,6 +5,7 @@
 import * as nodePath from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
+  COMPARE_TEST_FRACTION,
   ServiceClient,
   ServiceError,
   compareColumns,
@@ -85,7 +86,11 @@ export function registerCompare(program: Command): void {
     .argument('<dataset_dir>', 'ImageFolder root')
     .requiredOption('--methods <list>', `comma-separated: ${METHODS.join(',')}`, methodList)
     .option('--ood <dir>', 'a folder of out-of-distribution images (AUROC columns)')
-    .option('--test-fraction <x>', 'held-out share the rows are measured on (default 0.2)', num)
+    .option(
+      '--test-fraction <x>',
+      `held-out share the rows are measured on (default ${COMPARE_TEST_FRACTION})`,
+      num,
+    )
     .option('--arch <arch>', 'mlp | cnn | resnet20 | wrn-28-10 (default: chosen from the data)')
     .option('--members <k>', 'mixture components / ensemble members K', num)
     .option('--posterior <p>', 'gaussian | cauchy')
