@@ -146,6 +146,7 @@ export class AppState {
     ]);
     this.jobs.restore([...jobs, ...training]);
     this.train.adoptRunning();
+    this.compare.adoptRunning();
   }
 
   async refreshModels(): Promise<void> {

@@ -24,6 +24,21 @@ export class CompareState {
 
   constructor(private app: AppState) {}
 
+  /** A window reopened while a comparison runs: show it, and its table when it finishes. */
+  adoptRunning(): void {
+    const [latest] = this.app.jobs.running('compare');
+    if (!latest || (this.jobId && this.app.jobs.get(this.jobId)?.state === 'running')) return;
+    const jobId = (this.jobId = latest.jobId);
+    this.app.jobs.waitFor<CompareResult>(jobId).then(
+      (result) => {
+        if (this.jobId === jobId) this.result = result;
+      },
+      (err: unknown) => {
+        if (this.jobId === jobId) this.error = errorText(err);
+      },
+    );
+  }
+
   toggle(method: Method, on: boolean): void {
     const ticked = (m: Method) => (m === method ? on : this.methods.includes(m));
     this.methods = METHODS.filter(ticked);

@@ -94,4 +94,47 @@ describe('Compare view', () => {
     const diagrams = screen.getByRole('group', { name: 'Reliability diagrams' });
     expect(within(diagrams).getAllByRole('figure')).toHaveLength(3);
   });
+
+  it('shows a comparison that was already running when the window opened, then its table', async () => {
+    history.replaceState(null, '', '#/compare');
+    const fake = new FakeService({
+      stepMs: 1,
+      running: [
+        {
+          jobId: 'old',
+          kind: 'compare',
+          state: 'running',
+          startedAt: new Date().toISOString(),
+          title: 'Compare rank1, ensemble on digits',
+          last: { method: 'ensemble', index: 1, methods: 2, stage: 'train', done: 150, total: 200 },
+        },
+      ],
+    });
+    const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
+    render(App, { props: { app } });
+    await app.init();
+    expect(app.compare.jobId).toBe('old');
+    const bar = await screen.findByRole('progressbar', { name: 'Comparison progress' });
+    expect(bar.getAttribute('aria-valuenow')).toBe('75');
+    expect(screen.getByText(/ensemble \(2 of 2\): train/)).toBeTruthy();
+    fake.emit({
+      type: 'job.done',
+      jobId: 'old',
+      kind: 'compare',
+      result: {
+        dataset: '/data/digits',
+        split: 'test',
+        n: 60,
+        n_ood: null,
+        folder: '/home/comparisons/x',
+        rows: [row({ method: 'rank1' }), row({ method: 'ensemble', parameters: 4000 })],
+      },
+    });
+    const table = await screen.findByRole('table', { name: 'Comparison' });
+    expect(
+      within(table)
+        .getAllByRole('rowheader')
+        .map((h) => h.textContent),
+    ).toEqual(['Rank-1 BNN', 'Deep ensemble']);
+  });
 });
