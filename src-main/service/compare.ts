@@ -37,15 +37,21 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
   const folderName = nodePath.basename(root);
 
   return ctx.jobs.start('compare', `Compare ${a.methods.join(', ')} on ${folderName}`, async (job) => {
-    // A fresh import: the comparison needs its own test split, whatever the dataset was imported with.
+    // A fresh import with its own test split, kept out of the session's catalog so that a later
+    // training on this dataset keeps the splits it was imported with.
     const prep = listed?.preprocessing;
-    const ds = await ctx.datasets.importFolder(root, {
-      imageSize: a.imageSize ?? prep?.size,
-      fit: a.fit ?? prep?.fit,
-      channels: a.channels ?? prep?.channels,
-      valFraction: a.valFraction,
+    const imageSize = a.imageSize ?? prep?.size;
+    // Channels only when asked: a dataset imported with 'auto' is stored in colour even when its
+    // preprocessing is grey, and asking for 1 would import (and list) a second copy of it.
+    const channels = a.channels;
+    const data = await ctx.data();
+    const ds = await data.importDataset(root, {
+      fit: a.fit ?? prep?.fit ?? (await ctx.settings.get()).defaultFit,
+      ...(imageSize !== undefined ? { imageSize } : {}),
+      ...(channels !== undefined ? { channels } : {}),
+      ...(a.valFraction !== undefined ? { valFraction: a.valFraction } : {}),
       testFraction: a.testFraction ?? COMPARE_TEST_FRACTION,
-      seed: a.seed,
+      ...(a.seed !== undefined ? { seed: a.seed } : {}),
       signal: job.signal,
       onProgress: (p) => job.progress(p, p.phase !== 'decode'),
     });

@@ -34,6 +34,8 @@ beforeAll(async () => {
   await fs.mkdir(path.join(tmp, 'outside'));
   // In-process training: on 60 images the worker threads' start-up costs more than they save.
   process.env.RANK1_WORKERS = '0';
+  // The data room finds its cache through RANK1_HOME: keep this test's datasets in its own home.
+  process.env.RANK1_HOME = path.join(tmp, 'home');
   service = createService({ home: path.join(tmp, 'home') });
   service.grant(ds);
   client = new ServiceClient(connectDirect(service));
@@ -89,6 +91,23 @@ describe('compare.start', () => {
     const last = progress.at(-1)!;
     expect(last).toMatchObject({ method: 'rank1', index: 1, methods: 2, stage: 'measure' });
     expect(last.done).toBe(last.total);
+  });
+
+  it('compares an imported dataset by id without changing the splits it was imported with', async () => {
+    const imported = await client.run<'import'>('datasets.import', { path: ds });
+    const testFiles = () => client.call('datasets.files', { id: imported.id, split: 'test' });
+    await expect(testFiles()).resolves.toMatchObject({ total: 0 });
+    const r = await client.run<'compare'>('compare.start', {
+      dataset: imported.id,
+      methods: ['deterministic'],
+      arch: 'mlp',
+      epochs: 1,
+    });
+    expect(r).toMatchObject({ split: 'test', n: 12, dataset: ds });
+    // The same pixel cache: no second copy of the dataset in the list.
+    await expect(client.call('datasets.list', {})).resolves.toHaveLength(1);
+    // A training started next in this session still sees the import's own splits.
+    await expect(testFiles()).resolves.toMatchObject({ total: 0 });
   });
 
   it('cancels a running comparison', async () => {
