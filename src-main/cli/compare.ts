@@ -6,15 +6,16 @@ import * as nodePath from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
   COMPARE_TEST_FRACTION,
+  METHODS,
   ServiceClient,
   ServiceError,
   compareColumns,
   type CompareProgress,
   type CompareRow,
+  type Method,
   type OperationArgs,
   type ServiceEvent,
 } from '../contract.js';
-import { METHODS, type Method } from '../engine/types.js';
 import { createService } from '../service/index.js';
 import { connectDirect } from '../transports/direct.js';
 import { printJson, progressBar } from './common.js';
