@@ -1,12 +1,14 @@
 /**
- * The `rank1` command: train, eval, predict, import, bench, serve. Every operation the UI can
- * do is reachable here too. Exit codes: 0 ok, 1 failure (one-line reason), 2 usage error.
+ * The `rank1` command: train, eval, predict, import, flag, bench, serve. Every command but
+ * `bench` and `serve` runs its operation through the service (the same one the app uses), so the
+ * CLI only parses arguments and prints. Exit codes: 0 ok, 1 failure (one-line reason), 2 usage
+ * error (one line; the full help only with --help).
  */
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerBench } from './cli/bench.js';
 import { registerCompare } from './cli/compare.js';
-import { VERBOSE_ENV } from './engine/index.js';
+import { VERBOSE_ENV } from './common/index.js';
 import { registerEval } from './cli/eval.js';
 import { registerFlag } from './cli/flag.js';
 import { registerImport } from './cli/import.js';
@@ -33,7 +35,6 @@ export function buildProgram(): Command {
     .hook('preAction', (cmd) => {
       if (cmd.opts().verbose) process.env[VERBOSE_ENV] = '1';
     })
-    .showHelpAfterError()
     .exitOverride();
   registerTrain(program);
   registerEval(program);

@@ -7,33 +7,37 @@
  * progress and results arrive as `job.*` events, and `jobs.cancel` stops them.
  */
 import { z } from 'zod';
-import { METHODS } from './engine/types.js';
-export { METHODS };
-import type {
-  DatasetMetrics,
-  EpochMetrics,
-  ImagePrediction,
-  Method,
-  ModelConfig,
-  OodMetrics,
-  TrainConfig,
-  TrainEvent,
-} from './engine/types.js';
-import type { ImportProgress, ImportReport } from './data/index.js';
-import type { CompareRow as EngineCompareRow, TransferProgress } from './engine/index.js';
-import type { Preprocessing } from './data/types.js';
+import {
+  METHODS,
+  settingsSchema,
+  type CompareRow,
+  type DatasetMetrics,
+  type EpochMetrics,
+  type ImagePrediction,
+  type ImportProgress,
+  type ImportReport,
+  type Method,
+  type ModelConfig,
+  type OodMetrics,
+  type Preprocessing,
+  type Settings,
+  type TrainConfig,
+  type TrainEvent,
+  type TransferProgress,
+} from './common/index.js';
 
 export type {
+  CompareRow,
   DatasetMetrics,
   EpochMetrics,
   ImagePrediction,
-  Method,
   ModelConfig,
   OodMetrics,
   TrainConfig,
   TrainEvent,
 };
 export type { ImportProgress, ImportReport, Preprocessing, TransferProgress };
+export type { Method } from './common/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -86,6 +90,17 @@ const id = z
   .max(200)
   .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
 const name = z.string().min(1).max(200);
+/**
+ * A model: its id from `models.list`, or the absolute path of a model folder the user gave (the
+ * CLI's MODEL_DIR; checked against the grants like any path).
+ */
+const modelRef = z
+  .string()
+  .min(1)
+  .max(MAX_PATH)
+  .refine((s) => /^[A-Za-z0-9._-]+$/.test(s) || /^([A-Za-z]:)?[\\/]/.test(s), {
+    message: 'a model id (letters, digits, dot, dash, underscore) or an absolute folder path',
+  });
 /** Bytes from a drop or an upload, base64; capped so one message stays bounded. */
 const droppedFile = z.strictObject({ name: name, base64: z.string().max(48 * 1024 * 1024) });
 
@@ -117,7 +132,19 @@ export const trainArgs = z.strictObject({
     .min(0)
     .max(2 ** 31 - 1)
     .optional(),
-  resumeFrom: id.optional(),
+  /** Continue the training of this model (id or folder) from its last checkpoint. */
+  resumeFrom: modelRef.optional(),
+  /** P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p) (spec §3). */
+  randomSignInit: z.number().min(-1).max(1).optional(),
+  /** Images kept out of training and validation for a later `evaluate`. */
+  testFraction: z.number().min(0).max(0.5).optional(),
+  /**
+   * Write the model to this folder instead of the data home (the CLI's `--out`): it must be absent,
+   * empty, or a model folder (then replaced), never the dataset or a folder holding it.
+   */
+  out: path.optional(),
+  /** Fit a temperature on the validation split after training (issue 16); default true. */
+  calibrate: z.boolean().optional(),
   ...preprocessingArgs.shape,
 });
 
@@ -158,7 +185,7 @@ export const compareArgs = z.strictObject({
 });
 
 export const evaluateArgs = z.strictObject({
-  model: id,
+  model: modelRef,
   dataset: z.string().min(1).max(MAX_PATH),
   /** all | val | test; default: the held-out split when the dataset is the model's own. */
   split: z.enum(['auto', 'all', 'train', 'val', 'test']).optional(),
@@ -168,7 +195,7 @@ export const evaluateArgs = z.strictObject({
 
 export const predictArgs = z
   .strictObject({
-    model: id,
+    model: modelRef,
     paths: z.array(path).max(10_000).optional(),
     files: z.array(droppedFile).max(256).optional(),
     samples: z.number().int().min(1).max(64).optional(),
@@ -210,23 +237,8 @@ const predictionRow = z.looseObject({
   error: z.string().max(2000).optional(),
 });
 
-export const settingsSchema = z.strictObject({
-  theme: z.enum(['system', 'light', 'dark']),
-  backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
-  /** Predictions with entropy above this fraction of log(classes) count as uncertain. */
-  uncertainFraction: z.number().min(0).max(1),
-  defaultFit: z.enum(['cover', 'contain']),
-  /** Target in-distribution acceptance rate of the OOD threshold (0.95 = 95% TPR). */
-  oodTpr: z.number().min(0.5).max(0.999),
-});
-export type Settings = z.infer<typeof settingsSchema>;
-export const defaultSettings: Settings = {
-  theme: 'system',
-  backend: 'auto',
-  uncertainFraction: 0.5,
-  defaultFit: 'cover',
-  oodTpr: 0.95,
-};
+export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
+export { METHODS, METHOD_LABELS, SINGLE_NETWORK_METHODS } from './common/index.js';
 
 export const operations = {
   'system.info': z.strictObject({}),
@@ -254,12 +266,12 @@ export const operations = {
   'jobs.cancel': z.strictObject({ jobId: id }),
   'jobs.list': z.strictObject({}),
   'models.list': z.strictObject({}),
-  'models.get': z.strictObject({ id }),
+  'models.get': z.strictObject({ id: modelRef }),
   'models.rename': z.strictObject({ id, name }),
   'models.remove': z.strictObject({ id }),
   /** Put another score behind the OOD flag (each score's threshold is fitted at training). */
   'models.setFlag': z.strictObject({
-    id,
+    id: modelRef,
     score: z.enum(['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn']),
   }),
   'models.export': z.strictObject({ id, dest: path.optional() }),
@@ -375,7 +387,12 @@ export interface EvaluateResult {
   model: string;
   split: string;
   metrics: DatasetMetrics;
-  ood?: OodMetrics & { scores?: Record<string, { auroc: number; fpr95: number }> };
+  /** OOD separation; `auroc_flag`/`fpr95_flag` are those of the score behind the model's flag. */
+  ood?: OodMetrics & {
+    auroc_flag?: number;
+    fpr95_flag?: number;
+    scores?: Record<string, { auroc: number; fpr95: number }>;
+  };
   /** Per-image scores for histograms, risk–coverage and the review queue. */
   items: {
     file: string;
@@ -401,12 +418,6 @@ export const compareColumns = [
   'train_seconds',
   'predict_images_per_s',
 ] as const;
-
-/**
- * One method's row (the engine's, less the model folder): metrics on the held-out images, OOD
- * AUROCs (null without an OOD folder), parameters and times, and the reliability diagram's bins.
- */
-export type CompareRow = Omit<EngineCompareRow, 'modelDir'>;
 
 export interface CompareResult {
   /** The dataset folder, and the split the rows are measured on (`test`, else `val` when none). */

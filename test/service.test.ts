@@ -781,7 +781,7 @@ describe('service: evaluation', () => {
     const held = meta.heldOut!.val.length + meta.heldOut!.test.length;
     expect(held).toBeGreaterThan(0);
     const auto = await client.run<'evaluate'>('evaluate', { model: model.id, dataset: ds });
-    expect(auto.split).toBe('held-out');
+    expect(auto.split).toBe('held-out validation');
     expect(auto.items).toHaveLength(held);
     expect(auto.metrics.n).toBe(held);
 

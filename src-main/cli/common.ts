@@ -1,9 +1,14 @@
 /**
- * Shared CLI plumbing: exit codes (0 ok, 1 failure with a one-line reason, 2 usage), output in
- * human or JSON form, argument parsers, and Ctrl-C as cancel.
+ * Shared CLI plumbing: the service every command goes through (in this process, over the direct
+ * transport), exit codes (0 ok, 1 failure with a one-line reason, 2 usage), output in human or
+ * JSON form, argument parsers, and Ctrl-C as cancel.
  */
+import * as nodePath from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
+import { ServiceClient, ServiceError, type Settings } from '../contract.js';
+import { createService } from '../service/index.js';
+import { connectDirect } from '../transports/direct.js';
 
 export class UsageError extends Error {}
 
@@ -38,7 +43,59 @@ export function printJson(value: unknown): void {
   );
 }
 
-/** Run a command body: failures become one line on stderr and exit code 1. */
+/** An integer, range left to the contract (one home for limits: a bad value is a usage error there). */
+export function integer(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be an integer');
+  return n;
+}
+
+/** A number, range left to the contract. */
+export function number(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
+  return n;
+}
+
+export interface ServiceOptions {
+  /** Paths the user named on the command line: the only ones the service may touch. */
+  grant: string[];
+  backend?: Settings['backend'];
+  predictBatch?: number;
+}
+
+/**
+ * Run a command body against a fresh service: the paths the user named are granted, Ctrl-C
+ * cancels the running job, failures become one line on stderr with exit code 1 (2 for arguments
+ * the contract refuses).
+ */
+export async function runWithService(
+  name: string,
+  opts: ServiceOptions,
+  body: (client: ServiceClient) => Promise<void>,
+): Promise<void> {
+  let service: ReturnType<typeof createService> | undefined;
+  const onSigint = () => service?.dispose();
+  process.once('SIGINT', onSigint);
+  try {
+    service = createService({
+      ...(opts.backend ? { backend: opts.backend } : {}),
+      ...(opts.predictBatch ? { predictBatch: opts.predictBatch } : {}),
+    });
+    for (const p of opts.grant) service.grant(nodePath.resolve(p));
+    await body(new ServiceClient(connectDirect(service)));
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`rank1 ${name}: ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
+    process.exitCode =
+      e instanceof UsageError || (e instanceof ServiceError && e.code === 'bad-request') ? 2 : 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    service?.dispose();
+  }
+}
+
+/** Run a command body outside the service (`bench` only): failures become one line and exit code 1. */
 export async function runCommand(name: string, body: (signal: AbortSignal) => Promise<void>): Promise<void> {
   const ac = new AbortController();
   const onSigint = () => ac.abort();

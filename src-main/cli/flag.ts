@@ -1,7 +1,7 @@
-/** `rank1 flag MODEL_DIR [SCORE] [--json]`: show the OOD flag's score and thresholds, or switch the score. */
+/** `rank1 flag MODEL_DIR [SCORE] [--json]`: show the OOD flag's score and thresholds, or switch the score (`models.setFlag`). */
+import * as nodePath from 'node:path';
 import type { Command } from 'commander';
-import { readModelMeta, setFlagScoreAt } from '../store/index.js';
-import { choiceArg, printJson, runCommand } from './common.js';
+import { choiceArg, printJson, runWithService } from './common.js';
 
 const SCORES = ['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn'] as const;
 
@@ -12,18 +12,21 @@ export function registerFlag(program: Command): void {
     .argument('<model_dir>')
     .argument('[score]', SCORES.join(' | '), choiceArg(SCORES))
     .option('--json', 'one JSON object')
-    .action((dir: string, score: string | undefined, o: { json?: boolean }) =>
-      runCommand('flag', async () => {
-        const meta = score ? await setFlagScoreAt(dir, score) : await readModelMeta(dir);
-        if (!meta.ood) throw new Error(`${dir}: the model has no fitted OOD flag`);
-        if (o.json) printJson(meta.ood);
+    .action((given: string, score: (typeof SCORES)[number] | undefined, o: { json?: boolean }) => {
+      const dir = nodePath.resolve(given);
+      return runWithService('flag', { grant: [dir] }, async (client) => {
+        const model = score
+          ? await client.call('models.setFlag', { id: dir, score })
+          : await client.call('models.get', { id: dir });
+        if (!model.ood) throw new Error(`${given}: the model has no fitted OOD flag`);
+        if (o.json) printJson(model.ood);
         else {
           console.log(
-            `flag: ${meta.ood.score} > ${meta.ood.threshold.toPrecision(4)} (keeps ${(meta.ood.tpr * 100).toFixed(0)}% of validation images)`,
+            `flag: ${model.ood.score} > ${model.ood.threshold.toPrecision(4)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of validation images)`,
           );
-          for (const [k, v] of Object.entries(meta.ood.thresholds ?? {}))
+          for (const [k, v] of Object.entries(model.ood.thresholds ?? {}))
             console.log(`  ${k}: threshold ${v.toPrecision(4)}`);
         }
-      }),
-    );
+      });
+    });
 }

@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
-import { dataHome } from '../data/index.js';
 import { forkEngine, startEngineProcess } from '../transports/process-host.js';
 import { startServer } from '../transports/ws-server.js';
 
@@ -96,10 +95,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
       port: opts.port,
       staticDir,
       // Error texts may name the granted folders, never the data home (nor temp or the app).
-      redact: {
-        userRoots: opts.allow.map((d) => resolve(d)),
-        internalRoots: [{ path: dataHome(), label: 'app data' }],
-      },
+      redact: { userRoots: opts.allow.map((d) => resolve(d)) },
     });
   } catch (err) {
     await engine.stop();

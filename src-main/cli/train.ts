@@ -1,23 +1,18 @@
-/** `rank1 train DATASET_DIR --out MODEL_DIR …`: import, train, report. */
+/** `rank1 train DATASET_DIR --out MODEL_DIR …`: `train.start` through the service, progress and a report. */
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
-import { importDataset } from '../data/index.js';
 import {
-  chooseBackbone,
-  initBackend,
-  prepareTransfer,
-  trainModel,
-  type BackendName,
+  METHODS,
   type ModelConfig,
+  type OperationArgs,
+  type Settings,
   type TrainConfig,
-} from '../engine/index.js';
-import { checkOutputFolder } from '../store/index.js';
-import { choiceArg, intArg, numArg, printJson, progressBar, runCommand } from './common.js';
-import { METHODS } from '../engine/types.js';
+} from '../contract.js';
+import { choiceArg, integer, number, printJson, progressBar, runWithService } from './common.js';
 
 interface TrainOptions {
   out: string;
-  arch?: ModelConfig['arch'];
+  arch?: 'mlp' | 'cnn' | 'resnet20' | 'wrn-28-10';
   method?: ModelConfig['method'];
   members?: number;
   posterior?: ModelConfig['posterior'];
@@ -33,8 +28,9 @@ interface TrainOptions {
   seed?: number;
   preset?: 'quick' | 'balanced' | 'best';
   flip?: boolean;
+  calibrate?: boolean;
   resume?: boolean;
-  backend: 'auto' | BackendName;
+  backend: Settings['backend'];
   backbone?: string;
   json?: boolean;
 }
@@ -44,31 +40,28 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a rank-1 BNN on an image folder (one sub-folder per class)')
     .argument('<dataset_dir>', 'ImageFolder root')
-    .requiredOption('--out <model_dir>', 'model folder to write')
+    .requiredOption('--out <model_dir>', 'model folder to write (new, empty, or a model folder)')
     .option(
       '--arch <arch>',
       'mlp | cnn | resnet20 | wrn-28-10 (default: chosen from the data)',
       choiceArg(['mlp', 'cnn', 'resnet20', 'wrn-28-10'] as const),
     )
     .option('--method <method>', METHODS.join(' | '), choiceArg(METHODS))
-    .option('--members <k>', 'mixture components K (default 4)', intArg(1, 16))
+    .option('--members <k>', 'mixture components K (default 4)', integer)
     .option('--posterior <p>', 'gaussian | cauchy', choiceArg(['gaussian', 'cauchy'] as const))
-    .option(
-      '--random-sign-init <p>',
-      'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)',
-      numArg(-1, 1),
-    )
-    .option('--epochs <n>', 'epochs', intArg(1, 10000))
-    .option('--batch <n>', 'unique images per step', intArg(1, 4096))
-    .option('--lr <x>', 'base learning rate', numArg(1e-6, 10))
+    .option('--random-sign-init <p>', 'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)', number)
+    .option('--epochs <n>', 'epochs', integer)
+    .option('--batch <n>', 'unique images per step', integer)
+    .option('--lr <x>', 'base learning rate', number)
     .option('--optimizer <o>', 'sgd (Nesterov) | adam', choiceArg(['sgd', 'adam'] as const))
-    .option('--image-size <n>', 'input side in pixels (default: from the data)', intArg(16, 256))
+    .option('--image-size <n>', 'input side in pixels (default: from the data)', integer)
     .option('--fit <fit>', 'cover | contain', choiceArg(['cover', 'contain'] as const))
-    .option('--val-fraction <x>', 'validation fraction (default 0.1)', numArg(0, 0.5))
-    .option('--test-fraction <x>', 'test fraction (default 0)', numArg(0, 0.5))
-    .option('--seed <n>', 'seed (default 42)', intArg(0, 2 ** 31 - 1))
+    .option('--val-fraction <x>', 'validation fraction (default 0.1)', number)
+    .option('--test-fraction <x>', 'test fraction (default 0)', number)
+    .option('--seed <n>', 'seed (default 42)', integer)
     .option('--preset <p>', 'quick | balanced | best', choiceArg(['quick', 'balanced', 'best'] as const))
     .option('--no-flip', 'no horizontal-flip augmentation')
+    .option('--no-calibrate', 'no temperature scaling fitted on the validation split after training')
     .option('--resume', 'continue from the checkpoint in --out')
     .option(
       '--backend <b>',
@@ -81,126 +74,114 @@ export function registerTrain(program: Command): void {
       'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output] (default: a pretrained backbone for photos > 32 px)',
     )
     .option('--json', 'one JSON line per epoch, then {"model", "val"}')
-    .action((dir: string, o: TrainOptions, cmd: Command) =>
-      runCommand('train', async (signal) => {
-        // Before any work (issue 13): --out is new, empty or a model folder of ours, never the dataset.
-        await checkOutputFolder(o.out, { dataset: dir });
-        const backend = await initBackend(o.backend);
-        const ds = await importDataset(dir, {
-          imageSize: o.imageSize,
-          fit: o.fit,
-          valFraction: o.valFraction,
-          testFraction: o.testFraction,
-          seed: o.seed,
-          signal,
-        });
-        if (!o.json) {
-          console.error(`backend: ${backend.name} (${backend.device})`);
-          console.error(
-            `dataset: ${ds.report.images} images, ${ds.classes.length} classes, train ${ds.splits.train.count} / val ${ds.splits.val.count} / test ${ds.splits.test.count}`,
-          );
-        }
-        const backboneName = chooseBackbone(o.backbone, ds.preprocessing.channels, ds.preprocessing.size);
-        const transferBar = progressBar(
-          !o.json && backboneName !== 'none',
-          '{phase} [{bar}] {value}/{total}',
-        );
-        let barPhase = '';
-        const backbone = await prepareTransfer(backboneName, ds, {
-          signal,
-          onProgress: (p) => {
-            if (!transferBar || p.phase !== 'embed') return;
-            const phase = `embedding ${p.split}`;
-            if (phase !== barPhase) {
-              transferBar.stop();
-              transferBar.start(p.total, p.done, { phase });
-              barPhase = phase;
-            } else transferBar.update(p.done, { phase });
-          },
-        });
-        transferBar?.stop();
-        if (!o.json && backbone)
-          console.error(`backbone: ${backbone.name} (${backbone.embeddingSize} features)`);
-        const flipGiven = cmd.getOptionValueSource('flip') === 'cli';
-        const bar = progressBar(
-          !o.json,
-          'epoch {epoch} [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}',
-        );
-        const out = nodePath.resolve(o.out);
-        let device = backend.device;
-        const meta = await trainModel({
-          train: ds.splits.train,
-          val: ds.splits.val,
-          classes: ds.classes,
-          preprocessing: ds.preprocessing,
-          datasetRoot: nodePath.resolve(dir),
-          heldOut: { val: [...ds.splits.val.files], test: [...ds.splits.test.files] },
-          id: nodePath.basename(out),
-          name: nodePath.basename(out),
-          outDir: out,
-          resume: o.resume,
-          preset: o.preset,
-          backbone,
-          model: {
+    .action((dir: string, o: TrainOptions, cmd: Command) => {
+      const dataset = nodePath.resolve(dir);
+      const out = nodePath.resolve(o.out);
+      const backbonePath =
+        o.backbone && /[\\/]/.test(o.backbone) ? o.backbone.replace(/#[^\\/]*$/, '') : undefined;
+      return runWithService(
+        'train',
+        { grant: [dataset, out, ...(backbonePath ? [backbonePath] : [])], backend: o.backend },
+        async (client) => {
+          const args: OperationArgs<'train.start'> = {
+            dataset,
+            out,
+            ...(o.resume ? { resumeFrom: out } : {}),
             arch: o.arch,
             method: o.method,
             members: o.members,
             posterior: o.posterior,
             randomSignInit: o.randomSignInit,
-          },
-          config: {
             epochs: o.epochs,
             batchSize: o.batch,
             learningRate: o.lr,
             optimizer: o.optimizer,
+            imageSize: o.imageSize,
+            fit: o.fit,
+            valFraction: o.valFraction,
+            testFraction: o.testFraction,
             seed: o.seed,
-            ...(flipGiven ? { augment: { crop: true, flip: o.flip !== false } } : {}),
-          },
-          signal,
-          onEvent: (e) => {
-            if (e.type === 'start') {
-              device = e.device; // with the worker threads it runs on
-              bar?.start(e.totalSteps, 0, { epoch: 1, loss: '-', ips: '-' });
-            } else if (e.type === 'step')
-              bar?.update(e.step, {
-                epoch: e.epoch,
-                loss: e.loss.toFixed(3),
-                ips: e.imagesPerSecond.toFixed(0),
-              });
-            else if (e.type === 'epoch') {
-              if (o.json) printJson({ ...e.metrics, backend: backend.name, device });
-              else {
-                const m = e.metrics;
-                bar?.stop();
-                console.error(
-                  `epoch ${m.epoch}: loss ${m.trainLoss.toFixed(3)}, val acc ${(m.valAccuracy * 100).toFixed(1)}%, NLL ${m.valNll.toFixed(3)}, ECE ${m.valEce.toFixed(3)}, ${m.imagesPerSecond.toFixed(0)} img/s`,
-                );
+            preset: o.preset,
+            backbone: backbonePath ? nodePath.resolve(o.backbone!) : o.backbone,
+            ...(cmd.getOptionValueSource('flip') === 'cli' ? { augment: { flip: o.flip !== false } } : {}),
+            ...(o.calibrate === false ? { calibrate: false } : {}),
+          };
+          const transferBar = progressBar(!o.json, '{phase} [{bar}] {value}/{total}');
+          const bar = progressBar(
+            !o.json,
+            'epoch {epoch} [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}',
+          );
+          let barPhase = '';
+          let backend = '';
+          let device = '';
+          const model = await client
+            .run<'train'>('train.start', args, (ev) => {
+              if (ev.type !== 'job.progress') return;
+              const e = ev.progress;
+              if ('decoded' in e) {
+                if (e.phase === 'done' && !o.json) console.error(`dataset: ${e.total} images`);
+              } else if ('phase' in e) {
+                if (!transferBar || e.phase !== 'embed') return;
+                const phase = `embedding ${e.split}`;
+                if (phase !== barPhase) {
+                  transferBar.stop();
+                  transferBar.start(e.total, e.done, { phase });
+                  barPhase = phase;
+                } else transferBar.update(e.done, { phase });
+              } else if ('type' in e) {
+                if (e.type === 'start') {
+                  transferBar?.stop();
+                  ({ backend, device } = e);
+                  if (!o.json) console.error(`backend: ${backend} (${device})`);
+                  bar?.start(e.totalSteps, 0, { epoch: 1, loss: '-', ips: '-' });
+                } else if (e.type === 'step')
+                  bar?.update(e.step, {
+                    epoch: e.epoch,
+                    loss: e.loss.toFixed(3),
+                    ips: e.imagesPerSecond.toFixed(0),
+                  });
+                else if (e.type === 'epoch') {
+                  if (o.json) printJson({ ...e.metrics, backend, device });
+                  else {
+                    const m = e.metrics;
+                    bar?.stop();
+                    console.error(
+                      `epoch ${m.epoch}: loss ${m.trainLoss.toFixed(3)}, val acc ${(m.valAccuracy * 100).toFixed(1)}%, NLL ${m.valNll.toFixed(3)}, ECE ${m.valEce.toFixed(3)}, ${m.imagesPerSecond.toFixed(0)} img/s`,
+                    );
+                  }
+                }
               }
-            }
-          },
-        });
-        bar?.stop();
-        const val = meta.metrics?.val;
-        if (o.json) {
-          printJson({
-            model: out,
-            val: val && { accuracy: val.accuracy, nll: val.nll, ece: val.ece, brier: val.brier, n: val.n },
-            ood: meta.ood && { score: meta.ood.score, threshold: meta.ood.threshold, tpr: meta.ood.tpr },
-            config: meta.config,
-            backend: backend.name,
-            device,
-          });
-        } else {
-          console.log(`model saved to ${out}`);
-          if (val)
-            console.log(
-              `validation: accuracy ${(val.accuracy! * 100).toFixed(1)}%, NLL ${val.nll!.toFixed(3)}, ECE ${val.ece!.toFixed(3)}, Brier ${val.brier!.toFixed(3)} (n=${val.n})`,
-            );
-          if (meta.ood)
-            console.log(
-              `OOD flag: ${meta.ood.score} > ${meta.ood.threshold.toPrecision(4)} (keeps ${(meta.ood.tpr * 100).toFixed(0)}% of validation images)`,
-            );
-        }
-      }),
-    );
+            })
+            .finally(() => {
+              transferBar?.stop();
+              bar?.stop();
+            });
+          const val = model.metrics?.val;
+          if (o.json) {
+            printJson({
+              model: out,
+              val: val && { accuracy: val.accuracy, nll: val.nll, ece: val.ece, brier: val.brier, n: val.n },
+              ood: model.ood && {
+                score: model.ood.score,
+                threshold: model.ood.threshold,
+                tpr: model.ood.tpr,
+              },
+              config: model.config,
+              backend,
+              device,
+            });
+          } else {
+            console.log(`model saved to ${out}`);
+            if (val)
+              console.log(
+                `validation: accuracy ${(val.accuracy! * 100).toFixed(1)}%, NLL ${val.nll!.toFixed(3)}, ECE ${val.ece!.toFixed(3)}, Brier ${val.brier!.toFixed(3)} (n=${val.n})`,
+              );
+            if (model.ood)
+              console.log(
+                `OOD flag: ${model.ood.score} > ${model.ood.threshold.toPrecision(4)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of validation images)`,
+              );
+          }
+        },
+      );
+    });
 }

@@ -303,13 +303,27 @@ export async function prepareImage(input: string | Buffer, prep: Preprocessing):
   return { pixels, width, height, channels };
 }
 
-/** A small JPEG (longest side ≤ size, upright, flattened on white) of a source image, for the UI. */
-export async function thumbnail(file: string, size = 128, opts: { root?: string } = {}): Promise<Buffer> {
+/**
+ * A small JPEG (longest side ≤ size, upright, flattened on white) of a source image, for the UI:
+ * a file on disk, or the bytes of a dropped/picked file with its name (a browser cannot show a
+ * TIFF or HEIC itself; sharp decodes every format the app imports).
+ */
+export async function thumbnail(
+  source: string | { name: string; bytes: Buffer },
+  size = 128,
+  opts: { root?: string } = {},
+): Promise<Buffer> {
+  const file = typeof source === 'string' ? source : source.name;
   // Granted folders are a wall: with a root, a file whose real path leaves it is refused unread
   // (a missing file goes on to the usual "cannot read" error).
-  if (opts.root !== undefined && realPathOf(file) !== undefined && !isInside(opts.root, file))
+  if (
+    typeof source === 'string' &&
+    opts.root !== undefined &&
+    realPathOf(file) !== undefined &&
+    !isInside(opts.root, file)
+  )
     throw new ImageError(file, 'outside-link', OUTSIDE_MESSAGE);
-  const buf = await readImageFile(file);
+  const buf = typeof source === 'string' ? await readImageFile(file) : source.bytes;
   const pipeline = await openPipeline(file, buf, sniffFormat(buf, path.extname(file).toLowerCase()));
   try {
     return await pipeline

@@ -1,14 +1,6 @@
 /** Why one file could not become an example. Never fatal for an import: it is reported and skipped. */
-export type ImageErrorReason =
-  | 'corrupt'
-  | 'truncated'
-  | 'unsupported'
-  | 'unreadable'
-  | 'too-large'
-  | 'empty'
-  | 'not-image'
-  /** The path resolves outside the folder it was asked under (see `isInside`). */
-  | 'outside-link';
+import type { ImageErrorReason } from '../common/data.js';
+export type { ImageErrorReason };
 
 export class ImageError extends Error {
   override name = 'ImageError';

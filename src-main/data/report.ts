@@ -3,78 +3,15 @@
  * file the scan saw is either imported or listed with a reason (`seen = images + skipped.length`).
  * The service types its data port from these.
  */
-import type { ImageErrorReason } from './errors.js';
-import type { SplitName } from './scan.js';
-
-/**
- * Why a file the scan saw is not an example:
- * - a decode reason (`ImageErrorReason`: corrupt, truncated, unsupported, unreadable, too-large,
- *   empty, not-image);
- * - `outside-class-folder`: directly in the root (or in train/, val/, test/), so it has no class;
- * - `outside-link`: a symlink that resolves outside the dataset folder (never followed);
- * - `symlink-loop`: a folder link back to one of its own parents;
- * - `duplicate`: the same bytes as `duplicateOf`, in the same class (the first copy is imported).
- */
-export type SkipReason =
-  ImageErrorReason | 'outside-class-folder' | 'outside-link' | 'symlink-loop' | 'duplicate';
-
-export interface SkippedFile {
-  file: string;
-  reason: SkipReason;
-  /** One line saying what was wrong, for people. */
-  message?: string;
-  /** For `duplicate`: the imported file with the same bytes. */
-  duplicateOf?: string;
-}
-
-/**
- * Files with identical bytes. `crossClass`: the copies sit in different classes (a label
- * conflict: all are imported and a warning says so); otherwise the copies after the first are
- * also listed in `skipped` as `duplicate`.
- */
-export interface DuplicateGroup {
-  hash: string;
-  files: string[];
-  crossClass: boolean;
-}
-
-export interface ImportReport {
-  /** Images per class. */
-  classes: Record<string, number>;
-  splits: Record<SplitName, Record<string, number>>;
-  /** Every file seen and not imported, with the reason. */
-  skipped: SkippedFile[];
-  duplicates: DuplicateGroup[];
-  warnings: string[];
-  /** Files and links the scan saw (hidden and system files excepted): `images + skipped.length`. */
-  seen: number;
-  /** Images imported (examples over all splits). */
-  images: number;
-  seconds: number;
-  imagesPerSecond: number;
-  givenSplits: boolean;
-  /** Files decoded by this import (the rest came from the cache). */
-  decoded: number;
-  /** Files served from the cache without decoding. */
-  cached: number;
-}
-
-export interface ImportProgress {
-  /** `wait`: another import of this folder holds its lock (see `message`). */
-  phase: 'scan' | 'wait' | 'decode' | 'done';
-  scanned: number;
-  decoded: number;
-  cached: number;
-  skipped: number;
-  total: number;
-  imagesPerSecond: number;
-  etaSeconds: number;
-  /** A line for people, e.g. "waiting for another import of this folder (process 123)". */
-  message?: string;
-}
-
-/** Why a folder is refused before (or instead of) becoming a dataset. */
-export type ImportRefusal = 'no-images' | 'one-class' | 'no-readable-images';
+import type { ImportRefusal, ImportReport } from '../common/data.js';
+export type {
+  DuplicateGroup,
+  ImportProgress,
+  ImportRefusal,
+  ImportReport,
+  SkipReason,
+  SkippedFile,
+} from '../common/data.js';
 
 /**
  * A folder that cannot become a training set, said in one line the service and CLI show as is.

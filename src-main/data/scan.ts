@@ -14,7 +14,8 @@ import type { SkippedFile, SkipReason } from './report.js';
 
 export type { SkippedFile, SkipReason } from './report.js';
 
-export type SplitName = 'train' | 'val' | 'test';
+export type { SplitName } from '../common/data.js';
+import type { SplitName } from '../common/data.js';
 
 export interface ScannedFile {
   /** Absolute path as found (through symlinks, not resolved). */

@@ -4,17 +4,7 @@
  * and resized by ONE function (`prepareImage`), so training and prediction see identical pixels.
  */
 
-/** How an image becomes model input. Part of every cache key and stored with each model. */
-export interface Preprocessing {
-  /** Square side in pixels (28–224). */
-  size: number;
-  /** 1 = grey, 3 = RGB. */
-  channels: 1 | 3;
-  /** cover = scale then centre-crop; contain = letterbox on `background`. */
-  fit: 'cover' | 'contain';
-  /** Background for alpha flattening and letterboxing, sRGB. Documented default: white. */
-  background: { r: number; g: number; b: number };
-}
+export type { Preprocessing } from '../common/data.js';
 
 export interface PreparedImage {
   pixels: Uint8Array; // length size*size*channels, HWC

@@ -90,12 +90,11 @@ export function isAllowedNavigation(url: string): boolean {
 }
 
 /**
- * The only pages the app hands to the system browser: the project's documentation and the paper
+ * The only pages the app hands to the system browser: the paper
  * (Dusenberry et al. 2020, arXiv 2005.07186). Each is https, an exact host and a path pattern. Anything else a page asks to open (a link in a dataset's file name,
  * an injected script) is refused, so the renderer cannot launch arbitrary URLs.
  */
 export const EXTERNAL_LINKS: readonly { host: string; path: RegExp }[] = [
-  { host: 'github.com', path: /^\/rank1-studio\/rank1-studio(?:\/|$)/ },
   { host: 'arxiv.org', path: /^\/(?:abs|pdf)\/2005\.07186(?:v\d+)?$/ },
 ];
 

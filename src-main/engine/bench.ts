@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { prepareImage } from '../data/index.js';
 import { builtinBackbone } from './backbones/catalog.js';
-import { EMBED_BATCH, inputPixels } from './backbones/embedder.js';
+import { EMBED_BATCH } from './backbones/embedder.js';
 import { loadBackbone } from './backbones/index.js';
 import { onnxCacheFile } from './backbones/onnx-embedder.js';
 import { createSession } from './onnx/runtime.js';
@@ -154,7 +154,7 @@ export interface EmbedBenchOptions {
 /**
  * Embedding throughput (issue 18): decode once (timed apart), then each engine embeds the same
  * pixels after one warm-up batch (which also converts and verifies the ONNX model), and the
- * converted network alone on raw onnxruntime-node, fed the same pixels already batched. The timed
+ * converted network alone on raw onnxruntime-node, fed the same the same pixels already batched as float32 (the graph resizes and scales them). The timed
  * passes are interleaved `repeats` times and the best of each is reported, so a machine whose load
  * changes during the run does not favour whichever engine ran first.
  */
@@ -200,15 +200,11 @@ export async function benchEmbed(opts: EmbedBenchOptions): Promise<EmbedBenchRes
       const bytes = await fs.readFile(onnxCacheFile(bb.sha256, output)).catch(() => undefined);
       if (!bytes) continue;
       const info = await createSession(new Uint8Array(bytes));
-      const size = (info.session.inputMetadata[0] as { shape?: (number | string)[] } | undefined)?.shape?.[1];
-      const inputSize = typeof size === 'number' ? size : 224;
       const feeds: Record<string, Tensor>[] = [];
       for (let s = 0; s < n; s += EMBED_BATCH) {
         const c = Math.min(EMBED_BATCH, n - s);
-        const x = await inputPixels(pixels.subarray(s * per, (s + c) * per), c, shape, inputSize);
-        feeds.push({
-          [info.session.inputNames[0]!]: new info.ort.Tensor('float32', x, [c, inputSize, inputSize, 3]),
-        });
+        const x = new Float32Array(pixels.subarray(s * per, (s + c) * per));
+        feeds.push({ [info.session.inputNames[0]!]: new info.ort.Tensor('float32', x, [c, ...shape]) });
       }
       runners.push({
         backend: 'onnxruntime-raw',

@@ -2,7 +2,7 @@
  * Between live variables and the store's named float32 arrays.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { NamedWeight } from './model-format.js';
+import { ModelFormatError, type NamedWeight } from './model-format.js';
 import { namedVariables, type Rank1Model } from './models/index.js';
 import type { FeatureStats } from './ood.js';
 
@@ -26,20 +26,41 @@ export function assignWeights(model: Rank1Model, weights: NamedWeight[], where: 
   const byName = new Map(weights.map((w) => [w.name, w]));
   for (const [name, v] of namedVariables(model)) {
     const w = byName.get(name);
-    if (!w) throw new Error(`${where}: weights lack "${name}" (model and weights do not match)`);
+    if (!w) throw new ModelFormatError(where, `weights.bin lacks "${name}" (model and weights do not match)`);
     if (w.shape.join('x') !== v.shape.join('x')) {
-      throw new Error(`${where}: "${name}" has shape [${w.shape}], the model expects [${v.shape}]`);
+      throw new ModelFormatError(
+        where,
+        `weights.bin: "${name}" has shape [${w.shape.join(', ')}], the model expects [${v.shape.join(', ')}]`,
+      );
     }
     v.assign(tf.tensor(w.data, v.shape));
   }
 }
 
-export function statsFromWeights(weights: NamedWeight[]): FeatureStats | undefined {
+/**
+ * The OOD feature statistics saved beside the weights, if any. Their shapes must agree (means
+ * [classes, D], chol [D, D], bank [n, D]): the scores index them without bounds checks.
+ */
+export function statsFromWeights(weights: NamedWeight[], where = 'model'): FeatureStats | undefined {
   const get = (n: string) => weights.find((w) => w.name === OOD_PREFIX + n);
   const means = get('means');
   const chol = get('chol');
   const bank = get('bank');
   if (!means || !chol || !bank) return undefined;
+  const D = means.shape[1];
+  const agree =
+    means.shape.length === 2 &&
+    chol.shape.length === 2 &&
+    bank.shape.length === 2 &&
+    chol.shape[0] === D &&
+    chol.shape[1] === D &&
+    bank.shape[1] === D &&
+    D! > 0;
+  if (!agree)
+    throw new ModelFormatError(
+      where,
+      `weights.bin: the OOD statistics have shapes that do not agree (means [${means.shape.join(', ')}], chol [${chol.shape.join(', ')}], bank [${bank.shape.join(', ')}])`,
+    );
   return {
     classes: means.shape[0]!,
     D: means.shape[1]!,

@@ -6,27 +6,14 @@
 import * as nodePath from 'node:path';
 import type { ExampleSet } from '../data/types.js';
 import { buildModel } from './models/index.js';
-import { loadModel, type EvaluationReport } from './predict.js';
+import type { CompareRow as WireCompareRow } from '../common/index.js';
+import { loadModel } from './predict.js';
 import { Rng } from './random.js';
 import { trainModel, type TrainRequest } from './train.js';
 import type { Method } from './types.js';
 
-export interface CompareRow {
-  method: Method;
-  accuracy: number;
-  nll: number;
-  ece: number;
-  brier: number;
-  /** AUROC of the OOD flag's score and of predictive entropy; null without an OOD set. */
-  auroc_flag: number | null;
-  auroc_entropy: number | null;
-  /** Trainable parameters (an ensemble counts all K networks). */
-  parameters: number;
-  train_seconds: number;
-  predict_images_per_s: number;
-  /** The reliability diagram's bins on the held-out images. */
-  reliability: EvaluationReport['metrics']['reliability'];
-  /** The model folder the method was saved to. */
+/** A comparison row (the wire type) and the model folder the method was saved to. */
+export interface CompareRow extends WireCompareRow {
   modelDir: string;
 }
 

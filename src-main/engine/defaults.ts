@@ -2,7 +2,13 @@
  * Defaults: the reference recipe (spec §4) scaled to a desktop, and presets.
  */
 import { DEFAULT_BACKBONE } from './backbones/catalog.js';
-import type { Architecture, Method, ModelConfig, TrainConfig } from './types.js';
+import {
+  SINGLE_NETWORK_METHODS,
+  type Architecture,
+  type Method,
+  type ModelConfig,
+  type TrainConfig,
+} from './types.js';
 
 /** σ0 = sqrt(p/(1−p)) with dropout_rate p = 1e-3 (spec §2) ≈ 0.0316. */
 export const INIT_STDDEV = Math.sqrt(1e-3 / (1 - 1e-3));
@@ -47,12 +53,13 @@ export const PAPER_RANDOM_SIGN_INIT = 0.5;
  * directions until the KL has flipped the signs to +1, which the paper's 250-epoch schedule
  * affords; in 5–15 epochs on a few thousand images the model ends under-fitted and badly
  * under-confident (MNIST, 8 epochs: ECE 0.24 against 0.03; see docs/benchmarks.md).
- * The `best` preset and BatchEnsemble keep the paper's 0.5.
+ * The `best` preset and BatchEnsemble keep the paper's 0.5. A wider N(1, 0.5) makes the members
+ * disagree more (mean MI ×20) but fits worse in 8 epochs and did not separate OOD images better
+ * (issue 16, docs/benchmarks.md "The rank-1 recipe at desktop budgets").
  */
 export const SHORT_SCHEDULE_SIGN_INIT = -0.1;
 
-/** Methods that train one network (K = 1): their members are samples, if any, not copies. */
-const SINGLE_NETWORK: ReadonlySet<Method> = new Set(['deterministic', 'mcdropout']);
+const SINGLE_NETWORK: ReadonlySet<Method> = new Set(SINGLE_NETWORK_METHODS);
 
 /** Members K a model runs per image: 1 for the single-network methods. */
 export function membersOf(c: Pick<ModelConfig, 'method' | 'members'>): number {

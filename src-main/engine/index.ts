@@ -7,6 +7,7 @@ export { initBackend, currentBackend, availableBackends, VERBOSE_ENV } from './b
 export { trainModel, type TrainRequest } from './train.js';
 export { compareMethods, parameterCount, type CompareRequest, type CompareRow } from './compare.js';
 export { loadModel, type LoadedModel, type EvaluationReport } from './predict.js';
+export type { LayerFactors, PredictionFactors } from './models/prediction-factors.js';
 export { presets, resolveTrainConfig, resolveModelConfig, chooseBackbone } from './defaults.js';
 export { subset, concat, byFiles } from './example-sets.js';
 export { SCORE_NAMES, type ScoreName } from './ood.js';

@@ -230,7 +230,11 @@ export async function writeModelFolder(
 
 /** Read and check `model.json` only (cheap: for lists). Throws ModelFormatError naming the field. */
 export async function readModelMeta(dir: string): Promise<ModelMeta> {
-  const text = await readMetaText(dir);
+  return checkModelMeta(dir, await readMetaText(dir));
+}
+
+/** The text of `dir`/model.json checked (format, version, schema) and its derived fields filled in. */
+export function checkModelMeta(dir: string, text: string): ModelMeta {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

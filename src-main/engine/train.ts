@@ -231,7 +231,11 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       parallel && ((m, x, n, r, f) => runMembersParallel(parallel.pool, m, x, n, r, undefined, f));
     // Validation and the final fits use prediction's fixed factors (issue 17 item 1), so the
     // numbers reported are the numbers the saved model gives.
-    const plan: PredictionPlan = { mode: DEFAULT_FACTOR_MODE, samples: tc.evalSamples, seed: tc.seed };
+    const plan: PredictionPlan = {
+      mode: DEFAULT_FACTOR_MODE,
+      samples: DEFAULT_FACTOR_MODE === 'mean' ? 1 : tc.evalSamples,
+      seed: tc.seed,
+    };
     const device = deviceWithWorkers(backend.device, parallel?.pool);
 
     const baseMeta = (): Omit<ModelMeta, 'weights' | 'format' | 'formatVersion'> => ({

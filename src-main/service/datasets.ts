@@ -144,8 +144,11 @@ export class DatasetCatalog {
     return out;
   }
 
-  /** A small JPEG of an image file (the data room's `thumbnail`), for the UI. */
-  async thumbnailOf(file: string, size: number): Promise<{ mime: string; base64: string }> {
+  /** A small JPEG of an image file or of dropped bytes (the data room's `thumbnail`), for the UI. */
+  async thumbnailOf(
+    file: string | { name: string; bytes: Buffer },
+    size: number,
+  ): Promise<{ mime: string; base64: string }> {
     const data = await this.data();
     return { mime: 'image/jpeg', base64: (await data.thumbnail(file, size)).toString('base64') };
   }
@@ -236,8 +239,22 @@ export async function startImport(
       signal: job.signal,
       onProgress: (p) => job.progress(p, p.phase !== 'decode'),
     });
+    requireImages(ds);
     return ctx.datasets.summary(ds);
   });
+}
+
+/** A dataset with no readable image is refused with one line (not an empty success, issue 13). */
+export function requireImages(ds: ImportedDataset): void {
+  const n = ds.splits.train.count + ds.splits.val.count + ds.splits.test.count;
+  if (n === 0) {
+    const skipped = ds.report.skipped.length;
+    throw new ServiceError(
+      'failed',
+      `${ds.root} has no readable images${skipped ? ` (${skipped} file(s) skipped: ${ds.report.skipped[0]!.reason}, …)` : ''}; it needs one sub-folder of images per class.`,
+      'path',
+    );
+  }
 }
 
 export async function removeDataset(

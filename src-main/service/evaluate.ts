@@ -71,7 +71,7 @@ function memorySet(files: string[], images: PreparedImage[], prep: Preprocessing
 }
 
 export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate'>): Promise<JobStarted> {
-  const meta = await ctx.models.meta(a.model);
+  const meta = await ctx.models.meta(a.model, 'model');
   const isKnownId =
     ctx.datasets.has(a.dataset) ||
     (await ctx.datasets.list().catch(() => [])).some((d) => d.id === a.dataset);
@@ -93,7 +93,7 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
           if (own) {
             const held = new Set([...meta.heldOut!.val, ...meta.heldOut!.test]);
             entries = entries.filter((e) => held.has(e.set.files[e.index]!));
-            splitName = 'held-out';
+            splitName = meta.heldOut!.test.length ? 'held-out validation and test' : 'held-out validation';
           } else splitName = 'all';
         }
       }

@@ -9,12 +9,12 @@ import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from 
 import {
   exportModelZip,
   importModel,
-  toSummary,
   writeFileAtomic,
   MAX_MODEL_BYTES,
   type ModelMeta,
 } from '../store/index.js';
 import type { ServiceContext } from './context.js';
+import { toSummary } from './model-cache.js';
 import { errno, modelLoadError, toServiceError } from './errors.js';
 
 /** Largest export returned inline (the import side accepts the same as a dropped file). */

@@ -14,11 +14,11 @@ import {
   parseArgs,
   settingsSchema,
   type OperationHandlers,
-  type Settings,
   type PredictionRow,
   type Results,
   type ServiceEvent,
   type ServiceHandler,
+  type Settings,
 } from '../contract.js';
 import { installDemoModel } from '../store/demo.js';
 import {
@@ -28,8 +28,7 @@ import {
   modelExists,
   removeModel,
   renameModel,
-  setFlagScore,
-  toSummary,
+  setFlagScoreAt,
   type ModelMeta,
 } from '../store/index.js';
 import { startCompare } from './compare.js';
@@ -39,7 +38,7 @@ import { toServiceError } from './errors.js';
 import { startEvaluate } from './evaluate.js';
 import { copyPredictions, exportModel, importModelFrom, predictionsCsv } from './exports.js';
 import { JobRunner } from './jobs.js';
-import { ModelCache } from './model-cache.js';
+import { ModelCache, toSummary } from './model-cache.js';
 import type { DataApi, EngineApi } from './ports.js';
 import { startPredict } from './predict.js';
 import { refuseWhileTraining, startTraining } from './train.js';
@@ -58,6 +57,8 @@ export interface ServiceOptions {
   clock?: () => number;
   /** Images per `model.predict` call. */
   predictBatch?: number;
+  /** The backend for this service only, over the saved setting (the CLI's `--backend`). */
+  backend?: Settings['backend'];
   /** Minimum milliseconds between two `step` progress events of one job. */
   progressIntervalMs?: number;
   /**
@@ -106,7 +107,7 @@ export class Service implements ServiceHandler {
     if (opts.engine) this.enginePromise = Promise.resolve(opts.engine);
     if (opts.data) this.dataPromise = Promise.resolve(opts.data);
     this.jobs = new JobRunner((e) => this.emit(e), this.clock, opts.progressIntervalMs ?? 100);
-    this.models = new ModelCache(this.home, () => this.readyEngine());
+    this.models = new ModelCache(this.home, this.grants, () => this.readyEngine());
     this.ctx = {
       home: this.home,
       grants: this.grants,
@@ -146,7 +147,11 @@ export class Service implements ServiceHandler {
 
   /** Privileged (not an operation): the user picked or dropped this path. */
   grant(p: string): void {
-    this.grants.grant(p);
+    try {
+      this.grants.grant(p);
+    } catch (e) {
+      throw toServiceError(e);
+    }
   }
 
   /** Cancel running jobs, free loaded models, drop listeners. */
@@ -203,7 +208,7 @@ export class Service implements ServiceHandler {
   /** Engine with its backend initialised as the settings ask (again after a change). */
   private async readyEngine(): Promise<EngineApi> {
     const engine = await this.engine();
-    const wanted = (await this.settings.get()).backend;
+    const wanted = this.opts.backend ?? (await this.settings.get()).backend;
     if (engine.initBackend && this.backendFor !== wanted) {
       await engine.initBackend(wanted);
       this.backendFor = wanted;
@@ -243,16 +248,17 @@ export class Service implements ServiceHandler {
         refuseWhileTraining(ctx, id);
         return toSummary(await renameModel(this.home, id, name));
       },
-      'models.setFlag': async ({ id, score }) => {
-        await this.models.meta(id);
+      'models.setFlag': async ({ id: ref, score }) => {
+        const { id, dir } = await this.models.locate(ref);
+        await this.models.meta(ref);
         refuseWhileTraining(ctx, id);
         let meta: ModelMeta;
         try {
-          meta = await setFlagScore(this.home, id, score);
+          meta = { ...(await setFlagScoreAt(dir, score)), id };
         } catch (e) {
           throw new ServiceError('failed', (e as Error).message, 'score');
         }
-        this.models.evict(id);
+        this.models.evict(dir);
         return toSummary(meta);
       },
       'models.remove': async ({ id }) => {

@@ -2,8 +2,17 @@
  * Models on disk as the service sees them: their metadata with typed errors, and a small LRU of
  * loaded engine models shared by evaluate and predict (freed once the last user releases it).
  */
-import { ServiceError } from '../contract.js';
-import { getModel, modelDir, modelExists, readModelFolder, type ModelMeta } from '../store/index.js';
+import * as nodePath from 'node:path';
+import { ServiceError, type ModelSummary } from '../contract.js';
+import {
+  modelDir,
+  modelExists,
+  readModelFolder,
+  readModelMeta,
+  toSummary as storeSummary,
+  type ModelMeta,
+  type PathGrants,
+} from '../store/index.js';
 import { modelLoadError } from './errors.js';
 import type { EngineApi, EngineModel } from './ports.js';
 
@@ -15,41 +24,57 @@ interface CachedModel {
   evicted: boolean;
 }
 
+/** Where a model reference (an id in the data home, or a granted folder) lives. */
+export interface ModelLocation {
+  /** The folder name: the id the summary reports. */
+  id: string;
+  dir: string;
+}
+
 export class ModelCache {
+  /** Loaded models by folder. */
   private readonly models = new Map<string, CachedModel>();
 
   constructor(
     private readonly home: string,
+    private readonly grants: PathGrants,
     private readonly readyEngine: () => Promise<EngineApi>,
   ) {}
 
-  /** Typed error for a model that is absent or cannot be read. */
-  async meta(id: string): Promise<ModelMeta> {
-    if (!(await modelExists(this.home, id))) {
-      throw new ServiceError('not-found', `No model "${id}"; models.list shows the models you have.`, 'id');
+  /** An id in the data home, else an absolute folder path inside the grants. */
+  async locate(ref: string, field = 'id'): Promise<ModelLocation> {
+    if (!/[\\/]/.test(ref)) {
+      if (!(await modelExists(this.home, ref)))
+        throw new ServiceError(
+          'not-found',
+          `No model "${ref}"; models.list shows the models you have.`,
+          field,
+        );
+      return { id: ref, dir: modelDir(this.home, ref) };
     }
+    const dir = this.grants.check(ref, field);
+    return { id: nodePath.basename(dir), dir };
+  }
+
+  /** Typed error for a model that is absent or cannot be read. */
+  async meta(ref: string, field = 'id'): Promise<ModelMeta> {
+    const { id, dir } = await this.locate(ref, field);
     try {
-      return await getModel(this.home, id);
+      return { ...(await readModelMeta(dir)), id };
     } catch (e) {
-      throw modelLoadError(id, e);
+      throw modelLoadError(ref, e);
     }
   }
 
   /** A loaded model from the LRU cache; call `release` when done with it. */
-  async acquire(id: string): Promise<{ model: EngineModel; release: () => void }> {
-    let entry = this.models.get(id);
+  async acquire(ref: string): Promise<{ model: EngineModel; release: () => void }> {
+    const { dir } = await this.locate(ref, 'model');
+    const id = ref;
+    let entry = this.models.get(dir);
     if (entry) {
-      this.models.delete(id);
-      this.models.set(id, entry);
+      this.models.delete(dir);
+      this.models.set(dir, entry);
     } else {
-      if (!(await modelExists(this.home, id))) {
-        throw new ServiceError(
-          'not-found',
-          `No model "${id}"; models.list shows the models you have.`,
-          'model',
-        );
-      }
-      const dir = modelDir(this.home, id);
       const model = (async () => {
         try {
           // Verify size and SHA-256 here, whatever the engine checks, so damage is reported as such.
@@ -61,7 +86,7 @@ export class ModelCache {
         }
       })();
       entry = { model, users: 0, evicted: false };
-      this.models.set(id, entry);
+      this.models.set(dir, entry);
       for (const old of [...this.models.keys()].slice(0, Math.max(0, this.models.size - MODEL_CACHE_SIZE)))
         this.evict(old);
     }
@@ -72,7 +97,7 @@ export class ModelCache {
       model = await cached.model;
     } catch (e) {
       cached.users--;
-      if (this.models.get(id) === cached) this.models.delete(id);
+      if (this.models.get(dir) === cached) this.models.delete(dir);
       throw e;
     }
     let released = false;
@@ -88,15 +113,20 @@ export class ModelCache {
     };
   }
 
-  evict(id: string): void {
-    const entry = this.models.get(id);
+  /** Forget a loaded model (its folder is about to change): by id in the data home, or by folder. */
+  evict(ref: string): void {
+    const dir = /[\\/]/.test(ref) ? ref : modelDir(this.home, ref);
+    const entry = this.models.get(dir);
     if (!entry) return;
-    this.models.delete(id);
+    this.models.delete(dir);
     entry.evicted = true;
     if (entry.users === 0) void entry.model.then((m) => m.dispose()).catch(() => undefined);
   }
 
   evictAll(): void {
-    for (const [id] of this.models) this.evict(id);
+    for (const [dir] of this.models) this.evict(dir);
   }
 }
+
+/** A model's metadata as the contract shows it (what `models.*` and `train` answer): the store's listing. */
+export const toSummary: (meta: ModelMeta) => ModelSummary = storeSummary;

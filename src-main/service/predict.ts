@@ -9,7 +9,7 @@ import type { ServiceContext } from './context.js';
 import { abortError, imageErrorMessage } from './errors.js';
 
 export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>): Promise<JobStarted> {
-  const meta = await ctx.models.meta(a.model);
+  const meta = await ctx.models.meta(a.model, 'model');
   const roots: string[] = [];
   for (const [i, p] of (a.paths ?? []).entries()) roots.push(await ctx.datasets.checkPath(p, `paths.${i}`));
   const settings = await ctx.settings.get();
@@ -61,16 +61,21 @@ export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>
           ? await model.predict(pixels, ok.length, a.samples ? { samples: a.samples } : undefined)
           : [];
         const byIndex = new Map(ok.map((i, k) => [i, predictions[k]!]));
-        // Files on disk only: a dropped image's window already holds it (docs/renderer.md).
+        // Files on disk and dropped bytes alike: the window cannot show every format itself (TIFF).
         const thumbs = a.thumbnails
           ? await Promise.all(
               batch.map((input) =>
-                typeof input.source === 'string'
-                  ? ctx.datasets.thumbnailOf(input.source, 96).then(
-                      (t) => `data:${t.mime};base64,${t.base64}`,
-                      () => undefined,
-                    )
-                  : undefined,
+                ctx.datasets
+                  .thumbnailOf(
+                    typeof input.source === 'string'
+                      ? input.source
+                      : { name: input.name, bytes: input.source },
+                    96,
+                  )
+                  .then(
+                    (t) => `data:${t.mime};base64,${t.base64}`,
+                    () => undefined,
+                  ),
               ),
             )
           : [];

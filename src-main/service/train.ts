@@ -2,7 +2,7 @@
  * `train.start`: resolve the dataset with the requested (or resumed model's) preprocessing,
  * prepare transfer features when a backbone is chosen, and run the engine's training as a job.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as nodePath from 'node:path';
 import {
   ServiceError,
@@ -11,8 +11,10 @@ import {
   type TrainConfig,
   type ParsedArgs,
 } from '../contract.js';
-import { modelDir, modelsDir, newModelId, toSummary, type ModelMeta } from '../store/index.js';
+import { modelDir, modelsDir, newModelId, type ModelMeta } from '../store/index.js';
 import type { ServiceContext } from './context.js';
+import { toSummary } from './model-cache.js';
+import { requireImages } from './datasets.js';
 import { abortError } from './errors.js';
 
 /** Renaming, re-flagging or removing a model that is being written would race its training. */
@@ -22,22 +24,77 @@ export function refuseWhileTraining(ctx: ServiceContext, id: string): void {
   }
 }
 
+/**
+ * Refuse an output folder before any work when writing it could lose something: it must be
+ * absent (with a writable parent), empty, or a model folder, and never the dataset or a folder
+ * holding it (issue 13: nothing the app did not write is ever replaced).
+ */
+async function checkOutFolder(dir: string, datasetRoot: string): Promise<void> {
+  const root = nodePath.resolve(datasetRoot);
+  if (root === dir || root.startsWith(dir + nodePath.sep))
+    throw new ServiceError(
+      'conflict',
+      `"out": ${dir} holds the dataset; choose another folder for the model.`,
+      'out',
+    );
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (stat && !stat.isDirectory())
+    throw new ServiceError(
+      'conflict',
+      `"out": ${dir} is a file; choose a new or empty folder for the model.`,
+      'out',
+    );
+  if (stat) {
+    const entries = await fs.readdir(dir);
+    if (entries.length && !entries.includes('model.json'))
+      throw new ServiceError(
+        'conflict',
+        `"out": ${dir} is not empty and not a model folder; choose a new or empty folder for the model.`,
+        'out',
+      );
+  }
+  let existing = dir;
+  while (!(await fs.stat(existing).catch(() => undefined))) existing = nodePath.dirname(existing);
+  await fs.access(existing, fsConstants.W_OK).catch(() => {
+    throw new ServiceError(
+      'failed',
+      `"out": ${existing} is not writable; choose another folder for the model.`,
+      'out',
+    );
+  });
+}
+
 export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.start'>): Promise<JobStarted> {
   let resumed: ModelMeta | undefined;
+  let out: string | undefined;
   if (a.resumeFrom) {
-    resumed = await ctx.models.meta(a.resumeFrom);
-    refuseWhileTraining(ctx, a.resumeFrom);
+    resumed = await ctx.models.meta(a.resumeFrom, 'resumeFrom');
+    out = (await ctx.models.locate(a.resumeFrom, 'resumeFrom')).dir;
+    refuseWhileTraining(ctx, nodePath.basename(out));
   }
   // Fail fast (as the call's error) on a path outside the grants.
   const knownRoot =
     ctx.datasets.get(a.dataset)?.root ??
     (await ctx.datasets.list().catch(() => [])).find((d) => d.id === a.dataset)?.root;
-  if (knownRoot === undefined) ctx.grants.check(a.dataset, 'dataset');
+  const root = knownRoot ?? ctx.grants.check(a.dataset, 'dataset');
   if (a.backbone && /[\\/]/.test(a.backbone)) ctx.grants.check(a.backbone, 'backbone');
+  if (a.out !== undefined) {
+    const given = ctx.grants.check(a.out, 'out');
+    if (out !== undefined && given !== out)
+      throw new ServiceError('bad-request', '"out": a resumed training continues in its own folder.', 'out');
+    if (out === undefined) await checkOutFolder(given, root);
+    out = given;
+  }
 
-  const folder = nodePath.basename(knownRoot ?? a.dataset);
-  const name = a.name ?? resumed?.name ?? `${folder} ${new Date(ctx.clock()).toISOString().slice(0, 10)}`;
-  const id = a.resumeFrom ?? newModelId(name);
+  const folder = nodePath.basename(root);
+  const name =
+    a.name ??
+    resumed?.name ??
+    (out !== undefined
+      ? nodePath.basename(out)
+      : `${folder} ${new Date(ctx.clock()).toISOString().slice(0, 10)}`);
+  const id = out !== undefined ? nodePath.basename(out) : newModelId(name);
+  const outDir = out ?? modelDir(ctx.home, id);
   ctx.training.set(id, 'pending');
   let started: JobStarted;
   try {
@@ -48,11 +105,19 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
             ? { prep: resumed.preprocessing }
             : { imageSize: a.imageSize, fit: a.fit, channels: a.channels }),
           valFraction: a.valFraction,
+          testFraction: a.testFraction,
           seed: a.seed,
           signal: job.signal,
           onProgress: (p) => job.progress(p, p.phase !== 'decode'),
         });
         if (job.signal.aborted) throw abortError();
+        requireImages(ds);
+        if (ds.classes.length < 2)
+          throw new ServiceError(
+            'failed',
+            `${ds.root} has only one class (${ds.classes[0] ?? 'none'}); training needs at least two class folders.`,
+            'dataset',
+          );
         const engine = await ctx.readyEngine();
         const backboneName = engine.chooseBackbone
           ? engine.chooseBackbone(a.backbone, ds.preprocessing.channels, ds.preprocessing.size)
@@ -69,6 +134,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
         if (a.method) model.method = a.method;
         if (a.members) model.members = a.members;
         if (a.posterior) model.posterior = a.posterior;
+        if (a.randomSignInit !== undefined) model.randomSignInit = a.randomSignInit;
         const config: Partial<TrainConfig> = {};
         if (a.epochs) config.epochs = a.epochs;
         if (a.batchSize) config.batchSize = a.batchSize;
@@ -77,8 +143,9 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
         if (a.seed !== undefined) config.seed = a.seed;
         // The engine merges a partial augment with its preset's.
         if (a.augment) config.augment = a.augment as TrainConfig['augment'];
+        if (a.calibrate !== undefined) config.calibrate = a.calibrate;
         await fs.mkdir(modelsDir(ctx.home), { recursive: true });
-        ctx.models.evict(id);
+        ctx.models.evict(outDir);
         const meta = await engine.trainModel({
           train: ds.splits.train,
           val: ds.splits.val,
@@ -92,7 +159,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
           ...(backbone ? { backbone } : {}),
           id,
           name,
-          outDir: modelDir(ctx.home, id),
+          outDir,
           resume: !!resumed,
           oodTpr: (await ctx.settings.get()).oodTpr,
           signal: job.signal,
@@ -101,7 +168,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
             job.progress(e, e.type !== 'step');
           },
         });
-        ctx.models.evict(id);
+        ctx.models.evict(outDir);
         return toSummary({ ...meta, id });
       } finally {
         ctx.training.delete(id);

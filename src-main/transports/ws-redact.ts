@@ -10,6 +10,7 @@ import { realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, normalize, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dataHome } from '../data/index.js';
 
 export interface InternalRoot {
   path: string;
@@ -20,7 +21,7 @@ export interface InternalRoot {
 export interface RedactOptions {
   /** Folders the user granted: paths inside them are shown unchanged. */
   userRoots?: readonly string[];
-  /** The app's own folders. The temp folder and the installed app are always among them. */
+  /** The app's own folders. The temp folder, the data home and the installed app are always among them. */
   internalRoots?: readonly InternalRoot[];
 }
 
@@ -69,6 +70,7 @@ export function createRedactor(opts: RedactOptions = {}): Redactor {
   const internals = [
     ...(opts.internalRoots ?? []),
     { path: tmpdir(), label: 'temp' },
+    { path: dataHome(), label: 'app data' },
     { path: appRoot, label: 'app' },
   ]
     .flatMap((r) => variants(r.path).map((path) => ({ path, label: r.label })))

@@ -46,7 +46,10 @@ export function pickModel(
 ): ModelSummary | undefined {
   const chosen = selected ? models.find((m) => m.id === selected) : undefined;
   if (chosen) return chosen;
-  const byNewest = [...models].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  // An incomplete checkpoint (a cancelled or crashed run) is never picked on its own (issue 15).
+  const byNewest = [...models]
+    .filter((m) => m.status !== 'incomplete')
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
   return byNewest.find((m) => !m.demo) ?? byNewest[0];
 }
 

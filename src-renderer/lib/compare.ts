@@ -2,17 +2,18 @@
  * Compare's plain logic (no DOM, no runes): method names in words, the table's cells and which
  * row is best per column, and the CSV. The columns are the contract's `compareColumns`.
  */
-import { compareColumns, type CompareRow, type Method } from '../../src-main/contract.js';
+import { compareColumns, METHOD_LABELS, type CompareRow, type Method } from '../../src-main/contract.js';
 import { csvCell, formatNumber, formatPercent } from './format.js';
 
 export type CompareColumn = (typeof compareColumns)[number];
 
-export const methodLabels: Record<Method, { label: string; hint: string }> = {
-  rank1: { label: 'Rank-1 BNN', hint: 'K members sharing weights, each with its own rank-1 factors' },
-  deterministic: { label: 'Deterministic', hint: 'one plain network: the baseline' },
-  batchensemble: { label: 'BatchEnsemble', hint: 'rank-1 members without the posterior' },
-  ensemble: { label: 'Deep ensemble', hint: 'K independent networks: K times the parameters' },
-  mcdropout: { label: 'MC dropout', hint: 'dropout kept on at prediction, several samples' },
+/** A line under each method's name in the picker (its name is the contract's METHOD_LABELS). */
+export const methodHints: Record<Method, string> = {
+  rank1: 'K members sharing weights, each with its own rank-1 factors',
+  deterministic: 'one plain network: the baseline',
+  batchensemble: 'rank-1 members without the posterior',
+  ensemble: 'K independent networks: K times the parameters',
+  mcdropout: 'dropout kept on at prediction, several samples',
 };
 
 export const columnLabels: Record<CompareColumn, string> = {
@@ -43,7 +44,7 @@ const higherBetter: Partial<Record<CompareColumn, boolean>> = {
 
 export function cellText(row: CompareRow, col: CompareColumn): string {
   const v = row[col];
-  if (col === 'method') return methodLabels[row.method].label;
+  if (col === 'method') return METHOD_LABELS[row.method];
   if (typeof v !== 'number') return '—';
   if (col === 'accuracy') return formatPercent(v);
   if (col === 'parameters') return v.toLocaleString('en-US');

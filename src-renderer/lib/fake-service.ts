@@ -263,13 +263,22 @@ export class FakeService implements ServiceHandler {
           report: {
             classes: perClass,
             splits: { train: perClass, val: {}, test: {} },
-            skipped: [],
+            // As the data room: a copy within one class is left out and listed (seen = images + skipped).
+            skipped: [
+              {
+                file: `${args.path}/3/x copy.png`,
+                reason: 'duplicate',
+                message: 'the same bytes as 3/x.png',
+                duplicateOf: `${args.path}/3/x.png`,
+              },
+            ],
             // One image filed under two labels (a conflict) and one copied within a class (harmless).
             duplicates: [
               { hash: 'a1', files: [`${args.path}/1/dup.png`, `${args.path}/7/dup.png`], crossClass: true },
               { hash: 'b2', files: [`${args.path}/3/x.png`, `${args.path}/3/x copy.png`], crossClass: false },
             ],
             warnings: [],
+            seen: total + 1,
             images: total,
             seconds: 3.2,
             imagesPerSecond: 1000,

@@ -30,15 +30,17 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** "1,234 / 3,000 · 45% · 120 images/s · 15 s left" */
+/** "1,234 / 3,000 · 45% · 120 images/s · 15 s left"; with `countUnit`: "37 / 148 steps · …". */
 export function progressText(p: {
   done: number;
   total: number;
   rate?: number;
   etaSeconds?: number;
   unit?: string;
+  /** What done/total count when it is not what the rate counts (training: steps, rate in images/s). */
+  countUnit?: string;
 }): string {
-  const parts = [`${formatCount(p.done)} / ${formatCount(p.total)}`];
+  const parts = [`${formatCount(p.done)} / ${formatCount(p.total)}${p.countUnit ? ` ${p.countUnit}` : ''}`];
   if (p.total > 0) parts.push(formatPercent(p.done / p.total, 0));
   if (p.rate && p.rate > 0) parts.push(formatRate(p.rate, p.unit));
   if (p.etaSeconds != null && Number.isFinite(p.etaSeconds) && p.done < p.total)

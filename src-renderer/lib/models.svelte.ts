@@ -1,7 +1,16 @@
 /** Models: rename, delete, export, import, and which one Predict uses. */
+import type { ModelSummary } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { base64ToBytes, download, fileToBase64 } from './files.js';
+
+/** "incomplete (epoch 1 of 5)" for a resumable checkpoint, else undefined. */
+export function incompleteText(m: Pick<ModelSummary, 'status' | 'epoch' | 'epochs'>): string | undefined {
+  if (m.status !== 'incomplete') return undefined;
+  return m.epoch !== undefined && m.epochs !== undefined
+    ? `incomplete (epoch ${m.epoch} of ${m.epochs})`
+    : 'incomplete';
+}
 
 export class ModelsState {
   editing = $state<string | null>(null);
@@ -25,6 +34,20 @@ export class ModelsState {
       await this.app.client.call('models.rename', { id, name });
       this.editing = null;
       await this.app.refreshModels();
+    } catch (err) {
+      this.error = errorText(err);
+    }
+  }
+
+  /** Continue a cancelled or crashed run from its checkpoint, on the dataset chosen under Train. */
+  async resume(id: string): Promise<void> {
+    this.error = null;
+    const dataset = this.app.train.dataset.trim() || this.app.newestDataset?.id;
+    if (!dataset) return void (this.error = 'Import the dataset this model was trained on first (Datasets).');
+    try {
+      await this.app.train.resume(id, dataset);
+      this.app.view = 'train';
+      location.hash = '#/train';
     } catch (err) {
       this.error = errorText(err);
     }

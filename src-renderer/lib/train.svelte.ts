@@ -1,5 +1,5 @@
 /** Train: presets, the advanced form, the running job and its live curves. */
-import type { OperationArgs } from '../../src-main/contract.js';
+import type { Method, OperationArgs } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { curvesOf } from './curves.js';
@@ -26,7 +26,7 @@ export interface AdvancedForm {
   arch: 'auto' | 'mlp' | 'cnn' | 'resnet20' | 'wrn-28-10';
   /** 'auto': a pretrained backbone for photos larger than 32 px, none otherwise. */
   backbone: 'auto' | 'none' | 'mobilenet-v1-0.25' | 'mobilenet-v2-0.35';
-  method: 'rank1' | 'deterministic' | 'batchensemble';
+  method: Method;
   members: number;
   posterior: 'gaussian' | 'cauchy';
   /** null: the preset's own number (it depends on the dataset and device, so the service decides). */
@@ -70,7 +70,8 @@ export function trainArgsOf(
     backbone:
       preset === 'pretrained' && advanced.backbone === 'auto' ? PRETRAINED_BACKBONE : advanced.backbone,
     method: advanced.method,
-    members: advanced.method === 'deterministic' ? 1 : advanced.members,
+    // The engine sets K = 1 for single-network methods (one home: engine/defaults.ts membersOf).
+    members: advanced.members,
     posterior: advanced.posterior,
     ...(advanced.epochs ? { epochs: advanced.epochs } : {}),
     batchSize: advanced.batchSize,
@@ -124,6 +125,19 @@ export class TrainState {
     } finally {
       this.starting = false;
     }
+  }
+
+  /** Resume a checkpoint: the service keeps its settings and preprocessing. */
+  async resume(id: string, dataset: string): Promise<void> {
+    this.error = null;
+    this.jobId = await this.app.jobs.start(this.app.client, 'train.start', { dataset, resumeFrom: id });
+    this.app.jobs.waitFor(this.jobId).then(
+      () => void this.app.refreshModels().catch(() => {}),
+      (err) => {
+        if ((err as { code?: string }).code !== 'cancelled') this.error = errorText(err);
+        void this.app.refreshModels().catch(() => {});
+      },
+    );
   }
 
   async cancel(): Promise<void> {

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import type { ExampleSet } from '../../src-main/data/types.js';
 import { initBackend } from '../../src-main/engine/backends/index.js';
+import { parameterCount } from '../../src-main/engine/compare.js';
 import { loadModel } from '../../src-main/engine/predict.js';
 import { Rng } from '../../src-main/engine/random.js';
 import { trainModel } from '../../src-main/engine/train.js';
@@ -137,11 +138,13 @@ try {
     finalKl: meta.history.at(-1)?.kl,
     trainAcc: meta.history.at(-1)?.trainAccuracy,
     temperature: loaded.temperature,
+    parameters: parameterCount(meta.config),
   };
-  for (const samples of meta.config.method === 'rank1' ? [1, 4] : [1]) {
+  // rank-1: 1 and 4 samples; the others at their default (MC dropout's 4 masks, else 1).
+  for (const samples of meta.config.method === 'rank1' ? [1, 4] : [undefined]) {
     const r = await loaded.evaluate(test, { samples, ood });
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-    const k = `s${samples}`;
+    const k = `s${samples ?? 1}`;
     Object.assign(row, {
       [`${k}_acc`]: +r.metrics.accuracy.toFixed(4),
       [`${k}_nll`]: +r.metrics.nll.toFixed(4),

@@ -1,6 +1,6 @@
 /** Starts `rank1 serve` on a free port with a throwaway RANK1_HOME; resolves with its URL. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -73,6 +73,18 @@ export async function startServe(root: string, allow: string[], opts: ServeOptio
 }
 
 export const chromiumPath = '/usr/bin/chromium';
+
+/**
+ * Whether Debian's Chromium is there. Missing, the e2e tests skip with the reason printed; in CI
+ * (CI=true, where .ci/run installs it) a missing browser is a failure, never a skip.
+ */
+export function hasChromium(suite: string): boolean {
+  if (existsSync(chromiumPath)) return true;
+  const why = `${chromiumPath} is missing (apt-get install -y chromium)`;
+  if (process.env.CI) throw new Error(`${why}: ${suite} cannot run.`);
+  console.warn(`[e2e] SKIPPED ${suite}: ${why}.`);
+  return false;
+}
 export const chromiumArgs = [
   '--no-sandbox',
   '--disable-gpu',

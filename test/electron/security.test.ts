@@ -100,20 +100,14 @@ describe('navigation', () => {
     }
   });
 
-  const DOCS = 'https://github.com/rank1-studio/rank1-studio#readme';
   const PAPER = 'https://arxiv.org/abs/2005.07186';
 
-  it("opens only the allowlisted pages externally: the project's docs and the paper", () => {
-    for (const good of [
-      DOCS,
-      'https://github.com/rank1-studio/rank1-studio/blob/main/docs/security.md',
-      PAPER,
-      'https://arxiv.org/abs/2005.07186v2',
-      'https://arxiv.org/pdf/2005.07186',
-    ])
+  it('opens only the allowlisted pages externally: the paper (the project has no public docs site)', () => {
+    for (const good of [PAPER, 'https://arxiv.org/abs/2005.07186v2', 'https://arxiv.org/pdf/2005.07186'])
       expect(safeExternalUrl(good), good).toBe(new URL(good).href);
     for (const bad of [
       'https://github.com/x',
+      'https://github.com/rank1-studio/rank1-studio#readme',
       'http://example.com',
       'https://example.com/doc',
       'http://arxiv.org/abs/2005.07186', // not https
@@ -187,8 +181,8 @@ describe('navigation', () => {
 
   it('denies every new window', () => {
     const { open } = fakeContents();
-    expect(open(DOCS)).toEqual({ action: 'deny' });
-    expect(openExternal).toHaveBeenCalledWith(DOCS);
+    expect(open(PAPER)).toEqual({ action: 'deny' });
+    expect(openExternal).toHaveBeenCalledWith(PAPER);
     expect(open('https://example.com/')).toEqual({ action: 'deny' });
     expect(open('app://rank1/index.html')).toEqual({ action: 'deny' });
     expect(open('file:///etc/passwd')).toEqual({ action: 'deny' });

@@ -4,7 +4,12 @@ import { initBackend } from '../../src-main/engine/backends/index.js';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
 import { pixelsToTensor, runMembers, tileMembers, withTemperature } from '../../src-main/engine/inference.js';
 import { buildModel } from '../../src-main/engine/models/index.js';
-import { drawPredictionFactors } from '../../src-main/engine/models/prediction-factors.js';
+import {
+  DEFAULT_FACTOR_MODE,
+  drawPredictionFactors,
+  resolvePlan,
+} from '../../src-main/engine/models/prediction-factors.js';
+import type { Rank1Model } from '../../src-main/engine/models/index.js';
 import { Rng } from '../../src-main/engine/random.js';
 
 beforeAll(async () => {
@@ -139,5 +144,26 @@ describe('runMembers with prediction factors', () => {
       expect(Array.from(c.layers[i]!.alpha)).not.toEqual(Array.from(l.alpha));
     });
     model.dispose();
+  });
+});
+
+describe('resolvePlan', () => {
+  const of = (method: string) => ({ config: { method, members: 4 } }) as unknown as Rank1Model;
+  it('old folders get the default plan seeded by their training seed; --samples S > 1 draws S per member', () => {
+    expect(resolvePlan(of('rank1'), undefined, { samples: 1, seed: 42 })).toEqual({
+      mode: DEFAULT_FACTOR_MODE,
+      samples: 1,
+      seed: 42,
+    });
+    const mean = { mode: 'mean' as const, samples: 1, seed: 5 };
+    expect(resolvePlan(of('rank1'), mean, { samples: 1, seed: 42 })).toEqual(mean);
+    expect(resolvePlan(of('rank1'), mean, { samples: 1, seed: 42 }, 3)).toEqual({
+      mode: 'samples',
+      samples: 3,
+      seed: 5,
+    });
+    // no posterior: one pass whatever is asked
+    expect(resolvePlan(of('batchensemble'), undefined, { samples: 4, seed: 1 }, 8).samples).toBe(1);
+    expect(resolvePlan(of('deterministic'), undefined, { samples: 4, seed: 1 }).samples).toBe(1);
   });
 });

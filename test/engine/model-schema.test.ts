@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ModelFormatError,
+  checkModelMeta,
   readModelFolder,
   readModelMeta,
   writeModelFolder,
@@ -289,41 +290,28 @@ describe('fuzz: every damaged model file gives one clean line, quickly', () => {
     'weights.bytes',
     'weights.sha256',
   ];
-  const values: unknown[] = [
-    undefined,
-    null,
-    true,
-    'x',
-    '',
-    -1,
-    0,
-    1.5,
-    1e9,
-    'INF',
-    [],
-    {},
-    [1, 2],
-    { a: 1 },
-  ];
+  const values: unknown[] = [undefined, null, true, 'x', '', -1, 0, 1.5, 1e9, 'INF', [], {}];
 
-  it('model.json: every field × every kind of bad value', async () => {
-    // One folder, model.json rewritten per case: the test stays at a second or two.
-    const dir = await folder(good);
+  it('model.json: every field × every kind of bad value', () => {
+    // In memory through the same check readModelMeta runs on the file's text (the files above
+    // cover the reading): hundreds of cases in well under a second.
     let refused = 0;
     for (const field of fields)
       for (const value of values) {
         const text = JSON.stringify(withField(good, field, value)).replaceAll('"INF"', '1e999');
-        await fs.writeFile(path.join(dir, 'model.json'), text);
-        const result = await outcome(dir);
-        if (result !== 'ok') refused++;
-        else {
+        try {
+          const meta = checkModelMeta('m', text);
           // Accepted: what the app reads afterwards is consistent.
-          const meta = await readModelMeta(dir);
           expect(meta.classes.length).toBe(meta.config.numClasses);
           expect(Number.isFinite(meta.preprocessing.size)).toBe(true);
+        } catch (e) {
+          expect(e, `${field} = ${JSON.stringify(value)}`).toBeInstanceOf(ModelFormatError);
+          expect((e as Error).message.split('\n')).toHaveLength(1);
+          expect((e as ModelFormatError).detail).not.toMatch(JS_ERRORS);
+          refused++;
         }
       }
-    expect(refused).toBeGreaterThan(fields.length * 10);
+    expect(refused).toBeGreaterThan(fields.length * 8);
   });
 
   it('model.json: huge arrays where lists belong', async () => {

@@ -125,7 +125,7 @@ describe('prediction is a function of the image alone (issue 17 item 1)', () => 
 });
 
 describe('the values prediction uses', () => {
-  it('a folder without stored draws (older app) derives the same ones from its training seed', async () => {
+  it('a folder without stored values (older app) derives the same ones (default plan, its training seed)', async () => {
     const { meta, weights } = await readModelFolder(modelDir);
     expect(meta.prediction).toEqual({ mode: 'samples', samples: 1, seed: 3 });
     expect(weights.some((w) => w.name.startsWith(FACTOR_PREFIX))).toBe(true);

@@ -345,3 +345,38 @@ describe('Models', () => {
     expect(screen.getByText(/No models/)).toBeTruthy();
   });
 });
+
+describe('Incomplete models (issue 15)', () => {
+  it('shows "incomplete (epoch 1 of 5)" with Resume and Delete, and never selects it on its own', async () => {
+    history.replaceState(null, '', '#/models');
+    const fake = new FakeService({ stepMs: 1 });
+    fake.models = [
+      demoModel({ id: 'done', name: 'finished', createdAt: '2026-01-01T00:00:00.000Z' }),
+      demoModel({
+        id: 'half',
+        name: 'cancelled run',
+        createdAt: '2026-02-01T00:00:00.000Z',
+        status: 'incomplete',
+        epoch: 1,
+        epochs: 5,
+      }),
+    ];
+    const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
+    render(App, { props: { app } });
+    await app.init();
+    // The newer model is the incomplete one; Predict still uses the finished one.
+    expect(app.activeModel?.id).toBe('done');
+    const badge = await screen.findByTestId('incomplete');
+    expect(badge.textContent).toBe('incomplete (epoch 1 of 5)');
+    expect(screen.queryByRole('button', { name: 'Use cancelled run for predictions' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Delete cancelled run' })).toBeTruthy();
+    app.train.dataset = 'ds-1';
+    await fireEvent.click(screen.getByRole('button', { name: 'Resume training cancelled run' }));
+    await waitFor(() =>
+      expect(fake.calls.find((c) => c.op === 'train.start')?.args).toEqual({
+        dataset: 'ds-1',
+        resumeFrom: 'half',
+      }),
+    );
+  });
+});

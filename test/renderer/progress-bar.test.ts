@@ -28,6 +28,8 @@ describe('ProgressBar', () => {
     const group = screen.getByRole('group', { name: 'Training' });
     expect(group.textContent).toContain('cancelling');
     expect(group.textContent).toContain('16 s left');
+    // A training counts optimiser steps, and says so (the rate is in images/s).
+    expect(group.textContent).toContain('10 / 42 steps');
   });
 
   it('says only "cancelled" once cancelled: no stale phase, no time left', () => {

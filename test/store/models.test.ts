@@ -16,9 +16,9 @@ import {
   renameModel,
   setFlagScore,
   slug,
-  toSummary,
   writeModelFolder,
 } from '../../src-main/store/index.js';
+import { toSummary } from '../../src-main/service/model-cache.js';
 import { fakeMeta, fakeWeights } from './fake-model.js';
 
 let home: string;

@@ -5,19 +5,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { DownloadProgress } from '../../common/engine.js';
 import { parseModelJson, readModelFolder, weightPaths, type ModelFolder } from './model-files.js';
 
-export interface DownloadProgress {
-  /** The backbone being fetched. */
-  name: string;
-  phase: 'download' | 'verify' | 'done' | 'redownload';
-  file?: string;
-  filesDone: number;
-  filesTotal: number;
-  bytes: number;
-  /** Why a cached copy is being fetched again (phase 'redownload'). */
-  reason?: string;
-}
+export type { DownloadProgress };
 
 export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
 

@@ -54,34 +54,6 @@ export function toInput(
   });
 }
 
-/**
- * A batch's pixels at the model's input size as float32 NHWC values in [0, 255], channels as stored
- * (the ONNX Runtime embedder tiles grey and scales in its graph, exactly as `toInput` does after
- * its resize). No resize needed: a native uint8 → float32 copy, no tfjs round trip.
- */
-export async function inputPixels(
-  pixels: Uint8Array,
-  n: number,
-  shape: readonly [number, number, number],
-  size: number,
-): Promise<Float32Array> {
-  const [h, w, c] = shape;
-  if (h === size && w === size) return new Float32Array(pixels.subarray(0, n * h * w * c));
-  const x = tf.tidy(() =>
-    tf.image.resizeBilinear(
-      tf.tensor4d(Float32Array.from(pixels.subarray(0, n * h * w * c)), [n, h, w, c]),
-      [size, size],
-      false,
-      true,
-    ),
-  );
-  try {
-    return (await x.data()) as Float32Array;
-  } finally {
-    x.dispose();
-  }
-}
-
 /** [n, D] from a [n, D] or [n, h, w, D] (pooled) or [n, 1, 1, D] output. */
 function flatten(y: tf.Tensor): tf.Tensor2D {
   return tf.tidy(() =>

@@ -9,6 +9,7 @@
  *   'mobilenet-v1-0.25' (default), 'mobilenet-v2-0.35'      built-ins, downloaded on first use
  *   'PATH:/abs/folder' or 'PATH:/abs/folder#output_name'     an imported folder (+ embedding output)
  */
+import type { TransferProgress } from '../../common/engine.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { dataHome } from '../../data/index.js';
@@ -367,9 +368,7 @@ export async function embedExamples(
   return embedSet(backbone, set, opts);
 }
 
-export type TransferProgress =
-  | ({ phase: 'download' | 'verify' | 'done' | 'redownload' } & DownloadProgress)
-  | { phase: 'embed'; split: 'train' | 'val'; done: number; total: number };
+export type { TransferProgress };
 
 /**
  * Everything `trainModel` needs for transfer learning, from the CLI's `--backbone` value: loads

@@ -4,7 +4,8 @@
  * (max |difference| < VERIFY_TOLERANCE), then cached under `dataHome()/backbones/onnx/` keyed by
  * the backbone's SHA-256, the embedding output and the converter version, with the file's own
  * SHA-256 beside it. Same pixels in, same features out: the images go through the same
- * preprocessing (embedder.ts `toInput`) as on TF.js, so the feature cache keeps its meaning.
+ * preprocessing as on TF.js (embedder.ts `toInput`, done in the graph), so the feature cache
+ * keeps its meaning.
  *
  * The TF.js embedder stays the fallback, with the reason logged: a network that cannot be
  * converted, ONNX Runtime that cannot load or start, or a verification that fails.
@@ -16,11 +17,11 @@ import type * as tf from '@tensorflow/tfjs';
 import { dataHome } from '../../data/index.js';
 import { BATCH, OnnxGraph, serializeModel } from '../onnx/graph.js';
 import { createSession, type OrtOptions, type OrtSessionInfo } from '../onnx/runtime.js';
-import { convertLayersModel, fromNhwc, globalAveragePool } from '../onnx/tfjs-layers.js';
-import { EMBED_BATCH, inputPixels, type Embedder } from './embedder.js';
+import { convertLayersModel, globalAveragePool } from '../onnx/tfjs-layers.js';
+import { EMBED_BATCH, type Embedder } from './embedder.js';
 
 /** Bump when the conversion changes: cached .onnx files of another version are rebuilt. */
-export const CONVERTER_VERSION = 2;
+export const CONVERTER_VERSION = 3;
 /** Largest |ONNX − TF.js| feature difference accepted (issue 18). */
 export const VERIFY_TOLERANCE = 1e-4;
 /** Images of the first call compared against TF.js before the converted network is trusted. */
@@ -40,17 +41,30 @@ const cacheRoot = () => path.join(dataHome(), 'backbones', 'onnx');
 const sha256hex = (b: Uint8Array | string) => crypto.createHash('sha256').update(b).digest('hex');
 
 /**
- * The ONNX model of an embedding network. Input: pixels at the input size as float32 NHWC values
- * in [0, 255], 1 or 3 channels (`inputPixels`); in the graph, as `toInput` does: grey tiled to
- * RGB, x / 127.5 − 1, then the network, then global average pooling of a spatial output.
+ * The ONNX model of an embedding network. Input: the stored pixels as float32 NHWC values in
+ * [0, 255], any size, 1 or 3 channels. In the graph, as `toInput` does on TF.js: bilinear resize
+ * to the input size with half-pixel centres (ONNX Resize 'linear' + 'half_pixel' is TF's
+ * resizeBilinear(halfPixelCenters); measured ≤ 4e-6 apart after scaling, identical without a
+ * resize), grey tiled to RGB, x / 127.5 − 1; then the network and global average pooling.
  */
 export function embeddingModel(net: tf.LayersModel, size: number, meta: Record<string, string>): Uint8Array {
   const g = new OnnxGraph('rank1_backbone');
-  const px = g.input('pixels', [BATCH, size, size, 'channels']);
-  const rgb = g.op('Expand', [px, g.int64s('rgb_shape', [1, 1, 1, 3])]);
+  const px = g.input('pixels', [BATCH, 'height', 'width', 'channels']);
+  const nchw = g.op('Transpose', [px], { perm: [0, 3, 1, 2] });
+  const batchAndChannels = g.op('Slice', [
+    g.op('Shape', [nchw]),
+    g.int64s('start', [0]),
+    g.int64s('end', [2]),
+  ]);
+  const sizes = g.op('Concat', [batchAndChannels, g.int64s('input_size', [size, size])], { axis: 0 });
+  const resized = g.op('Resize', [nchw, '', '', sizes], {
+    mode: 'linear',
+    coordinate_transformation_mode: 'half_pixel',
+  });
+  const rgb = g.op('Expand', [resized, g.int64s('rgb_shape', [1, 3, 1, 1])]);
   const scaled = g.op('Div', [rgb, g.initializer('half_range', Float32Array.of(127.5), [])]);
   const x = g.op('Sub', [scaled, g.initializer('one', Float32Array.of(1), [])]);
-  const [y] = convertLayersModel(g, net, [fromNhwc(g, x)]);
+  const [y] = convertLayersModel(g, net, [{ name: x, rank: 4, nchw: true }]);
   let out = globalAveragePool(g, y!);
   if (out.rank !== 2) out = { name: g.op('Flatten', [out.name], { axis: 1 }), rank: 2, nchw: false };
   g.output(g.op('Identity', [out.name], {}, 'embedding_out'), [BATCH, 'features']);
@@ -140,12 +154,12 @@ export async function onnxEmbedder(tfjs: Embedder, opts: OnnxEmbedOptions): Prom
     const per = shape[0] * shape[1] * shape[2];
     if (pixels.length < count * per)
       throw new RangeError(`embed: ${pixels.length} bytes for ${count} images of ${shape.join('×')}`);
-    const size = tfjs.inputSize;
     const out = new Float32Array(count * tfjs.embeddingSize);
     for (let s = 0; s < count; s += EMBED_BATCH) {
       const n = Math.min(EMBED_BATCH, count - s);
-      const x = await inputPixels(pixels.subarray(s * per, (s + n) * per), n, shape, size);
-      const dims = [n, size, size, shape[2]];
+      // A native uint8 → float32 copy; resize, tiling and scaling happen in the graph.
+      const x = new Float32Array(pixels.subarray(s * per, (s + n) * per));
+      const dims = [n, ...shape];
       const res = await ort.session.run({ [inputName]: new ort.ort.Tensor('float32', x, dims) });
       out.set(res[outputName]!.data as Float32Array, s * tfjs.embeddingSize);
     }

@@ -25,8 +25,8 @@ export interface WebGpuProvider {
 /** Opt-in for software WebGPU adapters (tests, numerics checks): only honoured for a forced 'webgpu'. */
 export const ALLOW_SOFTWARE_ENV = 'RANK1_WEBGPU_ALLOW_SOFTWARE';
 
-/** Set by `rank1 --verbose`: native diagnostics (Dawn, drivers) are printed instead of only kept. */
-export const VERBOSE_ENV = 'RANK1_VERBOSE';
+import { VERBOSE_ENV } from '../../../common/index.js';
+export { VERBOSE_ENV };
 
 /** Names of CPU rasterisers that Dawn can reach: Mesa llvmpipe/lavapipe/softpipe, SwiftShader, WARP. */
 const SOFTWARE_NAMES = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render|\bwarp\b|\bsoftware\b/i;

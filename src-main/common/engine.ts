@@ -1,0 +1,216 @@
+/**
+ * The engine's wire types (plain data, JSON-safe): model and training configuration, training
+ * events, metrics, predictions, backbone progress. Read by the engine, the store and the contract.
+ */
+
+/** Set by `rank1 --verbose`: native diagnostics (Dawn, drivers) are printed instead of only kept. */
+export const VERBOSE_ENV = 'RANK1_VERBOSE';
+
+export type Architecture = 'mlp' | 'cnn' | 'resnet20' | 'wrn-28-10' | 'head';
+/**
+ * Every training method, in one place (the contract and the CLI import it): the rank-1 BNN and
+ * the paper's baselines built from the same layers (spec §1; Dusenberry et al. 2020, Table 1):
+ * - rank1: K members share W; per-member Gaussian/Cauchy rank-1 factors with a KL (spec §1–3).
+ * - deterministic: one network, no factors.
+ * - batchensemble: K members share W; per-member point-estimate factors, no KL.
+ * - ensemble: K independently initialised networks (own kernels, biases and BatchNorm).
+ * - mcdropout: one network with dropout kept on at prediction (Gal & Ghahramani 2016).
+ */
+export const METHODS = ['rank1', 'deterministic', 'batchensemble', 'ensemble', 'mcdropout'] as const;
+export type Method = (typeof METHODS)[number];
+/** Methods that train one network (K = 1): their members are samples, if any, not copies. */
+export const SINGLE_NETWORK_METHODS: readonly Method[] = ['deterministic', 'mcdropout'];
+/** What each method is called for people (the app's method picker). */
+export const METHOD_LABELS: Record<Method, string> = {
+  rank1: 'Rank-1 BNN',
+  batchensemble: 'BatchEnsemble',
+  ensemble: 'Deep ensemble',
+  mcdropout: 'MC dropout',
+  deterministic: 'Deterministic',
+};
+export type Posterior = 'gaussian' | 'cauchy';
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+
+/** Everything needed to rebuild a model's graph; stored in the model's metadata. */
+export interface ModelConfig {
+  arch: Architecture;
+  method: Method;
+  /** K, the number of mixture components (1 for deterministic). */
+  members: number;
+  posterior: Posterior;
+  /** P(+1) of the random-sign location init (spec §2; 0.5 CIFAR). */
+  randomSignInit: number;
+  priorMean: number;
+  priorStddev: number;
+  /** Initial posterior stddev σ0 (spec §2: sqrt(p/(1-p)) with p = 1e-3). */
+  initStddev: number;
+  inputShape: [number, number, number]; // H, W, C
+  numClasses: number;
+  /** Hidden width for mlp / head; width multiplier for wrn. */
+  hidden?: number;
+  /** Embedding size for `head` models (the backbone's output). */
+  embeddingSize?: number;
+  /** mcdropout: the dropout rate on each layer's input, in training and at prediction. */
+  dropoutRate?: number;
+}
+
+/**
+ * How prediction fixes the rank-1 factors (engine/models/prediction-factors.ts): `samples` = S
+ * seeded draws per member, `mean` = the posterior locations. Stored in the model's metadata.
+ */
+export type FactorMode = 'samples' | 'mean';
+export interface PredictionPlan {
+  mode: FactorMode;
+  /** S, draws per member (1 for `mean`). */
+  samples: number;
+  /** Seed of the draws; old models without a plan use their training seed. */
+  seed: number;
+}
+
+/** Post-hoc calibration stored with the model (engine/calibration.ts); absent = T = 1. */
+export interface Calibration {
+  temperature: number;
+}
+
+export interface TrainConfig {
+  epochs: number;
+  /** Unique images per step (each is tiled K times). */
+  batchSize: number;
+  optimizer: 'sgd' | 'adam';
+  /** Base learning rate; default 0.1·B/128 for SGD, 1e-3 for Adam. */
+  learningRate: number;
+  warmupEpochs: number;
+  /** Fractions of training at which the LR is multiplied by `lrDecayRatio`. */
+  lrDecayAt: number[];
+  lrDecayRatio: number;
+  l2: number;
+  /** Spec §3 `fast_weight_lr_multiplier`: scales the learning rate of the rank-1 factors. */
+  factorLrMultiplier: number;
+  /** KL ramps linearly to 1 over this fraction of the total steps. */
+  klAnnealFraction: number;
+  /**
+   * The KL is divided by max(N_train, klReferenceSize) (spec §3 divides by N_train). Absent in
+   * models trained before it existed: N_train alone.
+   */
+  klReferenceSize?: number;
+  augment: { crop: boolean; flip: boolean };
+  seed: number;
+  /** Eval samples S for validation. */
+  evalSamples: number;
+  /** Fit a temperature on the validation split at the end of training (issue 16); default true. */
+  calibrate?: boolean;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  trainNll: number;
+  trainAccuracy: number;
+  kl: number;
+  lr: number;
+  valAccuracy: number;
+  valNll: number;
+  valEce: number;
+  valLoss: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export type TrainEvent =
+  | { type: 'start'; totalSteps: number; stepsPerEpoch: number; backend: string; device: string }
+  | {
+      type: 'step';
+      epoch: number;
+      step: number;
+      totalSteps: number;
+      loss: number;
+      kl: number;
+      lr: number;
+      imagesPerSecond: number;
+      etaSeconds: number;
+    }
+  | { type: 'epoch'; metrics: EpochMetrics }
+  | { type: 'checkpoint'; epoch: number; dir: string }
+  | { type: 'done'; modelDir: string }
+  | { type: 'cancelled'; epoch: number };
+
+/** Per-image uncertainty (spec §5; entropy split = aleatoric + epistemic). */
+export interface ImagePrediction {
+  label: string;
+  labelIndex: number;
+  confidence: number;
+  probabilities: number[];
+  /** H[p̄], nats. */
+  entropy: number;
+  /** E_k[H[p_k]], aleatoric, nats. */
+  expectedEntropy: number;
+  /** entropy − expectedEntropy, epistemic, nats. */
+  mutualInformation: number;
+  ood: boolean;
+}
+
+export interface DatasetMetrics {
+  n: number;
+  accuracy: number;
+  nll: number;
+  ece: number;
+  brier: number;
+  perClassAccuracy: number[];
+  confusion: number[][];
+  reliability: { lower: number; upper: number; count: number; accuracy: number; confidence: number }[];
+  /** The model's calibration temperature the numbers above use (1 = none). */
+  temperature?: number;
+  /** The same mixture at T = 1, for comparison (before calibration). */
+  nll_uncalibrated?: number;
+  ece_uncalibrated?: number;
+  reliability_uncalibrated?: DatasetMetrics['reliability'];
+}
+
+export interface OodMetrics {
+  n_ood: number;
+  auroc_entropy: number;
+  auroc_mi: number;
+  fpr95_entropy: number;
+  fpr95_mi: number;
+  ood_flag_rate: number;
+  in_flag_rate: number;
+}
+
+/**
+ * One method's row of a comparison (issue 16 item 5: `rank1 compare`, the Compare view), measured
+ * on held-out images every method shares.
+ */
+export interface CompareRow {
+  method: Method;
+  accuracy: number;
+  nll: number;
+  ece: number;
+  brier: number;
+  /** AUROC of the OOD flag's score and of predictive entropy; null without an OOD set. */
+  auroc_flag: number | null;
+  auroc_entropy: number | null;
+  /** Trainable parameters (an ensemble counts all K networks). */
+  parameters: number;
+  train_seconds: number;
+  predict_images_per_s: number;
+  /** The reliability diagram's bins on the held-out images. */
+  reliability: DatasetMetrics['reliability'];
+}
+
+/** A backbone download's progress (transfer learning). */
+export interface DownloadProgress {
+  /** The backbone being fetched. */
+  name: string;
+  phase: 'download' | 'verify' | 'done' | 'redownload';
+  file?: string;
+  filesDone: number;
+  filesTotal: number;
+  bytes: number;
+  /** Why a cached copy is being fetched again (phase 'redownload'). */
+  reason?: string;
+}
+
+/** A backbone's download, then the embedding of the splits, before training. */
+export type TransferProgress =
+  | ({ phase: 'download' | 'verify' | 'done' | 'redownload' } & DownloadProgress)
+  | { phase: 'embed'; split: 'train' | 'val'; done: number; total: number };
