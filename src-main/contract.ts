@@ -181,6 +181,8 @@ export const compareArgs = z.strictObject({
     imageSize: true,
     fit: true,
     channels: true,
+    randomSignInit: true,
+    calibrate: true,
   }).shape,
 });
 

@@ -7,18 +7,15 @@ import { InvalidArgumentError, type Command } from 'commander';
 import {
   COMPARE_TEST_FRACTION,
   METHODS,
-  ServiceClient,
-  ServiceError,
   compareColumns,
   type CompareProgress,
   type CompareRow,
   type Method,
   type OperationArgs,
   type ServiceEvent,
+  type Settings,
 } from '../contract.js';
-import { createService } from '../service/index.js';
-import { connectDirect } from '../transports/direct.js';
-import { printJson, progressBar } from './common.js';
+import { choiceArg, integer, number, printJson, progressBar, runWithService } from './common.js';
 
 interface CompareOptions {
   methods: Method[];
@@ -37,6 +34,9 @@ interface CompareOptions {
   seed?: number;
   preset?: 'quick' | 'balanced' | 'best';
   backbone?: string;
+  randomSignInit?: number;
+  calibrate?: boolean;
+  backend: Settings['backend'];
   json?: boolean;
 }
 
@@ -50,13 +50,6 @@ function methodList(v: string): Method[] {
     throw new InvalidArgumentError(`a comma-separated list of ${METHODS.join(', ')}`);
   return list as Method[];
 }
-
-/** Numbers are parsed here; their ranges are the contract's (a value out of range is a usage error). */
-const num = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
-  return n;
-};
 
 /** The table's cells: rates as percentages, scores to 3–4 digits, counts whole. */
 function cell(row: CompareRow, col: (typeof compareColumns)[number]): string {
@@ -90,58 +83,63 @@ export function registerCompare(program: Command): void {
     .option(
       '--test-fraction <x>',
       `held-out share the rows are measured on (default ${COMPARE_TEST_FRACTION})`,
-      num,
+      number,
     )
     .option('--arch <arch>', 'mlp | cnn | resnet20 | wrn-28-10 (default: chosen from the data)')
-    .option('--members <k>', 'mixture components / ensemble members K', num)
+    .option('--members <k>', 'mixture components / ensemble members K', integer)
     .option('--posterior <p>', 'gaussian | cauchy')
-    .option('--epochs <n>', 'epochs', num)
-    .option('--batch <n>', 'unique images per step', num)
-    .option('--lr <x>', 'base learning rate', num)
+    .option('--epochs <n>', 'epochs', integer)
+    .option('--batch <n>', 'unique images per step', integer)
+    .option('--lr <x>', 'base learning rate', number)
     .option('--optimizer <o>', 'sgd (Nesterov) | adam')
-    .option('--image-size <n>', 'input side in pixels (default: from the data)', num)
+    .option('--image-size <n>', 'input side in pixels (default: from the data)', integer)
     .option('--fit <fit>', 'cover | contain')
-    .option('--val-fraction <x>', 'validation fraction (default 0.1)', num)
-    .option('--seed <n>', 'seed of the split and of every training (default 42)', num)
+    .option('--val-fraction <x>', 'validation fraction (default 0.1)', number)
+    .option('--seed <n>', 'seed of the split and of every training (default 42)', integer)
     .option('--preset <p>', 'quick | balanced | best')
     .option('--backbone <b>', 'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output]')
+    .option('--random-sign-init <p>', 'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)', number)
+    .option('--no-calibrate', 'no temperature scaling fitted on the validation split after training')
+    .option(
+      '--backend <b>',
+      'auto | tensorflow | webgpu | wasm | cpu',
+      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
+      'auto',
+    )
     .option('--json', 'one JSON line per method')
-    .action((dir: string, o: CompareOptions) => runCompare(dir, o));
+    .action((dir: string, o: CompareOptions, cmd: Command) => runCompare(dir, o, cmd));
 }
 
-async function runCompare(dir: string, o: CompareOptions): Promise<void> {
-  const service = createService();
-  const onSigint = () => service.dispose();
-  process.once('SIGINT', onSigint);
-  const bar = progressBar(!o.json, '{method} [{bar}] {value}/{total} steps | ETA {eta_formatted}');
-  try {
-    // The paths named on the command line are the only ones the service may read.
-    for (const p of [
-      dir,
-      o.ood,
-      o.backbone && /[\\/]/.test(o.backbone) ? o.backbone.split('#')[0] : undefined,
-    ])
-      if (p) service.grant(nodePath.resolve(p));
-    const client = new ServiceClient(connectDirect(service));
+function runCompare(dir: string, o: CompareOptions, cmd: Command): Promise<void> {
+  const dataset = nodePath.resolve(dir);
+  const ood = o.ood ? nodePath.resolve(o.ood) : undefined;
+  const backbonePath =
+    o.backbone && /[\\/]/.test(o.backbone) ? o.backbone.replace(/#[^\\/]*$/, '') : undefined;
+  // The paths named on the command line are the only ones the service may read.
+  const grant = [dataset, ...(ood ? [ood] : []), ...(backbonePath ? [backbonePath] : [])];
+  return runWithService('compare', { grant, backend: o.backend }, async (client) => {
     const args: OperationArgs<'compare.start'> = {
-      dataset: nodePath.resolve(dir),
+      dataset,
       methods: o.methods,
-      ...(o.ood ? { ood: nodePath.resolve(o.ood) } : {}),
-      ...(o.testFraction !== undefined ? { testFraction: o.testFraction } : {}),
-      ...(o.arch ? { arch: o.arch } : {}),
-      ...(o.members !== undefined ? { members: o.members } : {}),
-      ...(o.posterior ? { posterior: o.posterior } : {}),
-      ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-      ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
-      ...(o.lr !== undefined ? { learningRate: o.lr } : {}),
-      ...(o.optimizer ? { optimizer: o.optimizer } : {}),
-      ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}),
-      ...(o.fit ? { fit: o.fit } : {}),
-      ...(o.valFraction !== undefined ? { valFraction: o.valFraction } : {}),
-      ...(o.seed !== undefined ? { seed: o.seed } : {}),
-      ...(o.preset ? { preset: o.preset } : {}),
-      ...(o.backbone ? { backbone: o.backbone } : {}),
+      ood,
+      testFraction: o.testFraction,
+      arch: o.arch,
+      members: o.members,
+      posterior: o.posterior,
+      epochs: o.epochs,
+      batchSize: o.batch,
+      learningRate: o.lr,
+      optimizer: o.optimizer,
+      imageSize: o.imageSize,
+      fit: o.fit,
+      valFraction: o.valFraction,
+      seed: o.seed,
+      preset: o.preset,
+      backbone: o.backbone,
+      randomSignInit: o.randomSignInit,
+      ...(cmd.getOptionValueSource('calibrate') === 'cli' ? { calibrate: o.calibrate !== false } : {}),
     };
+    const bar = progressBar(!o.json, '{method} [{bar}] {value}/{total} steps | ETA {eta_formatted}');
     let shown = '';
     const onEvent = (e: ServiceEvent) => {
       if (!bar || e.type !== 'job.progress' || !('method' in e.progress)) return;
@@ -152,25 +150,22 @@ async function runCompare(dir: string, o: CompareOptions): Promise<void> {
         bar.start(p.total, p.done, { method: p.method });
       } else bar.update(p.done, { method: p.method });
     };
-    const result = await client.run<'compare'>('compare.start', args, onEvent);
-    bar?.stop();
+    let result;
+    try {
+      result = await client.run<'compare'>('compare.start', args, onEvent);
+    } finally {
+      bar?.stop();
+    }
     if (o.json) {
       for (const row of result.rows) printJson(Object.fromEntries(compareColumns.map((c) => [c, row[c]])));
-    } else {
-      console.error(
-        `measured on ${result.n} held-out images (${result.split} split) of ${result.dataset}` +
-          (result.n_ood !== null ? `, ${result.n_ood} OOD images` : '') +
-          `; models in ${result.folder}`,
-      );
-      console.log(compareTable(result.rows));
+      return;
     }
-  } catch (e) {
-    bar?.stop();
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`rank1 compare: ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
-    process.exitCode = e instanceof ServiceError && e.code === 'bad-request' ? 2 : 1;
-  } finally {
-    process.off('SIGINT', onSigint);
-    service.dispose();
-  }
+    console.error(
+      `measured on ${result.n} held-out images (${result.split} split) of ${result.dataset}` +
+        (result.n_ood !== null ? `, ${result.n_ood} OOD images` : '') +
+        (result.backend ? ` on ${result.backend.name}` : '') +
+        `; models in ${result.folder}`,
+    );
+    console.log(compareTable(result.rows));
+  });
 }

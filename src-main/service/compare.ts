@@ -13,13 +13,12 @@ import {
   type CompareProgress,
   type CompareResult,
   type JobStarted,
-  type ModelConfig,
   type ParsedArgs,
-  type TrainConfig,
 } from '../contract.js';
 import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
 import { oodSet } from './evaluate.js';
+import { trainOptions } from './train.js';
 
 /** Where a comparison's model folders go: new per run, so nothing is ever overwritten. */
 export function comparisonsDir(home: string): string {
@@ -77,17 +76,7 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
         : undefined;
     const ood = oodRoot ? await oodSet(ctx, oodRoot, ds.preprocessing, job.signal) : undefined;
 
-    const model: Partial<ModelConfig> = {};
-    if (a.arch && a.arch !== 'auto') model.arch = a.arch;
-    if (a.members) model.members = a.members;
-    if (a.posterior) model.posterior = a.posterior;
-    const config: Partial<TrainConfig> = {};
-    if (a.epochs) config.epochs = a.epochs;
-    if (a.batchSize) config.batchSize = a.batchSize;
-    if (a.learningRate) config.learningRate = a.learningRate;
-    if (a.optimizer) config.optimizer = a.optimizer;
-    if (a.seed !== undefined) config.seed = a.seed;
-    if (a.augment) config.augment = a.augment as TrainConfig['augment'];
+    const { model, config } = trainOptions(a);
 
     const stamp = new Date(ctx.clock()).toISOString().replace(/[:.]/g, '-');
     const folder = nodePath.join(comparisonsDir(ctx.home), `${stamp}-${randomBytes(3).toString('hex')}`);
