@@ -10,6 +10,7 @@ import { registerBench } from './cli/bench.js';
 import { registerCompare } from './cli/compare.js';
 import { VERBOSE_ENV } from './common/index.js';
 import { registerEval } from './cli/eval.js';
+import { registerExport } from './cli/export.js';
 import { registerFlag } from './cli/flag.js';
 import { registerImport } from './cli/import.js';
 import { registerPredict } from './cli/predict.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerImport(program);
   registerFlag(program);
+  registerExport(program);
   registerBench(program);
   registerServe(program);
   for (const c of program.commands) c.exitOverride();

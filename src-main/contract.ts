@@ -242,6 +242,10 @@ const predictionRow = z.looseObject({
 export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
 export { METHODS, METHOD_LABELS, SINGLE_NETWORK_METHODS } from './common/index.js';
 
+/** What `models.export` writes. */
+export const EXPORT_FORMATS = ['zip', 'onnx'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
 export const operations = {
   'system.info': z.strictObject({}),
   'datasets.scan': z.strictObject({ path }),
@@ -276,7 +280,12 @@ export const operations = {
     id: modelRef,
     score: z.enum(['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn']),
   }),
-  'models.export': z.strictObject({ id, dest: path.optional() }),
+  /** 'zip': the backup this app imports again; 'onnx': one file for deployment (docs/export.md). */
+  'models.export': z.strictObject({
+    id: modelRef,
+    dest: path.optional(),
+    format: z.enum(EXPORT_FORMATS).optional(),
+  }),
   'models.import': z
     .strictObject({ path: path.optional(), file: droppedFile.optional() })
     .refine((a) => !!a.path !== !!a.file, { message: 'give either path or file', path: ['path'] }),
@@ -453,7 +462,8 @@ export interface Results {
   'models.rename': ModelSummary;
   'models.remove': { removed: string };
   'models.setFlag': ModelSummary;
-  'models.export': { path?: string; fileName: string; base64?: string };
+  /** `metadata`: the ONNX file's metadata_props (classes, preprocessing, flag…), format 'onnx' only. */
+  'models.export': { path?: string; fileName: string; base64?: string; metadata?: Record<string, string> };
   'models.import': ModelSummary;
   evaluate: JobStarted;
   predict: JobStarted;

@@ -21,3 +21,10 @@ export {
   backboneName,
   type TransferProgress,
 } from './backbones/index.js';
+export {
+  exportOnnx,
+  writeExportFile,
+  ExportTargetError,
+  UnsupportedLayerError,
+  type OnnxExport,
+} from './export/index.js';

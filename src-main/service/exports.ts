@@ -9,6 +9,7 @@ import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from 
 import {
   exportModelZip,
   importModel,
+  slug,
   writeFileAtomic,
   MAX_MODEL_BYTES,
   type ModelMeta,
@@ -22,8 +23,16 @@ const MAX_INLINE_EXPORT = 48 * 1024 * 1024;
 
 export async function exportModel(
   ctx: ServiceContext,
-  { id, dest }: ParsedArgs<'models.export'>,
+  { id, dest, format }: ParsedArgs<'models.export'>,
+  appVersion?: string,
 ): Promise<Results['models.export']> {
+  if (format === 'onnx') return exportOnnxFile(ctx, id, dest, appVersion);
+  if (/[\\/]/.test(id))
+    throw new ServiceError(
+      'unsupported',
+      'A backup zip is made of a model in the models folder: give its id (models.list), or export the folder as ONNX.',
+      'id',
+    );
   await ctx.models.meta(id);
   let fileName: string;
   let zip: Uint8Array;
@@ -33,9 +42,13 @@ export async function exportModel(
     throw modelLoadError(id, e);
   }
   if (dest !== undefined) {
-    let target = ctx.grants.check(dest, 'dest');
-    const stat = await fs.stat(target).catch(() => undefined);
-    if (stat?.isDirectory()) target = nodePath.join(target, fileName);
+    const target = await exportTarget(ctx, dest, fileName);
+    if (!(await replaceableZip(target)))
+      throw new ServiceError(
+        'conflict',
+        `${target} already exists and is not a model backup of this app; choose another file name.`,
+        'dest',
+      );
     await writeFileAtomic(target, zip);
     return { path: target, fileName: nodePath.basename(target) };
   }
@@ -50,6 +63,72 @@ export async function exportModel(
     fileName,
     base64: Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength).toString('base64'),
   };
+}
+
+/**
+ * The model as one ONNX file for deployment (issue 17; engine/export): written beside nothing it
+ * could replace (only an earlier ONNX export of this app), never half-written.
+ */
+async function exportOnnxFile(
+  ctx: ServiceContext,
+  id: string,
+  dest: string | undefined,
+  appVersion: string | undefined,
+): Promise<Results['models.export']> {
+  const meta = await ctx.models.meta(id);
+  const { dir } = await ctx.models.locate(id);
+  const engine = await ctx.readyEngine();
+  if (!engine.exportOnnx || !engine.writeExportFile)
+    throw new ServiceError('unsupported', 'This build has no ONNX export.');
+  const fileName = `${slug(meta.name || id)}.onnx`;
+  const target = dest === undefined ? undefined : await exportTarget(ctx, dest, fileName);
+  let bytes: Uint8Array;
+  let metadata: Record<string, string>;
+  try {
+    ({ bytes, metadata } = await engine.exportOnnx(dir, { appVersion }));
+  } catch (e) {
+    if (e instanceof Error && e.name === 'UnsupportedLayerError')
+      throw new ServiceError('unsupported', `Model "${id}" cannot be exported to ONNX: ${e.message}.`);
+    throw modelLoadError(id, e);
+  }
+  if (target !== undefined) {
+    try {
+      await engine.writeExportFile(target, bytes);
+    } catch (e) {
+      if (e instanceof Error && e.name === 'ExportTargetError')
+        throw new ServiceError('conflict', e.message, 'dest');
+      throw toServiceError(e);
+    }
+    return { path: target, fileName: nodePath.basename(target), metadata };
+  }
+  if (bytes.byteLength > MAX_INLINE_EXPORT) {
+    throw new ServiceError(
+      'too-large',
+      `The export is ${Math.round(bytes.byteLength / 2 ** 20)} MB; choose a destination file instead.`,
+      'dest',
+    );
+  }
+  return {
+    fileName,
+    base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+    metadata,
+  };
+}
+
+/** True when nothing is at `file`, or a model zip of this app (a zip holding a model.json entry). */
+async function replaceableZip(file: string): Promise<boolean> {
+  const stat = await fs.lstat(file).catch(() => undefined);
+  if (!stat) return true;
+  if (!stat.isFile() || stat.size > MAX_MODEL_BYTES) return false;
+  const head = await fs.readFile(file);
+  return head.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1')) && head.includes('model.json');
+}
+
+/** A granted destination: the file itself, or `fileName` inside a granted folder. */
+async function exportTarget(ctx: ServiceContext, dest: string, fileName: string): Promise<string> {
+  const target = ctx.grants.check(dest, 'dest');
+  const stat = await fs.stat(target).catch(() => undefined);
+  return stat?.isDirectory() ? nodePath.join(target, fileName) : target;
 }
 
 export async function importModelFrom(

@@ -269,7 +269,7 @@ export class Service implements ServiceHandler {
         await removeModel(this.home, id);
         return { removed: id };
       },
-      'models.export': (a) => exportModel(ctx, a),
+      'models.export': (a) => exportModel(ctx, a, readPackageVersion('rank1-studio')),
       'models.import': (a) => importModelFrom(ctx, a),
 
       evaluate: (a) => startEvaluate(ctx, a),

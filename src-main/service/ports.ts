@@ -29,6 +29,9 @@ export interface EngineApi {
   chooseBackbone?: typeof engine.chooseBackbone;
   /** Trains and measures several methods on one split (`compare.start`); absent in most fakes. */
   compareMethods?: typeof engine.compareMethods;
+  /** The ONNX export (engine/export); absent in fakes. */
+  exportOnnx?: typeof engine.exportOnnx;
+  writeExportFile?: typeof engine.writeExportFile;
 }
 
 export type ImportedDataset = data.ImportedDataset;

@@ -391,7 +391,10 @@ export class FakeService implements ServiceHandler {
       this.models = this.models.filter((x) => x.id !== id);
       return { removed: id };
     },
-    'models.export': async ({ id }) => ({ fileName: `${id}.rank1.zip`, base64: btoa('zip') }),
+    'models.export': async ({ id, format }) =>
+      format === 'onnx'
+        ? { fileName: `${id}.onnx`, base64: btoa('onnx') }
+        : { fileName: `${id}.rank1.zip`, base64: btoa('zip') },
     'models.import': async () => {
       const m = demoModel({
         id: `imported-${++this.seq}`,

@@ -1,5 +1,5 @@
 /** Models: rename, delete, export, import, and which one Predict uses. */
-import type { ModelSummary } from '../../src-main/contract.js';
+import type { ExportFormat, ModelSummary } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { base64ToBytes, download, fileToBase64 } from './files.js';
@@ -64,12 +64,14 @@ export class ModelsState {
     }
   }
 
-  async exportModel(id: string): Promise<void> {
+  /** 'zip': the backup this app imports again; 'onnx': one file for deployment (docs/export.md). */
+  async exportModel(id: string, format: ExportFormat = 'zip'): Promise<void> {
     this.error = null;
     try {
       const dest = this.app.platform.pickFolder ? await this.app.platform.pickFolder() : null;
-      const r = await this.app.client.call('models.export', { id, ...(dest ? { dest } : {}) });
-      if (r.base64) download(r.fileName, base64ToBytes(r.base64), 'application/zip');
+      const r = await this.app.client.call('models.export', { id, format, ...(dest ? { dest } : {}) });
+      const mime = format === 'onnx' ? 'application/octet-stream' : 'application/zip';
+      if (r.base64) download(r.fileName, base64ToBytes(r.base64), mime);
       this.notice = r.path ? `Exported to ${r.path}.` : `Downloaded ${r.fileName}.`;
     } catch (err) {
       this.error = errorText(err);

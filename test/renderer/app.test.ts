@@ -344,6 +344,20 @@ describe('Models', () => {
     await waitFor(() => expect(app.models).toHaveLength(0));
     expect(screen.getByText(/No models/)).toBeTruthy();
   });
+
+  it('exports for deployment as ONNX, the zip staying as the backup', async () => {
+    const { fake, app } = await setup({}, '#/models');
+    const name = app.models[0]!.name;
+    await fireEvent.click(screen.getByRole('button', { name: `Export ${name} for deployment (ONNX)` }));
+    expect(await screen.findByText(/Downloaded .*\.onnx\./)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: `Back up ${name} (zip)` }));
+    expect(await screen.findByText(/Downloaded .*\.rank1\.zip\./)).toBeTruthy();
+    const exports = fake.calls.filter((c) => c.op === 'models.export').map((c) => c.args);
+    expect(exports).toEqual([
+      { id: app.models[0]!.id, format: 'onnx' },
+      { id: app.models[0]!.id, format: 'zip' },
+    ]);
+  });
 });
 
 describe('Incomplete models (issue 15)', () => {

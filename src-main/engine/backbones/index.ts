@@ -11,6 +11,7 @@
  */
 import type { TransferProgress } from '../../common/engine.js';
 import fs from 'node:fs/promises';
+import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { dataHome } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
@@ -58,6 +59,9 @@ export interface Backbone {
   readonly fallbacks?: readonly string[];
   /** Embeddings of `count` uint8 HWC images of the given shape: [count, embeddingSize]. */
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
+  /** The TF.js network from the input to the embedding and its input side (the ONNX export reads them). */
+  readonly net?: tf.LayersModel;
+  readonly inputSize?: number;
   dispose(): void;
 }
 
@@ -294,6 +298,8 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
       return e.backend === 'tfjs' ? tfjsDevice() : (e.device ?? e.backend);
     },
     fallbacks,
+    net: embedder.net,
+    inputSize: embedder.inputSize,
     embed: (pixels, count, shape) => embedder.embed(pixels, count, shape),
     dispose: () => embedder.dispose(),
   };

@@ -28,6 +28,8 @@ export interface Rank1Model {
   rank1Layers(): readonly (DenseRank1 | Conv2DRank1)[];
   /** Non-trainable state saved with the weights (BN moving statistics). */
   state(): tf.Variable[];
+  /** The BatchNorm layers in construction order (e.g. for the ONNX export, engine/export). */
+  batchNorms(): readonly BatchNorm[];
   /** Input: [K·B, H, W, C] member-major (or [K·B, D] for heads). */
   forward(x: tf.Tensor, ctx: ForwardContext): ForwardResult;
   /** Σ over layers, members and elements of KL(q‖p) (spec §3), not yet divided by N. */
@@ -99,6 +101,9 @@ export abstract class BaseModel implements Rank1Model {
   }
   rank1Layers(): readonly (DenseRank1 | Conv2DRank1)[] {
     return this.layers.rank1;
+  }
+  batchNorms(): readonly BatchNorm[] {
+    return this.layers.norms;
   }
   klDivergence(rng: Rng): tf.Scalar {
     return this.layers.klDivergence(rng);

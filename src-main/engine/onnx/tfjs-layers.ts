@@ -74,7 +74,7 @@ function cfg<T>(layer: tf.layers.Layer): T {
 }
 
 /** TF.js kernel [kh, kw, cin, cout] → ONNX [cout, cin, kh, kw]. */
-function convKernel(t: tf.Tensor): { data: Float32Array; dims: number[] } {
+export function convKernel(t: tf.Tensor): { data: Float32Array; dims: number[] } {
   const [kh, kw, cin, cout] = t.shape as [number, number, number, number];
   const src = floats(t);
   const data = new Float32Array(src.length);

@@ -1,0 +1,35 @@
+/** `rank1 export MODEL_DIR --out FILE [--format onnx|zip] [--json]`: `models.export` through the service. */
+import * as nodePath from 'node:path';
+import type { Command } from 'commander';
+import { EXPORT_FORMATS, type ExportFormat } from '../contract.js';
+import { choiceArg, printJson, runWithService } from './common.js';
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('export a model as one ONNX file for deployment (docs/export.md), or a backup zip')
+    .argument('<model>', 'a model folder, or a model id in the data folder')
+    .requiredOption('--out <file>', 'the file to write (replaces only an earlier export of this app)')
+    .option('--format <f>', EXPORT_FORMATS.join(' | '), choiceArg(EXPORT_FORMATS), 'onnx')
+    .option('--json', 'one JSON object')
+    .action((ref: string, o: { out: string; format: ExportFormat; json?: boolean }) => {
+      // A folder (MODEL_DIR) or a model id in the data folder, as `models.get` takes it.
+      const isFolder = /[\\/]/.test(ref) || ref === '.' || ref === '..';
+      const model = isFolder ? nodePath.resolve(ref) : ref;
+      const out = nodePath.resolve(o.out);
+      return runWithService('export', { grant: isFolder ? [model, out] : [out] }, async (client) => {
+        const t0 = performance.now();
+        const r = await client.call('models.export', { id: model, dest: out, format: o.format });
+        const seconds = (performance.now() - t0) / 1000;
+        if (o.json) printJson({ path: r.path, format: o.format, seconds, metadata: r.metadata });
+        else {
+          console.log(`wrote ${r.path} (${o.format}, ${seconds.toFixed(1)} s)`);
+          const m = r.metadata;
+          if (m) {
+            console.log(`input "image": uint8 [N, H, W, C], preprocessing ${m.preprocessing}`);
+            console.log(`classes ${m.classes}; OOD flag ${m.flag_score} > ${m.flag_threshold}`);
+          }
+        }
+      });
+    });
+}
