@@ -11,7 +11,7 @@ import {
   type TrainConfig,
   type ParsedArgs,
 } from '../contract.js';
-import { modelDir, modelsDir, newModelId, type ModelMeta } from '../store/index.js';
+import { checkOutputFolder, modelDir, modelsDir, newModelId, type ModelMeta } from '../store/index.js';
 import type { ServiceContext } from './context.js';
 import { toSummary } from './model-cache.js';
 import { requireImages } from './datasets.js';
@@ -25,34 +25,12 @@ export function refuseWhileTraining(ctx: ServiceContext, id: string): void {
 }
 
 /**
- * Refuse an output folder before any work when writing it could lose something: it must be
- * absent (with a writable parent), empty, or a model folder, and never the dataset or a folder
- * holding it (issue 13: nothing the app did not write is ever replaced).
+ * Refuse an output folder before any work when writing it could lose something (issue 13): the
+ * engine's rule (absent, empty or a model folder of ours; never the dataset, inside it or holding
+ * it), then that the nearest existing folder is writable, so a bad --out is not found after training.
  */
 async function checkOutFolder(dir: string, datasetRoot: string): Promise<void> {
-  const root = nodePath.resolve(datasetRoot);
-  if (root === dir || root.startsWith(dir + nodePath.sep))
-    throw new ServiceError(
-      'conflict',
-      `"out": ${dir} holds the dataset; choose another folder for the model.`,
-      'out',
-    );
-  const stat = await fs.stat(dir).catch(() => undefined);
-  if (stat && !stat.isDirectory())
-    throw new ServiceError(
-      'conflict',
-      `"out": ${dir} is a file; choose a new or empty folder for the model.`,
-      'out',
-    );
-  if (stat) {
-    const entries = await fs.readdir(dir);
-    if (entries.length && !entries.includes('model.json'))
-      throw new ServiceError(
-        'conflict',
-        `"out": ${dir} is not empty and not a model folder; choose a new or empty folder for the model.`,
-        'out',
-      );
-  }
+  await checkOutputFolder(dir, { dataset: datasetRoot });
   let existing = dir;
   while (!(await fs.stat(existing).catch(() => undefined))) existing = nodePath.dirname(existing);
   await fs.access(existing, fsConstants.W_OK).catch(() => {
