@@ -42,6 +42,29 @@ async function checkOutFolder(dir: string, datasetRoot: string): Promise<void> {
   });
 }
 
+/** The model and training options of a `train.start` (or `compare.start`): only those given. */
+export function trainOptions(a: Partial<Omit<ParsedArgs<'train.start'>, 'dataset'>>): {
+  model: Partial<ModelConfig>;
+  config: Partial<TrainConfig>;
+} {
+  const model: Partial<ModelConfig> = {};
+  if (a.arch && a.arch !== 'auto') model.arch = a.arch;
+  if (a.method) model.method = a.method;
+  if (a.members) model.members = a.members;
+  if (a.posterior) model.posterior = a.posterior;
+  if (a.randomSignInit !== undefined) model.randomSignInit = a.randomSignInit;
+  const config: Partial<TrainConfig> = {};
+  if (a.epochs) config.epochs = a.epochs;
+  if (a.batchSize) config.batchSize = a.batchSize;
+  if (a.learningRate) config.learningRate = a.learningRate;
+  if (a.optimizer) config.optimizer = a.optimizer;
+  if (a.seed !== undefined) config.seed = a.seed;
+  // The engine merges a partial augment with its preset's.
+  if (a.augment) config.augment = a.augment as TrainConfig['augment'];
+  if (a.calibrate !== undefined) config.calibrate = a.calibrate;
+  return { model, config };
+}
+
 export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.start'>): Promise<JobStarted> {
   let resumed: ModelMeta | undefined;
   let out: string | undefined;
@@ -107,21 +130,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
                 onProgress: (p) => job.progress(p, false),
               })
             : undefined;
-        const model: Partial<ModelConfig> = {};
-        if (a.arch && a.arch !== 'auto') model.arch = a.arch;
-        if (a.method) model.method = a.method;
-        if (a.members) model.members = a.members;
-        if (a.posterior) model.posterior = a.posterior;
-        if (a.randomSignInit !== undefined) model.randomSignInit = a.randomSignInit;
-        const config: Partial<TrainConfig> = {};
-        if (a.epochs) config.epochs = a.epochs;
-        if (a.batchSize) config.batchSize = a.batchSize;
-        if (a.learningRate) config.learningRate = a.learningRate;
-        if (a.optimizer) config.optimizer = a.optimizer;
-        if (a.seed !== undefined) config.seed = a.seed;
-        // The engine merges a partial augment with its preset's.
-        if (a.augment) config.augment = a.augment as TrainConfig['augment'];
-        if (a.calibrate !== undefined) config.calibrate = a.calibrate;
+        const { model, config } = trainOptions(a);
         await fs.mkdir(modelsDir(ctx.home), { recursive: true });
         ctx.models.evict(outDir);
         const meta = await engine.trainModel({
