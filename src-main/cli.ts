@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerBench } from './cli/bench.js';
+import { registerCompare } from './cli/compare.js';
 import { VERBOSE_ENV } from './common/index.js';
 import { registerEval } from './cli/eval.js';
 import { registerExport } from './cli/export.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerTrain(program);
   registerEval(program);
+  registerCompare(program);
   registerPredict(program);
   registerImport(program);
   registerFlag(program);

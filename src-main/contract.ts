@@ -10,11 +10,13 @@ import { z } from 'zod';
 import {
   METHODS,
   settingsSchema,
+  type CompareRow,
   type DatasetMetrics,
   type EpochMetrics,
   type ImagePrediction,
   type ImportProgress,
   type ImportReport,
+  type Method,
   type ModelConfig,
   type OodMetrics,
   type Preprocessing,
@@ -25,6 +27,7 @@ import {
 } from './common/index.js';
 
 export type {
+  CompareRow,
   DatasetMetrics,
   EpochMetrics,
   ImagePrediction,
@@ -148,6 +151,45 @@ export const trainArgs = z.strictObject({
   ...preprocessingArgs.shape,
 });
 
+/** Held-out share of a folder `compare.start` measures every method on (a fresh split per run). */
+export const COMPARE_TEST_FRACTION = 0.2;
+
+/**
+ * `compare.start` (issue 16 item 5): the paper's table on the user's own data. Every method is
+ * trained with the same train options on one split and seed, then measured on the same held-out
+ * (test) images and OOD folder.
+ */
+export const compareArgs = z.strictObject({
+  // Required here (train.start may leave it out only to resume a checkpoint).
+  dataset: trainArgs.shape.dataset.unwrap(),
+  methods: z
+    .array(z.enum(METHODS))
+    .min(1)
+    .max(METHODS.length)
+    .refine((m) => new Set(m).size === m.length, { message: 'each method once' }),
+  ood: path.optional(),
+  testFraction: z.number().min(0.05).max(0.5).optional(),
+  ...trainArgs.pick({
+    preset: true,
+    arch: true,
+    backbone: true,
+    members: true,
+    posterior: true,
+    epochs: true,
+    batchSize: true,
+    learningRate: true,
+    optimizer: true,
+    augment: true,
+    valFraction: true,
+    seed: true,
+    imageSize: true,
+    fit: true,
+    channels: true,
+    randomSignInit: true,
+    calibrate: true,
+  }).shape,
+});
+
 export const evaluateArgs = z.strictObject({
   model: modelRef,
   dataset: z.string().min(1).max(MAX_PATH),
@@ -230,6 +272,7 @@ export const operations = {
   'datasets.thumbnail': z.strictObject({ file: path, size: z.number().int().min(16).max(512).optional() }),
   'train.start': trainArgs,
   'train.status': z.strictObject({}),
+  'compare.start': compareArgs,
   'jobs.cancel': z.strictObject({ jobId: id }),
   'jobs.list': z.strictObject({}),
   'models.list': z.strictObject({}),
@@ -289,13 +332,26 @@ export interface JobStarted {
   jobId: string;
 }
 
-export type JobKind = 'import' | 'train' | 'evaluate' | 'predict';
+export type JobKind = 'import' | 'train' | 'evaluate' | 'predict' | 'compare';
 
 /**
  * A job's progress: an import's counts, a training event, a backbone's download/embedding
  * (transfer learning, before training), or images done of total (evaluate, predict).
  */
-export type JobProgress = ImportProgress | TrainEvent | TransferProgress | { done: number; total: number };
+export type JobProgress =
+  ImportProgress | TrainEvent | TransferProgress | CompareProgress | { done: number; total: number };
+
+/** A comparison's progress: training steps over all methods (`done`/`total`), the method at work. */
+export interface CompareProgress {
+  done: number;
+  total: number;
+  method: Method;
+  /** 0-based position of `method` in the run, of `methods`. */
+  index: number;
+  methods: number;
+  stage: 'train' | 'measure';
+  epoch?: number;
+}
 
 export interface JobInfo {
   jobId: string;
@@ -391,6 +447,34 @@ export interface EvaluateResult {
   oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
 }
 
+/** The columns of a comparison row, in table order (CLI table, JSON rows, the app's CSV). */
+export const compareColumns = [
+  'method',
+  'accuracy',
+  'nll',
+  'ece',
+  'brier',
+  'auroc_flag',
+  'auroc_entropy',
+  'parameters',
+  'train_seconds',
+  'predict_images_per_s',
+] as const;
+
+export interface CompareResult {
+  /** The dataset folder, and the split the rows are measured on (`test`, else `val` when none). */
+  dataset: string;
+  split: 'test' | 'val';
+  n: number;
+  /** OOD images measured; null without an OOD folder. */
+  n_ood: number | null;
+  seed?: number;
+  backend?: { name: string; device: string };
+  /** The folder that holds one model folder per method. */
+  folder: string;
+  rows: CompareRow[];
+}
+
 export interface Results {
   'system.info': SystemInfo;
   'datasets.scan': ScanSummary;
@@ -401,6 +485,7 @@ export interface Results {
   'datasets.thumbnail': { mime: string; base64: string };
   'train.start': JobStarted;
   'train.status': JobInfo[];
+  'compare.start': JobStarted;
   'jobs.cancel': { cancelled: boolean };
   'jobs.list': JobInfo[];
   'models.list': ModelSummary[];
@@ -438,6 +523,7 @@ export interface JobResults {
   train: ModelSummary;
   evaluate: EvaluateResult;
   predict: { count: number; errors: number; flagged: number };
+  compare: CompareResult;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -503,7 +589,7 @@ export class ServiceClient {
   }
   /** Start a job and resolve with its result; `onEvent` sees its progress and items. */
   async run<K extends JobKind>(
-    op: 'datasets.import' | 'train.start' | 'evaluate' | 'predict',
+    op: 'datasets.import' | 'train.start' | 'evaluate' | 'predict' | 'compare.start',
     args: unknown,
     onEvent?: (e: ServiceEvent) => void,
   ): Promise<JobResults[K]> {

@@ -176,6 +176,27 @@ export interface OodMetrics {
   in_flag_rate: number;
 }
 
+/**
+ * One method's row of a comparison (issue 16 item 5: `rank1 compare`, the Compare view), measured
+ * on held-out images every method shares.
+ */
+export interface CompareRow {
+  method: Method;
+  accuracy: number;
+  nll: number;
+  ece: number;
+  brier: number;
+  /** AUROC of the OOD flag's score and of predictive entropy; null without an OOD set. */
+  auroc_flag: number | null;
+  auroc_entropy: number | null;
+  /** Trainable parameters (an ensemble counts all K networks). */
+  parameters: number;
+  train_seconds: number;
+  predict_images_per_s: number;
+  /** The reliability diagram's bins on the held-out images. */
+  reliability: DatasetMetrics['reliability'];
+}
+
 /** A backbone download's progress (transfer learning). */
 export interface DownloadProgress {
   /** The backbone being fetched. */

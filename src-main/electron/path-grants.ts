@@ -72,6 +72,11 @@ export function pathArgs(op: string, args: unknown): { field: string; path: stri
       add('dataset', a.dataset, true);
       add('ood', a.ood);
       break;
+    case 'compare.start':
+      add('dataset', a.dataset, true);
+      add('backbone', a.backbone, true);
+      add('ood', a.ood);
+      break;
     case 'predict':
       if (Array.isArray(a.paths)) a.paths.forEach((p, i) => add(`paths.${i}`, p));
       break;

@@ -6,25 +6,14 @@
 import * as nodePath from 'node:path';
 import type { ExampleSet } from '../data/types.js';
 import { buildModel } from './models/index.js';
+import type { CompareRow as WireCompareRow } from '../common/index.js';
 import { loadModel } from './predict.js';
 import { Rng } from './random.js';
 import { trainModel, type TrainRequest } from './train.js';
 import type { Method } from './types.js';
 
-export interface CompareRow {
-  method: Method;
-  accuracy: number;
-  nll: number;
-  ece: number;
-  brier: number;
-  /** AUROC of the OOD flag's score and of predictive entropy; null without an OOD set. */
-  auroc_flag: number | null;
-  auroc_entropy: number | null;
-  /** Trainable parameters (an ensemble counts all K networks). */
-  parameters: number;
-  train_seconds: number;
-  predict_images_per_s: number;
-  /** The model folder the method was saved to. */
+/** A comparison row (the wire type) and the model folder the method was saved to. */
+export interface CompareRow extends WireCompareRow {
   modelDir: string;
 }
 
@@ -71,6 +60,7 @@ export async function compareMethods(req: CompareRequest): Promise<CompareRow[]>
         nll: report.metrics.nll,
         ece: report.metrics.ece,
         brier: report.metrics.brier,
+        reliability: report.metrics.reliability,
         auroc_flag: report.ood?.auroc_flag ?? null,
         auroc_entropy: report.ood?.auroc_entropy ?? null,
         parameters: parameterCount(meta.config),

@@ -18,7 +18,7 @@ export function errno(e: unknown): string | undefined {
 /** Any thrown value → a typed error with a message saying what to do. Never throws. */
 export function toServiceError(e: unknown): ServiceError {
   if (e instanceof ServiceError) return e;
-  if (e instanceof OutputFolderError) return new ServiceError('bad-request', `${e.message}.`, 'out');
+  if (e instanceof OutputFolderError) return new ServiceError('conflict', `${e.message}.`, 'out');
   if (e instanceof ModelImportError)
     return new ServiceError('failed', `Cannot import the model: ${e.message}.`);
   // `detail` names the file and field without the folder (internal paths stay on the server).

@@ -132,7 +132,7 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
 }
 
 /** OOD images with the model's preprocessing: a class-folder import, else every image under the folder. */
-async function oodSet(
+export async function oodSet(
   ctx: ServiceContext,
   root: string,
   prep: Preprocessing,

@@ -31,6 +31,7 @@ import {
   setFlagScoreAt,
   type ModelMeta,
 } from '../store/index.js';
+import { startCompare } from './compare.js';
 import type { ServiceContext } from './context.js';
 import { DatasetCatalog, datasetFiles, removeDataset, scanDataset, startImport } from './datasets.js';
 import { toServiceError } from './errors.js';
@@ -234,6 +235,7 @@ export class Service implements ServiceHandler {
 
       'train.start': (a) => startTraining(ctx, a),
       'train.status': async () => this.jobs.list('train'),
+      'compare.start': (a) => startCompare(ctx, a),
       'jobs.list': async () => this.jobs.list(),
       'jobs.cancel': async ({ jobId }) => this.jobs.cancel(jobId),
 

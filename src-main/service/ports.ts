@@ -27,6 +27,8 @@ export interface EngineApi {
   /** Loads (downloads) a backbone and embeds the splits; undefined for 'none'. */
   prepareTransfer?: typeof engine.prepareTransfer;
   chooseBackbone?: typeof engine.chooseBackbone;
+  /** Trains and measures several methods on one split (`compare.start`); absent in most fakes. */
+  compareMethods?: typeof engine.compareMethods;
   /** The ONNX export (engine/export); absent in fakes. */
   exportOnnx?: typeof engine.exportOnnx;
   writeExportFile?: typeof engine.writeExportFile;

@@ -11,7 +11,7 @@ import {
   type TrainConfig,
   type ParsedArgs,
 } from '../contract.js';
-import { modelDir, modelsDir, newModelId, type ModelMeta } from '../store/index.js';
+import { checkOutputFolder, modelDir, modelsDir, newModelId, type ModelMeta } from '../store/index.js';
 import type { ServiceContext } from './context.js';
 import { toSummary } from './model-cache.js';
 import { requireImages } from './datasets.js';
@@ -25,34 +25,12 @@ export function refuseWhileTraining(ctx: ServiceContext, id: string): void {
 }
 
 /**
- * Refuse an output folder before any work when writing it could lose something: it must be
- * absent (with a writable parent), empty, or a model folder, and never the dataset or a folder
- * holding it (issue 13: nothing the app did not write is ever replaced).
+ * Refuse an output folder before any work when writing it could lose something (issue 13): the
+ * engine's rule (absent, empty or a model folder of ours; never the dataset, inside it or holding
+ * it), then that the nearest existing folder is writable, so a bad --out is not found after training.
  */
 async function checkOutFolder(dir: string, datasetRoot: string): Promise<void> {
-  const root = nodePath.resolve(datasetRoot);
-  if (root === dir || root.startsWith(dir + nodePath.sep))
-    throw new ServiceError(
-      'conflict',
-      `"out": ${dir} holds the dataset; choose another folder for the model.`,
-      'out',
-    );
-  const stat = await fs.stat(dir).catch(() => undefined);
-  if (stat && !stat.isDirectory())
-    throw new ServiceError(
-      'conflict',
-      `"out": ${dir} is a file; choose a new or empty folder for the model.`,
-      'out',
-    );
-  if (stat) {
-    const entries = await fs.readdir(dir);
-    if (entries.length && !entries.includes('model.json'))
-      throw new ServiceError(
-        'conflict',
-        `"out": ${dir} is not empty and not a model folder; choose a new or empty folder for the model.`,
-        'out',
-      );
-  }
+  await checkOutputFolder(dir, { dataset: datasetRoot });
   let existing = dir;
   while (!(await fs.stat(existing).catch(() => undefined))) existing = nodePath.dirname(existing);
   await fs.access(existing, fsConstants.W_OK).catch(() => {
@@ -62,6 +40,29 @@ async function checkOutFolder(dir: string, datasetRoot: string): Promise<void> {
       'out',
     );
   });
+}
+
+/** The model and training options of a `train.start` (or `compare.start`): only those given. */
+export function trainOptions(a: Partial<Omit<ParsedArgs<'train.start'>, 'dataset'>>): {
+  model: Partial<ModelConfig>;
+  config: Partial<TrainConfig>;
+} {
+  const model: Partial<ModelConfig> = {};
+  if (a.arch && a.arch !== 'auto') model.arch = a.arch;
+  if (a.method) model.method = a.method;
+  if (a.members) model.members = a.members;
+  if (a.posterior) model.posterior = a.posterior;
+  if (a.randomSignInit !== undefined) model.randomSignInit = a.randomSignInit;
+  const config: Partial<TrainConfig> = {};
+  if (a.epochs) config.epochs = a.epochs;
+  if (a.batchSize) config.batchSize = a.batchSize;
+  if (a.learningRate) config.learningRate = a.learningRate;
+  if (a.optimizer) config.optimizer = a.optimizer;
+  if (a.seed !== undefined) config.seed = a.seed;
+  // The engine merges a partial augment with its preset's.
+  if (a.augment) config.augment = a.augment as TrainConfig['augment'];
+  if (a.calibrate !== undefined) config.calibrate = a.calibrate;
+  return { model, config };
 }
 
 export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.start'>): Promise<JobStarted> {
@@ -141,21 +142,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
                 onProgress: (p) => job.progress(p, false),
               })
             : undefined;
-        const model: Partial<ModelConfig> = {};
-        if (a.arch && a.arch !== 'auto') model.arch = a.arch;
-        if (a.method) model.method = a.method;
-        if (a.members) model.members = a.members;
-        if (a.posterior) model.posterior = a.posterior;
-        if (a.randomSignInit !== undefined) model.randomSignInit = a.randomSignInit;
-        const config: Partial<TrainConfig> = {};
-        if (a.epochs) config.epochs = a.epochs;
-        if (a.batchSize) config.batchSize = a.batchSize;
-        if (a.learningRate) config.learningRate = a.learningRate;
-        if (a.optimizer) config.optimizer = a.optimizer;
-        if (a.seed !== undefined) config.seed = a.seed;
-        // The engine merges a partial augment with its preset's.
-        if (a.augment) config.augment = a.augment as TrainConfig['augment'];
-        if (a.calibrate !== undefined) config.calibrate = a.calibrate;
+        const { model, config } = trainOptions(a);
         await fs.mkdir(modelsDir(ctx.home), { recursive: true });
         ctx.models.evict(outDir);
         const meta = await engine.trainModel({

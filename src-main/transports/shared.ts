@@ -46,6 +46,7 @@ export const jobOperations: Readonly<Record<string, JobKind>> = {
   'train.start': 'train',
   evaluate: 'evaluate',
   predict: 'predict',
+  'compare.start': 'compare',
 };
 
 /** Training events that carry state the UI keeps (curves, checkpoints): never coalesced. */

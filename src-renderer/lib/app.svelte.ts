@@ -14,13 +14,15 @@ import { PredictState } from './predict.svelte.js';
 import { DatasetsState } from './datasets.svelte.js';
 import { TrainState } from './train.svelte.js';
 import { EvaluateState } from './evaluate.svelte.js';
+import { CompareState } from './compare.svelte.js';
 import { ModelsState } from './models.svelte.js';
 
-export type View = 'datasets' | 'train' | 'evaluate' | 'predict' | 'models';
+export type View = 'datasets' | 'train' | 'evaluate' | 'compare' | 'predict' | 'models';
 export const views: { id: View; label: string }[] = [
   { id: 'datasets', label: 'Datasets' },
   { id: 'train', label: 'Train' },
   { id: 'evaluate', label: 'Evaluate' },
+  { id: 'compare', label: 'Compare' },
   { id: 'predict', label: 'Predict' },
   { id: 'models', label: 'Models' },
 ];
@@ -87,6 +89,7 @@ export class AppState {
   readonly data: DatasetsState;
   readonly train: TrainState;
   readonly evaluate: EvaluateState;
+  readonly compare: CompareState;
   readonly modelsView: ModelsState;
 
   activeModel = $derived(pickModel(this.models, this.selectedModelId));
@@ -110,6 +113,7 @@ export class AppState {
     this.data = new DatasetsState(this);
     this.train = new TrainState(this);
     this.evaluate = new EvaluateState(this);
+    this.compare = new CompareState(this);
     this.modelsView = new ModelsState(this);
   }
 
@@ -164,6 +168,7 @@ export class AppState {
     ]);
     this.jobs.restore([...jobs, ...training]);
     this.train.adoptRunning();
+    this.compare.adoptRunning();
   }
 
   async refreshModels(): Promise<void> {

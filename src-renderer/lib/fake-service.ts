@@ -418,6 +418,39 @@ export class FakeService implements ServiceHandler {
       { name: 'mobilenet-v1-0.25', description: 'MobileNet v1 0.25 (shipped with the app)', imported: false },
       ...this.backbones,
     ],
+    'compare.start': async (args) =>
+      this.job('compare', `Compare ${args.methods.join(', ')}`, async (jobId, stopped) => {
+        const methods = args.methods.length;
+        const rows = [];
+        for (const [index, method] of args.methods.entries()) {
+          if (stopped()) break;
+          const progress = { method, index, methods, stage: 'train' as const, done: index, total: methods };
+          this.emit({ type: 'job.progress', jobId, kind: 'compare', progress });
+          await this.tick();
+          const { metrics } = this.evaluation('fake', false);
+          rows.push({
+            method,
+            accuracy: metrics.accuracy - 0.01 * index,
+            nll: metrics.nll + 0.02 * index,
+            ece: metrics.ece,
+            brier: metrics.brier,
+            auroc_flag: args.ood ? 0.95 : null,
+            auroc_entropy: args.ood ? 0.8 : null,
+            parameters: 100_000 * (index + 1),
+            train_seconds: 10 * (index + 1),
+            predict_images_per_s: 500,
+            reliability: metrics.reliability,
+          });
+        }
+        return {
+          dataset: args.dataset,
+          split: 'test',
+          n: 600,
+          n_ood: args.ood ? 300 : null,
+          folder: '/fake',
+          rows,
+        };
+      }),
     evaluate: async (args) =>
       this.job('evaluate', `Evaluate ${args.model}`, async (jobId) => {
         this.emit({ type: 'job.progress', jobId, kind: 'evaluate', progress: { done: 0, total: 300 } });

@@ -57,13 +57,19 @@ export class JobsState {
   /** Start a job: the call returns `{ jobId }`; events already arrive through `apply`. */
   async start(
     client: ServiceClient,
-    op: 'datasets.import' | 'train.start' | 'evaluate' | 'predict',
+    op: 'datasets.import' | 'train.start' | 'evaluate' | 'predict' | 'compare.start',
     args: unknown,
   ): Promise<string> {
     const { jobId } = await client.call(op as 'evaluate', args as never);
     if (!this.jobs[jobId]) {
       const kind: JobKind =
-        op === 'datasets.import' ? 'import' : op === 'train.start' ? 'train' : (op as JobKind);
+        op === 'datasets.import'
+          ? 'import'
+          : op === 'train.start'
+            ? 'train'
+            : op === 'compare.start'
+              ? 'compare'
+              : (op as JobKind);
       this.apply({ type: 'job.progress', jobId, kind, progress: { done: 0, total: 0 } });
     }
     return jobId;

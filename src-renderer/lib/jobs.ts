@@ -34,6 +34,13 @@ type Progress = { done?: number; total?: number; phase?: string; rate?: number; 
 /** done/total/phase of an import, a backbone's transfer step, or evaluate/predict (training is read in `applyProgress`). */
 export function progressOf(p: JobProgress): Progress {
   if ('type' in p) return {};
+  // A comparison: training steps over every method, the method at work as the phase.
+  if ('method' in p)
+    return {
+      done: p.done,
+      total: p.total,
+      phase: `${p.method} (${p.index + 1} of ${p.methods}): ${p.stage}`,
+    };
   if ('decoded' in p)
     // An import counts decoded + cached + skipped files.
     return {
@@ -58,7 +65,7 @@ export function newJob(jobId: string, kind: JobKind, now: number, info?: Partial
     startedAt: Number.isFinite(started) ? started : now,
     done: 0,
     total: 0,
-    unit: kind === 'train' ? 'images' : 'images',
+    unit: kind === 'compare' ? 'steps' : 'images',
     history: info?.history ? [...info.history] : [],
     updatedAt: now,
   };

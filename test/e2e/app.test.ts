@@ -264,18 +264,28 @@ describe.skipIf(!chromiumThere)('Rank-1 Studio in Chromium against rank1 serve',
     expect(cspViolations).toEqual([]);
   });
 
-  it('lists models and saves the screenshots', async () => {
+  it('lists models and saves the screenshots, light and dark', async () => {
     await go('Models');
     await page.getByText('digits-quick').waitFor();
     await shot('models');
     await page.emulateMedia({ colorScheme: 'dark' });
-    await go('Predict');
-    await shot('predict-dark');
-    for (const name of ['predict', 'evaluate', 'train']) {
-      expect(existsSync(join(shots, `${name}.png`))).toBe(true);
-      // A test run leaves tracked files alone; RANK1_UPDATE_DOCS=1 refreshes docs/ on purpose.
-      if (process.env.RANK1_UPDATE_DOCS === '1')
-        copyFileSync(join(shots, `${name}.png`), join(root, 'docs', `screenshot-${name}.png`));
+    for (const [view, name, height] of [
+      ['Datasets', 'datasets', undefined],
+      ['Train', 'train', 1120],
+      ['Evaluate', 'evaluate', 1330],
+      ['Predict', 'predict', undefined],
+      ['Models', 'models', undefined],
+    ] as const) {
+      await go(view);
+      await shot(`${name}-dark`, height);
+    }
+    for (const name of ['datasets', 'train', 'evaluate', 'predict', 'models']) {
+      for (const file of [`${name}.png`, `${name}-dark.png`]) {
+        expect(existsSync(join(shots, file))).toBe(true);
+        // A test run leaves tracked files alone; RANK1_UPDATE_DOCS=1 refreshes docs/ on purpose.
+        if (process.env.RANK1_UPDATE_DOCS === '1')
+          copyFileSync(join(shots, file), join(root, 'docs', `screenshot-${file}`));
+      }
     }
   });
 });

@@ -48,6 +48,16 @@ describe('pathArgs / assertGranted', () => {
     expect(pathArgs('evaluate', { model: 'm', dataset: 'd1', ood: '/ood' })).toEqual([
       { field: 'ood', path: '/ood' },
     ]);
+    expect(
+      pathArgs('compare.start', { dataset: '/data/cats', methods: ['rank1'], backbone: '/bb', ood: '/ood' }),
+    ).toEqual([
+      { field: 'dataset', path: '/data/cats' },
+      { field: 'backbone', path: '/bb' },
+      { field: 'ood', path: '/ood' },
+    ]);
+    expect(
+      pathArgs('compare.start', { dataset: 'd1', methods: ['rank1'], backbone: 'mobilenet-v1-0.25' }),
+    ).toEqual([]);
     expect(pathArgs('models.export', { id: 'm' })).toEqual([]);
     expect(pathArgs('predictions.copy', { rows: [], dest: '/out' })).toEqual([
       { field: 'dest', path: '/out' },

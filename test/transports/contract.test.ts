@@ -68,6 +68,7 @@ describe('the contract through the WebSocket, against the real service', () => {
       'datasets.thumbnail': { file: join(granted, 'a.png') },
       'train.start': { dataset: granted },
       'train.status': {},
+      'compare.start': { dataset: granted, methods: ['rank1', 'deterministic'] },
       'jobs.cancel': { jobId: 'j' },
       'jobs.list': {},
       'models.list': {},
