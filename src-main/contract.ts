@@ -38,6 +38,8 @@ export type {
 };
 export type { ImportProgress, ImportReport, Preprocessing, TransferProgress };
 export type { Method } from './common/index.js';
+import type * as wire from './common/index.js';
+export type { BackboneSummary, UploadChunkDone, UploadFinished, UploadStarted } from './common/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -111,10 +113,7 @@ export const preprocessingArgs = z.strictObject({
 });
 
 export const trainArgs = z.strictObject({
-  /**
-   * A dataset id from `datasets.list`, or a folder path (imported with defaults first). With
-   * `resumeFrom` it may be left out: the checkpoint's own dataset folder is used.
-   */
+  /** A dataset id or a folder path; left out with `resumeFrom`: the checkpoint's own folder. */
   dataset: z.string().min(1).max(MAX_PATH).optional(),
   name: name.optional(),
   preset: z.enum(['quick', 'balanced', 'best']).optional(),
@@ -290,16 +289,10 @@ export const operations = {
     dest: path.optional(),
     format: z.enum(EXPORT_FORMATS).optional(),
   }),
-  /**
-   * "Import a backbone…": a TF.js model folder (model.json + weight files) on this computer,
-   * checked and copied into the data home under a registered name that `train.start` accepts.
-   */
+  /** "Import a backbone…": a TF.js folder, checked and registered under the data home. */
   'backbones.import': z.strictObject({ path, output: name.optional() }),
   'backbones.list': z.strictObject({}),
-  /**
-   * Browser upload: `begin` makes a new folder under the data home, `chunk` appends bytes to one
-   * file (a relative path, made safe), `finish` closes it; then `datasets.import` the folder.
-   */
+  /** Browser upload: a new folder under the data home, appended to in chunks, then imported. */
   'uploads.begin': z.strictObject({ name }),
   'uploads.chunk': z.strictObject({
     uploadId: id,
@@ -416,15 +409,6 @@ export interface ModelSummary {
   warning?: string;
 }
 
-/** A backbone `train.start` accepts by name: a built-in, or an imported folder's registered copy. */
-export interface BackboneSummary {
-  name: string;
-  /** Built-ins: a description; imported: the folder name it came from. */
-  description?: string;
-  embeddingSize?: number;
-  imported: boolean;
-}
-
 export interface EvaluateResult {
   model: string;
   split: string;
@@ -495,11 +479,11 @@ export interface Results {
   'models.setFlag': ModelSummary;
   /** `metadata`: the ONNX file's metadata_props (classes, preprocessing, flag…), format 'onnx' only. */
   'models.export': { path?: string; fileName: string; base64?: string; metadata?: Record<string, string> };
-  'backbones.import': BackboneSummary;
-  'backbones.list': BackboneSummary[];
-  'uploads.begin': { uploadId: string; folder: string };
-  'uploads.chunk': { path: string; bytes: number };
-  'uploads.finish': { folder: string; files: number; bytes: number };
+  'backbones.import': wire.BackboneSummary;
+  'backbones.list': wire.BackboneSummary[];
+  'uploads.begin': wire.UploadStarted;
+  'uploads.chunk': wire.UploadChunkDone;
+  'uploads.finish': wire.UploadFinished;
   'models.import': ModelSummary;
   evaluate: JobStarted;
   predict: JobStarted;

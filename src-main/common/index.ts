@@ -5,3 +5,4 @@
 export { settingsSchema, defaultSettings, type Settings } from './settings.js';
 export * from './engine.js';
 export type * from './data.js';
+export type * from './flows.js';
