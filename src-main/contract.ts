@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import {
   METHODS,
+  SCORE_NAMES,
   settingsSchema,
   type CompareRow,
   type DatasetMetrics,
@@ -240,7 +241,8 @@ const predictionRow = z.looseObject({
 });
 
 export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
-export { METHODS, METHOD_LABELS, SINGLE_NETWORK_METHODS } from './common/index.js';
+export { METHODS, METHOD_LABELS, SCORE_NAMES, SINGLE_NETWORK_METHODS } from './common/index.js';
+export type { ScoreName } from './common/index.js';
 
 /** What `models.export` writes. */
 export const EXPORT_FORMATS = ['zip', 'onnx'] as const;
@@ -278,7 +280,7 @@ export const operations = {
   /** Put another score behind the OOD flag (each score's threshold is fitted at training). */
   'models.setFlag': z.strictObject({
     id: modelRef,
-    score: z.enum(['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn']),
+    score: z.enum(SCORE_NAMES),
   }),
   /** 'zip': the backup this app imports again; 'onnx': one file for deployment (docs/export.md). */
   'models.export': z.strictObject({

@@ -20,6 +20,19 @@ export const METHODS = ['rank1', 'deterministic', 'batchensemble', 'ensemble', '
 export type Method = (typeof METHODS)[number];
 /** Methods that train one network (K = 1): their members are samples, if any, not copies. */
 export const SINGLE_NETWORK_METHODS: readonly Method[] = ['deterministic', 'mcdropout'];
+/**
+ * The OOD scores the engine computes (engine/ood.ts, spec §5), in its order; higher = more
+ * unusual. The one list: the contract, the model schema, `rank1 flag` and the renderer import it.
+ */
+export const SCORE_NAMES = [
+  'entropy',
+  'mutual_information',
+  'max_prob',
+  'energy',
+  'mahalanobis',
+  'knn',
+] as const;
+export type ScoreName = (typeof SCORE_NAMES)[number];
 /** What each method is called for people (the app's method picker). */
 export const METHOD_LABELS: Record<Method, string> = {
   rank1: 'Rank-1 BNN',
