@@ -243,6 +243,7 @@ const predictionRow = z.looseObject({
 export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
 export { METHODS, METHOD_LABELS, SCORE_NAMES, SINGLE_NETWORK_METHODS } from './common/index.js';
 export type { ScoreName } from './common/index.js';
+export { listeners, type Listeners } from './common/index.js';
 
 /** What `models.export` writes. */
 export const EXPORT_FORMATS = ['zip', 'onnx'] as const;
