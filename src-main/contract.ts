@@ -14,6 +14,7 @@ import {
   type CompareRow,
   type DatasetMetrics,
   type EpochMetrics,
+  type EvaluationReport,
   type ImagePrediction,
   type ImportProgress,
   type ImportReport,
@@ -397,26 +398,10 @@ export interface ModelSummary {
   warning?: string;
 }
 
-export interface EvaluateResult {
+/** The engine's evaluation report (common/engine.ts) for one model and split. */
+export interface EvaluateResult extends EvaluationReport {
   model: string;
   split: string;
-  metrics: DatasetMetrics;
-  /** OOD separation; `auroc_flag`/`fpr95_flag` are those of the score behind the model's flag. */
-  ood?: OodMetrics & {
-    auroc_flag?: number;
-    fpr95_flag?: number;
-    scores?: Record<string, { auroc: number; fpr95: number }>;
-  };
-  /** Per-image scores for histograms, risk–coverage and the review queue. */
-  items: {
-    file: string;
-    label: number;
-    predicted: number;
-    confidence: number;
-    entropy: number;
-    mutualInformation: number;
-  }[];
-  oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
 }
 
 /** The columns of a comparison row, in table order (CLI table, JSON rows, the app's CSV). */

@@ -190,6 +190,29 @@ export interface OodMetrics {
 }
 
 /**
+ * What evaluating a model on a folder gives (the engine's report; the contract's `EvaluateResult`
+ * adds the model and split). `ood`'s `auroc_flag`/`fpr95_flag` are those of the score behind the
+ * model's flag; `items` are per-image scores for histograms, risk–coverage and the review queue.
+ */
+export interface EvaluationReport {
+  metrics: DatasetMetrics;
+  ood?: OodMetrics & {
+    auroc_flag?: number;
+    fpr95_flag?: number;
+    scores?: Record<string, { auroc: number; fpr95: number }>;
+  };
+  items: {
+    file: string;
+    label: number;
+    predicted: number;
+    confidence: number;
+    entropy: number;
+    mutualInformation: number;
+  }[];
+  oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
+}
+
+/**
  * One method's row of a comparison (issue 16 item 5: `rank1 compare`, the Compare view), measured
  * on held-out images every method shares.
  */
