@@ -12,6 +12,7 @@ import {
   SCORE_NAMES,
   settingsSchema,
   type CompareRow,
+  type DatasetSummary as CachedDataset,
   type DatasetMetrics,
   type EpochMetrics,
   type EvaluationReport,
@@ -364,13 +365,8 @@ export interface ScanSummary {
   skipped: { file: string; reason: string }[];
 }
 
-export interface DatasetSummary {
-  id: string;
-  root: string;
-  images: number;
-  classes: string[];
-  preprocessing: Preprocessing;
-  importedAt: string;
+/** A dataset as the data room records it, with the last import's report when there is one. */
+export interface DatasetSummary extends CachedDataset {
   report?: ImportReport;
 }
 
