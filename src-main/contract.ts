@@ -21,6 +21,7 @@ import {
   type ImportReport,
   type Method,
   type ModelConfig,
+  type ModelFacts,
   type OodMetrics,
   type Preprocessing,
   type Settings,
@@ -370,28 +371,12 @@ export interface DatasetSummary extends CachedDataset {
   report?: ImportReport;
 }
 
-export interface ModelSummary {
-  id: string;
-  name: string;
-  createdAt: string;
-  classes: string[];
-  config: ModelConfig;
-  train: TrainConfig;
-  preprocessing: Preprocessing;
-  metrics?: { val?: Partial<DatasetMetrics> };
+/** A model as lists show it: the facts every model states (common/engine.ts ModelFacts) and these. */
+export interface ModelSummary extends ModelFacts {
   history?: EpochMetrics[];
-  backend?: { name: string; device: string };
   backbone?: { name: string; sha256: string } | null;
   ood?: { score: string; threshold: number; tpr: number; thresholds?: Record<string, number> };
-  demo?: boolean;
-  /** `incomplete`: a cancelled or crashed run's resumable checkpoint at `epoch` of `epochs` (issue 15). */
-  status?: 'complete' | 'incomplete';
   epoch?: number;
-  epochs?: number;
-  /** The one accuracy shown for the model: measured on `count` images of `split`. */
-  accuracy?: { value: number; split: 'val'; count: number };
-  /** Carried by every prediction of this model (e.g. no OOD threshold yet). */
-  warning?: string;
 }
 
 /** The engine's evaluation report (common/engine.ts) for one model and split. */

@@ -3,6 +3,8 @@
  * events, metrics, predictions, backbone progress. Read by the engine, the store and the contract.
  */
 
+import type { Preprocessing } from './data.js';
+
 /** Set by `rank1 --verbose`: native diagnostics (Dawn, drivers) are printed instead of only kept. */
 export const VERBOSE_ENV = 'RANK1_VERBOSE';
 
@@ -250,3 +252,41 @@ export interface DownloadProgress {
 export type TransferProgress =
   | ({ phase: 'download' | 'verify' | 'done' | 'redownload' } & DownloadProgress)
   | { phase: 'embed'; split: 'train' | 'val'; done: number; total: number };
+
+export type ModelStatus = 'complete' | 'incomplete';
+
+export interface ModelAccuracy {
+  value: number;
+  /** Which images: the held-out validation split recorded at training. */
+  split: 'val';
+  /** How many images it was measured on. */
+  count: number;
+}
+
+/**
+ * What a model says about itself both on disk (the engine's `ModelMeta`, model.json) and on the
+ * wire (the contract's `ModelSummary`): one list of the shared fields, each side adds its own.
+ */
+export interface ModelFacts {
+  id: string;
+  name: string;
+  createdAt: string;
+  classes: string[];
+  config: ModelConfig;
+  train: TrainConfig;
+  preprocessing: Preprocessing;
+  metrics?: { val?: Partial<DatasetMetrics> };
+  backend?: { name: string; device: string };
+  demo?: boolean;
+  /** `incomplete`: a cancelled or crashed run's resumable checkpoint at `epoch` of `epochs` (issue 15). */
+  status?: ModelStatus;
+  /** Epochs the run was asked for (`train.epochs`), beside `epoch` for lists. */
+  epochs?: number;
+  /** The one accuracy shown for the model, with the images it was measured on. */
+  accuracy?: ModelAccuracy;
+  /**
+   * Why predictions of this model carry a warning (e.g. a checkpoint without an OOD threshold
+   * flags nothing); absent when there is none. Prediction results copy it.
+   */
+  warning?: string;
+}
