@@ -280,9 +280,10 @@ describe('app helpers', () => {
     });
     expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, epochs: 3 })).toMatchObject({ epochs: 3 });
     const a = trainArgsOf('ds', 'n', 'best', { ...defaultAdvanced, method: 'deterministic' });
+    // K as the form holds it: the engine's resolveModelConfig sets K = 1 for one-network methods.
     expect(a).toMatchObject({
       name: 'n',
-      members: 1,
+      members: defaultAdvanced.members,
       method: 'deterministic',
       augment: { crop: true, flip: false },
     });
