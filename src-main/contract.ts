@@ -9,15 +9,19 @@
 import { z } from 'zod';
 import {
   METHODS,
+  SCORE_NAMES,
   settingsSchema,
   type CompareRow,
+  type DatasetSummary as CachedDataset,
   type DatasetMetrics,
   type EpochMetrics,
+  type EvaluationReport,
   type ImagePrediction,
   type ImportProgress,
   type ImportReport,
   type Method,
   type ModelConfig,
+  type ModelFacts,
   type OodMetrics,
   type Preprocessing,
   type Settings,
@@ -243,7 +247,9 @@ const predictionRow = z.looseObject({
 });
 
 export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
-export { METHODS, METHOD_LABELS, SINGLE_NETWORK_METHODS } from './common/index.js';
+export { METHODS, METHOD_LABELS, SCORE_NAMES, SINGLE_NETWORK_METHODS } from './common/index.js';
+export type { ScoreName } from './common/index.js';
+export { listeners, type Listeners } from './common/index.js';
 
 /** What `models.export` writes. */
 export const EXPORT_FORMATS = ['zip', 'onnx'] as const;
@@ -281,7 +287,7 @@ export const operations = {
   /** Put another score behind the OOD flag (each score's threshold is fitted at training). */
   'models.setFlag': z.strictObject({
     id: modelRef,
-    score: z.enum(['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn']),
+    score: z.enum(SCORE_NAMES),
   }),
   /** 'zip': the backup this app imports again; 'onnx': one file for deployment (docs/export.md). */
   'models.export': z.strictObject({
@@ -375,60 +381,23 @@ export interface ScanSummary {
   skipped: { file: string; reason: string }[];
 }
 
-export interface DatasetSummary {
-  id: string;
-  root: string;
-  images: number;
-  classes: string[];
-  preprocessing: Preprocessing;
-  importedAt: string;
+/** A dataset as the data room records it, with the last import's report when there is one. */
+export interface DatasetSummary extends CachedDataset {
   report?: ImportReport;
 }
 
-export interface ModelSummary {
-  id: string;
-  name: string;
-  createdAt: string;
-  classes: string[];
-  config: ModelConfig;
-  train: TrainConfig;
-  preprocessing: Preprocessing;
-  metrics?: { val?: Partial<DatasetMetrics> };
+/** A model as lists show it: the facts every model states (common/engine.ts ModelFacts) and these. */
+export interface ModelSummary extends ModelFacts {
   history?: EpochMetrics[];
-  backend?: { name: string; device: string };
   backbone?: { name: string; sha256: string } | null;
   ood?: { score: string; threshold: number; tpr: number; thresholds?: Record<string, number> };
-  demo?: boolean;
-  /** `incomplete`: a cancelled or crashed run's resumable checkpoint at `epoch` of `epochs` (issue 15). */
-  status?: 'complete' | 'incomplete';
   epoch?: number;
-  epochs?: number;
-  /** The one accuracy shown for the model: measured on `count` images of `split`. */
-  accuracy?: { value: number; split: 'val'; count: number };
-  /** Carried by every prediction of this model (e.g. no OOD threshold yet). */
-  warning?: string;
 }
 
-export interface EvaluateResult {
+/** The engine's evaluation report (common/engine.ts) for one model and split. */
+export interface EvaluateResult extends EvaluationReport {
   model: string;
   split: string;
-  metrics: DatasetMetrics;
-  /** OOD separation; `auroc_flag`/`fpr95_flag` are those of the score behind the model's flag. */
-  ood?: OodMetrics & {
-    auroc_flag?: number;
-    fpr95_flag?: number;
-    scores?: Record<string, { auroc: number; fpr95: number }>;
-  };
-  /** Per-image scores for histograms, risk–coverage and the review queue. */
-  items: {
-    file: string;
-    label: number;
-    predicted: number;
-    confidence: number;
-    entropy: number;
-    mutualInformation: number;
-  }[];
-  oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
 }
 
 /** The columns of a comparison row, in table order (CLI table, JSON rows, the app's CSV). */

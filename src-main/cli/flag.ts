@@ -1,9 +1,8 @@
 /** `rank1 flag MODEL_DIR [SCORE] [--json]`: show the OOD flag's score and thresholds, or switch the score (`models.setFlag`). */
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
+import { SCORE_NAMES as SCORES, type ScoreName } from '../contract.js';
 import { choiceArg, printJson, runWithService } from './common.js';
-
-const SCORES = ['entropy', 'mutual_information', 'max_prob', 'energy', 'mahalanobis', 'knn'] as const;
 
 export function registerFlag(program: Command): void {
   program
@@ -12,7 +11,7 @@ export function registerFlag(program: Command): void {
     .argument('<model_dir>')
     .argument('[score]', SCORES.join(' | '), choiceArg(SCORES))
     .option('--json', 'one JSON object')
-    .action((given: string, score: (typeof SCORES)[number] | undefined, o: { json?: boolean }) => {
+    .action((given: string, score: ScoreName | undefined, o: { json?: boolean }) => {
       const dir = nodePath.resolve(given);
       return runWithService('flag', { grant: [dir] }, async (client) => {
         const model = score

@@ -96,5 +96,15 @@ export interface ImportProgress {
   message?: string;
 }
 
+/** An imported dataset as the cache records it (the contract's `DatasetSummary` adds the report). */
+export interface DatasetSummary {
+  id: string;
+  root: string;
+  images: number;
+  classes: string[];
+  preprocessing: Preprocessing;
+  importedAt: string;
+}
+
 /** Why a folder is refused before (or instead of) becoming a dataset. */
 export type ImportRefusal = 'no-images' | 'one-class' | 'no-readable-images';

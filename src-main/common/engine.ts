@@ -3,6 +3,8 @@
  * events, metrics, predictions, backbone progress. Read by the engine, the store and the contract.
  */
 
+import type { Preprocessing } from './data.js';
+
 /** Set by `rank1 --verbose`: native diagnostics (Dawn, drivers) are printed instead of only kept. */
 export const VERBOSE_ENV = 'RANK1_VERBOSE';
 
@@ -20,6 +22,19 @@ export const METHODS = ['rank1', 'deterministic', 'batchensemble', 'ensemble', '
 export type Method = (typeof METHODS)[number];
 /** Methods that train one network (K = 1): their members are samples, if any, not copies. */
 export const SINGLE_NETWORK_METHODS: readonly Method[] = ['deterministic', 'mcdropout'];
+/**
+ * The OOD scores the engine computes (engine/ood.ts, spec §5), in its order; higher = more
+ * unusual. The one list: the contract, the model schema, `rank1 flag` and the renderer import it.
+ */
+export const SCORE_NAMES = [
+  'entropy',
+  'mutual_information',
+  'max_prob',
+  'energy',
+  'mahalanobis',
+  'knn',
+] as const;
+export type ScoreName = (typeof SCORE_NAMES)[number];
 /** What each method is called for people (the app's method picker). */
 export const METHOD_LABELS: Record<Method, string> = {
   rank1: 'Rank-1 BNN',
@@ -177,6 +192,29 @@ export interface OodMetrics {
 }
 
 /**
+ * What evaluating a model on a folder gives (the engine's report; the contract's `EvaluateResult`
+ * adds the model and split). `ood`'s `auroc_flag`/`fpr95_flag` are those of the score behind the
+ * model's flag; `items` are per-image scores for histograms, risk–coverage and the review queue.
+ */
+export interface EvaluationReport {
+  metrics: DatasetMetrics;
+  ood?: OodMetrics & {
+    auroc_flag?: number;
+    fpr95_flag?: number;
+    scores?: Record<string, { auroc: number; fpr95: number }>;
+  };
+  items: {
+    file: string;
+    label: number;
+    predicted: number;
+    confidence: number;
+    entropy: number;
+    mutualInformation: number;
+  }[];
+  oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
+}
+
+/**
  * One method's row of a comparison (issue 16 item 5: `rank1 compare`, the Compare view), measured
  * on held-out images every method shares.
  */
@@ -214,3 +252,41 @@ export interface DownloadProgress {
 export type TransferProgress =
   | ({ phase: 'download' | 'verify' | 'done' | 'redownload' } & DownloadProgress)
   | { phase: 'embed'; split: 'train' | 'val'; done: number; total: number };
+
+export type ModelStatus = 'complete' | 'incomplete';
+
+export interface ModelAccuracy {
+  value: number;
+  /** Which images: the held-out validation split recorded at training. */
+  split: 'val';
+  /** How many images it was measured on. */
+  count: number;
+}
+
+/**
+ * What a model says about itself both on disk (the engine's `ModelMeta`, model.json) and on the
+ * wire (the contract's `ModelSummary`): one list of the shared fields, each side adds its own.
+ */
+export interface ModelFacts {
+  id: string;
+  name: string;
+  createdAt: string;
+  classes: string[];
+  config: ModelConfig;
+  train: TrainConfig;
+  preprocessing: Preprocessing;
+  metrics?: { val?: Partial<DatasetMetrics> };
+  backend?: { name: string; device: string };
+  demo?: boolean;
+  /** `incomplete`: a cancelled or crashed run's resumable checkpoint at `epoch` of `epochs` (issue 15). */
+  status?: ModelStatus;
+  /** Epochs the run was asked for (`train.epochs`), beside `epoch` for lists. */
+  epochs?: number;
+  /** The one accuracy shown for the model, with the images it was measured on. */
+  accuracy?: ModelAccuracy;
+  /**
+   * Why predictions of this model carry a warning (e.g. a checkpoint without an OOD threshold
+   * flags nothing); absent when there is none. Prediction results copy it.
+   */
+  warning?: string;
+}

@@ -1,8 +1,10 @@
 /**
  * Wire types and schemas shared by the rooms (contract, store, engine, data): plain data, no
- * logic, importing nothing but zod. The only module of `common/` others import.
+ * logic beyond the one listener set (listeners.ts), importing nothing but zod. The only module of
+ * `common/` others import.
  */
 export { settingsSchema, defaultSettings, type Settings } from './settings.js';
 export * from './engine.js';
 export type * from './data.js';
 export type * from './flows.js';
+export { listeners, type Listeners } from './listeners.js';

@@ -18,7 +18,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import type { ExampleSet, Preprocessing } from './types.js';
+import type { DatasetSummary } from '../common/data.js';
+import type { ExampleSet } from './types.js';
 
 export const INDEX_VERSION = 1;
 
@@ -57,14 +58,7 @@ interface PackSignature {
   ino: number;
 }
 
-export interface DatasetSummary {
-  id: string;
-  root: string;
-  images: number;
-  classes: string[];
-  preprocessing: Preprocessing;
-  importedAt: string;
-}
+export type { DatasetSummary } from '../common/data.js';
 
 export interface LoadedIndex {
   entries: Map<string, CacheEntry>;

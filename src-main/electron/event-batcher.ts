@@ -6,15 +6,8 @@
  * (event-stream.ts), throttled in the engine.
  */
 import type { ServiceEvent } from '../contract.js';
-
-/** Training progress the UI keeps (curves, checkpoints): never dropped. */
-const kept = new Set(['start', 'epoch', 'checkpoint', 'done', 'cancelled']);
-
-function coalescable(e: ServiceEvent): e is Extract<ServiceEvent, { type: 'job.progress' }> {
-  if (e.type !== 'job.progress') return false;
-  const t = (e.progress as { type?: unknown } | null)?.type;
-  return !(typeof t === 'string' && kept.has(t));
-}
+// Training progress the UI keeps (curves, checkpoints) is never coalesced: one rule, shared.
+import { coalescable } from '../transports/shared.js';
 
 export class EventBatcher {
   private queue: ServiceEvent[] = [];

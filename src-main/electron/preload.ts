@@ -9,6 +9,7 @@
  * Main's own notices (`engine.restarted`, crash failures) still come as IPC batches.
  */
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
+import { listeners } from '../common/listeners.js';
 import { channels, type CallReply, type MenuAction, type Rank1Bridge } from './channels.js';
 
 /** Grants of dropped paths still on their way to main; a call waits for them so it is not refused. */
@@ -23,18 +24,12 @@ function listen<T>(channel: string, fn: (payload: T) => void): () => void {
 }
 
 /** `subscribe` callbacks: every event, from the port or main, goes to each of them. */
-const subscribers = new Set<(e: unknown) => void>();
+const subscribers = listeners<unknown>((err) => console.error('rank1: an event listener failed:', err));
 
 function deliver(e: unknown): void {
   // Service events only: an object with a string `type` (never the MessageEvent or its ports).
   if (typeof e !== 'object' || e === null || typeof (e as { type?: unknown }).type !== 'string') return;
-  for (const fn of [...subscribers]) {
-    try {
-      fn(e);
-    } catch (err) {
-      console.error('rank1: an event listener failed:', err);
-    }
-  }
+  subscribers.emit(e);
 }
 
 /** The live event port; held here, never exposed to the page. */
@@ -69,10 +64,7 @@ const bridge: Rank1Bridge = {
     if (typeof listener !== 'function') throw new TypeError('subscribe needs a function.');
     // A fresh wrapper per call, so subscribing the same function twice needs two unsubscribes.
     const fn = (e: unknown) => listener(e);
-    subscribers.add(fn);
-    return () => {
-      subscribers.delete(fn);
-    };
+    return subscribers.add(fn);
   },
   onMenu(listener) {
     return listen<MenuAction>(channels.menu, (a) => listener(a));

@@ -10,15 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import type {
-  Calibration,
-  DatasetMetrics,
-  EpochMetrics,
-  ModelConfig,
-  PredictionPlan,
-  TrainConfig,
-} from './types.js';
-import type { Preprocessing } from '../data/types.js';
+import type { Calibration, EpochMetrics, ModelFacts, ModelStatus, PredictionPlan } from './types.js';
 import {
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
@@ -53,25 +45,17 @@ export interface OodFit {
   thresholds?: Record<string, number>;
 }
 
-export interface ModelMeta {
+/** model.json: the facts every model states (common/engine.ts ModelFacts) and the engine's own. */
+export interface ModelMeta extends ModelFacts {
   format: typeof MODEL_FORMAT;
   formatVersion: number;
-  id: string;
-  name: string;
-  createdAt: string;
-  classes: string[];
-  config: ModelConfig;
-  train: TrainConfig;
-  preprocessing: Preprocessing;
   /** Normalisation applied to uint8 pixels / 255 before the network, per channel. */
   normalization: { mean: number[]; std: number[] };
   datasetRoot?: string;
   /** Files held out for validation/test, so `eval` on the training folder measures held-out data. */
   heldOut?: { val: string[]; test: string[] };
   trainSize: number;
-  metrics?: { val?: Partial<DatasetMetrics> };
   history: EpochMetrics[];
-  backend?: { name: string; device: string };
   backbone?: { name: string; sha256: string; embeddingSize: number } | null;
   ood?: OodFit;
   /** How prediction fixes the rank-1 factors; absent in old folders (then derived from train.seed). */
@@ -82,32 +66,9 @@ export interface ModelMeta {
   epoch: number;
   optimizerState?: WeightSpec[];
   weights: { specs: WeightSpec[]; bytes: number; sha256: string };
-  demo?: boolean;
-  /**
-   * Written and re-derived on every read from `epoch` and `train.epochs`: a cancelled or crashed
-   * run leaves a resumable checkpoint that says `incomplete` (issue 15).
-   */
-  status?: ModelStatus;
-  /** Epochs the run was asked for (`train.epochs`), beside `epoch` for lists. */
-  epochs?: number;
-  /** The one accuracy shown for this model, with the images it was measured on. */
-  accuracy?: ModelAccuracy;
-  /**
-   * Why predictions of this model carry a warning (e.g. a checkpoint without an OOD threshold
-   * flags nothing); absent when there is none. Prediction results copy it.
-   */
-  warning?: string;
 }
 
-export type ModelStatus = 'complete' | 'incomplete';
-
-export interface ModelAccuracy {
-  value: number;
-  /** Which images: the held-out validation split recorded at training. */
-  split: 'val';
-  /** How many images it was measured on. */
-  count: number;
-}
+export type { ModelAccuracy, ModelStatus } from './types.js';
 
 /** The fields written and re-derived from the rest of the meta (one home: describeStatus). */
 export type DerivedMeta = 'status' | 'epochs' | 'accuracy' | 'warning';

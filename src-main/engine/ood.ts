@@ -11,16 +11,9 @@
  */
 import type { MemberOutputs } from './inference.js';
 import { decompose } from './metrics.js';
+import type { ScoreName } from '../common/index.js';
 
-export const SCORE_NAMES = [
-  'entropy',
-  'mutual_information',
-  'max_prob',
-  'energy',
-  'mahalanobis',
-  'knn',
-] as const;
-export type ScoreName = (typeof SCORE_NAMES)[number];
+export { SCORE_NAMES, type ScoreName } from '../common/index.js';
 
 /** Fitted feature statistics: plain arrays, saved as tensors in the weights file. */
 export interface FeatureStats {

@@ -23,30 +23,14 @@ import { argmax, auroc, decompose, fprAtTpr } from './metrics.js';
 import { buildModel, type Rank1Model } from './models/index.js';
 import { batchScores, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { Rng } from './random.js';
-import type { DatasetMetrics, ImagePrediction, OodMetrics } from './types.js';
+import type { EvaluationReport, ImagePrediction } from './types.js';
+
+export type { EvaluationReport };
 
 export type Prediction = ImagePrediction & {
   scores: Record<string, number>;
   flag?: { score: string; value: number; threshold: number };
 };
-
-export interface EvaluationReport {
-  metrics: DatasetMetrics;
-  ood?: OodMetrics & {
-    auroc_flag?: number;
-    fpr95_flag?: number;
-    scores?: Record<string, { auroc: number; fpr95: number }>;
-  };
-  items: {
-    file: string;
-    label: number;
-    predicted: number;
-    confidence: number;
-    entropy: number;
-    mutualInformation: number;
-  }[];
-  oodItems?: { file: string; entropy: number; mutualInformation: number; ood: boolean }[];
-}
 
 export interface LoadedModel {
   dir: string;

@@ -11,6 +11,7 @@ import * as nodePath from 'node:path';
 import {
   ServiceError,
   defaultSettings,
+  listeners,
   parseArgs,
   settingsSchema,
   type OperationHandlers,
@@ -84,7 +85,8 @@ function defaultHome(): string {
 export class Service implements ServiceHandler {
   readonly home: string;
   readonly grants: PathGrants;
-  private readonly listeners = new Set<(e: ServiceEvent) => void>();
+  // A broken listener (a closed window) must not stop the others or the job.
+  private readonly listeners = listeners<ServiceEvent>();
   private readonly settings: SettingsStore<Settings>;
   private readonly clock: () => number;
   private readonly jobs: JobRunner;
@@ -143,8 +145,7 @@ export class Service implements ServiceHandler {
   }
 
   subscribe(listener: (e: ServiceEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** Privileged (not an operation): the user picked or dropped this path. */
@@ -168,13 +169,7 @@ export class Service implements ServiceHandler {
   // -- plumbing ---------------------------------------------------------------------------------
 
   private emit(e: ServiceEvent): void {
-    for (const l of [...this.listeners]) {
-      try {
-        l(e);
-      } catch {
-        // A broken listener (a closed window) must not stop the others or the job.
-      }
-    }
+    this.listeners.emit(e);
   }
 
   private engine(): Promise<EngineApi> {

@@ -9,7 +9,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ServiceError, type JobKind, type ServiceEvent, type ServiceHandler } from '../contract.js';
+import {
+  listeners,
+  ServiceError,
+  type JobKind,
+  type ServiceEvent,
+  type ServiceHandler,
+} from '../contract.js';
 import type { ChildMessage, HostMessage } from './engine-port.js';
 import { jobOperations, toServiceError } from './shared.js';
 
@@ -58,7 +64,7 @@ interface Child {
 }
 
 export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
-  const listeners = new Set<(e: ServiceEvent) => void>();
+  const events = listeners<ServiceEvent>((err) => console.error('engine listener failed:', err));
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; op: string }>();
   /** Jobs started and not yet finished, so a crash can fail them. */
   const running = new Map<string, JobKind>();
@@ -71,15 +77,7 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
   let gaveUp: string | undefined;
   let child: Child | undefined;
 
-  const emit = (e: ServiceEvent) => {
-    for (const l of [...listeners]) {
-      try {
-        l(e);
-      } catch (err) {
-        console.error('engine listener failed:', err);
-      }
-    }
-  };
+  const emit = (e: ServiceEvent) => events.emit(e);
 
   /** Post one message; a call whose arguments cannot be cloned is refused, not sent. */
   const post = (c: Child, msg: HostMessage, transfer?: unknown[]) => {
@@ -197,8 +195,7 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
       });
     },
     subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+      return events.add(listener);
     },
     grant(path) {
       grants.add(path);

@@ -52,7 +52,8 @@ export const jobOperations: Readonly<Record<string, JobKind>> = {
 /** Training events that carry state the UI keeps (curves, checkpoints): never coalesced. */
 const keptProgress = new Set(['start', 'epoch', 'checkpoint', 'done', 'cancelled']);
 
-function coalescable(e: ServiceEvent): e is Extract<ServiceEvent, { type: 'job.progress' }> {
+/** A `job.progress` that only the latest of may be kept (the batcher in electron/ uses it too). */
+export function coalescable(e: ServiceEvent): e is Extract<ServiceEvent, { type: 'job.progress' }> {
   if (e.type !== 'job.progress') return false;
   const t = (e.progress as { type?: unknown } | null)?.type;
   return !(typeof t === 'string' && keptProgress.has(t));

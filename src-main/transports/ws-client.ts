@@ -6,7 +6,13 @@
  *
  *   const client = new ServiceClient(connectWebSocket(location.href, token));
  */
-import { ServiceError, type JobKind, type ServiceEvent, type ServiceHandler } from '../contract.js';
+import {
+  listeners,
+  ServiceError,
+  type JobKind,
+  type ServiceEvent,
+  type ServiceHandler,
+} from '../contract.js';
 import { jobOperations, toServiceError } from './shared.js';
 
 /** The part of the WebSocket API used here (the DOM's and `ws`'s both fit). */
@@ -68,8 +74,10 @@ export function connectWebSocket(
   const maxBackoff = opts.maxBackoffMs ?? 10_000;
   const maxBytes = opts.maxMessageBytes ?? 64 * 1024 * 1024;
 
-  const listeners = new Set<(e: ServiceEvent) => void>();
-  const stateListeners = new Set<(s: ConnectionState) => void>();
+  const events = listeners<ServiceEvent>((err) => console.error('service listener failed:', err));
+  const stateListeners = listeners<ConnectionState>((err) =>
+    console.error('connection listener failed:', err),
+  );
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; op: string }>();
   /** Requests waiting for the socket to open. */
   let queue: { id: number; text: string }[] = [];
@@ -84,17 +92,9 @@ export function connectWebSocket(
   const setState = (s: ConnectionState) => {
     if (s === state) return;
     state = s;
-    for (const f of [...stateListeners]) f(s);
+    stateListeners.emit(s);
   };
-  const emit = (e: ServiceEvent) => {
-    for (const l of [...listeners]) {
-      try {
-        l(e);
-      } catch (err) {
-        console.error('service listener failed:', err);
-      }
-    }
-  };
+  const emit = (e: ServiceEvent) => events.emit(e);
   const track = (e: ServiceEvent) => {
     if (e.type === 'job.started') running.set(e.job.jobId, e.job.kind);
     else if (e.type === 'job.progress' || e.type === 'job.item') {
@@ -211,8 +211,7 @@ export function connectWebSocket(
       return state;
     },
     onState(fn) {
-      stateListeners.add(fn);
-      return () => stateListeners.delete(fn);
+      return stateListeners.add(fn);
     },
     call(op, args) {
       if (state === 'closed')
@@ -251,8 +250,7 @@ export function connectWebSocket(
       });
     },
     subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+      return events.add(listener);
     },
     close() {
       if (state === 'closed') return;

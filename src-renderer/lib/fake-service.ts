@@ -4,6 +4,7 @@
  */
 import {
   defaultSettings,
+  listeners,
   parseArgs,
   ServiceError,
   type DatasetSummary,
@@ -125,7 +126,10 @@ export interface FakeOptions {
 }
 
 export class FakeService implements ServiceHandler {
-  listeners = new Set<(e: ServiceEvent) => void>();
+  // A listener that throws fails the test at once (no logging in the fake).
+  listeners = listeners<ServiceEvent>((err) => {
+    throw err;
+  });
   calls: { op: string; args: unknown }[] = [];
   models: ModelSummary[] = [demoModel()];
   datasets: DatasetSummary[] = [];
@@ -139,12 +143,11 @@ export class FakeService implements ServiceHandler {
   }
 
   subscribe(listener: (e: ServiceEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   emit(e: ServiceEvent): void {
-    for (const l of [...this.listeners]) l(e);
+    this.listeners.emit(e);
   }
 
   private tick(): Promise<void> {

@@ -3,20 +3,18 @@
  * card gives for its flag, and the rates Evaluate shows, each defined once (see stats.ts) and
  * measured on the same images. Pure; tested in test/renderer/ood.test.ts.
  */
-import type { EvaluateResult, ModelSummary } from '../../src-main/contract.js';
+import {
+  SCORE_NAMES,
+  type EvaluateResult,
+  type ModelSummary,
+  type ScoreName,
+} from '../../src-main/contract.js';
 import { formatCount, formatPercent } from './format.js';
 import { auroc, flaggedShare, fprAtTpr } from './stats.js';
 
-/** The scores the engine computes (src-main/engine/ood.ts SCORE_NAMES), in its order. */
-export const scoreNames = [
-  'entropy',
-  'mutual_information',
-  'max_prob',
-  'energy',
-  'mahalanobis',
-  'knn',
-] as const;
-export type ScoreName = (typeof scoreNames)[number];
+/** The scores the engine computes, in its order: the one list lives in src-main/common/engine.ts. */
+export const scoreNames = SCORE_NAMES;
+export type { ScoreName };
 
 interface ScoreWords {
   /** What a person reads in tables, menus and sentences. */

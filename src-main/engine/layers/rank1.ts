@@ -10,7 +10,7 @@
  * prediction).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Method, Posterior } from '../types.js';
+import type { Method, ModelConfig } from '../types.js';
 import { heNormal, inverseSoftplus, randomSign } from '../initializers.js';
 import type { Rng } from '../random.js';
 
@@ -19,17 +19,21 @@ export const PERTURBATION_CLIP = 10;
 /** Scale = softplus(ρ) + ε with Keras epsilon (spec §2). */
 export const SCALE_EPSILON = 1e-7;
 
-export interface FactorOptions {
-  method: Method;
-  members: number;
-  /** mcdropout's rate on the layer's input (0 or absent: none). */
-  dropoutRate?: number;
-  posterior: Posterior;
-  randomSignInit: number;
-  priorMean: number;
-  priorStddev: number;
-  initStddev: number;
-}
+/**
+ * The part of the model config a rank-1 layer reads (`members` normalised by membersOf() in
+ * models/base.ts factorOptions()); `dropoutRate` 0 or absent: no dropout on the layer's input.
+ */
+export type FactorOptions = Pick<
+  ModelConfig,
+  | 'method'
+  | 'members'
+  | 'dropoutRate'
+  | 'posterior'
+  | 'randomSignInit'
+  | 'priorMean'
+  | 'priorStddev'
+  | 'initStddev'
+>;
 
 /**
  * Fixed factor values for one forward pass, by layer name: α̃ [K, inputDim] and γ̃ [K, units],
