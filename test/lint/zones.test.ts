@@ -25,7 +25,11 @@ describe('lint zones between rooms', () => {
     ['src-main/engine/metrics.ts', '../store/index.js', 'engine ↛ store'],
     ['src-main/engine/layers/rank1.ts', '../../store/model-folder.js', 'engine ↛ store'],
     ['src-main/engine/train.ts', '../store/index.js', 'engine ↛ store'],
-    ['src-main/engine/train.ts', '../store/model-folder.js', 'engine ↛ store (the weights format is the engine’s own)'],
+    [
+      'src-main/engine/train.ts',
+      '../store/model-folder.js',
+      'engine ↛ store (the weights format is the engine’s own)',
+    ],
     ['src-main/engine/ood.ts', '../service/index.js', 'engine ↛ service'],
     ['src-main/engine/ood.ts', '../electron/main.js', 'engine ↛ electron'],
     ['src-main/data/scan.ts', '../engine/index.js', 'data ↛ engine'],
