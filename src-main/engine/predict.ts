@@ -28,6 +28,8 @@ import type { DatasetMetrics, ImagePrediction, OodMetrics } from './types.js';
 export type Prediction = ImagePrediction & {
   scores: Record<string, number>;
   flag?: { score: string; value: number; threshold: number };
+  /** The model's warning (e.g. no OOD threshold: nothing is flagged), on every result. */
+  warning?: string;
 };
 
 export interface EvaluationReport {
@@ -171,6 +173,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
             ood: flag ? flag.value > flag.threshold : false,
             scores: scores[b]!,
             flag,
+            ...(meta.warning ? { warning: meta.warning } : {}),
           });
         }
       }
