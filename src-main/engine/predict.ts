@@ -89,7 +89,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   let backbone: Backbone | undefined;
   if (meta.backbone) {
     try {
-      backbone = await loadBackbone(meta.backbone);
+      // A model folder is untrusted (it may come from elsewhere): opening one never reaches the
+      // network. The shipped copy or the cache (filled when training downloaded it) serves.
+      backbone = await loadBackbone(meta.backbone, { download: false });
     } catch (e) {
       model.dispose();
       throw e;
