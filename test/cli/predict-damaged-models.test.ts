@@ -9,6 +9,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BUILTIN_BACKBONES } from '../../src-main/engine/backbones/catalog.js';
+import { bundledFolder } from '../../src-main/engine/backbones/bundled.js';
 
 const repo = resolve(__dirname, '../..');
 const demo = join(repo, 'resources/demo/digits');
@@ -88,4 +90,23 @@ describe('rank1 predict on damaged model folders', () => {
     },
     150_000,
   );
+
+  it('a known backbone that is not on this computer is never downloaded when the model is opened', () => {
+    const dir = damaged('absent-backbone', (d, meta) => {
+      const spec = BUILTIN_BACKBONES.find((b) => !bundledFolder(b))!;
+      meta.backbone = { name: spec.name, sha256: spec.pin.sha256, embeddingSize: spec.embeddingSize };
+      writeMeta(d, meta);
+    });
+    const r = spawnSync(process.execPath, [join(repo, 'bin/rank1.js'), 'predict', dir, image, '--json'], {
+      encoding: 'utf8',
+      // Were a download tried, it would go here (a closed port) and say "cannot download".
+      env: { ...process.env, RANK1_HOME: join(tmp, 'home'), RANK1_BACKBONE_BASE_URL: 'http://127.0.0.1:9' },
+      timeout: 120_000,
+    });
+    const lines = r.stderr.split('\n').filter((l) => l.trim());
+    expect(r.status, r.stderr).toBe(1);
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/not on this computer/);
+    expect(lines[0]).not.toMatch(/cannot download|127\.0\.0\.1/);
+  }, 150_000);
 });
