@@ -52,7 +52,7 @@ describe('rank1 serve: import over the WebSocket', () => {
     const conn = connectWebSocket(line, undefined, { WebSocket: WS });
     try {
       const client = new ServiceClient(conn);
-      const summary = await client.run<'datasets.import'>('datasets.import', { path: ds, valFraction: 0 });
+      const summary = await client.run<'import'>('datasets.import', { path: ds, valFraction: 0 });
       const report = summary.report!;
       expect(report.images).toBe(12);
       expect(Object.keys(report.classes).sort()).toEqual(['0', '1']);
