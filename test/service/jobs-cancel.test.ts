@@ -44,6 +44,16 @@ describe('jobs.cancel', () => {
     expect(events.some((e) => e.type === 'job.done')).toBe(false);
   });
 
+  it('ends every job kind (import, train, evaluate, predict, compare) stuck in its work', async () => {
+    const { jobs, next } = runner();
+    const kinds = ['import', 'train', 'evaluate', 'predict', 'compare'] as const;
+    const ids = kinds.map((k) => jobs.start(k, `stuck ${k}`, () => new Promise<never>(() => {})).jobId);
+    await new Promise((r) => setTimeout(r, 20));
+    for (const id of ids) jobs.cancel(id);
+    await Promise.all(ids.map((id) => next('job.cancelled', id)));
+    expect(jobs.list().map((j) => j.state)).toEqual(kinds.map(() => 'cancelled'));
+  });
+
   it('a job that stops at the signal ends as cancelled, not failed', async () => {
     const { jobs, events, next } = runner();
     const { jobId } = jobs.start(
