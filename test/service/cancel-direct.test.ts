@@ -40,4 +40,23 @@ describe('jobs.cancel over the direct transport', () => {
     await waitFor(() => events.some((e) => e.type === 'job.cancelled' && e.jobId === jobId), 5_000);
     expect(events.some((e) => e.type === 'job.done' && e.jobId === jobId)).toBe(false);
   }, 180_000);
+
+  it('ends a running evaluate promptly, after its first progress', async () => {
+    const model = nodePath.resolve(__dirname, '../../resources/demo/digits');
+    const folder = nodePath.join(SHARED, 'data/mnist');
+    const transport = connectDirect(service);
+    const client = new ServiceClient(transport);
+    const events: ServiceEvent[] = [];
+    transport.subscribe((e) => events.push(e));
+    const { jobId } = await client.call('evaluate', { model, dataset: folder, split: 'all' });
+    const waitFor = async (pred: () => boolean, ms: number) => {
+      for (const t0 = Date.now(); !pred(); await new Promise((r) => setTimeout(r, 10)))
+        if (Date.now() - t0 > ms)
+          throw new Error(`waited ${ms} ms; events: ${events.map((e) => e.type).join(', ')}`);
+    };
+    await waitFor(() => events.some((e) => e.type === 'job.progress' && e.jobId === jobId), 120_000);
+    await client.call('jobs.cancel', { jobId });
+    await waitFor(() => events.some((e) => e.type === 'job.cancelled' && e.jobId === jobId), 5_000);
+    expect(events.some((e) => e.type === 'job.done' && e.jobId === jobId)).toBe(false);
+  }, 180_000);
 });
