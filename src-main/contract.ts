@@ -231,6 +231,8 @@ export type PredictionRow = Partial<ImagePrediction> & {
   probs?: Record<string, number>;
   /** The image came as dropped bytes, not from a file on disk (`file` is then its name). */
   dropped?: boolean;
+  /** The model's warning (e.g. no OOD threshold, so nothing is flagged), on every row. */
+  warning?: string;
 };
 
 const predictionRow = z.looseObject({
@@ -244,6 +246,7 @@ const predictionRow = z.looseObject({
   ood: z.boolean().optional(),
   uncertain: z.boolean().optional(),
   error: z.string().max(2000).optional(),
+  warning: z.string().max(2000).optional(),
 });
 
 export { settingsSchema, defaultSettings, type Settings } from './common/index.js';

@@ -64,6 +64,11 @@ export function registerEval(program: Command): void {
               ),
               confusion: m.confusion,
               reliability: m.reliability,
+              // Calibration (issue 16.1): the temperature the numbers above use, and the same at T = 1.
+              temperature: m.temperature ?? 1,
+              nll_uncalibrated: m.nll_uncalibrated,
+              ece_uncalibrated: m.ece_uncalibrated,
+              reliability_uncalibrated: m.reliability_uncalibrated,
               ...(r.ood ? { ...r.ood, flag_score: summary.ood?.score } : {}),
               backend: backend?.name,
               device: backend?.device,
@@ -74,6 +79,10 @@ export function registerEval(program: Command): void {
               console.log(
                 `${r.split}: n=${m.n}, accuracy ${(m.accuracy * 100).toFixed(2)}%, NLL ${m.nll.toFixed(4)}, ECE ${m.ece.toFixed(4)}, Brier ${m.brier.toFixed(4)}`,
               );
+              if (m.temperature !== undefined && m.temperature !== 1)
+                console.log(
+                  `calibrated at T = ${m.temperature.toFixed(3)}; before: NLL ${m.nll_uncalibrated?.toFixed(4)}, ECE ${m.ece_uncalibrated?.toFixed(4)}`,
+                );
               if (r.ood) {
                 console.log(
                   `OOD (${r.ood.n_ood} images): AUROC entropy ${r.ood.auroc_entropy.toFixed(3)}, MI ${r.ood.auroc_mi.toFixed(3)}, flag (${summary.ood?.score}) ${r.ood.auroc_flag?.toFixed(3)}`,

@@ -18,6 +18,7 @@ function line(r: PredictionRow): Record<string, unknown> {
     mutual_information: r.mutualInformation,
     ood: r.ood,
     ...(r.flag ? { ood_score: r.flag.score, ood_value: r.flag.value, ood_threshold: r.flag.threshold } : {}),
+    ...(r.warning ? { warning: r.warning } : {}),
   };
 }
 
@@ -48,12 +49,18 @@ export function registerPredict(program: Command): void {
           'predict',
           { grant: [model, ...paths], backend: o.backend, predictBatch: o.batch },
           async (client) => {
+            let warned = false;
             await client.run<'predict'>(
               'predict',
               { model, paths, thumbnails: false, ...(o.samples ? { samples: o.samples } : {}) },
               (e) => {
                 if (e.type !== 'job.item') return;
                 const r = e.item;
+                // The model's warning (e.g. no OOD threshold) once on stderr; --json rows also carry it.
+                if (r.warning && !warned) {
+                  warned = true;
+                  console.error(`rank1 predict: warning: ${r.warning}`);
+                }
                 if (o.json) printJson(line(r));
                 else if (r.error !== undefined || r.label === undefined)
                   console.log(`${r.file}: error: ${r.error ?? 'no prediction'}`);

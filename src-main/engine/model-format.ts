@@ -43,6 +43,9 @@ export interface OodFit {
   tpr: number;
   /** The threshold of every available score at the same TPR, so the flag's score can be switched. */
   thresholds?: Record<string, number>;
+  /** Which held-out images the thresholds were fitted on, and how many (for the UI to state). */
+  split?: 'val';
+  count?: number;
 }
 
 /** model.json: the facts every model states (common/engine.ts ModelFacts) and the engine's own. */

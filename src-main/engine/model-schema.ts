@@ -151,6 +151,8 @@ const ood = z.looseObject({
   threshold: num(),
   tpr: fraction(),
   thresholds: z.partialRecord(scoreName, num()).optional(),
+  split: z.literal('val').optional(),
+  count: int([1, MODEL_LIMITS.files]).optional(),
 });
 
 const backbone = z

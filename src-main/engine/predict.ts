@@ -30,6 +30,8 @@ export type { EvaluationReport };
 export type Prediction = ImagePrediction & {
   scores: Record<string, number>;
   flag?: { score: string; value: number; threshold: number };
+  /** The model's warning (e.g. no OOD threshold: nothing is flagged), on every result. */
+  warning?: string;
 };
 
 export interface LoadedModel {
@@ -71,7 +73,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   let backbone: Backbone | undefined;
   if (meta.backbone) {
     try {
-      backbone = await loadBackbone(meta.backbone);
+      // A model folder is untrusted (it may come from elsewhere): opening one never reaches the
+      // network. The shipped copy or the cache (filled when training downloaded it) serves.
+      backbone = await loadBackbone(meta.backbone, { download: false });
     } catch (e) {
       model.dispose();
       throw e;
@@ -155,6 +159,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
             ood: flag ? flag.value > flag.threshold : false,
             scores: scores[b]!,
             flag,
+            ...(meta.warning ? { warning: meta.warning } : {}),
           });
         }
       }

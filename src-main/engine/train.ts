@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ExampleSet, Preprocessing } from '../data/types.js';
-import { readModelFolder, writeModelFolder, type ModelMeta } from './model-format.js';
+import { readModelFolder, writeModelFolder, type ModelMeta, type OodFit } from './model-format.js';
 import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, collectWeights } from './checkpoint.js';
 import {
@@ -416,7 +416,11 @@ async function fitOod(
   } catch {
     stats = undefined; // degenerate features (e.g. a dead network): distance scores unavailable
   }
-  const held = src.val.count ? src.val : statsSet;
+  // The threshold needs images the network never trained on: on the training images it would be
+  // too low (they fit better) and kNN would match each image with itself (distance 0). With no
+  // held-out split there is no threshold; the meta's derived `warning` says so on every prediction.
+  if (!src.val.count) return { stats, ood: undefined, valMetrics: undefined, temperature: 1 };
+  const held = src.val;
   const heldOut = await evaluateExamples(model, held, {
     samples: tc.evalSamples,
     rng,
@@ -428,8 +432,7 @@ async function fitOod(
     keepFeatures: true,
   });
   // Only a held-out split can calibrate: fitted on training images T would only sharpen.
-  const temperature =
-    tc.calibrate !== false && src.val.count ? fitTemperature(heldOut.logits!, held.labels) : 1;
+  const temperature = tc.calibrate !== false ? fitTemperature(heldOut.logits!, held.labels) : 1;
   const images = imagesAtTemperature(heldOut, held.labels, temperature, stats);
   const score: ScoreName = stats ? (req.oodScore ?? DEFAULT_FLAG_SCORE) : 'entropy';
   const tpr = req.oodTpr ?? 0.95;
@@ -439,10 +442,18 @@ async function fitOod(
     const values = images.map((r) => r.scores[name]);
     if (!values.some((v) => Number.isNaN(v))) thresholds[name] = thresholdAtTpr(values, tpr);
   }
+  const ood: OodFit = {
+    score,
+    threshold: thresholds[score]!,
+    tpr,
+    thresholds,
+    split: 'val',
+    count: held.count,
+  };
   return {
     stats,
-    ood: { score, threshold: thresholds[score]!, tpr, thresholds },
-    valMetrics: src.val.count ? summarize(images, req.classes.length) : undefined,
+    ood,
+    valMetrics: summarize(images, req.classes.length),
     temperature,
   };
 }

@@ -18,6 +18,32 @@ import type { EpochMetrics } from '../engine/types.js';
 import { abortError, toServiceError } from './errors.js';
 
 const MAX_RECENT_JOBS = 50;
+/**
+ * How long a cancelled job's work may take to notice the signal before the job is declared
+ * cancelled anyway (issue 13 item 3: cancel ends every job within a second, even when the work
+ * is inside a long batch that checks the signal only between batches).
+ */
+export const CANCEL_GRACE_MS = 750;
+
+/** The work's result, or an abort error at most CANCEL_GRACE_MS after `signal` aborts. */
+function untilCancelled<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const cancelled = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      timer = setTimeout(() => reject(abortError()), CANCEL_GRACE_MS);
+      timer.unref?.();
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  // The work may still settle after the job is declared cancelled: its outcome is then ignored.
+  work.catch(() => undefined);
+  return Promise.race([work, cancelled]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  });
+}
 
 interface Job {
   info: JobInfo;
@@ -76,7 +102,7 @@ export class JobRunner {
       void (async () => {
         try {
           if (job.controller.signal.aborted) throw abortError();
-          const result = await work(ctx);
+          const result = await untilCancelled(work(ctx), job.controller.signal);
           if (job.controller.signal.aborted) throw abortError();
           job.info.state = 'done';
           this.emit({ type: 'job.done', jobId, kind, result });

@@ -105,6 +105,7 @@ export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>
             });
             if (p.scores) row.scores = p.scores;
             if (p.flag) row.flag = p.flag;
+            if (p.warning) row.warning = p.warning;
             if (row.ood || row.uncertain) flagged++;
           }
           if (thumbs[i]) row.thumbnail = thumbs[i];

@@ -574,6 +574,14 @@ export class FakeService implements ServiceHandler {
         perClassAccuracy: DIGITS.map(() => accuracy),
         confusion,
         reliability,
+        // Calibrated at T = 1.4: before it the same bins were more confident (issue 16.1).
+        temperature: 1.4,
+        nll_uncalibrated: 0.52,
+        ece_uncalibrated: 0.058,
+        reliability_uncalibrated: reliability.map((b) => ({
+          ...b,
+          confidence: Math.min(1, b.confidence * 1.1),
+        })),
       },
       items,
       ...(oodItems

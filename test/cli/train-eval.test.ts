@@ -72,6 +72,12 @@ describe('rank1 train → eval on MNIST vs notMNIST', () => {
     );
     expect(r.split).toBe('held-out validation');
     expect(r.n).toBe(300);
+    // calibration visible end to end (issue 16.1): T fitted at training, the numbers before it beside
+    expect(r.temperature).toBeGreaterThan(0);
+    expect(r.temperature).not.toBe(1);
+    expect(r.nll).toBeLessThanOrEqual(r.nll_uncalibrated + 1e-9);
+    expect(typeof r.ece_uncalibrated).toBe('number');
+    expect(r.reliability_uncalibrated.length).toBe(r.reliability.length);
     expect(r.n_ood).toBe(distinctImages(nodePath.join(shared, 'notmnist')));
     expect(r.accuracy).toBeGreaterThanOrEqual(0.95);
     expect(r.auroc_flag).toBeGreaterThanOrEqual(0.9);

@@ -93,6 +93,29 @@ describe('trainModel', () => {
     expect(off.metrics!.val!.nll).toBeCloseTo(last.valNll, 6);
   });
 
+  it('fits the OOD threshold on the held-out split only and records which (split, count)', async () => {
+    const req = request(nodePath.join(tmp(), 'ood-val'));
+    const meta = await trainModel(req);
+    expect(meta.ood).toMatchObject({ split: 'val', count: req.val.count });
+    expect(meta.warning).toBeUndefined();
+  });
+
+  it('with no held-out images stores no OOD threshold, says so, and every prediction carries it', async () => {
+    const { train } = split(data.set, 5);
+    const empty = { ...train, count: 0, labels: new Int32Array(0), files: [] };
+    const out = nodePath.join(tmp(), 'ood-none');
+    // before: the threshold was fitted on the training images themselves (kNN matched each with itself)
+    const meta = await trainModel(request(out, { val: empty }));
+    expect(meta.ood).toBeUndefined();
+    expect(meta.warning).toMatch(/no OOD threshold/);
+    expect((await readModelFolder(out)).meta.warning).toBe(meta.warning);
+    const model = await loadModel(out);
+    const p = await model.predict(await data.set.read([0, 1]), 2);
+    expect(p.map((r) => r.warning)).toEqual([meta.warning, meta.warning]);
+    expect(p.every((r) => r.ood === false)).toBe(true);
+    model.dispose();
+  });
+
   it('the same seed on the same backend gives the same run', async () => {
     const a = await trainModel(request(nodePath.join(tmp(), 'a')));
     const b = await trainModel(request(nodePath.join(tmp(), 'b')));

@@ -172,6 +172,10 @@ describe('Evaluate', () => {
     await fireEvent.input(screen.getByLabelText(/OOD folder/), { target: { value: '/data/notmnist' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Evaluate' }));
     expect(await screen.findByRole('figure', { name: 'Reliability diagram' })).toBeTruthy();
+    // before and after calibration (issue 16.1): the T = 1 diagram beside the calibrated one
+    const before = screen.getByRole('figure', { name: 'Reliability diagram before calibration' });
+    expect(before.querySelector('svg')).toBeTruthy();
+    expect(before.textContent).toMatch(/T = 1\.40/);
     expect(screen.getByText(/Gap between stated confidence/)).toBeTruthy();
     expect(screen.getByRole('figure', { name: 'Entropy histogram' })).toBeTruthy();
     expect(screen.getByRole('table', { name: /Telling the OOD folder/ }).textContent).toContain('0.950');

@@ -1,0 +1,65 @@
+/**
+ * Through the real command line (issue 16.1, issue 13 item 3): `--no-calibrate` leaves the model at
+ * T = 1, and a model trained without validation images has no OOD threshold, which `rank1 predict`
+ * says once on stderr and on every --json row.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = nodePath.resolve(__dirname, '../..');
+const shared = nodePath.resolve(root, '../shared/data/mnist');
+const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-calwarn-'));
+// A small copy (3 digits × 20 images) keeps the two trainings quick.
+const mnist = nodePath.join(home, 'digits');
+for (const c of ['1', '4', '7']) {
+  mkdirSync(nodePath.join(mnist, c), { recursive: true });
+  for (const f of readdirSync(nodePath.join(shared, c)).sort().slice(0, 20))
+    copyFileSync(nodePath.join(shared, c, f), nodePath.join(mnist, c, f));
+}
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+const rank1 = (args: string[]) =>
+  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, RANK1_HOME: home },
+    timeout: 600_000,
+  });
+const small = ['--epochs', '1', '--image-size', '16', '--members', '2'];
+
+describe('rank1 train/eval/predict: calibration and the no-threshold warning', () => {
+  it('--no-calibrate: eval --json reports T = 1 and equal numbers before and after', () => {
+    const model = nodePath.join(home, 'nocal');
+    const train = rank1(['train', mnist, '--out', model, ...small, '--no-calibrate', '--json']);
+    expect(train.status, train.stderr).toBe(0);
+    const ev = rank1(['eval', model, mnist, '--json']);
+    expect(ev.status, ev.stderr).toBe(0);
+    const r = JSON.parse(ev.stdout);
+    expect(r.temperature).toBe(1);
+    expect(r.nll).toBeCloseTo(r.nll_uncalibrated, 6);
+    expect(r.ece).toBeCloseTo(r.ece_uncalibrated, 6);
+  }, 600_000);
+
+  it('no validation split: no OOD threshold, predict warns once on stderr and on every --json row', () => {
+    const model = nodePath.join(home, 'noval');
+    const train = rank1(['train', mnist, '--out', model, ...small, '--val-fraction', '0', '--json']);
+    expect(train.status, train.stderr).toBe(0);
+    const pred = rank1(['predict', model, nodePath.join(mnist, '7'), '--json']);
+    expect(pred.status, pred.stderr).toBe(0);
+    const warnings = pred.stderr.split('\n').filter((l) => l.includes('warning'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^rank1 predict: warning: .*no OOD threshold/);
+    const rows = pred.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((x) => !x.error);
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows.length).toBeLessThanOrEqual(20);
+    for (const x of rows) {
+      expect(x.warning).toMatch(/no OOD threshold/);
+      expect(x.ood).toBe(false);
+    }
+  }, 600_000);
+});
