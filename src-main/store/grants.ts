@@ -71,7 +71,7 @@ export class PathGrants {
     for (const root of this.roots) if (isInside(root, real)) return real;
     throw new StoreError(
       'forbidden',
-      `"${field}" (${p.slice(0, 300)}) is outside the folders you opened; pick it in a dialog or drop it on the window first.`,
+      `"${field}" (${p.slice(0, 300)}) is outside the folders this app may read: open or drop it in the desktop app, upload it in the browser, or start rank1 serve with --allow for its folder.`,
       field,
     );
   }
