@@ -166,9 +166,12 @@ function torchEmbedYardstick(
   if (!equivalent) return { absent: `PyTorch yardstick: no torchvision equivalent of ${backbone} (no row)` };
   const args = [file, '--backbone', equivalent, '--count', String(count), '--size', String(size)];
   args.push('--threads', String(availableParallelism())); // as the ONNX Runtime session
-  const py = spawnSync(process.env.PYTHON ?? 'python3', args, { encoding: 'utf8' });
+  const python = process.env.PYTHON ?? 'python3';
+  const py = spawnSync(python, args, { encoding: 'utf8' });
   const why = (py.stderr || py.error?.message || '').trim().split('\n').pop() ?? '';
   if (py.status === 3) return { absent: `${why} (no row)` };
+  if ((py.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+    return { absent: `PyTorch yardstick: ${python} not found (no row)` };
   if (py.status !== 0) throw new Error(`PyTorch yardstick failed: ${why}`);
   const r = JSON.parse(py.stdout.trim().split('\n').pop()!) as TorchEmbedRow;
   return { row: { ...r, backbone } };
