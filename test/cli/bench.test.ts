@@ -1,7 +1,10 @@
 /** `rank1 bench` runs rank1-resnet20 on the wasm backend and reports both phases (tiny batch: a smoke test, not a timing). */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SHARED } from '../shared-data.js';
 
 const root = nodePath.resolve(__dirname, '../..');
 
@@ -35,4 +38,68 @@ describe('rank1 bench', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--batch/);
   });
+
+  it('bench --embed adds the PyTorch yardstick row when python has torchvision, one line and no row when not', () => {
+    // Stand-in pythons (the real yardstick is test/bench/torch_mobilenet_embed.py): one prints a
+    // row as the script does, one exits 3 as the script does without torch / torchvision.
+    const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), 'rank1-bench-torch-'));
+    const present = nodePath.join(dir, 'present.sh');
+    const absent = nodePath.join(dir, 'absent.sh');
+    fs.writeFileSync(
+      present,
+      `#!/bin/sh\necho '{"phase":"embed","backend":"pytorch","backbone":"v1-0.25","images_per_s":9,"device":"cpu, stand-in","images":2,"size":32}'\n`,
+      { mode: 0o755 },
+    );
+    fs.writeFileSync(
+      absent,
+      `#!/bin/sh\necho 'PyTorch yardstick: torchvision is not installed' >&2\nexit 3\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const bench = (python: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          nodePath.join(root, 'bin/rank1.js'),
+          'bench',
+          '--embed',
+          '--images',
+          nodePath.join(SHARED, 'data/cifar10/train/cat'),
+          '--count',
+          '2',
+          '--size',
+          '32',
+          '--json',
+        ],
+        { encoding: 'utf8', timeout: 300_000, env: { ...process.env, PYTHON: python, RANK1_HOME: dir } },
+      );
+    try {
+      const withTorch = bench(present);
+      expect(withTorch.status, withTorch.stderr).toBe(0);
+      const rows = withTorch.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(rows.map((r) => r.backend)).toEqual([
+        'sharp',
+        'tfjs',
+        'onnxruntime',
+        'onnxruntime-raw',
+        'pytorch',
+      ]);
+      expect(rows.at(-1)).toMatchObject({
+        phase: 'embed',
+        backbone: 'mobilenet-v1-0.25',
+        device: 'cpu, stand-in',
+      });
+
+      const without = bench(absent);
+      expect(without.status, without.stderr).toBe(0);
+      expect(without.stdout).not.toMatch(/pytorch/);
+      expect(without.stderr).toMatch(/^PyTorch yardstick: torchvision is not installed \(no row\)$/m);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
