@@ -18,7 +18,7 @@ import {
 import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
 import { oodSet } from './evaluate.js';
-import { trainOptions } from './train.js';
+import { trainOptions, trainingData } from './train.js';
 
 /** Where a comparison's model folders go: new per run, so nothing is ever overwritten. */
 export function comparisonsDir(home: string): string {
@@ -91,12 +91,7 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
     const rows = await engine.compareMethods({
       methods: a.methods,
       train: {
-        train: ds.splits.train,
-        val: ds.splits.val,
-        classes: ds.classes,
-        preprocessing: ds.preprocessing,
-        datasetRoot: ds.root,
-        heldOut: { val: [...ds.splits.val.files], test: [...ds.splits.test.files] },
+        ...trainingData(ds),
         model,
         config,
         ...(a.preset ? { preset: a.preset } : {}),

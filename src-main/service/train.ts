@@ -16,6 +16,7 @@ import type { ServiceContext } from './context.js';
 import { toSummary } from './model-cache.js';
 import { requireImages } from './datasets.js';
 import { abortError } from './errors.js';
+import type { ImportedDataset } from './ports.js';
 
 /** Renaming, re-flagging or removing a model that is being written would race its training. */
 export function refuseWhileTraining(ctx: ServiceContext, id: string): void {
@@ -63,6 +64,18 @@ export function trainOptions(a: Partial<Omit<ParsedArgs<'train.start'>, 'dataset
   if (a.augment) config.augment = a.augment as TrainConfig['augment'];
   if (a.calibrate !== undefined) config.calibrate = a.calibrate;
   return { model, config };
+}
+
+/** What a training reads of an imported dataset: its splits, classes, pixels and held-out files. */
+export function trainingData(ds: ImportedDataset) {
+  return {
+    train: ds.splits.train,
+    val: ds.splits.val,
+    classes: ds.classes,
+    preprocessing: ds.preprocessing,
+    datasetRoot: ds.root,
+    heldOut: { val: [...ds.splits.val.files], test: [...ds.splits.test.files] },
+  };
 }
 
 export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.start'>): Promise<JobStarted> {
@@ -146,12 +159,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
         await fs.mkdir(modelsDir(ctx.home), { recursive: true });
         ctx.models.evict(outDir);
         const meta = await engine.trainModel({
-          train: ds.splits.train,
-          val: ds.splits.val,
-          classes: ds.classes,
-          preprocessing: ds.preprocessing,
-          datasetRoot: ds.root,
-          heldOut: { val: [...ds.splits.val.files], test: [...ds.splits.test.files] },
+          ...trainingData(ds),
           model,
           config,
           ...(a.preset ? { preset: a.preset } : {}),
