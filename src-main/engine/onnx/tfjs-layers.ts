@@ -162,48 +162,39 @@ function needNchw(ctx: Ctx, v: Value): void {
   if (!v.nchw) throw new UnsupportedLayerError(`layer ${ctx.layer.name}: expects a rank-4 image tensor`);
 }
 
+/** Conv2D and DepthwiseConv2D: an ONNX Conv with the layer's kernel, bias and activation. */
+function convolution(
+  ctx: Ctx,
+  inputs: Value[],
+  kernelOf: (w: ReturnType<typeof weightsOf>) => { data: Float32Array; dims: number[]; cin?: number },
+  depthwise = false,
+): Value {
+  const x = one(inputs);
+  needNchw(ctx, x);
+  const c = cfg<{
+    strides: number[];
+    padding: string;
+    dilationRate: number | number[];
+    activation: string;
+  }>(ctx.layer);
+  const w = weightsOf(ctx.layer);
+  const k = kernelOf(w);
+  const kernel = ctx.g.initializer(`${ctx.layer.name}_kernel`, k.data, k.dims);
+  const y = ctx.g.op('Conv', [x.name, kernel], {
+    kernel_shape: k.dims.slice(2),
+    strides: pair(c.strides, 1),
+    dilations: pair(c.dilationRate, 1),
+    ...(depthwise ? { group: k.cin } : {}),
+    auto_pad: autoPad(c.padding),
+  });
+  return activation(ctx, addBias(ctx, { ...x, name: y }, w.get('bias')), c.activation);
+}
+
 const CONVERTERS: Record<string, Converter> = {
-  Conv2D(ctx, inputs) {
-    const x = one(inputs);
-    needNchw(ctx, x);
-    const c = cfg<{
-      strides: number[];
-      padding: string;
-      dilationRate: number | number[];
-      activation: string;
-    }>(ctx.layer);
-    const w = weightsOf(ctx.layer);
-    const k = convKernel(w.get('kernel')!);
-    const kernel = ctx.g.initializer(`${ctx.layer.name}_kernel`, k.data, k.dims);
-    const y = ctx.g.op('Conv', [x.name, kernel], {
-      kernel_shape: k.dims.slice(2),
-      strides: pair(c.strides, 1),
-      dilations: pair(c.dilationRate, 1),
-      auto_pad: autoPad(c.padding),
-    });
-    return activation(ctx, addBias(ctx, { ...x, name: y }, w.get('bias')), c.activation);
-  },
-  DepthwiseConv2D(ctx, inputs) {
-    const x = one(inputs);
-    needNchw(ctx, x);
-    const c = cfg<{
-      strides: number[];
-      padding: string;
-      dilationRate: number | number[];
-      activation: string;
-    }>(ctx.layer);
-    const w = weightsOf(ctx.layer);
-    const k = depthwiseKernel(w.get('depthwise_kernel')!);
-    const kernel = ctx.g.initializer(`${ctx.layer.name}_kernel`, k.data, k.dims);
-    const y = ctx.g.op('Conv', [x.name, kernel], {
-      kernel_shape: k.dims.slice(2),
-      strides: pair(c.strides, 1),
-      dilations: pair(c.dilationRate, 1),
-      group: k.cin,
-      auto_pad: autoPad(c.padding),
-    });
-    return activation(ctx, addBias(ctx, { ...x, name: y }, w.get('bias')), c.activation);
-  },
+  Conv2D: (ctx, inputs) => convolution(ctx, inputs, (w) => convKernel(w.get('kernel')!)),
+  // A depthwise convolution is a Conv with one group per input channel.
+  DepthwiseConv2D: (ctx, inputs) =>
+    convolution(ctx, inputs, (w) => depthwiseKernel(w.get('depthwise_kernel')!), true),
   Dense(ctx, inputs) {
     const x = one(inputs);
     if (x.nchw || x.rank !== 2)
