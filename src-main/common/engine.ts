@@ -89,7 +89,7 @@ export interface Calibration {
 
 export interface TrainConfig {
   epochs: number;
-  /** Unique images per step (each is tiled K times). */
+  /** Images per member per step (tiled K times, or each member its own: `memberBatches`). */
   batchSize: number;
   optimizer: 'sgd' | 'adam';
   /** Base learning rate; default 0.1·B/128 for SGD, 1e-3 for Adam. */
@@ -108,6 +108,17 @@ export interface TrainConfig {
    * models trained before it existed: N_train alone.
    */
   klReferenceSize?: number;
+  /**
+   * How the K members see a step: `tiled` (spec §1: the same B images tiled K times) or
+   * `independent` (the edward2 docstring's alternative: each member its own B images, from its own
+   * shuffle of the training set). Absent: tiled.
+   */
+  memberBatches?: 'tiled' | 'independent';
+  /**
+   * Training NLL: `average` of the members' NLLs (spec §3, the reference code) or the `mixture`'s
+   * log-likelihood (the objective the paper discusses; members may specialise). Absent: average.
+   */
+  objective?: 'average' | 'mixture';
   augment: { crop: boolean; flip: boolean };
   seed: number;
   /** Eval samples S for validation. */

@@ -114,6 +114,8 @@ const train = z.looseObject({
   l2: nonNegative(),
   factorLrMultiplier: nonNegative(),
   klAnnealFraction: nonNegative(),
+  memberBatches: z.enum(['tiled', 'independent']).optional(),
+  objective: z.enum(['average', 'mixture']).optional(),
   augment: z.looseObject({ crop: z.boolean(), flip: z.boolean() }),
   seed: int(),
   evalSamples: int(MODEL_LIMITS.samples),

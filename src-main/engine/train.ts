@@ -106,6 +106,18 @@ export interface StepResult {
   accuracy: number;
 }
 
+/** What a training step needs besides the model and the optimizer (in-process or in workers). */
+export interface TrainStepOptions {
+  numClasses: number;
+  l2: number;
+  /** The KL's divisor (spec §3: N_train). */
+  trainSize: number;
+  factorLrMultiplier?: number;
+  /** x and labels already hold K·B member-major rows (TrainConfig.memberBatches 'independent'). */
+  pretiled?: boolean;
+  objective?: TrainConfig['objective'];
+}
+
 /**
  * One optimisation step on a batch of B unique images (tiled K times here):
  * loss = mean CE over K·B rows (the average of the members' NLLs, spec §3) + L2 + kl_scale·KL/N.
@@ -113,7 +125,7 @@ export interface StepResult {
 export function makeTrainStep(
   model: Rank1Model,
   optimizer: Optimizer,
-  o: { numClasses: number; l2: number; trainSize: number; factorLrMultiplier?: number },
+  o: TrainStepOptions,
 ): (
   x: tf.Tensor4D | tf.Tensor2D,
   labels: Int32Array,
@@ -137,11 +149,16 @@ export function makeTrainStep(
     const { value, grads } = tf.variableGrads(
       () =>
         tf.tidy(() => {
-          const xt = tileMembers(x, K);
-          const yt = tileMembers(labels, K);
+          const xt = o.pretiled ? x : tileMembers(x, K);
+          const yt = o.pretiled ? labels : tileMembers(labels, K);
           const { logits } = model.forward(xt, { training: true, rng });
           const oneHot = tf.oneHot(yt, o.numClasses);
-          const nll = tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+          const logLik = tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1);
+          const nll = (
+            o.objective === 'mixture' && K > 1
+              ? tf.neg(tf.mean(tf.sub(tf.logSumExp(tf.reshape(logLik, [K, -1]), 0), Math.log(K))))
+              : tf.neg(tf.mean(logLik))
+          ) as tf.Scalar;
           const kl = tf.div(model.klDivergence(rng), o.trainSize) as tf.Scalar;
           const l2 = tf.mul(o.l2, tf.addN(decayed.map((v) => tf.sum(tf.square(v))))) as tf.Scalar;
           nllT = tf.keep(nll);
@@ -191,6 +208,10 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       req.preset,
     );
   }
+  if (tc.objective === 'mixture' && tc.memberBatches === 'independent') {
+    // The mixture's likelihood is of one image under all K members; independent batches give none.
+    throw new Error('train: the mixture objective needs tiled member batches');
+  }
   if (config.inputShape[0] !== train.height || config.inputShape[2] !== train.channels) {
     throw new Error(
       `images are ${train.height}×${train.width}×${train.channels}, the model expects ${config.inputShape.join('×')}`,
@@ -222,6 +243,8 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       l2: tc.l2,
       trainSize: Math.max(train.count, tc.klReferenceSize ?? 0),
       factorLrMultiplier: tc.factorLrMultiplier,
+      pretiled: tc.memberBatches === 'independent' && membersOf(config) > 1,
+      objective: tc.objective,
     };
     // wasm: data-parallel over worker threads (engine/parallel; RANK1_WORKERS=0 keeps it in-process).
     const parallel = await parallelTrainStep(backend.name, model, optimizer, stepOpts);
@@ -270,8 +293,15 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
 
     for (let epoch = startEpoch; epoch < tc.epochs; epoch++) {
       const erng = rngFor(tc.seed, epoch + 1);
-      const order = erng.permutation(train.count);
-      const batchIndices = (s: number) => order.subarray(s * B, (s + 1) * B);
+      // One shuffle per member when each member sees its own images; member 0 keeps the tiled order.
+      const orders = Array.from({ length: stepOpts.pretiled ? membersOf(config) : 1 }, () =>
+        erng.permutation(train.count),
+      );
+      const order = orders[0]!;
+      const batchIndices = (s: number) =>
+        orders.length === 1
+          ? order.subarray(s * B, (s + 1) * B)
+          : Int32Array.from(orders.flatMap((o) => Array.from(o.subarray(s * B, (s + 1) * B))));
       const epochStart = performance.now();
       let lossSum = 0;
       let nllSum = 0;

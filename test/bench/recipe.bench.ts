@@ -33,6 +33,8 @@ const { values: a } = parseArgs({
     'prior-stddev': { type: 'string' },
     'factor-lr': { type: 'string' },
     anneal: { type: 'string' },
+    'member-batches': { type: 'string' },
+    objective: { type: 'string' },
     dropout: { type: 'string' },
     members: { type: 'string' },
     tag: { type: 'string', default: '' },
@@ -107,6 +109,8 @@ const config: Partial<TrainConfig> = {
   klReferenceSize: num(a['kl-ref']),
   factorLrMultiplier: num(a['factor-lr']),
   klAnnealFraction: num(a.anneal),
+  memberBatches: a['member-batches'] as TrainConfig['memberBatches'],
+  objective: a.objective as TrainConfig['objective'],
 };
 const dir = mkdtempSync(path.join(tmpdir(), 'rank1-recipe-'));
 const started = performance.now();
@@ -134,6 +138,8 @@ try {
     klRef: meta.train.klReferenceSize ?? 0,
     factorLr: meta.train.factorLrMultiplier,
     anneal: meta.train.klAnnealFraction,
+    memberBatches: meta.train.memberBatches ?? 'tiled',
+    objective: meta.train.objective ?? 'average',
     trainSeconds: Math.round(trainSeconds),
     finalKl: meta.history.at(-1)?.kl,
     trainAcc: meta.history.at(-1)?.trainAccuracy,

@@ -8,6 +8,7 @@ import {
   PAPER_RANDOM_SIGN_INIT,
   resolveModelConfig,
   resolveTrainConfig,
+  SHORT_SCHEDULE_MEMBER_BATCHES,
   SHORT_SCHEDULE_SIGN_INIT,
 } from '../../src-main/engine/defaults.js';
 
@@ -33,6 +34,17 @@ describe('model defaults', () => {
     expect(resolveModelConfig({ ...cifar, size: 8 }).arch).toBe('mlp');
     expect(resolveModelConfig({ ...cifar, gpu: true }, {}, 'best').arch).toBe('wrn-28-10');
     expect(resolveModelConfig(cifar, { arch: 'resnet20' }).inputShape).toEqual([32, 32, 3]);
+  });
+  it('give each member its own images in the short schedules and tile them in `best` (the paper’s)', () => {
+    const tc = (preset: 'quick' | 'balanced' | 'best') =>
+      resolveTrainConfig(mnist, resolveModelConfig(mnist, {}, preset), {}, preset);
+    expect(SHORT_SCHEDULE_MEMBER_BATCHES).toBe('independent');
+    expect(tc('quick').memberBatches).toBe('independent');
+    expect(tc('balanced').memberBatches).toBe('independent');
+    expect(tc('best').memberBatches).toBe('tiled');
+    expect(
+      resolveTrainConfig(mnist, resolveModelConfig(mnist), { memberBatches: 'tiled' }).memberBatches,
+    ).toBe('tiled');
   });
   it('use the paper’s random signs for the long `best` schedule and Normal(1, 0.1) for short ones', () => {
     expect(resolveModelConfig(cifar, {}, 'best').randomSignInit).toBe(PAPER_RANDOM_SIGN_INIT);

@@ -158,6 +158,12 @@ describe('damaged model.json (issue 13 item 5)', () => {
       12,
       /^model\.json: weights\.bytes 12 does not match the tensors listed in weights\.specs \(60 bytes\)$/,
     ],
+    [
+      'an unknown member batching',
+      'train.memberBatches',
+      'shuffled',
+      /^model\.json: train\.memberBatches is not one of "tiled", "independent"/,
+    ],
     ['an epoch past the end', 'epoch', 7, /^model\.json: epoch 7 is past train\.epochs \(1\)$/],
     [
       'a missing preprocessing',
@@ -272,6 +278,8 @@ describe('fuzz: every damaged model file gives one clean line, quickly', () => {
     'train.lrDecayAt',
     'train.augment',
     'train.evalSamples',
+    'train.memberBatches',
+    'train.objective',
     'preprocessing',
     'preprocessing.size',
     'preprocessing.channels',

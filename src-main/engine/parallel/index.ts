@@ -19,7 +19,7 @@ import type { Rank1Model } from '../models/index.js';
 import type { PredictionFactors } from '../models/prediction-factors.js';
 import type { Optimizer } from '../optimizer.js';
 import type { Rng } from '../random.js';
-import type { StepResult } from '../train.js';
+import type { StepResult, TrainStepOptions } from '../train.js';
 import type { BackendName } from '../types.js';
 import { WorkerPool } from './pool.js';
 import type { Chunk } from './protocol.js';
@@ -50,24 +50,33 @@ export function resolveWorkers(backend: BackendName | string | undefined, reques
   return backend === 'wasm' ? Math.max(1, Math.min(availableParallelism(), 4)) : 0;
 }
 
+/**
+ * Chunks of `per` examples. `members` > 1: x holds that many member-major blocks of B rows
+ * (pretiled), and a chunk takes the same example positions from every block, member-major.
+ */
 function chunksOf(
   x: Float32Array,
   shape: readonly number[],
   per: number,
   rng: Rng,
   labels?: Int32Array,
+  members = 1,
 ): Chunk[] {
-  const B = shape[0]!;
+  const B = shape[0]! / members;
   const size = shape.slice(1).reduce((a, b) => a * b, 1);
   const out: Chunk[] = [];
   for (let b0 = 0, i = 0; b0 < B; b0 += per, i++) {
     const b1 = Math.min(B, b0 + per);
+    const rows = Array.from({ length: members }, (_, k) => [k * B + b0, k * B + b1] as const);
+    const cx = new Float32Array((b1 - b0) * members * size);
+    rows.forEach(([r0, r1], k) => cx.set(x.subarray(r0 * size, r1 * size), k * (b1 - b0) * size));
     out.push({
       index: i,
-      x: x.slice(b0 * size, b1 * size),
-      shape: [b1 - b0, ...shape.slice(1)],
-      labels: labels?.slice(b0, b1),
+      x: cx,
+      shape: [(b1 - b0) * members, ...shape.slice(1)],
+      labels: labels && Int32Array.from(rows.flatMap(([r0, r1]) => Array.from(labels.subarray(r0, r1)))),
       seed: rng.seed(),
+      ...(members > 1 ? { pretiled: true } : {}),
     });
   }
   return out;
@@ -92,13 +101,7 @@ export function makeParallelTrainStep(
   model: Rank1Model,
   optimizer: Optimizer,
   pool: WorkerPool,
-  o: {
-    numClasses: number;
-    l2: number;
-    trainSize: number;
-    factorLrMultiplier?: number;
-    chunkExamples?: number;
-  },
+  o: TrainStepOptions & { chunkExamples?: number },
 ): ParallelTrainStep {
   const K = membersOf(model.config);
   const params = model.params();
@@ -110,9 +113,17 @@ export function makeParallelTrainStep(
   const state = model.state();
   const per = o.chunkExamples ?? TRAIN_CHUNK_EXAMPLES;
   const step = (async (x, labelValues, lr, klScale, rng) => {
-    const B = x.shape[0];
-    const chunks = chunksOf((await x.data()) as Float32Array, x.shape, per, rng, labelValues);
-    const results = await pool.train(model, chunks, { K, totalRows: K * B, numClasses: o.numClasses });
+    const members = o.pretiled ? K : 1;
+    const B = x.shape[0] / members;
+    const chunks = chunksOf((await x.data()) as Float32Array, x.shape, per, rng, labelValues, members);
+    const mixture = o.objective === 'mixture' && K > 1;
+    const results = await pool.train(model, chunks, {
+      K,
+      // The mixture's NLL is a mean over the B examples, the average's over the K·B rows.
+      totalRows: mixture ? B : K * B,
+      numClasses: o.numClasses,
+      ...(mixture ? { objective: 'mixture' as const } : {}),
+    });
     // Σ over chunks, in chunk order (deterministic for any worker count).
     const sums = trainable.map((v) => new Float32Array(v.size));
     const has = trainable.map(() => false);
@@ -169,7 +180,7 @@ export function makeParallelTrainStep(
     pool.invalidate();
     const [klV, regV] = await Promise.all([klT!.data(), regT!.data()]);
     tf.dispose([value, klT!, regT!, ...Object.values(regGrads), ...Object.values(grads)]);
-    const nll = nllSum / (K * B);
+    const nll = nllSum / (mixture ? B : K * B);
     return { loss: nll + regV[0]!, nll, kl: klV[0]!, accuracy: correct / (K * B) };
   }) as ParallelTrainStep;
   step.pool = pool;
@@ -228,7 +239,7 @@ export async function parallelTrainStep(
   backend: BackendName,
   model: Rank1Model,
   optimizer: Optimizer,
-  o: { numClasses: number; l2: number; trainSize: number; factorLrMultiplier?: number },
+  o: TrainStepOptions,
 ): Promise<ParallelTrainStep | undefined> {
   const workers = resolveWorkers(backend);
   if (workers <= 0) return undefined;

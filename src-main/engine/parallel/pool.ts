@@ -172,7 +172,7 @@ export class WorkerPool {
   async train(
     model: Rank1Model,
     chunks: Chunk[],
-    o: { K: number; totalRows: number; numClasses: number },
+    o: { K: number; totalRows: number; numClasses: number; objective?: 'mixture' },
   ): Promise<TrainChunkResult[]> {
     const out = await this.run<TrainChunkResult>(model, chunks, (id, weights, g) => ({
       type: 'train',

@@ -15,6 +15,11 @@ export interface Chunk {
   shape: number[];
   /** Training only. */
   labels?: Int32Array;
+  /**
+   * Training only: x and labels already hold K member-major blocks of `shape[0] / K` examples
+   * each (TrainConfig.memberBatches 'independent'), so the worker does not tile them.
+   */
+  pretiled?: boolean;
   /** Seed of the chunk's factor samples (each chunk draws its own, so results do not depend on the worker count). */
   seed: number;
 }
@@ -35,6 +40,8 @@ export type Request =
       K: number;
       totalRows: number;
       numClasses: number;
+      /** TrainConfig.objective; absent: the average of the members' NLLs. */
+      objective?: 'mixture';
     }
   | {
       type: 'forward';

@@ -42,7 +42,13 @@ function input(c: Chunk): tf.Tensor {
   return tf.tensor(c.x, c.shape, 'float32');
 }
 
-function trainChunk(c: Chunk, K: number, totalRows: number, numClasses: number): TrainChunkResult {
+function trainChunk(
+  c: Chunk,
+  K: number,
+  totalRows: number,
+  numClasses: number,
+  objective?: 'mixture',
+): TrainChunkResult {
   const rng = new Rng(c.seed);
   // Zeroed moving statistics read back as (1 − m)·batch statistics after the forward pass.
   tf.tidy(() => state.forEach((s) => s.assign(tf.zerosLike(s))));
@@ -53,9 +59,15 @@ function trainChunk(c: Chunk, K: number, totalRows: number, numClasses: number):
   const { value, grads } = tf.variableGrads(
     () =>
       tf.tidy(() => {
-        const { logits } = model.forward(tileMembers(x, K), { training: true, rng });
-        const yt = tileMembers(labels, K);
-        const nllSum = tf.neg(tf.sum(tf.mul(tf.oneHot(yt, numClasses), tf.logSoftmax(logits)))) as tf.Scalar;
+        const { logits } = model.forward(c.pretiled ? x : tileMembers(x, K), { training: true, rng });
+        const yt = c.pretiled ? labels : tileMembers(labels, K);
+        const logLik = tf.sum(tf.mul(tf.oneHot(yt, numClasses), tf.logSoftmax(logits)), 1);
+        // Mixture objective: −Σ_b log((1/K) Σ_k p_k(y_b)) over the chunk's examples.
+        const nllSum = (
+          objective === 'mixture'
+            ? tf.neg(tf.sum(tf.sub(tf.logSumExp(tf.reshape(logLik, [K, -1]), 0), Math.log(K))))
+            : tf.neg(tf.sum(logLik))
+        ) as tf.Scalar;
         nllT = tf.keep(nllSum);
         correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yt), 'float32')) as tf.Scalar);
         return tf.div(nllSum, totalRows) as tf.Scalar;
@@ -128,7 +140,9 @@ function handle(req: Request): void {
     switch (req.type) {
       case 'train': {
         setWeights(req.weights);
-        const results = req.chunks.map((c) => trainChunk(c, req.K, req.totalRows, req.numClasses));
+        const results = req.chunks.map((c) =>
+          trainChunk(c, req.K, req.totalRows, req.numClasses, req.objective),
+        );
         const res: Response = { type: 'train', id: req.id, results, numTensors: tf.memory().numTensors };
         port.postMessage(res, buffers(results.flatMap((r) => [...r.grads, ...r.stats])));
         return;

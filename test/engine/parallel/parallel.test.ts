@@ -87,6 +87,70 @@ describe('makeParallelTrainStep', () => {
     [a, b, oa, ob].forEach((m) => m.dispose());
   });
 
+  it('each member its own images (pretiled): member k is trained on block k, in-process and in workers', async () => {
+    // An mlp (no BatchNorm), so a member's loss on its block can be computed on its own.
+    const config = resolveModelConfig(shape, { arch: 'mlp', hidden: 8, members: 2, method: 'batchensemble' });
+    const [a, b, probe] = [1, 2, 3].map(() => buildModel(config, new Rng(3)));
+    const [oa, ob] = [createOptimizer('sgd'), createOptimizer('sgd')];
+    const o = { numClasses: 3, l2: 0, trainSize: 100, pretiled: true };
+    const x2 = tf.randomNormal([8, 8, 8, 1], 0, 1, 'float32', 6) as tf.Tensor4D;
+    const labels2 = Int32Array.from([2, 2, 1, 1, 0, 0, 2, 1]);
+    const ce = (logits: tf.Tensor, y: Int32Array) =>
+      tf.neg(tf.sum(tf.mul(tf.oneHot(tf.tensor1d(y, 'int32'), 3), tf.logSoftmax(logits)), 1));
+    const expected = tf.tidy(() => {
+      // Member 0's rows of a tiled pass over block 0, member 1's rows of a tiled pass over block 1.
+      const on = (xs: tf.Tensor, k: number) =>
+        tf.slice(
+          probe!.forward(tf.concat([xs, xs]), { training: true, rng: new Rng(0) }).logits,
+          [8 * k, 0],
+          [8, 3],
+        );
+      return tf.mean(tf.concat([ce(on(x, 0), labels), ce(on(x2, 1), labels2)])).dataSync()[0]!;
+    });
+    const xt = tf.concat([x, x2]) as tf.Tensor4D;
+    const yt = Int32Array.from([...labels, ...labels2]);
+    const ra = await makeTrainStep(a!, oa, o)(xt, yt, 0.05, 1, new Rng(0));
+    const rb = await makeParallelTrainStep(b!, ob, await pool(config, 1), { ...o, chunkExamples: 8 })(
+      xt,
+      yt,
+      0.05,
+      1,
+      new Rng(0),
+    );
+    expect(ra.nll).toBeCloseTo(expected, 5);
+    expect(rb.nll).toBeCloseTo(expected, 4);
+    expect(maxDiff(values(b!), values(a!))).toBeLessThan(1e-4);
+    tf.dispose([x2, xt]);
+    [a!, b!, probe!, oa, ob].forEach((m) => m.dispose());
+  });
+
+  it("the mixture objective's NLL is −mean log((1/K) Σ_k p_k(y)), in-process and in workers", async () => {
+    const config = cnn('batchensemble');
+    const [a, b, probe] = [1, 2, 3].map(() => buildModel(config, new Rng(4)));
+    const [oa, ob] = [createOptimizer('sgd'), createOptimizer('sgd')];
+    const o = { numClasses: 3, l2: 0, trainSize: 100, objective: 'mixture' as const };
+    // The oracle: the members' probabilities of the true class from a forward pass before the step.
+    const expected = tf.tidy(() => {
+      const { logits } = probe!.forward(tf.concat([x, x]), { training: true, rng: new Rng(0) });
+      const p = tf.sum(
+        tf.mul(tf.softmax(logits), tf.oneHot(tf.tensor1d([...labels, ...labels], 'int32'), 3)),
+        1,
+      );
+      return -tf.mean(tf.log(tf.mean(tf.reshape(p, [2, 8]), 0))).dataSync()[0]!;
+    });
+    const ra = await makeTrainStep(a!, oa, o)(x, labels, 0.05, 1, new Rng(0));
+    const rb = await makeParallelTrainStep(b!, ob, await pool(config, 1), { ...o, chunkExamples: 8 })(
+      x,
+      labels,
+      0.05,
+      1,
+      new Rng(0),
+    );
+    expect(ra.nll).toBeCloseTo(expected, 4);
+    expect(rb.nll).toBeCloseTo(expected, 4);
+    [a!, b!, probe!, oa, ob].forEach((m) => m.dispose());
+  });
+
   it('rank-1 runs are identical for 1 and 2 workers (chunks draw their own samples)', async () => {
     const config = cnn('rank1');
     const runs: number[][][] = [];
