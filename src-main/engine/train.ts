@@ -1,5 +1,5 @@
 /**
- * Training (spec §3–4): loss = mean CE over the K·B tiled rows + L2 + kl_scale · KL / N_train,
+ * Training (spec §3–4): loss = mean CE over the K·B rows + L2 + kl_scale · KL / N_train,
  * SGD-Nesterov (or Adam) with warmup and step decay, validation each epoch, an atomic checkpoint
  * each epoch (resumable), cancel at any step, and the OOD statistics fitted at the end.
  */
@@ -119,7 +119,8 @@ export interface TrainStepOptions {
 }
 
 /**
- * One optimisation step on a batch of B unique images (tiled K times here):
+ * One optimisation step on K·B rows: B images tiled K times here, or K member-major blocks of B
+ * images each when `pretiled` (TrainConfig.memberBatches 'independent'):
  * loss = mean CE over K·B rows (the average of the members' NLLs, spec §3) + L2 + kl_scale·KL/N.
  */
 export function makeTrainStep(

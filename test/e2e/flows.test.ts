@@ -26,9 +26,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import * as tf from '@tensorflow/tfjs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumArgs, chromiumPath, hasChromium, startServe, type Served } from './serve.js';
+import { saveTinyBackbone } from '../tfjs-folder.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const cifar = realpathSync(resolve(root, '../shared/data/cifar10/train'));
@@ -55,30 +55,6 @@ async function makePhotoFolder(dir: string): Promise<void> {
   copyFileSync(join(dir, 'airplane', '0000.jpg'), join(dir, 'airplane', '0000 copy.jpg'));
   writeFileSync(join(dir, 'notes.txt'), 'photos from the trip\n');
   writeFileSync(join(dir, 'automobile', 'readme.txt'), 'not a photo\n');
-}
-
-/** A tiny TF.js feature extractor (conv + global pool), as a user's own backbone folder. */
-async function saveTinyBackbone(dir: string): Promise<void> {
-  const input = tf.input({ shape: [16, 16, 3] });
-  const conv = tf.layers
-    .conv2d({ filters: 8, kernelSize: 3, activation: 'relu', name: 'feat' })
-    .apply(input) as tf.SymbolicTensor;
-  const pool = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(conv) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: pool });
-  mkdirSync(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      writeFileSync(join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
-      const json = {
-        format: a.format,
-        modelTopology: a.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-      };
-      writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  model.dispose();
 }
 
 describe.skipIf(!chromiumThere)(
@@ -113,7 +89,7 @@ describe.skipIf(!chromiumThere)(
       work = realpathSync(mkdtempSync(join(tmpdir(), 'rank1-flows-')));
       photos = join(work, 'photos');
       await makePhotoFolder(photos);
-      await saveTinyBackbone(join(work, 'my-backbone'));
+      await saveTinyBackbone(join(work, 'my-backbone'), 8);
       served = await startServe(root, [work], {
         env: {
           NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${offline}`.trim(),

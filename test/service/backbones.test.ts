@@ -7,12 +7,12 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceClient, type PredictionRow } from '../../src-main/contract.js';
 import { createService, type Service } from '../../src-main/service/index.js';
 import { readModelMeta, modelDir } from '../../src-main/store/index.js';
 import { SHARED } from '../shared-data.js';
+import { saveTinyBackbone } from '../tfjs-folder.js';
 
 const CIFAR = `${SHARED}/data/cifar10/train`;
 const CLASSES = ['airplane', 'automobile'];
@@ -25,30 +25,6 @@ let service: Service;
 let client: ServiceClient;
 const savedHome = process.env.RANK1_HOME;
 
-/** A tiny feature extractor (1×1 conv + ReLU + global average pool) saved as a TF.js folder. */
-async function saveTinyBackbone(dir: string): Promise<void> {
-  const input = tf.input({ shape: [16, 16, 3] });
-  const conv = tf.layers
-    .conv2d({ filters: 6, kernelSize: 3, activation: 'relu', name: 'feat' })
-    .apply(input) as tf.SymbolicTensor;
-  const pool = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(conv) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: pool });
-  await fs.mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      await fs.writeFile(path.join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
-      const json = {
-        format: a.format,
-        modelTopology: a.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-      };
-      await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  model.dispose();
-}
-
 beforeAll(async () => {
   tmp = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-backbones-')));
   home = path.join(tmp, 'home');
@@ -60,7 +36,7 @@ beforeAll(async () => {
     for (const f of files) await fs.copyFile(path.join(CIFAR, c, f), path.join(ds, c, f));
   }
   folder = path.join(tmp, 'my-backbone');
-  await saveTinyBackbone(folder);
+  await saveTinyBackbone(folder, 6);
   service = createService({ home });
   service.grant(ds);
   service.grant(folder);

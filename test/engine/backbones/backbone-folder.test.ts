@@ -18,6 +18,7 @@ import {
 import { importedName } from '../../../src-main/engine/backbones/imported.js';
 import { cifarPhotos } from './photos.js';
 import { V1, V2 } from './server.js';
+import { saveLayersFolder } from '../../tfjs-folder.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -28,22 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
-
-async function saveLayers(model: tf.LayersModel, dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      await fs.writeFile(path.join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
-      const json = {
-        format: a.format,
-        modelTopology: a.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-      };
-      await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-}
 
 /** conv (named feat) → [GAP named pool] → dense → softmax classifier. */
 function classifier(withPool: boolean): tf.LayersModel {
@@ -86,7 +71,7 @@ describe('the backbone folder', () => {
     // With a global pooling layer: that layer, named in the stored name.
     const pooled = path.join(tmp, 'pooled');
     const m1 = classifier(true);
-    await saveLayers(m1, pooled);
+    await saveLayersFolder(m1, pooled);
     m1.dispose();
     const bb = await loadBackbone({ name: pooled });
     try {
@@ -107,7 +92,7 @@ describe('the backbone folder', () => {
     // Without pooling: the last spatial feature map (pooled by the embedder), not the softmax.
     const flat = path.join(tmp, 'flat');
     const m2 = classifier(false);
-    await saveLayers(m2, flat);
+    await saveLayersFolder(m2, flat);
     m2.dispose();
     const bb2 = await loadBackbone({ name: flat });
     expect(bb2.name).toBe(importedName(await modelFolderChecksum(flat), 'feat'));
@@ -121,7 +106,7 @@ describe('the backbone folder', () => {
       .dense({ units: 2, activation: 'softmax', name: 'p' })
       .apply(tf.layers.flatten().apply(input)) as tf.SymbolicTensor;
     const m3 = tf.model({ inputs: input, outputs: probs });
-    await saveLayers(m3, only);
+    await saveLayersFolder(m3, only);
     m3.dispose();
     await expect(loadBackbone({ name: only })).rejects.toThrow(
       /no feature layer found before the classifier/,

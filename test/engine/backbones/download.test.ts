@@ -19,6 +19,7 @@ import {
 import type { ExampleSet } from '../../../src-main/data/types.js';
 import { serveFolder, testImages, V2, type StaticServer } from './server.js';
 import { SHARED } from '../../shared-data.js';
+import { saveLayersFolder } from '../../tfjs-folder.js';
 
 let server: StaticServer;
 let home: string;
@@ -213,21 +214,7 @@ describe('built-in backbones over HTTP', () => {
       const plain = tf.model({ inputs: noTop.inputs, outputs: noTop.outputs });
       expect(plain.outputs[0]!.shape).toEqual([null, 7, 7, 1280]);
       const out = path.join(mirror, 'mobilenet_v2_0.35_224_tm');
-      await fs.mkdir(out, { recursive: true });
-      await plain.save(
-        tf.io.withSaveHandler(async (a) => {
-          await fs.writeFile(
-            path.join(out, 'model.json'),
-            JSON.stringify({
-              format: 'layers-model',
-              modelTopology: a.modelTopology,
-              weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-            }),
-          );
-          await fs.writeFile(path.join(out, 'weights.bin'), Buffer.from(a.weightData as ArrayBuffer));
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        }),
-      );
+      await saveLayersFolder(plain, out);
       tm.dispose();
       await fs.rm(cached('mobilenet-v2-0.35'), { recursive: true, force: true });
       const bb = await loadBackbone({ name: 'mobilenet-v2-0.35' }, { baseUrl: official.url });

@@ -17,6 +17,7 @@ import {
 } from '../../../src-main/engine/backbones/index.js';
 import { importedName } from '../../../src-main/engine/backbones/imported.js';
 import { testImages, V1 } from './server.js';
+import { saveLayersFolder } from '../../tfjs-folder.js';
 
 let tmp: string;
 
@@ -28,24 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
-
-/** Saves a LayersModel as a TF.js folder (model.json + one weight file). */
-async function saveLayers(model: tf.LayersModel, dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      const weights = new Uint8Array(a.weightData as ArrayBuffer);
-      await fs.writeFile(path.join(dir, 'weights.bin'), weights);
-      const json = {
-        format: a.format,
-        modelTopology: a.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-      };
-      await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-}
 
 /** Hand oracle: mean over pixels of (x/127.5 − 1), per channel, for images already at input size. */
 function pooled(px: Uint8Array, n: number, size: number, c: 1 | 3): number[][] {
@@ -70,7 +53,7 @@ describe('import a backbone', () => {
       .apply(tf.layers.flatten().apply(conv)) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: head });
     const dir = path.join(tmp, 'tiny');
-    await saveLayers(model, dir);
+    await saveLayersFolder(model, dir);
     model.dispose();
 
     const bb = await loadBackbone({ name: '', path: dir, output: 'feat' });
