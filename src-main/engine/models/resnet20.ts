@@ -5,6 +5,7 @@ import type { BatchNorm } from '../layers/batchnorm.js';
 import { Conv2DRank1, DenseRank1, type FactorOptions, type ForwardContext } from '../layers/rank1.js';
 import type { Rng } from '../random.js';
 import { BaseModel, type ForwardResult, type LayerSet } from './base.js';
+import { residualConvs } from './residual.js';
 
 /** ResNet v1 basic block: conv-BN-ReLU-conv-BN, + (1×1 conv + BN) projection, ReLU. */
 class BasicBlock {
@@ -22,30 +23,12 @@ class BasicBlock {
     f: FactorOptions,
     rng: Rng,
   ) {
-    this.c1 = layers.conv(
-      new Conv2DRank1(
-        { name: `${name}/conv1`, inChannels: cin, filters: cout, kernelSize: 3, strides: stride },
-        f,
-        rng,
-      ),
-    );
+    const { c1, c2, shortcut } = residualConvs(layers, name, cin, cout, stride, f, rng);
+    this.c1 = c1;
     this.b1 = layers.bn(`${name}/bn1`, cout);
-    this.c2 = layers.conv(
-      new Conv2DRank1({ name: `${name}/conv2`, inChannels: cout, filters: cout, kernelSize: 3 }, f, rng),
-    );
+    this.c2 = c2;
     this.b2 = layers.bn(`${name}/bn2`, cout);
-    if (stride !== 1 || cin !== cout) {
-      this.sc = {
-        conv: layers.conv(
-          new Conv2DRank1(
-            { name: `${name}/shortcut`, inChannels: cin, filters: cout, kernelSize: 1, strides: stride },
-            f,
-            rng,
-          ),
-        ),
-        bn: layers.bn(`${name}/shortcut_bn`, cout),
-      };
-    }
+    if (shortcut) this.sc = { conv: shortcut, bn: layers.bn(`${name}/shortcut_bn`, cout) };
   }
   apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     const h = tf.relu(this.b1.apply(this.c1.apply(x, ctx), ctx));

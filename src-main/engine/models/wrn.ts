@@ -5,6 +5,7 @@ import type { BatchNorm } from '../layers/batchnorm.js';
 import { Conv2DRank1, DenseRank1, type FactorOptions, type ForwardContext } from '../layers/rank1.js';
 import type { Rng } from '../random.js';
 import { BaseModel, type ForwardResult, type LayerSet } from './base.js';
+import { residualConvs } from './residual.js';
 
 /** Pre-activation block (spec §4): BN-ReLU-conv-BN-ReLU-conv, 1×1 rank-1 shortcut on shape change. */
 class PreActBlock {
@@ -23,26 +24,11 @@ class PreActBlock {
     rng: Rng,
   ) {
     this.b1 = layers.bn(`${name}/bn1`, cin);
-    this.c1 = layers.conv(
-      new Conv2DRank1(
-        { name: `${name}/conv1`, inChannels: cin, filters: cout, kernelSize: 3, strides: stride },
-        f,
-        rng,
-      ),
-    );
+    const { c1, c2, shortcut } = residualConvs(layers, name, cin, cout, stride, f, rng);
+    this.c1 = c1;
     this.b2 = layers.bn(`${name}/bn2`, cout);
-    this.c2 = layers.conv(
-      new Conv2DRank1({ name: `${name}/conv2`, inChannels: cout, filters: cout, kernelSize: 3 }, f, rng),
-    );
-    if (stride !== 1 || cin !== cout) {
-      this.sc = layers.conv(
-        new Conv2DRank1(
-          { name: `${name}/shortcut`, inChannels: cin, filters: cout, kernelSize: 1, strides: stride },
-          f,
-          rng,
-        ),
-      );
-    }
+    this.c2 = c2;
+    this.sc = shortcut;
   }
   apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     const a = tf.relu(this.b1.apply(x, ctx));
