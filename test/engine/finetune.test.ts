@@ -178,7 +178,7 @@ describe('training with --fine-tune 1 on cifar10/train photos', () => {
     expect(backbone!.train.dim).toBe(7 * 7 * 256);
     // A second call reads the cut's maps from the feature cache (keyed by backbone and cut).
     const again = await prepareTransfer('mobilenet-v1-0.25', ds, { fineTune: 1 });
-    expect((again!.train as { cached: number }).cached).toBe(ds.splits.train.count);
+    expect((again!.train as unknown as { cached: number }).cached).toBe(ds.splits.train.count);
 
     const request = (outDir: string, extra: object = {}) => ({
       train: ds.splits.train,
