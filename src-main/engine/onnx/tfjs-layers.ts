@@ -87,7 +87,7 @@ export function convKernel(t: tf.Tensor): { data: Float32Array; dims: number[] }
 }
 
 /** TF.js depthwise kernel [kh, kw, cin, mult] → ONNX grouped [cin·mult, 1, kh, kw] (group = cin). */
-function depthwiseKernel(t: tf.Tensor): { data: Float32Array; dims: number[]; cin: number } {
+export function depthwiseKernel(t: tf.Tensor): { data: Float32Array; dims: number[]; cin: number } {
   const [kh, kw, cin, mult] = t.shape as [number, number, number, number];
   const src = floats(t);
   const data = new Float32Array(src.length);
