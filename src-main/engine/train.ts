@@ -5,13 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ExampleSet, Preprocessing } from '../data/types.js';
-import {
-  readModelFolder,
-  writeModelFolder,
-  type ModelMeta,
-  type NamedWeight,
-  type OodFit,
-} from './model-format.js';
+import { readModelFolder, writeModelFolder, type ModelMeta, type OodFit } from './model-format.js';
 import { currentBackend, initBackend } from './backends/index.js';
 import { assignWeights, collectWeights } from './checkpoint.js';
 import {
@@ -33,7 +27,7 @@ import {
 import { tileMembers, type Normalization } from './inference.js';
 import { featureSource, pixelSource, type FeatureSet, type InputSource } from './inputs.js';
 import { buildModel, type Rank1Model } from './models/index.js';
-import { assignPretrained } from './models/tail.js';
+import { assignPretrained, type BackboneTailWeights } from './models/tail.js';
 import {
   DEFAULT_FACTOR_MODE,
   drawPredictionFactors,
@@ -46,7 +40,7 @@ import { thresholdAtTpr } from './metrics.js';
 import { createOptimizer, learningRateScales, type Optimizer } from './optimizer.js';
 import { deviceWithWorkers, parallelTrainStep, runMembersParallel } from './parallel/index.js';
 import { rngFor, type Rng } from './random.js';
-import type { EpochMetrics, FineTuneConfig, ModelConfig, TrainConfig, TrainEvent } from './types.js';
+import type { EpochMetrics, ModelConfig, TrainConfig, TrainEvent } from './types.js';
 
 export interface TrainRequest {
   train: ExampleSet;
@@ -75,7 +69,7 @@ export interface TrainRequest {
     train: FeatureSet;
     val: FeatureSet;
     /** Fine-tuning: the backbone's last blocks, trained from these weights (models/tail.ts). */
-    tail?: { config: FineTuneConfig; weights: NamedWeight[] };
+    tail?: BackboneTailWeights;
   };
   /** Score behind the OOD flag and its target in-distribution acceptance rate. */
   oodScore?: ScoreName;

@@ -11,7 +11,7 @@
  *   'imported-<12 hex>'                                       an imported folder, as models store it
  *                                                             (imported.ts: copied into the data home)
  */
-import type { FineTuneConfig, TransferProgress } from '../../common/engine.js';
+import type { TransferProgress } from '../../common/engine.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';
@@ -19,7 +19,7 @@ import path from 'node:path';
 import { dataHome } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
 import { currentBackend, initBackend } from '../backends/index.js';
-import type { NamedWeight } from '../model-format.js';
+import type { BackboneTailWeights } from '../models/tail.js';
 import type { TrainRequest } from '../train.js';
 import { bundledFolder } from './bundled.js';
 import { isImportedBackbone, readImported, registerImported } from './imported.js';
@@ -75,7 +75,7 @@ export interface Backbone {
    * and `net` are then the prefix up to the cut (a flattened spatial map) and `featureId` keys
    * the feature cache by backbone and cut.
    */
-  readonly tail?: { config: FineTuneConfig; weights: NamedWeight[] };
+  readonly tail?: BackboneTailWeights;
   readonly featureId?: string;
   dispose(): void;
 }

@@ -20,6 +20,12 @@ import type { NamedWeight } from '../model-format.js';
 import type { Rng } from '../random.js';
 import type { LayerSet, Rank1Model } from './base.js';
 
+/** What fine-tuning starts from: the blocks' config and their pretrained weights (backbones/tail.ts). */
+export interface BackboneTailWeights {
+  config: FineTuneConfig;
+  weights: NamedWeight[];
+}
+
 /** Variable names of the blocks: `tail/<backbone layer>/…`. */
 export const TAIL_PREFIX = 'tail/';
 

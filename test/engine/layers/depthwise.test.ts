@@ -36,8 +36,10 @@ describe('depthwiseConv: shifted products equal tf.depthwiseConv2d', () => {
       expect(ours.shape).toEqual(theirs.shape);
       expect(maxDiff(ours, theirs)).toBeLessThan(1e-5);
       const probe = tf.randomNormal(theirs.shape, 0, 1, 'float32', 3);
-      const loss = (f: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor) => (a: tf.Tensor4D, b: tf.Tensor4D) =>
-        tf.sum(tf.mul(f(a, b), probe));
+      const loss =
+        (f: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor) =>
+        (...[a, b]: tf.Tensor[]) =>
+          tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D), probe));
       const [gx1, gw1] = tf.grads(loss((a, b) => depthwiseConv(a, b, strides, padding)))([x, w]);
       const [gx2, gw2] = tf.grads(loss((a, b) => tf.depthwiseConv2d(a, b, strides, padding)))([x, w]);
       expect(maxDiff(gx1!, gx2!)).toBeLessThan(1e-4);
