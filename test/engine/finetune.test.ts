@@ -81,6 +81,24 @@ describe('the last blocks of a backbone (backbones/tail.ts)', () => {
     }
   });
 
+  it('an imported network not made of MobileNet blocks is refused with one line naming the layer', () => {
+    const input = tf.input({ shape: [8, 8, 3] });
+    const feat = tf.layers
+      .conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'feat' })
+      .apply(input) as tf.SymbolicTensor;
+    const net = tf.model({
+      inputs: input,
+      outputs: tf.layers.globalAveragePooling2d({}).apply(feat) as tf.SymbolicTensor,
+    });
+    try {
+      expect(() => readTail(net, 1, 'backbone "imported-0123456789ab"')).toThrow(
+        /^backbone "imported-0123456789ab": fine-tuning reads MobileNet v1\/v2 blocks .*layer "feat" \(Conv2D\) is not one$/,
+      );
+    } finally {
+      net.dispose();
+    }
+  });
+
   it('refuses block counts outside 1..4 with one line', async () => {
     const bb = await loadBackbone({ name: 'mobilenet-v1-0.25' }, { engine: 'tfjs' });
     try {
