@@ -4,9 +4,9 @@
  * (+ bias_k), α̃ and γ̃ over the C channels (a depthwise layer maps channel c to channel c, so
  * both factors have C elements), broadcast over H and W as in Conv2DRank1.
  *
- * Used by fine-tuned backbone blocks (models/tail.ts). The convolution is written as k×k shifted
- * products summed (`depthwiseConv`), not tf.depthwiseConv2d: the wasm backend has no gradient
- * kernels for depthwise convolutions, while pad/slice/mul/add differentiate on every backend.
+ * Used by fine-tuned backbone blocks (models/tail.ts). The convolution is tf.depthwiseConv2d where
+ * the backend has its gradient kernels (cpu, tensorflow; wasm through backends/wasm-depthwise.ts),
+ * else k×k shifted products summed (`depthwiseConv`: pad/slice/mul/add differentiate everywhere).
  */
 import * as tf from '@tensorflow/tfjs';
 import { heNormal } from '../initializers.js';
@@ -89,6 +89,17 @@ export function depthwiseConv(
   });
 }
 
+/** tf.depthwiseConv2d where the current backend can differentiate it, else `depthwiseConv`. */
+function convolve(x: tf.Tensor4D, kernel: tf.Tensor4D, strides: number, padding: Padding): tf.Tensor4D {
+  const backend = tf.getBackend();
+  const native =
+    tf.getKernel(tf.DepthwiseConv2dNativeBackpropFilter, backend) !== undefined &&
+    tf.getKernel(tf.DepthwiseConv2dNativeBackpropInput, backend) !== undefined;
+  return native
+    ? tf.depthwiseConv2d(x, kernel, strides, padding)
+    : depthwiseConv(x, kernel, strides, padding);
+}
+
 /** out = dwconv(x ⊙ α̃, W) ⊙ γ̃ (+ bias_k), factors over the channels (spec §1). */
 export class DepthwiseConv2DRank1 extends Rank1Base {
   readonly kernel: tf.Variable;
@@ -121,10 +132,10 @@ export class DepthwiseConv2DRank1 extends Rank1Base {
         const kernels = tf.unstack(this.kernel) as tf.Tensor4D[];
         const parts = tf.split(h, this.opts.members, 0);
         h = tf.concat(
-          parts.map((p, k) => depthwiseConv(p as tf.Tensor4D, kernels[k]!, this.strides, this.padding)),
+          parts.map((p, k) => convolve(p as tf.Tensor4D, kernels[k]!, this.strides, this.padding)),
           0,
         );
-      } else h = depthwiseConv(h, this.kernel as tf.Tensor4D, this.strides, this.padding);
+      } else h = convolve(h, this.kernel as tf.Tensor4D, this.strides, this.padding);
       if (this.gamma) h = tf.mul(h, tf.reshape(this.factorRows('gamma', rows, ctx), [n, 1, 1, C]));
       if (this.bias) h = tf.add(h, tf.reshape(this.biasRows(rows), [n, 1, 1, C]));
       return h;
