@@ -164,6 +164,31 @@ async function tailVsFrozen(name: string, blocks: number, method: Method) {
   }
 }
 
+describe('the cut prefix on ONNX Runtime', () => {
+  it('MobileNetV2 cut before Conv_1 (a linear bottleneck map) runs on ONNX Runtime, as TF.js computes it', async () => {
+    const px = await cifarPhotos(4);
+    const reasons: string[] = [];
+    const onnx = await loadBackbone(ref('mobilenet-v2-0.35'), {
+      engine: 'onnx',
+      fineTune: 1,
+      onFallback: (r) => reasons.push(r),
+    });
+    const tfjs = await loadBackbone(ref('mobilenet-v2-0.35'), { engine: 'tfjs', fineTune: 1 });
+    try {
+      expect(onnx.tail!.config.cut).toBe('block_16_project_BN');
+      const got = await onnx.embed(px, 4, [32, 32, 3]);
+      const want = await tfjs.embed(px, 4, [32, 32, 3]);
+      expect(reasons).toEqual([]);
+      expect(onnx.backend).toBe('onnxruntime');
+      const scale = Math.max(...want.map(Math.abs));
+      expect(Math.max(...got.map((v, i) => Math.abs(v - want[i]!)))).toBeLessThan(1e-4 * scale);
+    } finally {
+      onnx.dispose();
+      tfjs.dispose();
+    }
+  });
+});
+
 describe('the cut + rebuilt blocks equal the original network (factors all 1)', () => {
   it('MobileNet v1 0.25, 2 blocks (a stride-2 depthwise conv), rank-1 K = 4', async () => {
     const { diff, scale } = await tailVsFrozen('mobilenet-v1-0.25', 2, 'rank1');
