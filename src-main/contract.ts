@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import {
+  MAX_FINE_TUNE_BLOCKS,
   METHODS,
   SCORE_NAMES,
   settingsSchema,
@@ -151,6 +152,8 @@ export const trainArgs = z.strictObject({
   out: path.optional(),
   /** Fit a temperature on the validation split after training (issue 16); default true. */
   calibrate: z.boolean().optional(),
+  /** Train the backbone's last N blocks with rank-1 factors (issue 16 item 6); 0 = frozen. */
+  fineTune: z.number().int().min(0).max(MAX_FINE_TUNE_BLOCKS).optional(),
   ...preprocessingArgs.shape,
 });
 
@@ -190,6 +193,7 @@ export const compareArgs = z.strictObject({
     channels: true,
     randomSignInit: true,
     calibrate: true,
+    fineTune: true,
   }).shape,
 });
 
@@ -250,7 +254,13 @@ const predictionRow = z.looseObject({
 });
 
 export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
-export { METHODS, METHOD_LABELS, SCORE_NAMES, SINGLE_NETWORK_METHODS } from './common/index.js';
+export {
+  MAX_FINE_TUNE_BLOCKS,
+  METHODS,
+  METHOD_LABELS,
+  SCORE_NAMES,
+  SINGLE_NETWORK_METHODS,
+} from './common/index.js';
 export type { ScoreName } from './common/index.js';
 export { listeners, type Listeners } from './common/index.js';
 

@@ -6,6 +6,7 @@ import * as nodePath from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
   COMPARE_TEST_FRACTION,
+  MAX_FINE_TUNE_BLOCKS,
   METHODS,
   compareColumns,
   type CompareProgress,
@@ -15,7 +16,7 @@ import {
   type ServiceEvent,
   type Settings,
 } from '../contract.js';
-import { choiceArg, integer, number, printJson, progressBar, runWithService } from './common.js';
+import { choiceArg, intArg, integer, number, printJson, progressBar, runWithService } from './common.js';
 
 interface CompareOptions {
   methods: Method[];
@@ -36,6 +37,7 @@ interface CompareOptions {
   backbone?: string;
   randomSignInit?: number;
   calibrate?: boolean;
+  fineTune?: number;
   backend: Settings['backend'];
   json?: boolean;
 }
@@ -101,6 +103,11 @@ export function registerCompare(program: Command): void {
     .option('--random-sign-init <p>', 'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)', number)
     .option('--no-calibrate', 'no temperature scaling fitted on the validation split after training')
     .option(
+      '--fine-tune <n>',
+      `train the backbone's last N blocks with rank-1 factors (0..${MAX_FINE_TUNE_BLOCKS}; default 0: frozen)`,
+      intArg(0, MAX_FINE_TUNE_BLOCKS),
+    )
+    .option(
       '--backend <b>',
       'auto | tensorflow | webgpu | wasm | cpu',
       choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
@@ -137,6 +144,7 @@ function runCompare(dir: string, o: CompareOptions, cmd: Command): Promise<void>
       preset: o.preset,
       backbone: o.backbone,
       randomSignInit: o.randomSignInit,
+      fineTune: o.fineTune,
       ...(cmd.getOptionValueSource('calibrate') === 'cli' ? { calibrate: o.calibrate !== false } : {}),
     };
     const bar = progressBar(!o.json, '{method} [{bar}] {value}/{total} steps | ETA {eta_formatted}');

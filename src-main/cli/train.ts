@@ -2,13 +2,14 @@
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import {
+  MAX_FINE_TUNE_BLOCKS,
   METHODS,
   type ModelConfig,
   type OperationArgs,
   type Settings,
   type TrainConfig,
 } from '../contract.js';
-import { choiceArg, integer, number, printJson, progressBar, runWithService } from './common.js';
+import { choiceArg, intArg, integer, number, printJson, progressBar, runWithService } from './common.js';
 
 interface TrainOptions {
   out: string;
@@ -29,6 +30,7 @@ interface TrainOptions {
   preset?: 'quick' | 'balanced' | 'best';
   flip?: boolean;
   calibrate?: boolean;
+  fineTune?: number;
   resume?: boolean;
   backend: Settings['backend'];
   backbone?: string;
@@ -73,6 +75,11 @@ export function registerTrain(program: Command): void {
       '--backbone <b>',
       'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output] (default: a pretrained backbone for photos > 32 px)',
     )
+    .option(
+      '--fine-tune <n>',
+      `train the backbone's last N blocks with rank-1 factors (0..${MAX_FINE_TUNE_BLOCKS}; default 0: frozen)`,
+      intArg(0, MAX_FINE_TUNE_BLOCKS),
+    )
     .option('--json', 'one JSON line per epoch, then {"model", "val"}')
     .action((dir: string, o: TrainOptions, cmd: Command) => {
       const dataset = nodePath.resolve(dir);
@@ -104,6 +111,7 @@ export function registerTrain(program: Command): void {
             preset: o.preset,
             backbone: backbonePath ? nodePath.resolve(o.backbone!) : o.backbone,
             ...(cmd.getOptionValueSource('flip') === 'cli' ? { augment: { flip: o.flip !== false } } : {}),
+            fineTune: o.fineTune,
             ...(o.calibrate === false ? { calibrate: false } : {}),
           };
           const transferBar = progressBar(!o.json, '{phase} [{bar}] {value}/{total}');

@@ -67,6 +67,39 @@ export interface ModelConfig {
   embeddingSize?: number;
   /** mcdropout: the dropout rate on each layer's input, in training and at prediction. */
   dropoutRate?: number;
+  /**
+   * `head` models that fine-tune the backbone's last blocks (issue 16 item 6): the cached input
+   * is the backbone cut before them (a spatial map, `embeddingSize` = h·w·c values), the blocks
+   * are rank-1 layers of the model. Absent: the frozen backbone's pooled embedding.
+   */
+  fineTune?: FineTuneConfig;
+}
+
+/** Backbone blocks fine-tuned per model at most (`--fine-tune N`, 0 = frozen). */
+export const MAX_FINE_TUNE_BLOCKS = 4;
+
+/**
+ * One layer of a fine-tuned backbone block, as read from the backbone (engine/backbones/tail.ts):
+ * a 'same'-padded convolution without bias (MobileNet v1/v2's), its BatchNorm, relu/relu6, and
+ * v2's residual `add` (+ the block's input).
+ */
+export type FineTuneLayer =
+  | { op: 'conv'; name: string; kernelSize: number; strides: number; filters: number }
+  | { op: 'depthwise'; name: string; kernelSize: number; strides: number }
+  | { op: 'bn'; name: string; epsilon: number }
+  | { op: 'relu' }
+  | { op: 'relu6' }
+  | { op: 'add' };
+
+export interface FineTuneConfig {
+  /** N, the backbone blocks trained (1..MAX_FINE_TUNE_BLOCKS). */
+  blocks: number;
+  /** The backbone layer whose output the blocks read (the cut). */
+  cut: string;
+  /** [h, w, c] of that output. */
+  inputShape: [number, number, number];
+  /** The N blocks in order, each its layers in order. */
+  layers: FineTuneLayer[][];
 }
 
 /**

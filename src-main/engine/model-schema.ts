@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { BUILTIN_BACKBONES, IMPORTED_BACKBONE } from './backbones/catalog.js';
 import { SCORE_NAMES } from './ood.js';
-import { METHODS } from './types.js';
+import { MAX_FINE_TUNE_BLOCKS, METHODS } from './types.js';
 
 export const MODEL_FORMAT = 'rank1-studio-model';
 export const MODEL_FORMAT_VERSION = 1;
@@ -25,6 +25,14 @@ export const MODEL_LIMITS = {
   batchSize: [1, 65_536],
   /** Width of a hidden layer or an embedding. */
   units: [1, 65_536],
+  /** Values of a backbone's output: an embedding, or a fine-tuned model's cut map (h·w·c). */
+  embedding: [1, 2 ** 22],
+  /** Fine-tuned blocks (ModelConfig.fineTune): side of the cut map, kernel side, stride, layers per block, parameters in all. */
+  fineTuneSide: [1, 4096],
+  kernelSize: [1, 15],
+  strides: [1, 4],
+  blockLayers: 64,
+  fineTuneParams: 2 ** 24,
   /** Tensors in a weights manifest, dimensions per tensor, size of one dimension. */
   tensors: 100_000,
   rank: 8,
@@ -88,6 +96,72 @@ const weightSpecs = list(weightSpec, MODEL_LIMITS.tensors);
 const scoreName = z.enum(SCORE_NAMES);
 const builtinNames = BUILTIN_BACKBONES.map((b) => b.name);
 
+/** A backbone layer's name (the cut, a fine-tuned layer): Keras's characters only, never a path. */
+const layerName = () =>
+  z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, 'is not a layer name (1–200 letters, digits, _ . -)');
+const kernel = () => int(MODEL_LIMITS.kernelSize);
+const stride = () => int(MODEL_LIMITS.strides);
+const fineTuneLayer = z.discriminatedUnion('op', [
+  z.strictObject({
+    op: z.literal('conv'),
+    name: layerName(),
+    kernelSize: kernel(),
+    strides: stride(),
+    filters: int(MODEL_LIMITS.units),
+  }),
+  z.strictObject({ op: z.literal('depthwise'), name: layerName(), kernelSize: kernel(), strides: stride() }),
+  z.strictObject({ op: z.literal('bn'), name: layerName(), epsilon: num([1e-12, 1]) }),
+  z.strictObject({ op: z.literal('relu') }),
+  z.strictObject({ op: z.literal('relu6') }),
+  z.strictObject({ op: z.literal('add') }),
+]);
+const side = () => int(MODEL_LIMITS.fineTuneSide);
+const fineTune = z
+  .strictObject({
+    blocks: int([1, MAX_FINE_TUNE_BLOCKS]),
+    cut: layerName(),
+    inputShape: z.tuple([side(), side(), int(MODEL_LIMITS.units)]),
+    layers: list(list(fineTuneLayer, MODEL_LIMITS.blockLayers).min(1), MAX_FINE_TUNE_BLOCKS).min(1),
+  })
+  .superRefine((f, ctx) => {
+    const problem = fineTuneProblem(f);
+    if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+  });
+
+type FineTuneSpec = z.infer<typeof fineTune>;
+
+/**
+ * What would make the blocks unbuildable: a block count that disagrees with the list, a residual
+ * Add whose shapes differ from the block's input, or more parameters than a model file may make
+ * the app allocate (the variables exist before weights.bin is matched against them).
+ */
+function fineTuneProblem(f: FineTuneSpec): { path: (string | number)[]; message: string } | undefined {
+  if (f.layers.length !== f.blocks)
+    return { path: ['layers'], message: `has ${f.layers.length} blocks, "blocks" says ${f.blocks}` };
+  let c = f.inputShape[2];
+  let params = 0;
+  for (const [b, block] of f.layers.entries()) {
+    const input = c;
+    let strided = false;
+    for (const [i, l] of block.entries()) {
+      if (l.op === 'conv') {
+        params += l.kernelSize * l.kernelSize * c * l.filters + c + l.filters;
+        c = l.filters;
+      } else if (l.op === 'depthwise') params += l.kernelSize * l.kernelSize * c + 2 * c;
+      else if (l.op === 'bn') params += 4 * c;
+      if ((l.op === 'conv' || l.op === 'depthwise') && l.strides > 1) strided = true;
+      if (l.op === 'add' && (c !== input || strided))
+        return { path: ['layers', b, i], message: 'adds the block input to a value of another shape' };
+      if (params > MODEL_LIMITS.fineTuneParams)
+        return {
+          path: ['layers', b, i],
+          message: `makes the blocks larger than ${MODEL_LIMITS.fineTuneParams} values`,
+        };
+    }
+  }
+  return undefined;
+}
+
 const config = z.looseObject({
   arch: z.enum(['mlp', 'cnn', 'resnet20', 'wrn-28-10', 'head']),
   method: z.enum(METHODS),
@@ -100,7 +174,8 @@ const config = z.looseObject({
   inputShape: z.tuple([int([1, MODEL_LIMITS.dim]), int([1, MODEL_LIMITS.dim]), int([1, MODEL_LIMITS.dim])]),
   numClasses: int(MODEL_LIMITS.classes),
   hidden: int(MODEL_LIMITS.units).optional(),
-  embeddingSize: int(MODEL_LIMITS.units).optional(),
+  embeddingSize: int(MODEL_LIMITS.embedding).optional(),
+  fineTune: fineTune.optional(),
 });
 
 const train = z.looseObject({
@@ -164,7 +239,7 @@ const backbone = z
         `${typeof iss.input === 'string' ? JSON.stringify(iss.input) : describe(iss.input)} is not a known backbone (${builtinNames.join(', ')}, or imported-<12 hex digits>); a model file may not name a path`,
     }),
     sha256: hex64(),
-    embeddingSize: int(MODEL_LIMITS.units),
+    embeddingSize: int(MODEL_LIMITS.embedding),
   })
   .nullable();
 
@@ -226,6 +301,14 @@ export const modelMetaSchema = z
           ['config', 'inputShape'],
           `[${h}, ${w}, ${c}] does not match preprocessing (${size}×${size}×${channels})`,
         );
+    }
+    const ft = m.config.fineTune;
+    if (ft) {
+      const [h, w, c] = ft.inputShape;
+      if (m.config.arch !== 'head' || !m.backbone)
+        fail(['config', 'fineTune'], 'is set on a model without a backbone (arch "head")');
+      else if (m.config.embeddingSize !== h * w * c)
+        fail(['config', 'embeddingSize'], `${m.config.embeddingSize} is not the cut's ${h}×${w}×${c} values`);
     }
     for (const key of ['mean', 'std'] as const) {
       const n = m.normalization[key].length;

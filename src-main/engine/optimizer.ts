@@ -3,6 +3,7 @@
  * Nesterov momentum 0.9 (spec §4) and Adam. Slots are named so a checkpoint can resume them.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Param } from './layers/rank1.js';
 
 export interface Optimizer {
   /** Apply one update; `grads` maps variable name → gradient; `lrScale` per variable (default 1). */
@@ -135,4 +136,21 @@ export class Adam extends SlotOptimizer {
 
 export function createOptimizer(kind: 'sgd' | 'adam'): Optimizer {
   return kind === 'adam' ? new Adam() : new NesterovSgd(0.9);
+}
+
+/**
+ * Per-variable learning-rate multipliers, or undefined when all are 1: the rank-1 factors' (the
+ * parameters without L2; spec §3 fast_weight_lr_multiplier) times each parameter's own `lrScale`
+ * (pretrained backbone blocks, models/tail.ts).
+ */
+export function learningRateScales(
+  params: readonly Param[],
+  factorLrMultiplier = 1,
+): ((v: tf.Variable) => number) | undefined {
+  const scales = new Map<string, number>();
+  for (const p of params) {
+    const s = (p.decay ? 1 : factorLrMultiplier) * (p.lrScale ?? 1);
+    if (s !== 1) scales.set(p.variable.name, s);
+  }
+  return scales.size ? (v) => scales.get(v.name) ?? 1 : undefined;
 }

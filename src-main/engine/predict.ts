@@ -23,7 +23,7 @@ import { argmax, auroc, decompose, fprAtTpr } from './metrics.js';
 import { buildModel, type Rank1Model } from './models/index.js';
 import { batchScores, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { Rng } from './random.js';
-import type { EvaluationReport, ImagePrediction } from './types.js';
+import type { EvaluationReport, FineTuneConfig, ImagePrediction } from './types.js';
 
 export type { EvaluationReport };
 
@@ -75,10 +75,19 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     try {
       // A model folder is untrusted (it may come from elsewhere): opening one never reaches the
       // network. The shipped copy or the cache (filled when training downloaded it) serves.
-      backbone = await loadBackbone(meta.backbone, { download: false });
+      backbone = await loadBackbone(meta.backbone, {
+        download: false,
+        fineTune: meta.config.fineTune?.blocks,
+      });
     } catch (e) {
       model.dispose();
       throw e;
+    }
+    const mismatch = tailMismatch(meta.config.fineTune, backbone.tail?.config);
+    if (mismatch) {
+      backbone.dispose();
+      model.dispose();
+      throw new Error(`${dir}: ${mismatch}`);
     }
     if (backbone.sha256 !== meta.backbone.sha256) {
       backbone.dispose();
@@ -230,6 +239,14 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       void pool?.then((p) => p.close());
     },
   };
+}
+
+/** Why a fine-tuned model's blocks and its backbone's cut disagree (undefined: they agree). */
+export function tailMismatch(model?: FineTuneConfig, backbone?: FineTuneConfig): string | undefined {
+  if (!model) return undefined;
+  if (!backbone || backbone.cut !== model.cut || backbone.inputShape.join('x') !== model.inputShape.join('x'))
+    return `the model fine-tunes the backbone after "${model.cut}" [${model.inputShape}], the backbone is cut at "${backbone?.cut}"`;
+  return undefined;
 }
 
 function isFlagged(r: EvaluatedImage, meta: ModelMeta): boolean {

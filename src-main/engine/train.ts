@@ -27,6 +27,7 @@ import {
 import { tileMembers, type Normalization } from './inference.js';
 import { featureSource, pixelSource, type FeatureSet, type InputSource } from './inputs.js';
 import { buildModel, type Rank1Model } from './models/index.js';
+import { assignPretrained, type BackboneTailWeights } from './models/tail.js';
 import {
   DEFAULT_FACTOR_MODE,
   drawPredictionFactors,
@@ -36,7 +37,7 @@ import {
 } from './models/prediction-factors.js';
 import { fitFeatureStats, SCORE_NAMES, type FeatureStats, type ScoreName } from './ood.js';
 import { thresholdAtTpr } from './metrics.js';
-import { createOptimizer, type Optimizer } from './optimizer.js';
+import { createOptimizer, learningRateScales, type Optimizer } from './optimizer.js';
 import { deviceWithWorkers, parallelTrainStep, runMembersParallel } from './parallel/index.js';
 import { rngFor, type Rng } from './random.js';
 import type { EpochMetrics, ModelConfig, TrainConfig, TrainEvent } from './types.js';
@@ -61,7 +62,15 @@ export interface TrainRequest {
    * Transfer learning: the frozen backbone and the training/validation embeddings it produced;
    * the model is then a rank-1 head on those features (arch 'head').
    */
-  backbone?: { name: string; sha256: string; embeddingSize: number; train: FeatureSet; val: FeatureSet };
+  backbone?: {
+    name: string;
+    sha256: string;
+    embeddingSize: number;
+    train: FeatureSet;
+    val: FeatureSet;
+    /** Fine-tuning: the backbone's last blocks, trained from these weights (models/tail.ts). */
+    tail?: BackboneTailWeights;
+  };
   /** Score behind the OOD flag and its target in-distribution acceptance rate. */
   oodScore?: ScoreName;
   oodTpr?: number;
@@ -138,10 +147,7 @@ export function makeTrainStep(
   const params = model.params();
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
-  // Spec §3 fast_weight_lr_multiplier: the rank-1 factors (the parameters without L2) may move faster.
-  const factors = new Set(params.filter((p) => !p.decay).map((p) => p.variable.name));
-  const mult = o.factorLrMultiplier ?? 1;
-  const lrScale = mult === 1 ? undefined : (v: tf.Variable) => (factors.has(v.name) ? mult : 1);
+  const lrScale = learningRateScales(params, o.factorLrMultiplier);
   return async (x, labelValues, lr, klScale, rng) => {
     const labels = tf.tensor1d(labelValues, 'int32');
     let nllT: tf.Scalar | undefined;
@@ -200,7 +206,13 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     startEpoch = resumed.meta.epoch;
     history = resumed.meta.history;
   } else {
-    const head = req.backbone ? { arch: 'head' as const, embeddingSize: req.backbone.embeddingSize } : {};
+    const head = req.backbone
+      ? {
+          arch: 'head' as const,
+          embeddingSize: req.backbone.embeddingSize,
+          ...(req.backbone.tail ? { fineTune: req.backbone.tail.config } : {}),
+        }
+      : {};
     config = resolveModelConfig(shape, { ...req.model, ...head }, req.preset);
     tc = resolveTrainConfig(
       shape,
@@ -232,6 +244,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
             val: pixelSource(val, config.inputShape, normalization),
           };
     const src = sources();
+    if (!resumed && req.backbone?.tail) assignPretrained(model, req.backbone.tail.weights);
     if (resumed) {
       assignWeights(model, resumed.weights, req.outDir);
       optimizer.load(new Map(resumed.optimizer.map((w) => [w.name, w.data])));

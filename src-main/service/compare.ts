@@ -18,7 +18,7 @@ import {
 import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
 import { oodSet } from './evaluate.js';
-import { trainOptions, trainingData } from './train.js';
+import { refuseFineTuneWithout, trainOptions, trainingData } from './train.js';
 
 /** Where a comparison's model folders go: new per run, so nothing is ever overwritten. */
 export function comparisonsDir(home: string): string {
@@ -33,6 +33,7 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
   const root = listed?.root ?? ctx.grants.check(a.dataset, 'dataset');
   const oodRoot = a.ood !== undefined ? ctx.grants.check(a.ood, 'ood') : undefined;
   if (a.backbone && /[\\/]/.test(a.backbone)) ctx.grants.check(a.backbone, 'backbone');
+  refuseFineTuneWithout(a.backbone, a.fineTune ?? 0);
   const folderName = nodePath.basename(root);
 
   return ctx.jobs.start('compare', `Compare ${a.methods.join(', ')} on ${folderName}`, async (job) => {
@@ -67,9 +68,11 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
     const backboneName = engine.chooseBackbone
       ? engine.chooseBackbone(a.backbone, ds.preprocessing.channels, ds.preprocessing.size)
       : (a.backbone ?? 'none');
+    refuseFineTuneWithout(backboneName, a.fineTune ?? 0);
     const backbone =
       backboneName !== 'none' && engine.prepareTransfer
         ? await engine.prepareTransfer(backboneName, ds, {
+            fineTune: a.fineTune ?? 0,
             signal: job.signal,
             onProgress: (p) => job.progress(p, false),
           })

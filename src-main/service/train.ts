@@ -66,6 +66,16 @@ export function trainOptions(a: Partial<Omit<ParsedArgs<'train.start'>, 'dataset
   return { model, config };
 }
 
+/** `fineTune` > 0 trains a backbone's blocks: refused, naming the field, when there is none. */
+export function refuseFineTuneWithout(backbone: string | undefined, fineTune: number): void {
+  if (fineTune > 0 && backbone !== undefined && backbone.trim().toLowerCase() === 'none')
+    throw new ServiceError(
+      'bad-request',
+      `"fineTune": ${fineTune} backbone blocks asked for, but no backbone is used; choose one or fine-tune 0.`,
+      'fineTune',
+    );
+}
+
 /** What a training reads of an imported dataset: its splits, classes, pixels and held-out files. */
 export function trainingData(ds: ImportedDataset) {
   return {
@@ -104,6 +114,9 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
   if (a.backbone && /[\\/]/.test(a.backbone)) ctx.grants.check(a.backbone, 'backbone');
   // A resumed checkpoint keeps its own backbone (or none): the features must be the ones it learnt on.
   const backboneArg = resumed ? (resumed.backbone?.name ?? 'none') : a.backbone;
+  // …and its own fine-tuned blocks (the cut its cached maps come from).
+  const fineTune = resumed ? (resumed.config.fineTune?.blocks ?? 0) : (a.fineTune ?? 0);
+  refuseFineTuneWithout(backboneArg, fineTune);
   if (a.out !== undefined) {
     const given = ctx.grants.check(a.out, 'out');
     if (out !== undefined && given !== out)
@@ -148,9 +161,11 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
         const backboneName = engine.chooseBackbone
           ? engine.chooseBackbone(backboneArg, ds.preprocessing.channels, ds.preprocessing.size)
           : (backboneArg ?? 'none');
+        refuseFineTuneWithout(backboneName, fineTune);
         const backbone =
           backboneName !== 'none' && engine.prepareTransfer
             ? await engine.prepareTransfer(backboneName, ds, {
+                fineTune,
                 signal: job.signal,
                 onProgress: (p) => job.progress(p, false),
               })

@@ -29,6 +29,8 @@ export interface AdvancedForm {
    * an imported backbone's registered name (`backbones.list`).
    */
   backbone: string;
+  /** Backbone blocks trained with rank-1 factors (issue 16 item 6); 0 = frozen. */
+  fineTune: number;
   method: Method;
   members: number;
   posterior: 'gaussian' | 'cauchy';
@@ -43,6 +45,7 @@ export interface AdvancedForm {
 export const defaultAdvanced: AdvancedForm = {
   arch: 'auto',
   backbone: 'auto',
+  fineTune: 0,
   method: 'rank1',
   members: 4,
   posterior: 'gaussian',
@@ -62,6 +65,11 @@ export function presetBackbone(preset: Preset): string {
   return preset === 'pretrained' ? PRETRAINED_BACKBONE : 'none';
 }
 
+/** The backbone the advanced form trains on: "As the preset" is the preset's. */
+export function advancedBackbone(preset: Preset, advanced: AdvancedForm): string {
+  return advanced.backbone === 'auto' ? presetBackbone(preset) : advanced.backbone;
+}
+
 /** The `train.start` arguments: the preset alone, or the preset overridden by the advanced form. */
 export function trainArgsOf(
   dataset: string,
@@ -76,11 +84,14 @@ export function trainArgsOf(
     ...(name.trim() ? { name: name.trim() } : {}),
   };
   if (!advanced) return args;
+  const backbone = advancedBackbone(preset, advanced);
   return {
     ...args,
     arch: advanced.arch,
     // The form's "auto" keeps the preset's backbone; anything else is the user's explicit choice.
-    backbone: advanced.backbone === 'auto' ? presetBackbone(preset) : advanced.backbone,
+    backbone,
+    // Fine-tuning needs a backbone; without one the control is off and nothing is sent.
+    ...(advanced.fineTune > 0 && backbone !== 'none' ? { fineTune: advanced.fineTune } : {}),
     method: advanced.method,
     // The engine sets K = 1 for single-network methods (one home: engine/defaults.ts membersOf).
     members: advanced.members,

@@ -272,6 +272,7 @@ describe('fuzz: every damaged model file gives one clean line, quickly', () => {
     'config.numClasses',
     'config.priorStddev',
     'config.hidden',
+    'config.fineTune',
     'train',
     'train.epochs',
     'train.batchSize',
@@ -362,5 +363,124 @@ describe('fuzz: every damaged model file gives one clean line, quickly', () => {
           /^weights\.bin: "dense\/(kernel|bias)" holds (NaN|-?Infinity) at index \d+/.test(result),
       ).toBe(true);
     }
+  });
+});
+
+describe('fine-tuned blocks in model.json (issue 16 item 6)', () => {
+  const block = [
+    { op: 'depthwise', name: 'conv_dw_13', kernelSize: 3, strides: 1 },
+    { op: 'bn', name: 'conv_dw_13_bn', epsilon: 0.001 },
+    { op: 'relu6' },
+    { op: 'conv', name: 'conv_pw_13', kernelSize: 1, strides: 1, filters: 256 },
+    { op: 'bn', name: 'conv_pw_13_bn', epsilon: 0.001 },
+    { op: 'relu6' },
+  ];
+  const fineTuned = () => {
+    let m = withField(good, 'config.arch', 'head');
+    m = withField(m, 'config.embeddingSize', 7 * 7 * 256);
+    m = withField(m, 'config.fineTune', {
+      blocks: 1,
+      cut: 'conv_pw_12_relu',
+      inputShape: [7, 7, 256],
+      layers: [block],
+    });
+    return withField(m, 'backbone', {
+      name: 'mobilenet-v1-0.25',
+      sha256: 'a'.repeat(64),
+      embeddingSize: 12544,
+    });
+  };
+  const check = (meta: unknown): string => {
+    try {
+      checkModelMeta('m', JSON.stringify(meta).replaceAll('"INF"', '1e999'));
+      return 'ok';
+    } catch (e) {
+      expect(e).toBeInstanceOf(ModelFormatError);
+      expect((e as Error).message.split('\n')).toHaveLength(1);
+      expect((e as ModelFormatError).detail).not.toMatch(JS_ERRORS);
+      return (e as ModelFormatError).detail;
+    }
+  };
+
+  it('a fine-tuned head (MobileNet v1, last block) is accepted', () => {
+    expect(check(fineTuned())).toBe('ok');
+  });
+
+  const cases: [string, string, unknown, RegExp][] = [
+    [
+      'a path as the cut',
+      'config.fineTune.cut',
+      '../../etc/passwd',
+      /config\.fineTune\.cut is not a layer name/,
+    ],
+    [
+      'blocks that disagree with the list',
+      'config.fineTune.blocks',
+      2,
+      /config\.fineTune\.layers has 1 blocks, "blocks" says 2/,
+    ],
+    ['more blocks than allowed', 'config.fineTune.blocks', 9, /config\.fineTune\.blocks 9 is outside 1\.\.4/],
+    ['an unknown layer kind', 'config.fineTune.layers.0.2', { op: 'gelu' }, /config\.fineTune\.layers\.0\.2/],
+    ['a runaway kernel', 'config.fineTune.layers.0.0.kernelSize', 99, /kernelSize 99 is outside 1\.\.15/],
+    ['a runaway width', 'config.fineTune.layers.0.3.filters', 65_536, /makes the blocks larger than/],
+    [
+      'a residual of another shape',
+      'config.fineTune.layers.0',
+      [block[3], { op: 'add' }].map((l) => (l.op === 'conv' ? { ...l, filters: 128 } : l)),
+      /adds the block input to a value of another shape/,
+    ],
+    [
+      'an embedding size that is not the cut',
+      'config.embeddingSize',
+      256,
+      /config\.embeddingSize 256 is not the cut's 7×7×256 values/,
+    ],
+    [
+      'a cut map side of a million',
+      'config.fineTune.inputShape',
+      [1e6, 7, 256],
+      /inputShape\.0 1000000 is outside 1\.\.4096/,
+    ],
+    [
+      'fine-tuning without a backbone',
+      'backbone',
+      null,
+      /config\.fineTune is set on a model without a backbone/,
+    ],
+    [
+      'an unknown field in a layer',
+      'config.fineTune.layers.0.1',
+      { op: 'bn', name: 'x', epsilon: 0.001, path: '/etc' },
+      /unknown field/,
+    ],
+  ];
+  for (const [what, field, value, expected] of cases)
+    it(`${what} (${field}) gives one line naming the field`, () => {
+      expect(check(withField(fineTuned(), field, value))).toMatch(expected);
+    });
+
+  it('fuzz: every fine-tune field × every kind of bad value gives one clean line or a consistent model', () => {
+    const values: unknown[] = [undefined, null, true, 'x', '', -1, 0, 1.5, 1e9, 'INF', [], {}];
+    const fields = [
+      'config.fineTune',
+      'config.fineTune.blocks',
+      'config.fineTune.cut',
+      'config.fineTune.inputShape',
+      'config.fineTune.inputShape.2',
+      'config.fineTune.layers',
+      'config.fineTune.layers.0',
+      'config.fineTune.layers.0.0',
+      'config.fineTune.layers.0.0.op',
+      'config.fineTune.layers.0.0.strides',
+      'config.fineTune.layers.0.1.epsilon',
+      'config.fineTune.layers.0.3.filters',
+    ];
+    let refused = 0;
+    for (const field of fields)
+      for (const value of values) {
+        const result = check(withField(fineTuned(), field, value));
+        if (result !== 'ok') refused++;
+      }
+    expect(refused).toBeGreaterThan(fields.length * 8);
   });
 });

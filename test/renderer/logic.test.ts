@@ -288,6 +288,15 @@ describe('app helpers', () => {
       backbone: 'mobilenet-v1-0.25',
     });
     expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, epochs: 3 })).toMatchObject({ epochs: 3 });
+    // "Fine-tune last N blocks" (issue 16 item 6): sent with a backbone, never without one.
+    expect(trainArgsOf('ds', '', 'quick', defaultAdvanced)).not.toHaveProperty('fineTune');
+    expect(trainArgsOf('ds', '', 'pretrained', { ...defaultAdvanced, fineTune: 2 })).toMatchObject({
+      backbone: 'mobilenet-v1-0.25',
+      fineTune: 2,
+    });
+    expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, fineTune: 2 })).not.toHaveProperty(
+      'fineTune',
+    );
     const a = trainArgsOf('ds', 'n', 'best', { ...defaultAdvanced, method: 'deterministic' });
     // K as the form holds it: the engine's resolveModelConfig sets K = 1 for one-network methods.
     expect(a).toMatchObject({

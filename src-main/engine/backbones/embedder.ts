@@ -31,6 +31,8 @@ export interface Embedder {
   readonly net?: tf.LayersModel;
   /** `weightsFingerprint` of the embedding network (layers models only; graph models: undefined). */
   readonly weightsFingerprint?: string;
+  /** The output is a spatial map flattened in NHWC order (a cut for fine-tuning), not pooled. */
+  readonly spatial?: boolean;
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
   dispose(): void;
 }
@@ -312,5 +314,33 @@ async function graphEmbedder(folder: ModelFolder, embedding: string | undefined)
       return (await runBatches(pixels, count, shape, inputSize, forward)).data;
     },
     dispose: () => model.dispose(),
+  };
+}
+
+/**
+ * The frozen prefix of `base` for fine-tuning (backbones/tail.ts): the network up to the cut,
+ * whose spatial output [n, h, w, c] is returned flattened ([n, h·w·c], NHWC order), not pooled.
+ * Shares `base`'s weights; disposing it disposes `base`.
+ */
+export function prefixEmbedder(base: Embedder, prefix: tf.LayersModel, cut: string): Embedder {
+  const shape = prefix.outputs[0]!.shape as number[];
+  const size = shape.slice(1).reduce((a, b) => a * b, 1);
+  const forward = async (x: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const y = prefix.predict(x) as tf.Tensor;
+      return tf.reshape(y, [y.shape[0]!, size]) as tf.Tensor2D;
+    });
+  return {
+    output: `cut:${cut}`,
+    backend: 'tfjs',
+    net: prefix,
+    inputSize: base.inputSize,
+    embeddingSize: size,
+    weightsFingerprint: base.weightsFingerprint,
+    spatial: true,
+    async embed(pixels, count, imageShape) {
+      return (await runBatches(pixels, count, imageShape, base.inputSize, forward)).data;
+    },
+    dispose: () => base.dispose(),
   };
 }

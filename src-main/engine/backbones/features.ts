@@ -46,6 +46,11 @@ export interface EmbedOptions {
 /** The minimal backbone surface the cache needs (the public Backbone satisfies it). */
 export interface Embedding {
   readonly sha256: string;
+  /**
+   * What the cache is keyed by when it is not the backbone's SHA-256: a cut for fine-tuning
+   * (backbone SHA-256 + cut layer), whose features are a spatial map, not the embedding.
+   */
+  readonly featureId?: string;
   readonly embeddingSize: number;
   embed(pixels: Uint8Array, count: number, shape: readonly [number, number, number]): Promise<Float32Array>;
 }
@@ -92,7 +97,7 @@ async function loadCached(
   }
   if (
     index.version !== FEATURES_VERSION ||
-    index.backbone !== backbone.sha256 ||
+    index.backbone !== (backbone.featureId ?? backbone.sha256) ||
     index.count !== set.count ||
     index.dim !== backbone.embeddingSize ||
     !Array.isArray(index.pixels) ||
@@ -115,8 +120,9 @@ export async function embedSet(
   opts: EmbedOptions = {},
 ): Promise<EmbeddedFeatures> {
   const dim = backbone.embeddingSize;
-  const dir = featuresDir(backbone.sha256);
-  const key = featureKey(backbone.sha256, set);
+  const id = backbone.featureId ?? backbone.sha256;
+  const dir = featuresDir(id);
+  const key = featureKey(id, set);
   const binFile = path.join(dir, `${key}.bin`);
   const indexFile = path.join(dir, `${key}.json`);
   const shape = [set.height, set.width, set.channels] as const;
@@ -159,7 +165,7 @@ export async function embedSet(
     await writeAtomic(binFile, bytes);
     const index: FeatureIndex = {
       version: FEATURES_VERSION,
-      backbone: backbone.sha256,
+      backbone: id,
       count: set.count,
       dim,
       shape: [...shape],

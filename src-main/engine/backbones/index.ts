@@ -12,18 +12,21 @@
  *                                                             (imported.ts: copied into the data home)
  */
 import type { TransferProgress } from '../../common/engine.js';
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { dataHome } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
 import { currentBackend, initBackend } from '../backends/index.js';
+import type { BackboneTailWeights } from '../models/tail.js';
 import type { TrainRequest } from '../train.js';
 import { bundledFolder } from './bundled.js';
 import { isImportedBackbone, readImported, registerImported } from './imported.js';
 import { BUILTIN_BACKBONES, builtinBackbone, type BuiltinBackbone } from './catalog.js';
 import { downloadModelFolder, FetchFailure, type DownloadProgress, type FetchLike } from './download.js';
-import { buildEmbedder, type Embedder } from './embedder.js';
+import { buildEmbedder, prefixEmbedder, type Embedder } from './embedder.js';
+import { FineTuneError, readTail } from './tail.js';
 import { onnxEmbedder } from './onnx-embedder.js';
 import type { OrtOptions } from '../onnx/runtime.js';
 import { embedSet, type EmbeddedFeatures, type EmbedOptions } from './features.js';
@@ -40,6 +43,7 @@ export { modelFolderChecksum, ModelFolderError } from './model-files.js';
 export { isImportedBackbone, listImported } from './imported.js';
 export { featuresDir, type EmbeddedFeatures } from './features.js';
 export type { DownloadProgress, FetchLike } from './download.js';
+export { FineTuneError } from './tail.js';
 
 export interface BackboneRef {
   name: string;
@@ -66,6 +70,13 @@ export interface Backbone {
   /** The TF.js network from the input to the embedding and its input side (the ONNX export reads them). */
   readonly net?: tf.LayersModel;
   readonly inputSize?: number;
+  /**
+   * Loaded with `fineTune: N`: the last N blocks (config and pretrained weights, tail.ts); `embed`
+   * and `net` are then the prefix up to the cut (a flattened spatial map) and `featureId` keys
+   * the feature cache by backbone and cut.
+   */
+  readonly tail?: BackboneTailWeights;
+  readonly featureId?: string;
   dispose(): void;
 }
 
@@ -96,6 +107,11 @@ export interface LoadBackboneOptions {
   ort?: OrtOptions;
   /** Why ONNX Runtime is not used (default: one line on stderr). */
   onFallback?: (reason: string) => void;
+  /**
+   * N > 0: cut the backbone before its last N blocks for fine-tuning (tail.ts); throws
+   * FineTuneError, one line, for a backbone not made of such blocks. 0 or absent: frozen.
+   */
+  fineTune?: number;
 }
 
 /** A built-in backbone could not be downloaded (offline, server down, HTTP error). */
@@ -278,6 +294,21 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
       `backbone "${name}": embedding has ${embedder.embeddingSize} values, expected ${spec.embeddingSize}`,
     );
   }
+  let tail: Backbone['tail'];
+  let featureId: string | undefined;
+  if (opts.fineTune) {
+    try {
+      if (!embedder.net)
+        throw new FineTuneError(`backbone "${name}": a graph model cannot be fine-tuned (use --fine-tune 0)`);
+      const t = readTail(embedder.net, opts.fineTune, `backbone "${name}"`);
+      tail = { config: t.config, weights: t.weights };
+      embedder = prefixEmbedder(embedder, t.prefix, t.config.cut);
+      featureId = crypto.createHash('sha256').update(`${sha256}\ncut:${t.config.cut}`).digest('hex');
+    } catch (e) {
+      embedder.dispose();
+      throw e;
+    }
+  }
   const engine = opts.engine ?? (process.env.RANK1_EMBED_ENGINE === 'tfjs' ? 'tfjs' : 'onnx');
   const fallbacks: string[] = [];
   const log = opts.onFallback ?? ((r: string) => console.error(`backbone: ${r}`));
@@ -308,6 +339,8 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
     fallbacks,
     net: embedder.net,
     inputSize: embedder.inputSize,
+    tail,
+    featureId,
     embed: (pixels, count, shape) => embedder.embed(pixels, count, shape),
     dispose: () => embedder.dispose(),
   };
@@ -417,7 +450,8 @@ export type { TransferProgress };
 /**
  * Everything `trainModel` needs for transfer learning, from the CLI's `--backbone` value: loads
  * (downloads) the backbone, embeds the train and val splits through the feature cache and frees
- * the backbone. 'none' (or empty) gives undefined: train from scratch.
+ * the backbone. 'none' (or empty) gives undefined: train from scratch. With `fineTune: N` the
+ * splits are the cut's spatial maps and the result carries the blocks to train (`tail`).
  */
 export async function prepareTransfer(
   backbone: string | BackboneRef,
@@ -438,7 +472,14 @@ export async function prepareTransfer(
       });
     const train = await embed('train');
     const val = await embed('val');
-    return { name: bb.name, sha256: bb.sha256, embeddingSize: bb.embeddingSize, train, val };
+    return {
+      name: bb.name,
+      sha256: bb.sha256,
+      embeddingSize: bb.embeddingSize,
+      train,
+      val,
+      ...(bb.tail ? { tail: bb.tail } : {}),
+    };
   } finally {
     bb.dispose();
   }

@@ -6,6 +6,7 @@
  * - Conv2DBackpropInput: dx = conv2d(pad(dy), flip(W)ᵀ, 1, 'valid') with the native conv2d (one sub-filter
  *   conv per stride phase when strided); replaces the stock wasm kernel, a naive loop ~8× slower.
  * - UnsortedSegmentSum: scatter-add in JS (needed by the gradient of gather).
+ * - DepthwiseConv2dNativeBackpropFilter/Input: direct loops in JS (./wasm-depthwise.ts).
  *
  * Kernels compute with public tf ops inside tf.tidy; the result's data is handed to the engine with an
  * extra reference so that nothing leaks (see `emit`).
@@ -31,6 +32,7 @@ import type {
   UnsortedSegmentSumAttrs,
 } from '@tensorflow/tfjs';
 import { nhwcConvInfo } from './conv-info.js';
+import { depthwiseBackpropFilter, depthwiseBackpropInput } from './wasm-depthwise.js';
 
 const BACKEND = 'wasm';
 
@@ -243,6 +245,17 @@ export const wasmGradientKernels: KernelConfig[] = [
   { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2dBackpropFilter },
   { kernelName: tf.Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2dBackpropInput },
   { kernelName: tf.UnsortedSegmentSum, backendName: BACKEND, kernelFunc: unsortedSegmentSum },
+  // Fine-tuned MobileNet blocks (wasm-depthwise.ts).
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+    backendName: BACKEND,
+    kernelFunc: depthwiseBackpropFilter,
+  },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropInput,
+    backendName: BACKEND,
+    kernelFunc: depthwiseBackpropInput,
+  },
 ];
 
 let registered = false;

@@ -12,11 +12,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNorm } from '../layers/batchnorm.js';
-import { Conv2DRank1, type DenseRank1 } from '../layers/rank1.js';
-import type { Rank1Model } from '../models/index.js';
+import { DepthwiseConv2DRank1 } from '../layers/depthwise.js';
+import { Conv2DRank1 } from '../layers/rank1.js';
+import type { Rank1Layer, Rank1Model } from '../models/index.js';
+import { TAIL_PREFIX } from '../models/tail.js';
 import type { LayerFactors, PredictionFactors } from '../models/prediction-factors.js';
 import { float, type OnnxGraph } from '../onnx/graph.js';
-import { convKernel, UnsupportedLayerError } from '../onnx/tfjs-layers.js';
+import { convKernel, depthwiseKernel, UnsupportedLayerError } from '../onnx/tfjs-layers.js';
 
 /** A value of the graph with its per-row shape ([C, H, W] for images, [D] for vectors). */
 export interface Rows {
@@ -75,14 +77,14 @@ export class NetworkWriter {
     return { name: g.op('Reshape', [y, g.int64s('rows', [-1, ...x.shape])]), shape: x.shape };
   }
 
-  private layer<T extends DenseRank1 | Conv2DRank1>(name: string): T {
+  private layer<T extends Rank1Layer>(name: string): T {
     const l = this.model.rank1Layers().find((r) => r.name === name);
     if (!l) throw new UnsupportedLayerError(`layer ${name}: not in the model`);
     return l as T;
   }
 
   /** The rank-1 input/output factors and bias around `core` (spec §1). */
-  private rank1(l: DenseRank1 | Conv2DRank1, x: Rows, core: (h: Rows) => Rows): Rows {
+  private rank1(l: Rank1Layer, x: Rows, core: (h: Rows) => Rows): Rows {
     const f = this.factors.get(l.name);
     let h = x;
     if (f) h = this.perMember(h, f.alpha, 'Mul', `${l.name}/alpha`);
@@ -131,7 +133,7 @@ export class NetworkWriter {
   }
 
   dense(name: string, x: Rows): Rows {
-    const l = this.layer<DenseRank1>(name);
+    const l = this.layer(name);
     if (x.shape.length !== 1 || x.shape[0] !== l.inputDim)
       throw new UnsupportedLayerError(`layer ${name}: expects ${l.inputDim} inputs, got [${x.shape}]`);
     return this.rank1(l, x, (h) => {
@@ -144,6 +146,43 @@ export class NetworkWriter {
       const v = this.g.op('Reshape', [h.name, this.g.int64s('member_view', [-1, this.M, 1, l.inputDim])]);
       const y = this.g.op('MatMul', [v, w]);
       return { name: this.g.op('Reshape', [y, this.g.int64s('rows', [-1, l.units])]), shape: [l.units] };
+    });
+  }
+
+  /**
+   * DepthwiseConv2DRank1 (layers/depthwise.ts): a Conv with one group per channel, TF's 'same'
+   * (SAME_UPPER) or 'valid' padding; an ensemble's M kernels as M·C groups over an image's rows.
+   */
+  depthwise(name: string, x: Rows): Rows {
+    const l = this.layer(name);
+    if (!(l instanceof DepthwiseConv2DRank1))
+      throw new UnsupportedLayerError(`layer ${name}: not a depthwise convolution`);
+    return this.rank1(l, x, (h) => {
+      const [C, H, W] = h.shape as [number, number, number];
+      const k = l.kernelSize;
+      const size = (s: number) =>
+        l.padding === 'same' ? Math.ceil(s / l.strides) : Math.floor((s - k) / l.strides) + 1;
+      const out = [C, size(H), size(W)];
+      const attrs = {
+        kernel_shape: [k, k],
+        strides: [l.strides, l.strides],
+        auto_pad: l.padding === 'same' ? 'SAME_UPPER' : 'VALID',
+      };
+      const kernels = this.ensemble ? tf.unstack(l.kernel) : [l.kernel];
+      const parts = kernels.map((t) => depthwiseKernel(t));
+      if (this.ensemble) kernels.forEach((t) => t.dispose());
+      const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
+      parts.forEach((p, m) => data.set(p.data, m * p.data.length));
+      const groups = parts.length * C;
+      const input = this.ensemble
+        ? this.g.op('Reshape', [h.name, this.g.int64s('groups', [-1, groups, H, W])])
+        : h.name;
+      const y = this.g.op('Conv', [input, this.g.initializer(`${name}/kernel`, data, [groups, 1, k, k])], {
+        ...attrs,
+        group: groups,
+      });
+      const rows = this.ensemble ? this.g.op('Reshape', [y, this.g.int64s('rows', [-1, ...out])]) : y;
+      return { name: rows, shape: out };
     });
   }
 
@@ -179,6 +218,12 @@ export class NetworkWriter {
 
   relu(x: Rows): Rows {
     return { name: this.g.op('Relu', [x.name]), shape: x.shape };
+  }
+
+  relu6(x: Rows): Rows {
+    const lo = this.g.initializer('relu6/min', Float32Array.of(0), []);
+    const hi = this.g.initializer('relu6/max', Float32Array.of(6), []);
+    return { name: this.g.op('Clip', [x.name, lo, hi]), shape: x.shape };
   }
 
   add(a: Rows, b: Rows): Rows {
@@ -241,13 +286,15 @@ function tileRows(bias: Float32Array, K: number, M: number): Float32Array {
 
 /**
  * The architecture's forward pass on tiled rows: `x` is [N·M, C, H, W] normalised pixels for the
- * convolutional models, [N·M, D] for mlp (flattened NHWC pixels) and head (backbone embedding).
+ * convolutional models, [N·M, D] for mlp (flattened NHWC pixels) and head (backbone embedding),
+ * [N·M, C, H, W] for a fine-tuned head (the backbone's cut map).
  */
 export function writeForward(w: NetworkWriter, x: Rows): NetworkOutputs {
   const arch = w.model.config.arch;
   switch (arch) {
     case 'mlp':
     case 'head': {
+      if (w.model.config.fineTune) return fineTuned(w, x);
       const features = w.relu(w.dense('dense1', x));
       return { features, logits: w.dense('head', features).name };
     }
@@ -260,6 +307,25 @@ export function writeForward(w: NetworkWriter, x: Rows): NetworkOutputs {
     default:
       throw new UnsupportedLayerError(`model: architecture "${String(arch)}" has no ONNX export`);
   }
+}
+
+/** engine/models/mlp.ts Mlp.forward with fine-tuned blocks (models/tail.ts TailBlocks.apply). */
+function fineTuned(w: NetworkWriter, x: Rows): NetworkOutputs {
+  let h = x;
+  for (const block of w.model.config.fineTune!.layers) {
+    const input = h;
+    for (const l of block) {
+      if (l.op === 'conv') h = w.conv(TAIL_PREFIX + l.name, h);
+      else if (l.op === 'depthwise') h = w.depthwise(TAIL_PREFIX + l.name, h);
+      else if (l.op === 'bn') h = w.bn(TAIL_PREFIX + l.name, h);
+      else if (l.op === 'relu') h = w.relu(h);
+      else if (l.op === 'relu6') h = w.relu6(h);
+      else h = w.add(h, input);
+    }
+  }
+  const pooled = w.spatialMean(h);
+  const features = w.relu(w.dense('dense1', pooled));
+  return { features: w.concat([features, pooled]), logits: w.dense('head', features).name };
 }
 
 /** engine/models/cnn.ts SmallCnn.forward */

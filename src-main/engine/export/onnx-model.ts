@@ -153,7 +153,7 @@ function pixelInput(g: OnnxGraph, meta: ModelMeta, pixels: string, shape: [numbe
 /**
  * The backbone's embedding, as engine/backbones/embedder.ts toInput + embeds it: bilinear resize
  * (half-pixel centres) to its input size, grey tiled to RGB, scaled to [−1, 1], the converted
- * network, spatial outputs averaged.
+ * network, spatial outputs averaged; for a fine-tuned model the network up to the cut, unpooled.
  */
 async function backboneInput(
   g: OnnxGraph,
@@ -161,7 +161,12 @@ async function backboneInput(
   pixels: string,
   shape: [number, number, number],
 ): Promise<Rows> {
-  const backbone = await loadBackbone(meta.backbone!, { engine: 'tfjs', download: false });
+  const fineTune = meta.config.fineTune;
+  const backbone = await loadBackbone(meta.backbone!, {
+    engine: 'tfjs',
+    download: false,
+    fineTune: fineTune?.blocks,
+  });
   try {
     if (!backbone.net || !backbone.inputSize)
       throw new UnsupportedLayerError(`backbone ${backbone.name}: a graph model has no ONNX export`);
@@ -187,6 +192,11 @@ async function backboneInput(
       g.initializer('backbone/one', Float32Array.of(1), []),
     ]);
     const [y] = convertLayersModel(g, backbone.net, [{ name: scaled, rank: 4, nchw: true }]);
+    // Fine-tuned: the prefix's map [C, H, W] (NCHW in the graph) goes to the blocks (network.ts).
+    if (fineTune) {
+      const [h, w, c] = fineTune.inputShape;
+      return { name: y!.name, shape: [c, h, w] };
+    }
     let e = globalAveragePool(g, y!);
     if (e.rank !== 2) e = { name: g.op('Flatten', [e.name], { axis: 1 }), rank: 2, nchw: false };
     return { name: e.name, shape: [backbone.embeddingSize] };

@@ -58,6 +58,8 @@ export interface Param {
   name: string;
   variable: tf.Variable;
   decay: boolean;
+  /** Multiplies this parameter's learning rate (pretrained backbone blocks, models/tail.ts); default 1. */
+  lrScale?: number;
 }
 
 /** Methods with rank-1 factors on a shared weight (spec §1): random for rank1, fixed for batchensemble. */
@@ -207,8 +209,8 @@ export function cauchyLogProb(x: tf.Tensor, loc: tf.Tensor, scale: tf.Tensor): t
   );
 }
 
-/** Shared pieces of DenseRank1 and Conv2DRank1. */
-abstract class Rank1Base {
+/** Shared pieces of DenseRank1, Conv2DRank1 and DepthwiseConv2DRank1 (layers/depthwise.ts). */
+export abstract class Rank1Base {
   readonly alpha?: RankOneFactor;
   readonly gamma?: RankOneFactor;
   readonly bias?: tf.Variable;

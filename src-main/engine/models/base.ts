@@ -6,8 +6,12 @@ import * as tf from '@tensorflow/tfjs';
 import { membersOf } from '../defaults.js';
 import type { ModelConfig } from '../types.js';
 import { BatchNorm } from '../layers/batchnorm.js';
+import type { DepthwiseConv2DRank1 } from '../layers/depthwise.js';
 import type { Conv2DRank1, DenseRank1, FactorOptions, ForwardContext, Param } from '../layers/rank1.js';
 import type { Rng } from '../random.js';
+
+/** Every rank-1 layer kind (spec §1). */
+export type Rank1Layer = DenseRank1 | Conv2DRank1 | DepthwiseConv2DRank1;
 
 export interface ForwardResult {
   logits: tf.Tensor2D;
@@ -25,7 +29,7 @@ export interface Rank1Model {
   /** Trainable parameters with their L2 flag. */
   params(): Param[];
   /** The rank-1 layers in construction order (the same order in every replica of a config). */
-  rank1Layers(): readonly (DenseRank1 | Conv2DRank1)[];
+  rank1Layers(): readonly Rank1Layer[];
   /** Non-trainable state saved with the weights (BN moving statistics). */
   state(): tf.Variable[];
   /** The BatchNorm layers in construction order (e.g. for the ONNX export, engine/export). */
@@ -52,7 +56,7 @@ export function factorOptions(c: ModelConfig): FactorOptions {
 
 /** Collects layers so params/state/KL/dispose are written once. */
 export class LayerSet {
-  readonly rank1: (DenseRank1 | Conv2DRank1)[] = [];
+  readonly rank1: Rank1Layer[] = [];
   readonly norms: BatchNorm[] = [];
   /** @param bnMembers BatchNorms per layer: K for an ensemble of independent networks, else 1. */
   constructor(private readonly bnMembers = 1) {}
@@ -64,8 +68,13 @@ export class LayerSet {
     this.rank1.push(l);
     return l;
   }
-  bn(name: string, channels: number): BatchNorm {
-    const b = new BatchNorm(name, channels, undefined, undefined, this.bnMembers);
+  depthwise(l: DepthwiseConv2DRank1): DepthwiseConv2DRank1 {
+    this.rank1.push(l);
+    return l;
+  }
+  /** @param epsilon default: BatchNorm's (Torch's 1e-5); a pretrained layer keeps its own. */
+  bn(name: string, channels: number, epsilon?: number): BatchNorm {
+    const b = new BatchNorm(name, channels, undefined, epsilon, this.bnMembers);
     this.norms.push(b);
     return b;
   }
@@ -99,7 +108,7 @@ export abstract class BaseModel implements Rank1Model {
   state(): tf.Variable[] {
     return this.layers.state();
   }
-  rank1Layers(): readonly (DenseRank1 | Conv2DRank1)[] {
+  rank1Layers(): readonly Rank1Layer[] {
     return this.layers.rank1;
   }
   batchNorms(): readonly BatchNorm[] {

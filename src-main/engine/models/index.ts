@@ -13,7 +13,7 @@ import { Mlp } from './mlp.js';
 import { ResNet20 } from './resnet20.js';
 import { WideResNet } from './wrn.js';
 
-export { factorOptions, type ForwardResult, type Rank1Model } from './base.js';
+export { factorOptions, type ForwardResult, type Rank1Layer, type Rank1Model } from './base.js';
 
 export function buildModel(config: ModelConfig, rng: Rng): Rank1Model {
   switch (config.arch) {

@@ -54,7 +54,7 @@ interface Ctx {
   layer: tf.layers.Layer;
 }
 
-function weightsOf(layer: tf.layers.Layer): Map<string, tf.Tensor> {
+export function weightsOf(layer: tf.layers.Layer): Map<string, tf.Tensor> {
   // Keyed by the weight's own name without scope ("kernel", "gamma", "moving_mean", ...).
   const out = new Map<string, tf.Tensor>();
   const vals = layer.getWeights();
@@ -69,7 +69,7 @@ function floats(t: tf.Tensor): Float32Array {
   return Float32Array.from(t.dataSync() as Float32Array);
 }
 
-function cfg<T>(layer: tf.layers.Layer): T {
+export function cfg<T>(layer: tf.layers.Layer): T {
   return layer.getConfig() as T;
 }
 
@@ -87,7 +87,7 @@ export function convKernel(t: tf.Tensor): { data: Float32Array; dims: number[] }
 }
 
 /** TF.js depthwise kernel [kh, kw, cin, mult] → ONNX grouped [cin·mult, 1, kh, kw] (group = cin). */
-function depthwiseKernel(t: tf.Tensor): { data: Float32Array; dims: number[]; cin: number } {
+export function depthwiseKernel(t: tf.Tensor): { data: Float32Array; dims: number[]; cin: number } {
   const [kh, kw, cin, mult] = t.shape as [number, number, number, number];
   const src = floats(t);
   const data = new Float32Array(src.length);
@@ -99,7 +99,7 @@ function depthwiseKernel(t: tf.Tensor): { data: Float32Array; dims: number[]; ci
   return { data, dims: [cin * mult, 1, kh, kw], cin };
 }
 
-const pair = (v: number | number[] | undefined, d: number): [number, number] =>
+export const pair = (v: number | number[] | undefined, d: number): [number, number] =>
   v === undefined ? [d, d] : Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v, v];
 
 /** An activation by its Keras name, applied to `v` (channel axis for softmax follows the layout). */

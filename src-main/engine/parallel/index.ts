@@ -17,7 +17,7 @@ import { membersOf } from '../defaults.js';
 import { withTemperature, type MemberOutputs } from '../inference.js';
 import type { Rank1Model } from '../models/index.js';
 import type { PredictionFactors } from '../models/prediction-factors.js';
-import type { Optimizer } from '../optimizer.js';
+import { learningRateScales, type Optimizer } from '../optimizer.js';
 import type { Rng } from '../random.js';
 import type { StepResult, TrainStepOptions } from '../train.js';
 import type { BackendName } from '../types.js';
@@ -107,9 +107,7 @@ export function makeParallelTrainStep(
   const params = model.params();
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
-  const factors = new Set(params.filter((p) => !p.decay).map((p) => p.variable.name));
-  const mult = o.factorLrMultiplier ?? 1;
-  const lrScale = mult === 1 ? undefined : (v: tf.Variable) => (factors.has(v.name) ? mult : 1);
+  const lrScale = learningRateScales(params, o.factorLrMultiplier);
   const state = model.state();
   const per = o.chunkExamples ?? TRAIN_CHUNK_EXAMPLES;
   const step = (async (x, labelValues, lr, klScale, rng) => {

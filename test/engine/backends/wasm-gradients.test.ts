@@ -72,10 +72,16 @@ function convGrads(c: ConvCase): { dx: Float32Array; dw: Float32Array } {
 beforeAll(() => wasmWithKernels(registerWasmGradients)); // registered twice: idempotent
 
 describe('wasm conv2d gradients vs cpu', () => {
-  it('registers Conv2DBackpropFilter, Conv2DBackpropInput and UnsortedSegmentSum for wasm', () => {
+  it('registers the conv, depthwise conv and UnsortedSegmentSum gradient kernels for wasm', () => {
     for (const k of wasmGradientKernels) expect(tf.getKernel(k.kernelName, 'wasm')).toBeDefined();
     expect(wasmGradientKernels.map((k) => k.kernelName).sort()).toEqual(
-      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'UnsortedSegmentSum'].sort(),
+      [
+        'Conv2DBackpropFilter',
+        'Conv2DBackpropInput',
+        'UnsortedSegmentSum',
+        'DepthwiseConv2dNativeBackpropFilter',
+        'DepthwiseConv2dNativeBackpropInput',
+      ].sort(),
     );
   });
 
@@ -98,6 +104,42 @@ describe('wasm conv2d gradients vs cpu', () => {
     );
     tf.dispose([x, w]);
   });
+});
+
+describe('wasm depthwise conv gradients vs cpu (fine-tuned MobileNet blocks)', () => {
+  const dwCases: {
+    x: [number, number, number, number];
+    k: number;
+    m: number;
+    stride: number;
+    pad: 'same' | 'valid';
+  }[] = [
+    { x: [4, 7, 7, 16], k: 3, m: 1, stride: 1, pad: 'same' },
+    { x: [3, 14, 14, 8], k: 3, m: 1, stride: 2, pad: 'same' },
+    { x: [2, 9, 9, 4], k: 3, m: 2, stride: 2, pad: 'valid' },
+    { x: [2, 8, 8, 3], k: 5, m: 1, stride: 1, pad: 'same' },
+  ];
+  for (const c of dwCases)
+    it(`x ${c.x.join('×')}, ${c.k}×${c.k}×${c.m}, stride ${c.stride}, ${c.pad}`, async () => {
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(data(c.x, 1), c.x);
+          const w = tf.tensor4d(data([c.k, c.k, c.x[3], c.m], 2), [c.k, c.k, c.x[3], c.m]);
+          const yShape = tf.depthwiseConv2d(x, w, c.stride, c.pad).shape;
+          const dy = tf.tensor(data(yShape, 3), yShape);
+          const [dx, dw] = tf.grads((xx: tf.Tensor, ww: tf.Tensor) =>
+            tf
+              .depthwiseConv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.stride, c.pad)
+              .mul(dy)
+              .sum(),
+          )([x, w]);
+          return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
+        });
+      const ref = await on('cpu', run);
+      const got = await on('wasm', run);
+      expect(relErr(got.dw, ref.dw)).toBeLessThan(TOL);
+      expect(relErr(got.dx, ref.dx)).toBeLessThan(TOL);
+    });
 });
 
 describe('UnsortedSegmentSum on wasm (gather gradient)', () => {

@@ -2,8 +2,9 @@
  * Proof that the exported file is the same model (issue 17 item 3): the ONNX file, run with
  * onnxruntime-node, and the engine's prediction (what `rank1 predict` shows) on the same pixels
  * from the app's decoder, over 200 images each (150 in-distribution, 50 notMNIST letters), for the
- * demo model, a from-scratch rank-1 CNN (RGB, S = 2 draws per member), a resnet20 and a MobileNet
- * transfer model (the backbone inside the file). Batch 1 and batch 64 give the same rows.
+ * demo model, a from-scratch rank-1 CNN (RGB, S = 2 draws per member), a resnet20, a MobileNet
+ * transfer model (the backbone inside the file) and a fine-tuned one (prefix, rank-1 block, head).
+ * Batch 1 and batch 64 give the same rows.
  */
 import { promises as fs, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -134,6 +135,30 @@ describe('the exported ONNX file gives the numbers prediction gives (issue 17 it
       outDir: dir,
       backbone,
       config: { epochs: 2, seed: 2 },
+    });
+    const { exported } = await checkParity(dir, [...cifarFiles(), ...letterFiles()]);
+    expect(exported.metadata.backbone).toBe('mobilenet-v1-0.25');
+  });
+
+  it('a fine-tuned MobileNet model (its last block with rank-1 factors) carries prefix, block and head', async () => {
+    const root = path.join(tmp, 'cifar3-ft');
+    for (const c of CIFAR) {
+      await fs.mkdir(path.join(root, c), { recursive: true });
+      for (const f of readdirSync(`${SHARED}/data/cifar10/train/${c}`).sort().slice(0, 12))
+        await fs.copyFile(`${SHARED}/data/cifar10/train/${c}/${f}`, path.join(root, c, f));
+    }
+    const ds = await importDataset(root, { imageSize: 32, valFraction: 0.25 });
+    const backbone = await prepareTransfer('mobilenet-v1-0.25', ds, { fineTune: 1 });
+    const dir = path.join(tmp, 'fine-tuned');
+    await trainModel({
+      train: ds.splits.train,
+      val: ds.splits.val,
+      classes: ds.classes,
+      preprocessing: ds.preprocessing,
+      id: 'fine-tuned',
+      outDir: dir,
+      backbone,
+      config: { epochs: 2, seed: 3 },
     });
     const { exported } = await checkParity(dir, [...cifarFiles(), ...letterFiles()]);
     expect(exported.metadata.backbone).toBe('mobilenet-v1-0.25');
