@@ -13,15 +13,18 @@ export interface ResidualConvs {
   shortcut?: Conv2DRank1;
 }
 
-export function residualConvs(
-  layers: LayerSet,
-  name: string,
-  cin: number,
-  cout: number,
-  stride: number,
-  f: FactorOptions,
-  rng: Rng,
-): ResidualConvs {
+/** What a residual block is built from: where its layers go, its name, widths and stride. */
+export interface BlockArgs {
+  layers: LayerSet;
+  name: string;
+  cin: number;
+  cout: number;
+  stride: number;
+  f: FactorOptions;
+  rng: Rng;
+}
+
+export function residualConvs({ layers, name, cin, cout, stride, f, rng }: BlockArgs): ResidualConvs {
   const conv = (suffix: string, inChannels: number, kernelSize: number, strides = 1) =>
     layers.conv(
       new Conv2DRank1({ name: `${name}/${suffix}`, inChannels, filters: cout, kernelSize, strides }, f, rng),

@@ -2,10 +2,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../types.js';
 import type { BatchNorm } from '../layers/batchnorm.js';
-import { Conv2DRank1, DenseRank1, type FactorOptions, type ForwardContext } from '../layers/rank1.js';
+import { Conv2DRank1, DenseRank1, type ForwardContext } from '../layers/rank1.js';
 import type { Rng } from '../random.js';
-import { BaseModel, type ForwardResult, type LayerSet } from './base.js';
-import { residualConvs } from './residual.js';
+import { BaseModel, type ForwardResult } from './base.js';
+import { residualConvs, type BlockArgs } from './residual.js';
 
 /** ResNet v1 basic block: conv-BN-ReLU-conv-BN, + (1×1 conv + BN) projection, ReLU. */
 class BasicBlock {
@@ -14,16 +14,9 @@ class BasicBlock {
   readonly c2: Conv2DRank1;
   readonly b2: BatchNorm;
   readonly sc?: { conv: Conv2DRank1; bn: BatchNorm };
-  constructor(
-    layers: LayerSet,
-    name: string,
-    cin: number,
-    cout: number,
-    stride: number,
-    f: FactorOptions,
-    rng: Rng,
-  ) {
-    const { c1, c2, shortcut } = residualConvs(layers, name, cin, cout, stride, f, rng);
+  constructor(a: BlockArgs) {
+    const { layers, name, cout } = a;
+    const { c1, c2, shortcut } = residualConvs(a);
     this.c1 = c1;
     this.b1 = layers.bn(`${name}/bn1`, cout);
     this.c2 = c2;
@@ -67,15 +60,15 @@ export class ResNet20 extends BaseModel {
     ].forEach(([cout, stride], s) => {
       for (let i = 0; i < 3; i++) {
         this.blocks.push(
-          new BasicBlock(
-            this.layers,
-            `stage${s + 1}/block${i + 1}`,
+          new BasicBlock({
+            layers: this.layers,
+            name: `stage${s + 1}/block${i + 1}`,
             cin,
-            cout!,
-            i === 0 ? stride! : 1,
-            this.f,
+            cout: cout!,
+            stride: i === 0 ? stride! : 1,
+            f: this.f,
             rng,
-          ),
+          }),
         );
         cin = cout!;
       }

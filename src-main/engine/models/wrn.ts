@@ -2,10 +2,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../types.js';
 import type { BatchNorm } from '../layers/batchnorm.js';
-import { Conv2DRank1, DenseRank1, type FactorOptions, type ForwardContext } from '../layers/rank1.js';
+import { Conv2DRank1, DenseRank1, type ForwardContext } from '../layers/rank1.js';
 import type { Rng } from '../random.js';
-import { BaseModel, type ForwardResult, type LayerSet } from './base.js';
-import { residualConvs } from './residual.js';
+import { BaseModel, type ForwardResult } from './base.js';
+import { residualConvs, type BlockArgs } from './residual.js';
 
 /** Pre-activation block (spec §4): BN-ReLU-conv-BN-ReLU-conv, 1×1 rank-1 shortcut on shape change. */
 class PreActBlock {
@@ -14,17 +14,10 @@ class PreActBlock {
   readonly b2: BatchNorm;
   readonly c2: Conv2DRank1;
   readonly sc?: Conv2DRank1;
-  constructor(
-    layers: LayerSet,
-    name: string,
-    cin: number,
-    cout: number,
-    stride: number,
-    f: FactorOptions,
-    rng: Rng,
-  ) {
+  constructor(a: BlockArgs) {
+    const { layers, name, cin, cout } = a;
     this.b1 = layers.bn(`${name}/bn1`, cin);
-    const { c1, c2, shortcut } = residualConvs(layers, name, cin, cout, stride, f, rng);
+    const { c1, c2, shortcut } = residualConvs(a);
     this.c1 = c1;
     this.b2 = layers.bn(`${name}/bn2`, cout);
     this.c2 = c2;
@@ -60,15 +53,15 @@ export class WideResNet extends BaseModel {
     [16 * widen, 32 * widen, 64 * widen].forEach((cout, g) => {
       for (let i = 0; i < n; i++) {
         this.blocks.push(
-          new PreActBlock(
-            this.layers,
-            `group${g + 1}/block${i + 1}`,
+          new PreActBlock({
+            layers: this.layers,
+            name: `group${g + 1}/block${i + 1}`,
             cin,
-            cout,
-            i === 0 && g > 0 ? 2 : 1,
-            this.f,
+            cout: cout,
+            stride: i === 0 && g > 0 ? 2 : 1,
+            f: this.f,
             rng,
-          ),
+          }),
         );
         cin = cout;
       }
