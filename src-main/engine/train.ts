@@ -26,6 +26,7 @@ import {
 } from './evaluate.js';
 import { tileMembers, type Normalization } from './inference.js';
 import { featureSource, pixelSource, type FeatureSet, type InputSource } from './inputs.js';
+import { membersNllSum } from './loss.js';
 import { buildModel, type Rank1Model } from './models/index.js';
 import { assignPretrained, type BackboneTailWeights } from './models/tail.js';
 import {
@@ -159,13 +160,8 @@ export function makeTrainStep(
           const xt = o.pretiled ? x : tileMembers(x, K);
           const yt = o.pretiled ? labels : tileMembers(labels, K);
           const { logits } = model.forward(xt, { training: true, rng });
-          const oneHot = tf.oneHot(yt, o.numClasses);
-          const logLik = tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1);
-          const nll = (
-            o.objective === 'mixture' && K > 1
-              ? tf.neg(tf.mean(tf.sub(tf.logSumExp(tf.reshape(logLik, [K, -1]), 0), Math.log(K))))
-              : tf.neg(tf.mean(logLik))
-          ) as tf.Scalar;
+          const { sum, count } = membersNllSum(logits, yt, o.numClasses, K, o.objective);
+          const nll = tf.div(sum, count) as tf.Scalar;
           const kl = tf.div(model.klDivergence(rng), o.trainSize) as tf.Scalar;
           const l2 = tf.mul(o.l2, tf.addN(decayed.map((v) => tf.sum(tf.square(v))))) as tf.Scalar;
           nllT = tf.keep(nll);
@@ -307,15 +303,15 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
 
     for (let epoch = startEpoch; epoch < tc.epochs; epoch++) {
       const erng = rngFor(tc.seed, epoch + 1);
-      // One shuffle per member when each member sees its own images; member 0 keeps the tiled order.
+      // One shuffle per member when each member sees its own images (member-major blocks of B).
       const orders = Array.from({ length: stepOpts.pretiled ? membersOf(config) : 1 }, () =>
         erng.permutation(train.count),
       );
-      const order = orders[0]!;
-      const batchIndices = (s: number) =>
-        orders.length === 1
-          ? order.subarray(s * B, (s + 1) * B)
-          : Int32Array.from(orders.flatMap((o) => Array.from(o.subarray(s * B, (s + 1) * B))));
+      const batchIndices = (s: number) => {
+        const idx = new Int32Array(orders.length * B);
+        orders.forEach((o, k) => idx.set(o.subarray(s * B, (s + 1) * B), k * B));
+        return idx;
+      };
       const epochStart = performance.now();
       let lossSum = 0;
       let nllSum = 0;

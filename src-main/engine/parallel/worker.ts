@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backends/index.js';
 import { tileMembers } from '../inference.js';
+import { membersNllSum } from '../loss.js';
 import { buildModel } from '../models/index.js';
 import { disposeFixed, fixedFactorsFor, type PredictionFactors } from '../models/prediction-factors.js';
 import { Rng } from '../random.js';
@@ -61,13 +62,7 @@ function trainChunk(
       tf.tidy(() => {
         const { logits } = model.forward(c.pretiled ? x : tileMembers(x, K), { training: true, rng });
         const yt = c.pretiled ? labels : tileMembers(labels, K);
-        const logLik = tf.sum(tf.mul(tf.oneHot(yt, numClasses), tf.logSoftmax(logits)), 1);
-        // Mixture objective: −Σ_b log((1/K) Σ_k p_k(y_b)) over the chunk's examples.
-        const nllSum = (
-          objective === 'mixture'
-            ? tf.neg(tf.sum(tf.sub(tf.logSumExp(tf.reshape(logLik, [K, -1]), 0), Math.log(K))))
-            : tf.neg(tf.sum(logLik))
-        ) as tf.Scalar;
+        const nllSum = membersNllSum(logits, yt, numClasses, K, objective).sum;
         nllT = tf.keep(nllSum);
         correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yt), 'float32')) as tf.Scalar);
         return tf.div(nllSum, totalRows) as tf.Scalar;
