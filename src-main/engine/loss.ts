@@ -4,7 +4,7 @@
  * sum over the B examples of −log((1/K) Σ_k p_k(y)) (`mixture`, the objective the paper discusses).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TrainConfig } from '../common/engine.js';
+import type { Method, TrainConfig } from '../common/engine.js';
 
 /** Σ NLL and the count it is a sum over (rows, or examples for the mixture). */
 export function membersNllSum(
@@ -21,4 +21,16 @@ export function membersNllSum(
       count: logLik.shape[0]! / K,
     };
   return { sum: tf.neg(tf.sum(logLik)) as tf.Scalar, count: logLik.shape[0]! };
+}
+
+/**
+ * The weight of the mean NLL in the loss. An `ensemble` is K independent networks trained in one
+ * job, and each must get the gradient of its own mean NLL, as if it were trained alone
+ * (Lakshminarayanan et al. 2017); the mean over K·B rows gives it 1/K of that (with L2 at full
+ * weight: a K× smaller step and a K× stronger weight decay). So its NLL weighs K: the loss is the
+ * sum of the members' mean NLLs. Shared-weight methods keep the reference's mean over the rows
+ * (spec §3), and the mixture objective its mean over the examples.
+ */
+export function nllWeight(method: Method, K: number, objective: TrainConfig['objective']): number {
+  return method === 'ensemble' && objective !== 'mixture' ? K : 1;
 }

@@ -26,7 +26,7 @@ import {
 } from './evaluate.js';
 import { tileMembers, type Normalization } from './inference.js';
 import { featureSource, pixelSource, type FeatureSet, type InputSource } from './inputs.js';
-import { membersNllSum } from './loss.js';
+import { membersNllSum, nllWeight } from './loss.js';
 import { buildModel, type Rank1Model } from './models/index.js';
 import { assignPretrained, type BackboneTailWeights } from './models/tail.js';
 import {
@@ -131,7 +131,8 @@ export interface TrainStepOptions {
 /**
  * One optimisation step on K·B rows: B images tiled K times here, or K member-major blocks of B
  * images each when `pretiled` (TrainConfig.memberBatches 'independent'):
- * loss = mean CE over K·B rows (the average of the members' NLLs, spec §3) + L2 + kl_scale·KL/N.
+ * loss = mean CE over K·B rows (the average of the members' NLLs, spec §3) + L2 + kl_scale·KL/N,
+ * the CE weighted K for an ensemble of independent networks (loss.ts `nllWeight`).
  */
 export function makeTrainStep(
   model: Rank1Model,
@@ -149,6 +150,7 @@ export function makeTrainStep(
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
   const lrScale = learningRateScales(params, o.factorLrMultiplier);
+  const weight = nllWeight(model.config.method, K, o.objective);
   return async (x, labelValues, lr, klScale, rng) => {
     const labels = tf.tensor1d(labelValues, 'int32');
     let nllT: tf.Scalar | undefined;
@@ -167,7 +169,7 @@ export function makeTrainStep(
           nllT = tf.keep(nll);
           klT = tf.keep(kl);
           accT = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), yt), 'float32')) as tf.Scalar);
-          return tf.add(tf.add(nll, l2), tf.mul(kl, klScale)) as tf.Scalar;
+          return tf.add(tf.add(tf.mul(nll, weight), l2), tf.mul(kl, klScale)) as tf.Scalar;
         }),
       trainable,
     );

@@ -17,6 +17,7 @@ import { membersOf } from '../defaults.js';
 import { withTemperature, type MemberOutputs } from '../inference.js';
 import type { Rank1Model } from '../models/index.js';
 import type { PredictionFactors } from '../models/prediction-factors.js';
+import { nllWeight } from '../loss.js';
 import { learningRateScales, type Optimizer } from '../optimizer.js';
 import type { Rng } from '../random.js';
 import type { StepResult, TrainStepOptions } from '../train.js';
@@ -108,6 +109,7 @@ export function makeParallelTrainStep(
   const trainable = params.map((p) => p.variable);
   const decayed = params.filter((p) => p.decay).map((p) => p.variable);
   const lrScale = learningRateScales(params, o.factorLrMultiplier);
+  const weight = nllWeight(model.config.method, K, o.objective);
   const state = model.state();
   const per = o.chunkExamples ?? TRAIN_CHUNK_EXAMPLES;
   const step = (async (x, labelValues, lr, klScale, rng) => {
@@ -115,10 +117,11 @@ export function makeParallelTrainStep(
     const B = x.shape[0] / members;
     const chunks = chunksOf((await x.data()) as Float32Array, x.shape, per, rng, labelValues, members);
     const mixture = o.objective === 'mixture' && K > 1;
+    // The mixture's NLL is a mean over the B examples, the average's over the K·B rows.
+    const rows = mixture ? B : K * B;
     const results = await pool.train(model, chunks, {
       K,
-      // The mixture's NLL is a mean over the B examples, the average's over the K·B rows.
-      totalRows: mixture ? B : K * B,
+      totalRows: rows / weight,
       numClasses: o.numClasses,
       ...(mixture ? { objective: 'mixture' as const } : {}),
     });
@@ -178,8 +181,8 @@ export function makeParallelTrainStep(
     pool.invalidate();
     const [klV, regV] = await Promise.all([klT!.data(), regT!.data()]);
     tf.dispose([value, klT!, regT!, ...Object.values(regGrads), ...Object.values(grads)]);
-    const nll = nllSum / (mixture ? B : K * B);
-    return { loss: nll + regV[0]!, nll, kl: klV[0]!, accuracy: correct / (K * B) };
+    const nll = nllSum / rows;
+    return { loss: weight * nll + regV[0]!, nll, kl: klV[0]!, accuracy: correct / (K * B) };
   }) as ParallelTrainStep;
   step.pool = pool;
   return step;

@@ -124,6 +124,44 @@ describe('makeParallelTrainStep', () => {
     [a!, b!, probe!, oa, ob].forEach((m) => m.dispose());
   });
 
+  it('an ensemble member moves as its network would alone on its block (not 1/K of it), in-process and in workers', async () => {
+    // Deep ensembles train each network as if alone (Lakshminarayanan et al. 2017): the same
+    // learning rate and L2 as one deterministic network, whatever K.
+    const config = (members: number) =>
+      resolveModelConfig(shape, { arch: 'mlp', hidden: 8, members, method: 'ensemble' });
+    const [a, b] = [1, 2].map(() => buildModel(config(2), new Rng(3)));
+    const alone = buildModel(config(1), new Rng(9));
+    // The lone network starts as member 0: every ensemble tensor is [K, ...].
+    for (const p of alone.params())
+      p.variable.assign(tf.slice(a!.params().find((q) => q.name === p.name)!.variable, 0, 1));
+    const before = alone.params().map((p) => Array.from(p.variable.dataSync()));
+    const [oa, ob, oc] = [1, 2, 3].map(() => createOptimizer('sgd'));
+    const o = { numClasses: 3, l2: 1e-2, trainSize: 100, pretiled: true };
+    const x2 = tf.randomNormal([8, 8, 8, 1], 0, 1, 'float32', 6) as tf.Tensor4D;
+    const xt = tf.concat([x, x2]) as tf.Tensor4D;
+    const yt = Int32Array.from([...labels, 2, 2, 1, 1, 0, 0, 2, 1]);
+    await makeTrainStep(a!, oa!, o)(xt, yt, 0.05, 1, new Rng(0));
+    await makeParallelTrainStep(b!, ob!, await pool(config(2), 1), { ...o, chunkExamples: 8 })(
+      xt,
+      yt,
+      0.05,
+      1,
+      new Rng(0),
+    );
+    await makeTrainStep(alone, oc!, o)(x, labels, 0.05, 1, new Rng(0));
+    const member0 = (m: Rank1Model) =>
+      alone.params().map((p) => {
+        const v = m.params().find((q) => q.name === p.name)!.variable;
+        return Array.from(tf.slice(v, 0, 1).dataSync());
+      });
+    const trained = member0(alone);
+    expect(maxDiff(trained, before)).toBeGreaterThan(1e-3);
+    expect(maxDiff(member0(a!), trained)).toBeLessThan(1e-5);
+    expect(maxDiff(member0(b!), trained)).toBeLessThan(1e-4);
+    tf.dispose([x2, xt]);
+    [a!, b!, alone, oa!, ob!, oc!].forEach((m) => m.dispose());
+  });
+
   it("the mixture objective's NLL is −mean log((1/K) Σ_k p_k(y)), in-process and in workers", async () => {
     const config = cnn('batchensemble');
     const [a, b, probe] = [1, 2, 3].map(() => buildModel(config, new Rng(4)));
