@@ -35,13 +35,18 @@ describe('model defaults', () => {
     expect(resolveModelConfig({ ...cifar, gpu: true }, {}, 'best').arch).toBe('wrn-28-10');
     expect(resolveModelConfig(cifar, { arch: 'resnet20' }).inputShape).toEqual([32, 32, 3]);
   });
-  it('give each member its own images in the short schedules and tile them in `best` (the paper’s)', () => {
+  it('give each member its own images in the short schedules, and tile them in `best` (the paper’s) and on a frozen backbone', () => {
     const tc = (preset: 'quick' | 'balanced' | 'best') =>
       resolveTrainConfig(mnist, resolveModelConfig(mnist, {}, preset), {}, preset);
     expect(SHORT_SCHEDULE_MEMBER_BATCHES).toBe('independent');
     expect(tc('quick').memberBatches).toBe('independent');
     expect(tc('balanced').memberBatches).toBe('independent');
     expect(tc('best').memberBatches).toBe('tiled');
+    const head = resolveModelConfig(cifar, { arch: 'head', embeddingSize: 256 });
+    expect(resolveTrainConfig(cifar, head).memberBatches).toBe('tiled');
+    // An ensemble's networks train as if alone, each from its own shuffle, in every preset.
+    const ensemble = resolveModelConfig(cifar, { method: 'ensemble' }, 'best');
+    expect(resolveTrainConfig(cifar, ensemble, {}, 'best').memberBatches).toBe('independent');
     expect(
       resolveTrainConfig(mnist, resolveModelConfig(mnist), { memberBatches: 'tiled' }).memberBatches,
     ).toBe('tiled');
