@@ -15,12 +15,19 @@ export function membersNllSum(
   objective: TrainConfig['objective'],
 ): { sum: tf.Scalar; count: number } {
   const logLik = tf.sum(tf.mul(tf.oneHot(labels as tf.Tensor1D, numClasses), tf.logSoftmax(logits)), 1);
-  if (objective === 'mixture' && K > 1)
+  const count = nllCount(logLik.shape[0]!, K, objective);
+  // Fewer than the rows: the mixture, −log of each example's mean likelihood over the K members.
+  if (count < logLik.shape[0]!)
     return {
       sum: tf.neg(tf.sum(tf.sub(tf.logSumExp(tf.reshape(logLik, [K, -1]), 0), Math.log(K)))) as tf.Scalar,
-      count: logLik.shape[0]! / K,
+      count,
     };
-  return { sum: tf.neg(tf.sum(logLik)) as tf.Scalar, count: logLik.shape[0]! };
+  return { sum: tf.neg(tf.sum(logLik)) as tf.Scalar, count };
+}
+
+/** What the NLL of `rows` member-major rows is a mean over: the rows, or the examples (mixture). */
+export function nllCount(rows: number, K: number, objective: TrainConfig['objective']): number {
+  return objective === 'mixture' && K > 1 ? rows / K : rows;
 }
 
 /**

@@ -41,8 +41,13 @@ async function score(dir: string): Promise<Scored & { files: readonly string[] }
     const files = meta.heldOut?.test ?? [];
     if (!files.length) throw new Error(`${dir}: the model has no test split`);
     const labelOf = (f: string) => {
-      const parts = path.relative(meta.datasetRoot ?? '', f).split(path.sep);
-      const i = meta.classes.findIndex((c) => parts.slice(0, -1).includes(c));
+      // The nearest folder above the file that names a class (ImageFolder, given splits too).
+      const dirs = path
+        .relative(meta.datasetRoot ?? '', f)
+        .split(path.sep)
+        .slice(0, -1)
+        .reverse();
+      const i = meta.classes.indexOf(dirs.find((d) => meta.classes.includes(d)) ?? '');
       if (i < 0) throw new Error(`${f}: no class folder in its path`);
       return i;
     };

@@ -17,7 +17,7 @@ import { membersOf } from '../defaults.js';
 import { withTemperature, type MemberOutputs } from '../inference.js';
 import type { Rank1Model } from '../models/index.js';
 import type { PredictionFactors } from '../models/prediction-factors.js';
-import { nllWeight } from '../loss.js';
+import { nllCount, nllWeight } from '../loss.js';
 import { learningRateScales, type Optimizer } from '../optimizer.js';
 import type { Rng } from '../random.js';
 import type { StepResult, TrainStepOptions } from '../train.js';
@@ -116,14 +116,12 @@ export function makeParallelTrainStep(
     const members = o.pretiled ? K : 1;
     const B = x.shape[0] / members;
     const chunks = chunksOf((await x.data()) as Float32Array, x.shape, per, rng, labelValues, members);
-    const mixture = o.objective === 'mixture' && K > 1;
-    // The mixture's NLL is a mean over the B examples, the average's over the K·B rows.
-    const rows = mixture ? B : K * B;
+    const rows = nllCount(K * B, K, o.objective);
     const results = await pool.train(model, chunks, {
       K,
       totalRows: rows / weight,
       numClasses: o.numClasses,
-      ...(mixture ? { objective: 'mixture' as const } : {}),
+      ...(o.objective === 'mixture' ? { objective: 'mixture' as const } : {}),
     });
     // Σ over chunks, in chunk order (deterministic for any worker count).
     const sums = trainable.map((v) => new Float32Array(v.size));
