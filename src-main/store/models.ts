@@ -10,6 +10,7 @@ import { writeFileAtomic } from './atomic.js';
 import { StoreError } from './errors.js';
 import {
   describeStatus,
+  ownModelFile,
   type ModelAccuracy,
   type ModelStatus,
   readModelFolder,
@@ -305,8 +306,9 @@ export async function importModel(
   else {
     files = {};
     for (const name of MODEL_FILES) {
-      const data = await fs.readFile(nodePath.join(source.dir, name)).catch(() => undefined);
-      if (data) files[name] = data;
+      // Only the folder's own regular files: a link out of it or a pipe is refused unread.
+      if (!(await ownModelFile(source.dir, name))) continue;
+      files[name] = await fs.readFile(nodePath.join(source.dir, name));
     }
     if (!files['model.json'])
       throw new ModelImportError('the folder has no model.json; it is not a model folder');

@@ -118,6 +118,20 @@ describe('models store', () => {
     expect(await fs.readdir(path.join(home, 'models'))).toEqual([]);
   });
 
+  it('refuses a model folder whose files are links leading out of it, reading and copying nothing', async () => {
+    // The folder was granted; what its links point at was not (granted folders are a wall).
+    const outside = path.join(home, 'outside');
+    await writeModelFolder(outside, fakeMeta({ name: 'outside' }), fakeWeights(7));
+    for (const name of ['model.json', 'weights.bin']) {
+      const src = path.join(home, `src-${name}`);
+      await writeModelFolder(src, fakeMeta({ name: 'x' }), fakeWeights(7));
+      await fs.rm(path.join(src, name));
+      await fs.symlink(path.join(outside, name), path.join(src, name));
+      await expect(importModel(home, { dir: src })).rejects.toThrow(new RegExp(`${name} is a link`));
+    }
+    expect(await fs.readdir(path.join(home, 'models')).catch(() => [])).toEqual([]);
+  });
+
   it('summaries drop internal fields', async () => {
     const meta = await write('a');
     const s = toSummary({
