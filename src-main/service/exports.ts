@@ -4,6 +4,7 @@
  */
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as nodePath from 'node:path';
+import { strFromU8, unzipSync } from 'fflate';
 import Papa from 'papaparse';
 import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from '../contract.js';
 import {
@@ -12,6 +13,8 @@ import {
   slug,
   writeFileAtomic,
   MAX_MODEL_BYTES,
+  MODEL_FORMAT,
+  MODEL_LIMITS,
   type ModelMeta,
 } from '../store/index.js';
 import type { ServiceContext } from './context.js';
@@ -115,13 +118,22 @@ async function exportOnnxFile(
   };
 }
 
-/** True when nothing is at `file`, or a model zip of this app (a zip holding a model.json entry). */
+/**
+ * True when nothing is at `file`, or a model backup of this app: a zip whose model.json says it is
+ * a Rank-1 Studio model (a TF.js model zipped by its user also holds a model.json).
+ */
 async function replaceableZip(file: string): Promise<boolean> {
   const stat = await fs.lstat(file).catch(() => undefined);
   if (!stat) return true;
   if (!stat.isFile() || stat.size > MAX_MODEL_BYTES) return false;
-  const head = await fs.readFile(file);
-  return head.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1')) && head.includes('model.json');
+  try {
+    const { 'model.json': meta } = unzipSync(await fs.readFile(file), {
+      filter: (f) => f.name === 'model.json' && f.originalSize <= MODEL_LIMITS.metaBytes,
+    });
+    return meta !== undefined && JSON.parse(strFromU8(meta))?.format === MODEL_FORMAT;
+  } catch {
+    return false;
+  }
 }
 
 /** A granted destination: the file itself, or `fileName` inside a granted folder. */
@@ -190,6 +202,18 @@ export async function copyPredictions(
     }
     plan.push({ src: ctx.grants.check(row.file, `rows.${i}.file`), folder });
   });
+  // A label folder already there must be a folder of dest itself: a link would lead the copies
+  // out of the granted destination. Checked before anything is copied.
+  for (const folder of new Set(plan.map((p) => p.folder))) {
+    const dir = nodePath.join(target, folder);
+    const st = await fs.lstat(dir).catch(() => undefined);
+    if (st && !st.isDirectory())
+      throw new ServiceError(
+        'conflict',
+        `${dir} is ${st.isSymbolicLink() ? 'a link' : 'a file'}, not a folder; nothing was copied (move it away or choose another destination).`,
+        'dest',
+      );
+  }
   await fs.mkdir(target, { recursive: true });
   const folders: Record<string, number> = {};
   let copied = 0;

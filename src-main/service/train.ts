@@ -121,7 +121,8 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
     const given = ctx.grants.check(a.out, 'out');
     if (out !== undefined && given !== out)
       throw new ServiceError('bad-request', '"out": a resumed training continues in its own folder.', 'out');
-    if (out === undefined) await checkOutFolder(given, root);
+    // The folder as it was named: a link there is refused (output-guard), not followed to its target.
+    if (out === undefined) await checkOutFolder(nodePath.resolve(a.out), root);
     out = given;
   }
 

@@ -1,0 +1,109 @@
+/**
+ * What the service writes stays inside what it was given and replaces only what it wrote (brief:
+ * "never deletes, overwrites or reads anything it was not given"; granted folders are a wall,
+ * links included): a backup zip over someone else's zip, sorted copies through a label folder
+ * that is a link, a training output that is a link.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { strToU8, zipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceError } from '../../src-main/contract.js';
+import { createService, type Service } from '../../src-main/service/index.js';
+import { SHARED } from '../shared-data.js';
+
+const RESOURCES = path.resolve(__dirname, '../../resources');
+const MNIST = `${SHARED}/data/mnist`;
+let tmp: string;
+let granted: string;
+let outside: string;
+let service: Service;
+
+beforeAll(async () => {
+  tmp = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-output-walls-')));
+  granted = path.join(tmp, 'granted');
+  outside = path.join(tmp, 'outside');
+  await fs.mkdir(granted);
+  await fs.mkdir(outside);
+  service = createService({ home: path.join(tmp, 'home'), resourcesDir: RESOURCES });
+  service.grant(granted);
+});
+
+afterAll(async () => {
+  service.dispose();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+async function errorOf(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as ServiceError;
+  }
+  throw new Error('expected an error');
+}
+
+async function mnistImage(digit: string): Promise<string> {
+  return path.join(MNIST, digit, (await fs.readdir(path.join(MNIST, digit))).sort()[0]!);
+}
+
+describe('output walls of the service', () => {
+  it('a backup zip never replaces a zip that is not a backup of this app, even one holding a model.json', async () => {
+    // A TF.js model kept as a zip also has a model.json: it is the user's file, not ours.
+    const theirs = path.join(granted, 'my-tfjs-model.zip');
+    const bytes = zipSync({
+      'model.json': strToU8('{"modelTopology": {}, "weightsManifest": []}'),
+      'group1-shard1of1.bin': new Uint8Array(16),
+    });
+    await fs.writeFile(theirs, bytes);
+    const err = await errorOf(
+      service.call('models.export', { id: 'demo-digits', format: 'zip', dest: theirs }),
+    );
+    expect(err.code).toBe('conflict');
+    expect(err.field).toBe('dest');
+    expect(err.message).toContain(theirs);
+    expect(Buffer.compare(await fs.readFile(theirs), Buffer.from(bytes))).toBe(0);
+    // Our own backup there may be replaced.
+    const ours = path.join(granted, 'digits.rank1.zip');
+    await service.call('models.export', { id: 'demo-digits', format: 'zip', dest: ours });
+    await service.call('models.export', { id: 'demo-digits', format: 'zip', dest: ours });
+  });
+
+  it('predictions.copy refuses a label folder that is a link leading out of the destination, copying nothing', async () => {
+    const dest = path.join(granted, 'sorted');
+    await fs.mkdir(dest);
+    await fs.symlink(outside, path.join(dest, '3'));
+    const three = path.join(granted, 'three.png');
+    const seven = path.join(granted, 'seven.png');
+    await fs.copyFile(await mnistImage('3'), three);
+    await fs.copyFile(await mnistImage('7'), seven);
+    const rows = [
+      { file: seven, name: 'seven.png', label: '7' },
+      { file: three, name: 'three.png', label: '3' },
+    ];
+    const err = await errorOf(service.call('predictions.copy', { rows, dest }));
+    expect(err.code).toBe('conflict');
+    expect(err.message).toContain(path.join(dest, '3'));
+    expect(await fs.readdir(outside)).toEqual([]);
+    expect((await fs.readdir(dest)).sort()).toEqual(['3']);
+  });
+
+  it('train.start refuses an output folder that is a link, as the output guard does, and writes nothing there', async () => {
+    const data = path.join(granted, 'digits');
+    for (const c of ['3', '7']) {
+      await fs.mkdir(path.join(data, c), { recursive: true });
+      await fs.copyFile(await mnistImage(c), path.join(data, c, 'a.png'));
+    }
+    const target = path.join(granted, 'empty-elsewhere');
+    await fs.mkdir(target);
+    const link = path.join(granted, 'model-link');
+    await fs.symlink(target, link);
+    const err = await errorOf(
+      service.call('train.start', { dataset: data, out: link, epochs: 1, backbone: 'none' }),
+    );
+    expect(err.field).toBe('out');
+    expect(err.message).toMatch(/is a link/);
+    expect(await fs.readdir(target)).toEqual([]);
+  });
+});
