@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ModelFormatError, type NamedWeight } from './model-format.js';
 import { namedVariables, type Rank1Model } from './models/index.js';
+import { FACTOR_PREFIX } from './models/prediction-factors.js';
 import type { FeatureStats } from './ood.js';
 
 const OOD_PREFIX = 'ood/';
@@ -21,10 +22,23 @@ export async function collectWeights(model: Rank1Model, stats?: FeatureStats): P
   return out;
 }
 
-/** Assign saved weights to a freshly built model; every variable must be present with its shape. */
+/**
+ * Assign saved weights to a freshly built model; every variable must be present with its shape,
+ * and every other tensor must be one the app stores beside them (OOD statistics, prediction
+ * factors): anything else means the weights belong to another model.
+ */
 export function assignWeights(model: Rank1Model, weights: NamedWeight[], where: string): void {
   const byName = new Map(weights.map((w) => [w.name, w]));
-  for (const [name, v] of namedVariables(model)) {
+  const variables = namedVariables(model);
+  const stranger = weights.find(
+    (w) => !variables.has(w.name) && !w.name.startsWith(OOD_PREFIX) && !w.name.startsWith(FACTOR_PREFIX),
+  );
+  if (stranger)
+    throw new ModelFormatError(
+      where,
+      `weights.bin holds "${stranger.name}", which this model does not have (model and weights do not match)`,
+    );
+  for (const [name, v] of variables) {
     const w = byName.get(name);
     if (!w) throw new ModelFormatError(where, `weights.bin lacks "${name}" (model and weights do not match)`);
     if (w.shape.join('x') !== v.shape.join('x')) {
