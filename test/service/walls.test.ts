@@ -1,15 +1,16 @@
 /**
- * What the service writes stays inside what it was given and replaces only what it wrote (brief:
- * "never deletes, overwrites or reads anything it was not given"; granted folders are a wall,
- * links included): a backup zip over someone else's zip, sorted copies through a label folder
- * that is a link, a training output that is a link.
+ * What the service reads and writes stays inside what it was given, and it replaces only what it
+ * wrote ("never deletes, overwrites or reads anything it was not given"; granted folders are a
+ * wall, links included; nothing is lost silently): a backup zip over someone else's zip, sorted
+ * copies through a label folder that is a link, a training output that is a link, a predicted
+ * folder holding links that lead out.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceError } from '../../src-main/contract.js';
+import { ServiceClient, ServiceError, type PredictionRow } from '../../src-main/contract.js';
 import { createService, type Service } from '../../src-main/service/index.js';
 import { SHARED } from '../shared-data.js';
 
@@ -106,4 +107,28 @@ describe('output walls of the service', () => {
     expect(err.message).toMatch(/is a link/);
     expect(await fs.readdir(target)).toEqual([]);
   });
+});
+
+describe('read walls of the service', () => {
+  it('predict on a folder gives one row for each link leading out of the grants, reading none of them', async () => {
+    const folder = path.join(granted, 'to-predict');
+    await fs.mkdir(folder);
+    await fs.copyFile(await mnistImage('3'), path.join(folder, 'three.png'));
+    const away = path.join(outside, 'away');
+    await fs.mkdir(away);
+    await fs.copyFile(await mnistImage('7'), path.join(away, 'seven.png'));
+    await fs.symlink(path.join(away, 'seven.png'), path.join(folder, 'seven-link.png'));
+    await fs.symlink(away, path.join(folder, 'folder-link'));
+    const rows: PredictionRow[] = [];
+    await new ServiceClient(service).run('predict', { model: 'demo-digits', paths: [folder] }, (e) => {
+      if (e.type === 'job.item') rows.push(e.item);
+    });
+    const byName = new Map(rows.map((r) => [path.basename(String(r.file)), r]));
+    expect([...byName.keys()].sort()).toEqual(['folder-link', 'seven-link.png', 'three.png']);
+    expect(byName.get('three.png')!.label).toBe('3');
+    for (const name of ['folder-link', 'seven-link.png']) {
+      expect(byName.get(name)!.label).toBeUndefined();
+      expect(byName.get(name)!.error).toMatch(/link leads outside the folders this app may read; not read/);
+    }
+  }, 120_000);
 });
