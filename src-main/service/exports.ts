@@ -153,6 +153,13 @@ export async function importModelFrom(
     const stat = await fs.stat(real).catch(() => undefined);
     if (!stat) throw new ServiceError('not-found', `"path": ${path.slice(0, 300)} does not exist.`, 'path');
     if (stat.isDirectory()) meta = await importModel(ctx.home, { dir: real });
+    else if (!stat.isFile())
+      // A pipe or device: reading it would wait for a writer, perhaps forever.
+      throw new ServiceError(
+        'bad-request',
+        `"path": ${path.slice(0, 300)} is not a file or folder (a pipe or device); choose a model zip or folder.`,
+        'path',
+      );
     else {
       if (stat.size > MAX_MODEL_BYTES)
         throw new ServiceError('too-large', 'The file is larger than any model export (2 GB).', 'path');

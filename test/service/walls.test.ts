@@ -5,7 +5,8 @@
  * copies through a label folder that is a link, a training output that is a link, a predicted
  * folder holding links that lead out.
  */
-import { promises as fs } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
@@ -131,4 +132,18 @@ describe('read walls of the service', () => {
       expect(byName.get(name)!.error).toMatch(/link leads outside the folders this app may read; not read/);
     }
   }, 120_000);
+
+  it('models.import of a named pipe is refused at once, naming the field, instead of waiting for a writer', async () => {
+    const pipe = path.join(granted, 'model.rank1.zip');
+    execFileSync('mkfifo', [pipe]);
+    try {
+      const err = await errorOf(service.call('models.import', { path: pipe }));
+      expect(err.field).toBe('path');
+      expect(err.message).toMatch(/not a file/);
+    } finally {
+      // A red run leaves a reader blocked on the pipe: a writer that opens and closes it lets it go.
+      const h = await fs.open(pipe, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
+      await h?.close();
+    }
+  }, 10_000);
 });
