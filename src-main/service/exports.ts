@@ -222,20 +222,26 @@ export async function copyPredictions(
       );
   }
   await fs.mkdir(target, { recursive: true });
-  const folders: Record<string, number> = {};
+  // Keyed by label: a Map, so a label named __proto__ counts like any other.
+  const folders = new Map<string, number>();
   let copied = 0;
   for (const { src, folder } of plan) {
     const dir = nodePath.join(target, folder);
     await fs.mkdir(dir, { recursive: true });
     try {
       await copyNoOverwrite(src, dir);
-      folders[folder] = (folders[folder] ?? 0) + 1;
+      folders.set(folder, (folders.get(folder) ?? 0) + 1);
       copied++;
     } catch (e) {
       skipped.push({ file: src, reason: toServiceError(e).message });
     }
   }
-  return { dest: target, copied, folders, ...(skipped.length ? { skipped } : {}) };
+  return {
+    dest: target,
+    copied,
+    folders: Object.fromEntries(folders),
+    ...(skipped.length ? { skipped } : {}),
+  };
 }
 
 /** A class label as one safe folder name (no separators, no dot-only names). */

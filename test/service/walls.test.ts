@@ -91,6 +91,19 @@ describe('output walls of the service', () => {
     expect((await fs.readdir(dest)).sort()).toEqual(['3']);
   });
 
+  it('predictions.copy counts a label named __proto__ like any other', async () => {
+    const dest = path.join(granted, 'sorted-odd');
+    const file = path.join(granted, 'odd.png');
+    await fs.copyFile(await mnistImage('3'), file);
+    const r = await service.call('predictions.copy', {
+      rows: [{ file, name: 'odd.png', label: '__proto__' }],
+      dest,
+    });
+    expect(r.copied).toBe(1);
+    expect(Object.entries(r.folders)).toEqual([['__proto__', 1]]);
+    expect(await fs.readdir(path.join(dest, '__proto__'))).toEqual(['odd.png']);
+  });
+
   it('train.start refuses an output folder that is a link, as the output guard does, and writes nothing there', async () => {
     const data = path.join(granted, 'digits');
     for (const c of ['3', '7']) {
