@@ -26,7 +26,7 @@ import {
   temporaryName,
 } from './output-guard.js';
 
-export { MODEL_FILES, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_LIMITS } from './model-schema.js';
+export { MODEL_FILES, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_LIMITS, specBytes } from './model-schema.js';
 
 /** One entry of the TF.js weights manifest (`tf.io.WeightsManifestEntry`, float32 only). */
 export interface WeightSpec {

@@ -95,7 +95,7 @@ describe('output walls of the service', () => {
     const dest = path.join(granted, 'sorted-odd');
     const file = path.join(granted, 'odd.png');
     await fs.copyFile(await mnistImage('3'), file);
-    const r = await service.call('predictions.copy', {
+    const r = await new ServiceClient(service).call('predictions.copy', {
       rows: [{ file, name: 'odd.png', label: '__proto__' }],
       dest,
     });

@@ -132,6 +132,21 @@ describe('models store', () => {
     expect(await fs.readdir(path.join(home, 'models')).catch(() => [])).toEqual([]);
   });
 
+  it('a zip whose weights.bin would unpack to more than its model.json says is refused before unpacking it', async () => {
+    // A few hundred kB of deflated zeros that would inflate to 64 MB (a zip bomb, in small).
+    const src = path.join(home, 'src');
+    await writeModelFolder(src, fakeMeta(), fakeWeights());
+    const bomb = zipSync({
+      'model.json': await fs.readFile(path.join(src, 'model.json')),
+      'weights.bin': [new Uint8Array(64 * 2 ** 20), { level: 9 }],
+    });
+    expect(bomb.byteLength).toBeLessThan(2 ** 20);
+    await expect(importModel(home, { zip: bomb })).rejects.toThrow(
+      /^weights\.bin in the zip unpacks to 67108864 bytes; its model\.json says \d+ \(not a model export, or damaged\)$/,
+    );
+    expect(await fs.readdir(path.join(home, 'models')).catch(() => [])).toEqual([]);
+  });
+
   it('summaries drop internal fields', async () => {
     const meta = await write('a');
     const s = toSummary({
