@@ -6,6 +6,7 @@ import { ModelFormatError, type NamedWeight } from './model-format.js';
 import { namedVariables, type Rank1Model } from './models/index.js';
 import { FACTOR_PREFIX } from './models/prediction-factors.js';
 import type { FeatureStats } from './ood.js';
+import type { ModelConfig } from './types.js';
 
 const OOD_PREFIX = 'ood/';
 
@@ -20,6 +21,28 @@ export async function collectWeights(model: Rank1Model, stats?: FeatureStats): P
     out.push({ name: `${OOD_PREFIX}k`, shape: [1], data: Float32Array.of(stats.k) });
   }
   return out;
+}
+
+/**
+ * Refuse, before the network is built, a dense layer wider than the weights read with it could
+ * hold: building allocates every variable first, so two edited numbers in model.json (a 1024-px
+ * input and 65,536 hidden units) would otherwise ask for 2^36 floats. The conv nets' widths are
+ * fixed by their architecture; only mlp and head take a width from the file. An absent `hidden`
+ * counts as 1 (a lower bound: the model's own default is small).
+ */
+export function assertWeightsCanHold(config: ModelConfig, weights: NamedWeight[], where: string): void {
+  if (config.arch !== 'mlp' && config.arch !== 'head') return;
+  const [h, w, c] = config.inputShape;
+  // A fine-tuned head reads the tail's channels, bounded with the tail by the schema.
+  const inputDim = config.arch === 'head' ? (config.fineTune ? 1 : (config.embeddingSize ?? 1)) : h * w * c;
+  const units = config.hidden ?? 1;
+  const largest = Math.max(inputDim * units, units * config.numClasses);
+  const held = weights.reduce((sum, x) => sum + x.data.length, 0);
+  if (largest > held)
+    throw new ModelFormatError(
+      where,
+      `model.json: config.hidden ${units} makes a layer of ${largest} weights; weights.bin holds ${held} in all (model and weights do not match)`,
+    );
 }
 
 /**
