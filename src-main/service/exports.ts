@@ -226,6 +226,11 @@ export async function copyPredictions(
   const folders = new Map<string, number>();
   let copied = 0;
   for (const { src, folder } of plan) {
+    // A pipe or device would block the copy (or never end): skipped, saying so.
+    if ((await fs.stat(src).catch(() => undefined))?.isFile() === false) {
+      skipped.push({ file: src, reason: 'not a regular file (a pipe, device or folder); not copied' });
+      continue;
+    }
     const dir = nodePath.join(target, folder);
     await fs.mkdir(dir, { recursive: true });
     try {

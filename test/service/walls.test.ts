@@ -104,6 +104,24 @@ describe('output walls of the service', () => {
     expect(await fs.readdir(path.join(dest, '__proto__'))).toEqual(['odd.png']);
   });
 
+  it('predictions.copy skips a row whose file is a named pipe, saying so, instead of blocking on it', async () => {
+    const pipe = path.join(granted, 'pipe.png');
+    execFileSync('mkfifo', [pipe]);
+    const dest = path.join(granted, 'sorted-pipe');
+    try {
+      const r = await new ServiceClient(service).call('predictions.copy', {
+        rows: [{ file: pipe, name: 'pipe.png', label: '3' }],
+        dest,
+      });
+      expect(r.copied).toBe(0);
+      expect(r.skipped).toEqual([{ file: pipe, reason: expect.stringMatching(/not a regular file/) }]);
+    } finally {
+      // A red run leaves a reader blocked on the pipe: a writer that opens and closes it lets it go.
+      const h = await fs.open(pipe, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
+      await h?.close();
+    }
+  }, 10_000);
+
   it('train.start refuses an output folder that is a link, as the output guard does, and writes nothing there', async () => {
     const data = path.join(granted, 'digits');
     for (const c of ['3', '7']) {
