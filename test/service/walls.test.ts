@@ -139,6 +139,26 @@ describe('output walls of the service', () => {
     expect(err.message).toMatch(/is a link/);
     expect(await fs.readdir(target)).toEqual([]);
   });
+  it('train.start refuses, before any training, an output folder under a link that leads nowhere', async () => {
+    const data = path.join(granted, 'digits-dangling');
+    for (const c of ['3', '7']) {
+      await fs.mkdir(path.join(data, c), { recursive: true });
+      await fs.copyFile(await mnistImage(c), path.join(data, c, 'a.png'));
+    }
+    const link = path.join(granted, 'gone');
+    await fs.symlink(path.join(outside, 'not-there'), link);
+    const err = await errorOf(
+      service.call('train.start', {
+        dataset: data,
+        out: path.join(link, 'model'),
+        epochs: 1,
+        backbone: 'none',
+      }),
+    );
+    expect(err.field).toBe('out');
+    expect(err.message).toContain(link);
+    expect(await fs.readdir(outside)).not.toContain('not-there');
+  });
 });
 
 describe('read walls of the service', () => {
