@@ -103,9 +103,12 @@ export function assemble(input: AssembleInput): Assembled {
     { valFraction: input.valFraction, testFraction: input.testFraction, seed: input.seed },
   );
 
+  // Counts keyed by class name as own properties (fromEntries), so a folder named __proto__ is a
+  // key like any other instead of the object's prototype.
+  const zeros = () => Object.fromEntries(classes.map((c) => [c, 0]));
   const report: Assembled['report'] = {
-    classes: Object.fromEntries(classes.map((c) => [c, 0])),
-    splits: { train: {}, val: {}, test: {} },
+    classes: zeros(),
+    splits: { train: zeros(), val: zeros(), test: zeros() },
     skipped,
     duplicates,
     warnings,
@@ -113,7 +116,6 @@ export function assemble(input: AssembleInput): Assembled {
     images: kept.length,
     givenSplits: scan.givenSplits,
   };
-  for (const s of ['train', 'val', 'test'] as const) for (const c of classes) report.splits[s][c] = 0;
   kept.forEach((k, i) => {
     report.classes[k.file.label]!++;
     report.splits[splitOf[i]!][k.file.label]!++;

@@ -7,7 +7,7 @@
  * the model size (nothing to orient, resize or colour-manage) is decoded by `decodeBaselineJpeg`
  * (jpeg.ts), which gives exactly libjpeg-turbo's pixels without sharp's ~0.4 ms fixed cost.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
@@ -29,13 +29,29 @@ export const DEFAULT_BACKGROUND = { r: 255, g: 255, b: 255 };
 /** Decompression-bomb guard: images with more pixels than this are refused ('too-large'). */
 export const MAX_INPUT_PIXELS = 100_000_000;
 
+/**
+ * Open flags for reading an image: O_NONBLOCK so that opening a named pipe returns at once (a
+ * regular file is unaffected) and the fstat below can refuse it; without it, open or read would
+ * wait for a writer, perhaps forever. Absent on Windows, where there are no such files to open.
+ */
+const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+
+function notRegular(file: string): ImageError {
+  return new ImageError(file, 'unreadable', 'not a regular file (a pipe, device or socket); not read');
+}
+
 /** Read a file for decoding, mapping I/O failures onto ImageError reasons. */
 export async function readImageFile(file: string): Promise<Buffer> {
   let buf: Buffer;
+  let handle: fs.FileHandle | undefined;
   try {
-    buf = await fs.readFile(file);
+    handle = await fs.open(file, READ_FLAGS);
+    if (!(await handle.stat()).isFile()) throw notRegular(file);
+    buf = await handle.readFile();
   } catch (e) {
-    throw readError(file, e);
+    throw e instanceof ImageError ? e : readError(file, e);
+  } finally {
+    await handle?.close();
   }
   if (buf.length === 0) throw new ImageError(file, 'empty', 'file is empty (0 bytes)');
   return buf;
@@ -47,10 +63,15 @@ export async function readImageFile(file: string): Promise<Buffer> {
  */
 export function readImageFileSync(file: string): Buffer {
   let buf: Buffer;
+  let fd: number | undefined;
   try {
-    buf = readFileSync(file);
+    fd = openSync(file, READ_FLAGS);
+    if (!fstatSync(fd).isFile()) throw notRegular(file);
+    buf = readFileSync(fd);
   } catch (e) {
-    throw readError(file, e);
+    throw e instanceof ImageError ? e : readError(file, e);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   if (buf.length === 0) throw new ImageError(file, 'empty', 'file is empty (0 bytes)');
   return buf;

@@ -4,7 +4,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { ModelFormatError, type NamedWeight } from './model-format.js';
 import { namedVariables, type Rank1Model } from './models/index.js';
+import { FACTOR_PREFIX } from './models/prediction-factors.js';
 import type { FeatureStats } from './ood.js';
+import type { ModelConfig } from './types.js';
 
 const OOD_PREFIX = 'ood/';
 
@@ -21,10 +23,45 @@ export async function collectWeights(model: Rank1Model, stats?: FeatureStats): P
   return out;
 }
 
-/** Assign saved weights to a freshly built model; every variable must be present with its shape. */
+/**
+ * Refuse, before the network is built, a dense layer wider than the weights read with it could
+ * hold: building allocates every variable first, so two edited numbers in model.json (a 1024-px
+ * input and 65,536 hidden units) would otherwise ask for 2^36 floats. The conv nets' widths are
+ * fixed by their architecture; only mlp and head take a width from the file. An absent `hidden`
+ * counts as 1 (a lower bound: the model's own default is small).
+ */
+export function assertWeightsCanHold(config: ModelConfig, weights: NamedWeight[], where: string): void {
+  if (config.arch !== 'mlp' && config.arch !== 'head') return;
+  const [h, w, c] = config.inputShape;
+  // A fine-tuned head reads the tail's channels, bounded with the tail by the schema.
+  const inputDim = config.arch === 'head' ? (config.fineTune ? 1 : (config.embeddingSize ?? 1)) : h * w * c;
+  const units = config.hidden ?? 1;
+  const largest = Math.max(inputDim * units, units * config.numClasses);
+  const held = weights.reduce((sum, x) => sum + x.data.length, 0);
+  if (largest > held)
+    throw new ModelFormatError(
+      where,
+      `model.json: config.hidden ${units} makes a layer of ${largest} weights; weights.bin holds ${held} in all (model and weights do not match)`,
+    );
+}
+
+/**
+ * Assign saved weights to a freshly built model; every variable must be present with its shape,
+ * and every other tensor must be one the app stores beside them (OOD statistics, prediction
+ * factors): anything else means the weights belong to another model.
+ */
 export function assignWeights(model: Rank1Model, weights: NamedWeight[], where: string): void {
   const byName = new Map(weights.map((w) => [w.name, w]));
-  for (const [name, v] of namedVariables(model)) {
+  const variables = namedVariables(model);
+  const stranger = weights.find(
+    (w) => !variables.has(w.name) && !w.name.startsWith(OOD_PREFIX) && !w.name.startsWith(FACTOR_PREFIX),
+  );
+  if (stranger)
+    throw new ModelFormatError(
+      where,
+      `weights.bin holds "${stranger.name}", which this model does not have (model and weights do not match)`,
+    );
+  for (const [name, v] of variables) {
     const w = byName.get(name);
     if (!w) throw new ModelFormatError(where, `weights.bin lacks "${name}" (model and weights do not match)`);
     if (w.shape.join('x') !== v.shape.join('x')) {

@@ -8,7 +8,7 @@
  * Writing never replaces a folder the app did not write (output-guard.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { Calibration, EpochMetrics, ModelFacts, ModelStatus, PredictionPlan } from './types.js';
 import {
@@ -26,7 +26,7 @@ import {
   temporaryName,
 } from './output-guard.js';
 
-export { MODEL_FILES, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_LIMITS } from './model-schema.js';
+export { MODEL_FILES, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_LIMITS, specBytes } from './model-schema.js';
 
 /** One entry of the TF.js weights manifest (`tf.io.WeightsManifestEntry`, float32 only). */
 export interface WeightSpec {
@@ -226,28 +226,44 @@ export function checkModelMeta(dir: string, text: string): ModelMeta {
   return { ...meta, ...describeStatus(meta) };
 }
 
-async function readMetaText(dir: string, recovered = false): Promise<string> {
-  const file = nodePath.join(dir, 'model.json');
+/**
+ * The folder's own regular file `name`, checked before it is read (undefined when absent). A link
+ * could lead out of the folder the user gave (a granted folder is a wall, links included), and a
+ * pipe or device would block the read or never end: both are refused unread.
+ */
+export async function ownModelFile(dir: string, name: string): Promise<Stats | undefined> {
+  let st: Stats;
   try {
-    const st = await fs.stat(file);
-    if (st.size > MODEL_LIMITS.metaBytes)
-      throw new ModelFormatError(
-        dir,
-        `model.json is ${st.size} bytes; a model's metadata is at most ${MODEL_LIMITS.metaBytes}`,
-      );
-    return await fs.readFile(file, 'utf8');
+    st = await fs.lstat(nodePath.join(dir, name));
   } catch (e) {
-    if (e instanceof ModelFormatError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new ModelFormatError(dir, `cannot read ${name} (${code})`);
+  }
+  if (st.isSymbolicLink())
+    throw new ModelFormatError(dir, `${name} is a link; a model folder holds its own files (not read)`);
+  if (!st.isFile())
+    throw new ModelFormatError(dir, `${name} is not a regular file (a folder, pipe or device; not read)`);
+  return st;
+}
+
+async function readMetaText(dir: string, recovered = false): Promise<string> {
+  const st = await ownModelFile(dir, 'model.json');
+  if (!st) {
     // A crash between writeModelFolder's two renames leaves no folder under the name: settle it once.
-    if (code === 'ENOENT' && !recovered) {
-      await recoverModelFolder(dir).catch(() => undefined);
-      return readMetaText(dir, true);
-    }
+    if (recovered) throw new ModelFormatError(dir, 'not a model folder (no model.json)');
+    await recoverModelFolder(dir).catch(() => undefined);
+    return readMetaText(dir, true);
+  }
+  if (st.size > MODEL_LIMITS.metaBytes)
     throw new ModelFormatError(
       dir,
-      code === 'ENOENT' ? 'not a model folder (no model.json)' : `cannot read model.json (${code})`,
+      `model.json is ${st.size} bytes; a model's metadata is at most ${MODEL_LIMITS.metaBytes}`,
     );
+  try {
+    return await fs.readFile(nodePath.join(dir, 'model.json'), 'utf8');
+  } catch (e) {
+    throw new ModelFormatError(dir, `cannot read model.json (${(e as NodeJS.ErrnoException).code})`);
   }
 }
 
@@ -283,12 +299,9 @@ export async function readModelFolder(
   const meta = await readModelMeta(dir);
   const file = nodePath.join(dir, 'weights.bin');
   // The size first: a damaged manifest must not make us read a file of any length.
-  const size = await fs.stat(file).then(
-    (st) => st.size,
-    () => {
-      throw new ModelFormatError(dir, 'weights.bin is missing');
-    },
-  );
+  const st = await ownModelFile(dir, 'weights.bin');
+  if (!st) throw new ModelFormatError(dir, 'weights.bin is missing');
+  const size = st.size;
   if (size !== meta.weights.bytes) {
     throw new ModelFormatError(
       dir,
@@ -302,9 +315,9 @@ export async function readModelFolder(
   const weights = splitWeights(dir, 'weights.bin', buffer, meta.weights.specs);
   let optimizer: NamedWeight[] = [];
   if (opts.optimizer && meta.optimizerState?.length) {
-    const ob = await fs.readFile(nodePath.join(dir, 'optimizer.bin')).catch(() => {
+    if (!(await ownModelFile(dir, 'optimizer.bin')))
       throw new ModelFormatError(dir, 'optimizer.bin is missing; cannot resume');
-    });
+    const ob = await fs.readFile(nodePath.join(dir, 'optimizer.bin'));
     if (ob.byteLength !== specBytes(meta.optimizerState))
       throw new ModelFormatError(
         dir,

@@ -5,7 +5,7 @@
 import type { ExampleSet } from '../data/types.js';
 import { readModelFolder, type ModelMeta } from './model-format.js';
 import { currentBackend, initBackend } from './backends/index.js';
-import { assignWeights, statsFromWeights } from './checkpoint.js';
+import { assertWeightsCanHold, assignWeights, statsFromWeights } from './checkpoint.js';
 import { evaluateExamples, summarize, type EvaluatedImage, type MemberRunner } from './evaluate.js';
 import { resolveWorkers, runMembersParallel, WorkerPool } from './parallel/index.js';
 import { pixelsToTensor, runMembers, withTemperature } from './inference.js';
@@ -62,6 +62,7 @@ const PREDICT_BATCH = 64;
 export async function loadModel(dir: string): Promise<LoadedModel> {
   if (!currentBackend()) await initBackend('auto');
   const { meta, weights } = await readModelFolder(dir);
+  assertWeightsCanHold(meta.config, weights, dir);
   const model: Rank1Model = buildModel(meta.config, new Rng(1));
   try {
     assignWeights(model, weights, dir);

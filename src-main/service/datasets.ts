@@ -21,6 +21,15 @@ import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
 import type { DataApi, DatasetImportOptions, ImportedDataset } from './ports.js';
 
+/** A file found by `walkImages`; `refused` says why it is listed but never read. */
+export interface WalkedImage {
+  file: string;
+  refused?: string;
+}
+
+/** The one line a link leaving the grants is reported with. */
+const OUTSIDE_GRANTS = 'link leads outside the folders this app may read; not read';
+
 export class DatasetCatalog {
   /** Datasets imported in this session, by id (their ExampleSets are reusable). */
   private readonly imported = new Map<string, ImportedDataset>();
@@ -124,9 +133,13 @@ export class DatasetCatalog {
     return this.importFolder(real, wanted);
   }
 
-  /** Image files under a folder, recursively, sorted; symlinks leaving the grants are skipped. */
-  async walkImages(root: string, signal?: AbortSignal): Promise<string[]> {
-    const out: string[] = [];
+  /**
+   * Image files under a folder, recursively, sorted. A link leaving the grants (to an image or a
+   * folder) is never read but listed with `refused`, so a prediction names it instead of dropping
+   * it silently.
+   */
+  async walkImages(root: string, signal?: AbortSignal): Promise<WalkedImage[]> {
+    const out: WalkedImage[] = [];
     const visit = async (dir: string): Promise<void> => {
       if (signal?.aborted) throw abortError();
       const entries = await fs.readdir(dir, { withFileTypes: true });
@@ -134,9 +147,15 @@ export class DatasetCatalog {
       for (const e of entries) {
         if (e.name.startsWith('.')) continue;
         const full = nodePath.join(dir, e.name);
+        const image = IMAGE_EXTENSIONS.has(nodePath.extname(e.name).toLowerCase());
         if (e.isDirectory()) await visit(full);
-        else if (IMAGE_EXTENSIONS.has(nodePath.extname(e.name).toLowerCase())) {
-          if (e.isFile() || (e.isSymbolicLink() && this.grants.isAllowed(full))) out.push(full);
+        else if (e.isFile()) {
+          if (image) out.push({ file: full });
+        } else if (e.isSymbolicLink()) {
+          if (this.grants.isAllowed(full)) {
+            if (image) out.push({ file: full });
+          } else if (image || (await fs.stat(full).catch(() => undefined))?.isDirectory())
+            out.push({ file: full, refused: OUTSIDE_GRANTS });
         }
       }
     };

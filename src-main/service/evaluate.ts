@@ -161,8 +161,9 @@ export async function oodSet(
   const data = await ctx.data();
   const files: string[] = [];
   const images: PreparedImage[] = [];
-  for (const file of await ctx.datasets.walkImages(root, signal)) {
+  for (const { file, refused } of await ctx.datasets.walkImages(root, signal)) {
     if (signal.aborted) throw abortError();
+    if (refused) continue;
     const img = await data.prepareImage(file, prep).catch(() => undefined);
     if (img && img.pixels.length === prep.size * prep.size * prep.channels) {
       files.push(file);

@@ -4,6 +4,7 @@
  */
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as nodePath from 'node:path';
+import { strFromU8, unzipSync } from 'fflate';
 import Papa from 'papaparse';
 import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from '../contract.js';
 import {
@@ -12,6 +13,8 @@ import {
   slug,
   writeFileAtomic,
   MAX_MODEL_BYTES,
+  MODEL_FORMAT,
+  MODEL_LIMITS,
   type ModelMeta,
 } from '../store/index.js';
 import type { ServiceContext } from './context.js';
@@ -115,13 +118,22 @@ async function exportOnnxFile(
   };
 }
 
-/** True when nothing is at `file`, or a model zip of this app (a zip holding a model.json entry). */
+/**
+ * True when nothing is at `file`, or a model backup of this app: a zip whose model.json says it is
+ * a Rank-1 Studio model (a TF.js model zipped by its user also holds a model.json).
+ */
 async function replaceableZip(file: string): Promise<boolean> {
   const stat = await fs.lstat(file).catch(() => undefined);
   if (!stat) return true;
   if (!stat.isFile() || stat.size > MAX_MODEL_BYTES) return false;
-  const head = await fs.readFile(file);
-  return head.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1')) && head.includes('model.json');
+  try {
+    const { 'model.json': meta } = unzipSync(await fs.readFile(file), {
+      filter: (f) => f.name === 'model.json' && f.originalSize <= MODEL_LIMITS.metaBytes,
+    });
+    return meta !== undefined && JSON.parse(strFromU8(meta))?.format === MODEL_FORMAT;
+  } catch {
+    return false;
+  }
 }
 
 /** A granted destination: the file itself, or `fileName` inside a granted folder. */
@@ -141,6 +153,13 @@ export async function importModelFrom(
     const stat = await fs.stat(real).catch(() => undefined);
     if (!stat) throw new ServiceError('not-found', `"path": ${path.slice(0, 300)} does not exist.`, 'path');
     if (stat.isDirectory()) meta = await importModel(ctx.home, { dir: real });
+    else if (!stat.isFile())
+      // A pipe or device: reading it would wait for a writer, perhaps forever.
+      throw new ServiceError(
+        'bad-request',
+        `"path": ${path.slice(0, 300)} is not a file or folder (a pipe or device); choose a model zip or folder.`,
+        'path',
+      );
     else {
       if (stat.size > MAX_MODEL_BYTES)
         throw new ServiceError('too-large', 'The file is larger than any model export (2 GB).', 'path');
@@ -190,21 +209,44 @@ export async function copyPredictions(
     }
     plan.push({ src: ctx.grants.check(row.file, `rows.${i}.file`), folder });
   });
+  // A label folder already there must be a folder of dest itself: a link would lead the copies
+  // out of the granted destination. Checked before anything is copied.
+  for (const folder of new Set(plan.map((p) => p.folder))) {
+    const dir = nodePath.join(target, folder);
+    const st = await fs.lstat(dir).catch(() => undefined);
+    if (st && !st.isDirectory())
+      throw new ServiceError(
+        'conflict',
+        `${dir} is ${st.isSymbolicLink() ? 'a link' : 'a file'}, not a folder; nothing was copied (move it away or choose another destination).`,
+        'dest',
+      );
+  }
   await fs.mkdir(target, { recursive: true });
-  const folders: Record<string, number> = {};
+  // Keyed by label: a Map, so a label named __proto__ counts like any other.
+  const folders = new Map<string, number>();
   let copied = 0;
   for (const { src, folder } of plan) {
+    // A pipe or device would block the copy (or never end): skipped, saying so.
+    if ((await fs.stat(src).catch(() => undefined))?.isFile() === false) {
+      skipped.push({ file: src, reason: 'not a regular file (a pipe, device or folder); not copied' });
+      continue;
+    }
     const dir = nodePath.join(target, folder);
     await fs.mkdir(dir, { recursive: true });
     try {
       await copyNoOverwrite(src, dir);
-      folders[folder] = (folders[folder] ?? 0) + 1;
+      folders.set(folder, (folders.get(folder) ?? 0) + 1);
       copied++;
     } catch (e) {
       skipped.push({ file: src, reason: toServiceError(e).message });
     }
   }
-  return { dest: target, copied, folders, ...(skipped.length ? { skipped } : {}) };
+  return {
+    dest: target,
+    copied,
+    folders: Object.fromEntries(folders),
+    ...(skipped.length ? { skipped } : {}),
+  };
 }
 
 /** A class label as one safe folder name (no separators, no dot-only names). */

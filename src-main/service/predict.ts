@@ -22,13 +22,20 @@ export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>
       const pixelsPer = prep.size * prep.size * prep.channels;
       const uncertainAbove = settings.uncertainFraction * Math.log(Math.max(2, classes.length));
 
-      type Input = { file: string; name: string; source: string | Buffer; dropped: boolean };
+      // `refused`: listed (one row saying why) but never read.
+      type Input = {
+        file: string;
+        name: string;
+        source: string | Buffer;
+        dropped: boolean;
+        refused?: string;
+      };
       const inputs: Input[] = [];
       for (const root of roots) {
         const stat = await fs.stat(root).catch(() => undefined);
         if (stat?.isDirectory()) {
-          for (const f of await ctx.datasets.walkImages(root, job.signal))
-            inputs.push({ file: f, name: nodePath.basename(f), source: f, dropped: false });
+          for (const { file: f, refused } of await ctx.datasets.walkImages(root, job.signal))
+            inputs.push({ file: f, name: nodePath.basename(f), source: f, dropped: false, refused });
         } else inputs.push({ file: root, name: nodePath.basename(root), source: root, dropped: false });
       }
       for (const f of a.files ?? []) {
@@ -44,6 +51,7 @@ export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>
         const batch = inputs.slice(start, start + ctx.predictBatch);
         const prepared = await Promise.all(
           batch.map(async (input) => {
+            if (input.refused) return { error: input.refused };
             try {
               const img = await data.prepareImage(input.source, prep);
               if (img.pixels.length !== pixelsPer)
@@ -65,17 +73,19 @@ export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>
         const thumbs = a.thumbnails
           ? await Promise.all(
               batch.map((input) =>
-                ctx.datasets
-                  .thumbnailOf(
-                    typeof input.source === 'string'
-                      ? input.source
-                      : { name: input.name, bytes: input.source },
-                    96,
-                  )
-                  .then(
-                    (t) => `data:${t.mime};base64,${t.base64}`,
-                    () => undefined,
-                  ),
+                input.refused
+                  ? undefined
+                  : ctx.datasets
+                      .thumbnailOf(
+                        typeof input.source === 'string'
+                          ? input.source
+                          : { name: input.name, bytes: input.source },
+                        96,
+                      )
+                      .then(
+                        (t) => `data:${t.mime};base64,${t.base64}`,
+                        () => undefined,
+                      ),
               ),
             )
           : [];

@@ -2,7 +2,7 @@
  * `train.start`: resolve the dataset with the requested (or resumed model's) preprocessing,
  * prepare transfer features when a backbone is chosen, and run the engine's training as a job.
  */
-import { promises as fs, constants as fsConstants } from 'node:fs';
+import { promises as fs, constants as fsConstants, type Stats } from 'node:fs';
 import * as nodePath from 'node:path';
 import {
   ServiceError,
@@ -32,8 +32,17 @@ export function refuseWhileTraining(ctx: ServiceContext, id: string): void {
  */
 async function checkOutFolder(dir: string, datasetRoot: string): Promise<void> {
   await checkOutputFolder(dir, { dataset: datasetRoot });
+  // The nearest entry that exists (a link counts, even one leading nowhere) must be a folder: the
+  // model's folders are created below it, which cannot go through a dangling link or a file.
   let existing = dir;
-  while (!(await fs.stat(existing).catch(() => undefined))) existing = nodePath.dirname(existing);
+  let st: Stats | undefined;
+  while (!(st = await fs.lstat(existing).catch(() => undefined))) existing = nodePath.dirname(existing);
+  if (existing !== dir && !(await fs.stat(existing).catch(() => undefined))?.isDirectory())
+    throw new ServiceError(
+      'failed',
+      `"out": ${existing} is ${st.isSymbolicLink() ? 'a link that leads nowhere' : 'not a folder'}; choose another folder for the model.`,
+      'out',
+    );
   await fs.access(existing, fsConstants.W_OK).catch(() => {
     throw new ServiceError(
       'failed',
@@ -121,7 +130,8 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
     const given = ctx.grants.check(a.out, 'out');
     if (out !== undefined && given !== out)
       throw new ServiceError('bad-request', '"out": a resumed training continues in its own folder.', 'out');
-    if (out === undefined) await checkOutFolder(given, root);
+    // The folder as it was named: a link there is refused (output-guard), not followed to its target.
+    if (out === undefined) await checkOutFolder(nodePath.resolve(a.out), root);
     out = given;
   }
 

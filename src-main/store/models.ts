@@ -5,11 +5,15 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { unzipSync, zipSync } from 'fflate';
+import { strFromU8, unzipSync, zipSync } from 'fflate';
 import { writeFileAtomic } from './atomic.js';
 import { StoreError } from './errors.js';
 import {
+  checkModelMeta,
   describeStatus,
+  MODEL_LIMITS,
+  specBytes,
+  ownModelFile,
   type ModelAccuracy,
   type ModelStatus,
   readModelFolder,
@@ -262,17 +266,24 @@ export class ModelImportError extends StoreError {
   }
 }
 
-function unzipModel(zip: Uint8Array): Record<string, Uint8Array> {
-  let total = 0;
+/**
+ * The entries of `zip` whose base names have a limit in `limits` (at the root or inside one
+ * top-level folder; never anything else), refused before inflating when one would unpack to more
+ * than its limit (`tooLarge` says so in one line).
+ */
+function unzipLimited(
+  zip: Uint8Array,
+  limits: Record<string, number>,
+  tooLarge: (name: string, size: number, limit: number) => string,
+): Record<string, Uint8Array> {
   let files: Record<string, Uint8Array>;
   try {
     files = unzipSync(zip, {
       filter: (f) => {
         const base = f.name.split('/').pop() ?? '';
-        if (!MODEL_FILES.has(base) || f.name.split('/').length > 2) return false;
-        total += f.originalSize;
-        if (total > MAX_MODEL_BYTES)
-          throw new ModelImportError('the zip unpacks to more than 2 GB; it is not a model export');
+        if (!Object.hasOwn(limits, base) || f.name.split('/').length > 2) return false;
+        if (f.originalSize > limits[base]!)
+          throw new ModelImportError(tooLarge(base, f.originalSize, limits[base]!));
         return true;
       },
     });
@@ -280,16 +291,40 @@ function unzipModel(zip: Uint8Array): Record<string, Uint8Array> {
     if (e instanceof ModelImportError) throw e;
     throw new ModelImportError(`not a readable zip file (${e instanceof Error ? e.message : String(e)})`);
   }
-  // Accept the files at the root or inside one top-level folder; never anything else.
   const out: Record<string, Uint8Array> = {};
   for (const [name, data] of Object.entries(files)) {
     const base = name.split('/').pop()!;
     if (out[base]) throw new ModelImportError(`the zip holds more than one ${base}`);
     out[base] = data;
   }
-  if (!out['model.json'] || !out['weights.bin'])
-    throw new ModelImportError('the zip has no model.json and weights.bin; it is not a model export');
   return out;
+}
+
+/**
+ * model.json first: it says how large weights.bin and optimizer.bin are, so a zip can make us
+ * inflate no more than that (a few kB of deflated zeros could otherwise unpack to gigabytes).
+ */
+function unzipModel(zip: Uint8Array): Record<string, Uint8Array> {
+  const { 'model.json': json } = unzipLimited(
+    zip,
+    { 'model.json': MODEL_LIMITS.metaBytes },
+    (_n, size, limit) => `model.json in the zip is ${size} bytes; a model's metadata is at most ${limit}`,
+  );
+  if (!json)
+    throw new ModelImportError('the zip has no model.json and weights.bin; it is not a model export');
+  const meta = checkModelMeta('the zip', strFromU8(json));
+  const bins = unzipLimited(
+    zip,
+    {
+      'weights.bin': meta.weights.bytes,
+      ...(meta.optimizerState?.length ? { 'optimizer.bin': specBytes(meta.optimizerState) } : {}),
+    },
+    (name, size, limit) =>
+      `${name} in the zip unpacks to ${size} bytes; its model.json says ${limit} (not a model export, or damaged)`,
+  );
+  if (!bins['weights.bin'])
+    throw new ModelImportError('the zip has no model.json and weights.bin; it is not a model export');
+  return { 'model.json': json, ...bins };
 }
 
 /**
@@ -305,8 +340,9 @@ export async function importModel(
   else {
     files = {};
     for (const name of MODEL_FILES) {
-      const data = await fs.readFile(nodePath.join(source.dir, name)).catch(() => undefined);
-      if (data) files[name] = data;
+      // Only the folder's own regular files: a link out of it or a pipe is refused unread.
+      if (!(await ownModelFile(source.dir, name))) continue;
+      files[name] = await fs.readFile(nodePath.join(source.dir, name));
     }
     if (!files['model.json'])
       throw new ModelImportError('the folder has no model.json; it is not a model folder');

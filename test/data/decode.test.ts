@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
@@ -145,6 +148,26 @@ describe('prepareImage refusals', () => {
       await reasonOf(prepareImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), prep(8))),
     ).toBe('unsupported');
   });
+});
+
+describe('prepareImage on files that are not regular files', () => {
+  it('refuses a named pipe at once (reason unreadable, naming it) instead of waiting for a writer', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-fifo-'));
+    const fifo = path.join(dir, 'photo.png');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const err = await prepareImage(fifo, prep(8)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ImageError);
+      expect((err as ImageError).reason).toBe('unreadable');
+      expect((err as ImageError).file).toBe(fifo);
+      expect((err as ImageError).message).toMatch(/not a regular file/);
+    } finally {
+      // A red run leaves a reader blocked on the pipe: a writer that opens and closes it lets it go.
+      const h = await fs.open(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
+      await h?.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }, 10_000);
 });
 
 describe('HEIC (heic-decode), on the fixtures of test/fixtures/heic', () => {

@@ -78,6 +78,21 @@ describe('import tells everything', () => {
     expectAccounted(r, importedFiles(ds));
   });
 
+  it('class folders named like object internals (__proto__, constructor) are counted in every split like any other', async () => {
+    const root = path.join(t.dir, 'odd-names');
+    let seed = 1;
+    for (const c of ['__proto__', 'constructor', 'toString'])
+      for (let i = 0; i < 10; i++) await writeFile(path.join(root, c, `${i}.jpg`), await jpeg(seed++));
+    const ds = await importDataset(root, { imageSize: 16, valFraction: 0.2 });
+    for (const c of ['__proto__', 'constructor', 'toString']) {
+      expect(Object.hasOwn(ds.report.classes, c), c).toBe(true);
+      expect(ds.report.classes[c]).toBe(10);
+      for (const s of ['train', 'val', 'test'] as const)
+        expect(Object.hasOwn(ds.report.splits[s], c), `${s} ${c}`).toBe(true);
+      expect(ds.report.splits.train[c]! + ds.report.splits.val[c]! + ds.report.splits.test[c]!).toBe(10);
+    }
+  });
+
   it('the whole robustness folder adds up', async () => {
     const ds = await importDataset(ROBUST, { imageSize: 16 });
     expectAccounted(ds.report, importedFiles(ds));

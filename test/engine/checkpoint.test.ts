@@ -47,6 +47,18 @@ describe('checkpoint', () => {
     m.dispose();
   });
 
+  it('a tensor the model does not have is a ModelFormatError naming it; OOD statistics and prediction factors are expected extras', async () => {
+    const m = build();
+    const saved = await collectWeights(m);
+    const extra = { name: 'dense_9/kernel', shape: [2], data: Float32Array.of(1, 2) };
+    expect(() => assignWeights(m, [...saved, extra], 'dir')).toThrow(
+      /^dir: weights\.bin holds "dense_9\/kernel", which this model does not have \(model and weights do not match\)$/,
+    );
+    const factor = { name: 'prediction/x/alpha', shape: [1], data: Float32Array.of(1) };
+    expect(() => assignWeights(m, [...saved, ...stats(4), factor], 'dir')).not.toThrow();
+    m.dispose();
+  });
+
   it('OOD statistics: absent gives none, agreeing shapes load, disagreeing ones are refused', () => {
     expect(statsFromWeights([])).toBeUndefined();
     expect(statsFromWeights(stats(4))).toMatchObject({ classes: 2, D: 4, k: 2 });

@@ -1,4 +1,5 @@
-import { promises as fs } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -113,4 +114,50 @@ describe('model folder', () => {
     expect(models.map((m) => m.name)).toEqual(['old']);
     expect((await readModelFolder(dir)).meta.name).toBe('old');
   });
+});
+
+/** A named pipe at `file` (POSIX `mkfifo`): reading one blocks until a writer comes, perhaps forever. */
+function makeFifo(file: string): void {
+  execFileSync('mkfifo', [file]);
+}
+
+/** Let a reader blocked on the pipe go (a writer opens and closes it), so a red run cannot hang the worker. */
+async function releaseFifo(file: string): Promise<void> {
+  const h = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
+  await h?.close();
+}
+
+describe("model folder files are the folder's own (untrusted folders, granted folders are a wall)", () => {
+  it('a model.json or weights.bin that is a link leading out of the folder is refused unread, naming it', async () => {
+    const elsewhere = path.join(tmp, 'elsewhere');
+    await writeModelFolder(elsewhere, fakeMeta(), fakeWeights());
+    for (const name of ['model.json', 'weights.bin']) {
+      const dir = path.join(tmp, `link-${name}`);
+      await writeModelFolder(dir, fakeMeta(), fakeWeights());
+      await fs.rm(path.join(dir, name));
+      await fs.symlink(path.join(elsewhere, name), path.join(dir, name));
+      const err = await readModelFolder(dir).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelFormatError);
+      expect((err as ModelFormatError).detail).toMatch(new RegExp(`^${name.replace('.', '\\.')} is a link`));
+      expect((err as Error).message.split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('a model.json or weights.bin that is a named pipe is refused at once instead of blocking', async () => {
+    for (const name of ['model.json', 'weights.bin']) {
+      const dir = path.join(tmp, `fifo-${name}`);
+      await writeModelFolder(dir, fakeMeta(), fakeWeights());
+      await fs.rm(path.join(dir, name));
+      makeFifo(path.join(dir, name));
+      try {
+        const err = await readModelFolder(dir).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ModelFormatError);
+        expect((err as ModelFormatError).detail).toMatch(
+          new RegExp(`^${name.replace('.', '\\.')} is not a regular file`),
+        );
+      } finally {
+        await releaseFifo(path.join(dir, name));
+      }
+    }
+  }, 10_000);
 });

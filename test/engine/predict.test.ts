@@ -6,7 +6,8 @@ import { initBackend } from '../../src-main/engine/backends/index.js';
 import { loadModel, type LoadedModel, type Prediction } from '../../src-main/engine/predict.js';
 import { trainModel } from '../../src-main/engine/train.js';
 import { FACTOR_PREFIX } from '../../src-main/engine/models/prediction-factors.js';
-import { readModelFolder, writeModelFolder } from '../../src-main/engine/model-format.js';
+import { ModelFormatError, readModelFolder, writeModelFolder } from '../../src-main/engine/model-format.js';
+import { fakeMeta, fakeWeights } from '../store/fake-model.js';
 import { loadGreySet, memorySet, SHARED, split } from './helpers.js';
 
 const prep = {
@@ -212,5 +213,22 @@ describe('the values prediction uses', () => {
       m.dispose();
       u.dispose();
     }
+  });
+});
+
+describe('an untrusted model.json cannot make loading allocate what its weights do not hold', () => {
+  it('a hidden layer far wider than weights.bin could hold is one ModelFormatError naming the field, before the network is built', async () => {
+    // Schema-valid numbers (1024-px input, 65,536 units): the first layer alone would be 2^36 weights.
+    const bomb = nodePath.join(dir, 'bomb');
+    const meta = fakeMeta({
+      config: { ...fakeMeta().config, arch: 'mlp', inputShape: [1024, 1024, 1], hidden: 65_536 },
+      preprocessing: { size: 1024, channels: 1, fit: 'cover', background: { r: 255, g: 255, b: 255 } },
+    });
+    await writeModelFolder(bomb, meta, fakeWeights());
+    const err = await loadModel(bomb).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelFormatError);
+    expect((err as ModelFormatError).detail).toMatch(
+      /^model\.json: config\.hidden 65536 makes a layer of 68719476736 weights; weights\.bin holds 15 in all/,
+    );
   });
 });

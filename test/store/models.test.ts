@@ -118,6 +118,35 @@ describe('models store', () => {
     expect(await fs.readdir(path.join(home, 'models'))).toEqual([]);
   });
 
+  it('refuses a model folder whose files are links leading out of it, reading and copying nothing', async () => {
+    // The folder was granted; what its links point at was not (granted folders are a wall).
+    const outside = path.join(home, 'outside');
+    await writeModelFolder(outside, fakeMeta({ name: 'outside' }), fakeWeights(7));
+    for (const name of ['model.json', 'weights.bin']) {
+      const src = path.join(home, `src-${name}`);
+      await writeModelFolder(src, fakeMeta({ name: 'x' }), fakeWeights(7));
+      await fs.rm(path.join(src, name));
+      await fs.symlink(path.join(outside, name), path.join(src, name));
+      await expect(importModel(home, { dir: src })).rejects.toThrow(new RegExp(`${name} is a link`));
+    }
+    expect(await fs.readdir(path.join(home, 'models')).catch(() => [])).toEqual([]);
+  });
+
+  it('a zip whose weights.bin would unpack to more than its model.json says is refused before unpacking it', async () => {
+    // A few hundred kB of deflated zeros that would inflate to 64 MB (a zip bomb, in small).
+    const src = path.join(home, 'src');
+    await writeModelFolder(src, fakeMeta(), fakeWeights());
+    const bomb = zipSync({
+      'model.json': await fs.readFile(path.join(src, 'model.json')),
+      'weights.bin': [new Uint8Array(64 * 2 ** 20), { level: 9 }],
+    });
+    expect(bomb.byteLength).toBeLessThan(2 ** 20);
+    await expect(importModel(home, { zip: bomb })).rejects.toThrow(
+      /^weights\.bin in the zip unpacks to 67108864 bytes; its model\.json says \d+ \(not a model export, or damaged\)$/,
+    );
+    expect(await fs.readdir(path.join(home, 'models')).catch(() => [])).toEqual([]);
+  });
+
   it('summaries drop internal fields', async () => {
     const meta = await write('a');
     const s = toSummary({

@@ -87,6 +87,25 @@ function inside(dir: string, rel: string): string {
   return p;
 }
 
+/**
+ * `rel` as a regular file of the folder itself, checked before it is read: a link, or a path
+ * through a linked folder, could lead out of the folder the user gave (a granted folder is a wall),
+ * and a pipe or device would block the read or never end. Undefined when it is absent.
+ */
+async function ownFile(dir: string, rel: string): Promise<string | undefined> {
+  const file = inside(dir, rel);
+  const st = await fs.lstat(file).catch(() => undefined);
+  if (!st) return undefined;
+  if (st.isSymbolicLink())
+    throw new ModelFolderError(`${dir}: ${rel} is a link; a model folder holds its own files (not read)`);
+  if (!st.isFile())
+    throw new ModelFolderError(`${dir}: ${rel} is not a regular file (a folder, pipe or device; not read)`);
+  const [realDir, real] = await Promise.all([fs.realpath(dir), fs.realpath(file)]);
+  if (!real.startsWith(realDir + path.sep))
+    throw new ModelFolderError(`${dir}: ${rel} lies in a linked folder outside the model folder (not read)`);
+  return file;
+}
+
 export interface ModelFolder {
   dir: string;
   json: ModelJson;
@@ -99,8 +118,10 @@ export interface ModelFolder {
 export async function readModelFolder(dir: string): Promise<ModelFolder> {
   const abs = path.resolve(dir);
   let text: string;
+  const file = await ownFile(abs, 'model.json');
+  if (!file) throw new ModelFolderError(`${abs}: no readable model.json (ENOENT)`);
   try {
-    text = await fs.readFile(path.join(abs, 'model.json'), 'utf8');
+    text = await fs.readFile(file, 'utf8');
   } catch (e) {
     throw new ModelFolderError(
       `${abs}: no readable model.json (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
@@ -112,7 +133,9 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
     let got = 0;
     for (const rel of group.paths) {
       try {
-        const b = await fs.readFile(inside(abs, rel));
+        const file = await ownFile(abs, rel);
+        if (!file) throw new Error('absent');
+        const b = await fs.readFile(file);
         weights.push(b);
         got += b.length;
       } catch (e) {

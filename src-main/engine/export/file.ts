@@ -34,7 +34,14 @@ export async function writeExportFile(file: string, bytes: Uint8Array): Promise<
       file,
       `${file} already exists and is not an ONNX export of this app; choose another file name`,
     );
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  // Said of the folder the user named, not of the temporary file that would fail in it.
+  const folder = path.dirname(file);
+  if (!(await fs.stat(folder).catch(() => undefined))?.isDirectory())
+    throw new ExportTargetError(
+      file,
+      `the folder ${folder} does not exist; create it or choose another file`,
+    );
+  const tmp = path.join(folder, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
     await fs.writeFile(tmp, bytes, { flag: 'wx' });
     await fs.rename(tmp, file);

@@ -3,6 +3,8 @@
  * MobileNet v1 folder) and a hand-written GraphModel, checked against a hand computation of the
  * documented preprocessing (resize, grey → RGB, x/127.5 − 1, global average pool).
  */
+import { execFileSync } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -212,6 +214,33 @@ describe('import a backbone', () => {
     );
     await expect(loadBackbone({ name: `PATH:${dir}` })).rejects.toThrow(/leaves the model folder/);
   });
+
+  it('refuses a folder whose model.json or weight file is a link leading out of it, or a named pipe, naming the file', async () => {
+    // The folder was granted; what its links point at was not (granted folders are a wall).
+    const theirs = path.join(tmp, 'elsewhere');
+    await fs.cp(V1, theirs, { recursive: true });
+    for (const name of ['model.json', 'group1-shard1of1']) {
+      const dir = path.join(tmp, `linked-${name}`);
+      await fs.cp(V1, dir, { recursive: true });
+      await fs.rm(path.join(dir, name));
+      await fs.symlink(path.join(theirs, name), path.join(dir, name));
+      await expect(modelFolderChecksum(dir)).rejects.toThrow(
+        new RegExp(`${name.replace('.', '\\.')} is a link`),
+      );
+    }
+    const dir = path.join(tmp, 'piped');
+    await fs.cp(V1, dir, { recursive: true });
+    const shard = path.join(dir, 'group1-shard1of1');
+    await fs.rm(shard);
+    execFileSync('mkfifo', [shard]);
+    try {
+      await expect(modelFolderChecksum(dir)).rejects.toThrow(/group1-shard1of1 is not a regular file/);
+    } finally {
+      // A red run leaves a reader blocked on the pipe: a writer that opens and closes it lets it go.
+      const h = await fs.open(shard, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
+      await h?.close();
+    }
+  }, 20_000);
 
   it('checksum ignores JSON formatting but not content', async () => {
     const dir = path.join(tmp, 'reformatted');

@@ -52,6 +52,14 @@ describe('writeExportFile', () => {
     await expect(writeExportFile(path.join(tmp, 'missing', 'x.onnx'), tinyOnnx())).rejects.toThrow();
     expect(await fs.readdir(tmp)).not.toContain('missing');
   });
+
+  it('names the missing folder, not a temporary file of its own, when the folder does not exist', async () => {
+    const folder = path.join(tmp, 'missing');
+    const err = await writeExportFile(path.join(folder, 'x.onnx'), tinyOnnx()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExportTargetError);
+    expect((err as Error).message).toContain(folder);
+    expect((err as Error).message).not.toMatch(/\.tmp\b/);
+  });
 });
 
 describe('a model the exporter cannot express', () => {
