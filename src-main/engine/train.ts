@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ExampleSet, Preprocessing } from '../data/types.js';
 import { readModelFolder, writeModelFolder, type ModelMeta, type OodFit } from './model-format.js';
 import { currentBackend, initBackend } from './backends/index.js';
-import { assignWeights, collectWeights } from './checkpoint.js';
+import { assertWeightsCanHold, assignWeights, collectWeights } from './checkpoint.js';
 import {
   klScaleAt,
   learningRateAt,
@@ -229,6 +229,8 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
     );
   }
 
+  // A checkpoint is an untrusted file: its widths must fit its weights before anything is allocated.
+  if (resumed) assertWeightsCanHold(config, resumed.weights, req.outDir);
   const model = buildModel(config, rngFor(tc.seed, 0));
   const optimizer = createOptimizer(tc.optimizer);
   let closeWorkers: (() => Promise<void>) | undefined;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -10,7 +10,7 @@ import { buildModel } from '../../src-main/engine/models/index.js';
 import { resolveModelConfig } from '../../src-main/engine/defaults.js';
 import { createOptimizer } from '../../src-main/engine/optimizer.js';
 import { Rng } from '../../src-main/engine/random.js';
-import { readModelFolder } from '../../src-main/engine/model-format.js';
+import { ModelFormatError, readModelFolder } from '../../src-main/engine/model-format.js';
 import type { TrainEvent } from '../../src-main/engine/types.js';
 import { loadGreySet, SHARED, split } from './helpers.js';
 
@@ -146,6 +146,28 @@ describe('trainModel', () => {
     const resumed = await trainModel(request(out, { resume: true }));
     expect(resumed.epoch).toBe(3);
     expect(resumed.weights.sha256).toBe(full.weights.sha256);
+  });
+
+  it('resuming a checkpoint whose model.json asks for a far wider layer than weights.bin holds is refused before the network is built', async () => {
+    const out = nodePath.join(tmp(), 'tampered');
+    const ac = new AbortController();
+    await expect(
+      trainModel(
+        request(out, {
+          signal: ac.signal,
+          onEvent: (e) => e.type === 'checkpoint' && e.epoch === 1 && ac.abort(),
+        }),
+      ),
+    ).rejects.toThrow(/Cancelled/);
+    const file = nodePath.join(out, 'model.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    json.config.hidden = 65_536; // 784 × 65,536 weights in the first layer alone
+    writeFileSync(file, JSON.stringify(json));
+    const err = await trainModel(request(out, { resume: true })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelFormatError);
+    expect((err as ModelFormatError).detail).toMatch(
+      /^model\.json: config\.hidden 65536 makes a layer of 51380224 weights/,
+    );
   });
 
   it('cancel before the first checkpoint leaves no model folder and no temporary files', async () => {
