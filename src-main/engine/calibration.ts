@@ -24,9 +24,9 @@ const GOLDEN = (Math.sqrt(5) - 1) / 2;
  * Prior log T ~ Normal(0, LOG_T_PRIOR_SD²). A small folder leaves a handful of validation images; if
  * they are all right, their NLL alone keeps falling as T → 0, and the fitted T = 1/20 made every
  * later prediction 100% sure. The prior's weight is that of one image's NLL against n images', so
- * it decides only when n is small: at n in the hundreds it moves log T by a few per cent.
+ * it decides only when n is small: at n in the hundreds it moves log T by about a per cent.
  */
-export const LOG_T_PRIOR_SD = 0.5;
+export const LOG_T_PRIOR_SD = 1;
 
 /**
  * Mixture probabilities of image i at temperature T: p̄ = (1/M) Σ_m softmax(l_m / T), written
