@@ -2,6 +2,7 @@
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import {
+  type ImportProgress,
   MAX_FINE_TUNE_BLOCKS,
   METHODS,
   type ModelConfig,
@@ -35,6 +36,14 @@ interface TrainOptions {
   backend: Settings['backend'];
   backbone?: string;
   json?: boolean;
+}
+
+/** "dataset: 120 images, 5 files skipped (`rank1 import DIR` lists them)" from the import's last event. */
+function datasetLine(dir: string, e: ImportProgress): string {
+  const skipped = e.skipped
+    ? `, ${e.skipped} file${e.skipped === 1 ? '' : 's'} skipped (\`rank1 import ${JSON.stringify(dir)}\` lists them)`
+    : '';
+  return `dataset: ${e.images ?? e.total} images${skipped}`;
 }
 
 export function registerTrain(program: Command): void {
@@ -127,7 +136,7 @@ export function registerTrain(program: Command): void {
               if (ev.type !== 'job.progress') return;
               const e = ev.progress;
               if ('decoded' in e) {
-                if (e.phase === 'done' && !o.json) console.error(`dataset: ${e.total} images`);
+                if (e.phase === 'done' && !o.json) console.error(datasetLine(dataset, e));
               } else if ('phase' in e) {
                 if (!transferBar || e.phase !== 'embed') return;
                 const phase = `embedding ${e.split}`;
@@ -183,6 +192,10 @@ export function registerTrain(program: Command): void {
             if (val)
               console.log(
                 `validation: accuracy ${(val.accuracy! * 100).toFixed(1)}%, NLL ${val.nll!.toFixed(3)}, ECE ${val.ece!.toFixed(3)}, Brier ${val.brier!.toFixed(3)} (n=${val.n})`,
+              );
+            if (model.backbone)
+              console.log(
+                `backbone: ${model.backbone.name} (${model.config.fineTune ? `last ${model.config.fineTune.blocks} blocks fine-tuned` : 'frozen'})`,
               );
             if (model.ood)
               console.log(

@@ -1,0 +1,72 @@
+/**
+ * What `rank1 train` tells a person about the folder it was given: the number of images it trains
+ * on (not the number of files with an image extension) and how many files it skipped, with where
+ * to see them; and which backbone the model is built on when there is one.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = nodePath.resolve(__dirname, '../..');
+const shared = nodePath.resolve(root, '../shared/data');
+const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-train-report-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+const rank1 = (args: string[]) =>
+  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, RANK1_HOME: home },
+    timeout: 600_000,
+  });
+/** `count` images of each class folder of `from`, copied into a new folder `name`. */
+function folder(name: string, from: string, classes: string[], count: number): string {
+  const dir = nodePath.join(home, name);
+  for (const c of classes) {
+    mkdirSync(nodePath.join(dir, c), { recursive: true });
+    for (const f of readdirSync(nodePath.join(from, c)).sort().slice(0, count))
+      copyFileSync(nodePath.join(from, c, f), nodePath.join(dir, c, f));
+  }
+  return dir;
+}
+
+describe('rank1 train: the dataset and backbone lines', () => {
+  it('counts images, not candidate files, and says how many were skipped', () => {
+    const digits = folder('digits', nodePath.join(shared, 'mnist'), ['1', '4'], 12);
+    // three files that look like images but are not, and one that is not even named like one
+    copyFileSync(
+      nodePath.join(shared, 'robustness/corrupt/truncated/premature-end.jpg'),
+      nodePath.join(digits, '1', 'premature-end.jpg'),
+    );
+    copyFileSync(
+      nodePath.join(shared, 'robustness/corrupt/invalid/invalid-zlib.png'),
+      nodePath.join(digits, '4', 'invalid-zlib.png'),
+    );
+    writeFileSync(nodePath.join(digits, '4', 'fake.png'), 'not a picture\n');
+    writeFileSync(nodePath.join(digits, '4', 'notes.txt'), 'labels checked\n');
+    const r = rank1(['train', digits, '--out', nodePath.join(home, 'm1'), '--epochs', '1', '--members', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('dataset:'));
+    expect(line).toMatch(/^dataset: 24 images/);
+    expect(line).toMatch(/4 files skipped/);
+    expect(line).toContain(`rank1 import`);
+  }, 600_000);
+
+  it('names the backbone it trained on', () => {
+    const photos = folder('photos', nodePath.join(shared, 'cifar10/train'), ['ship', 'frog'], 10);
+    const r = rank1([
+      'train',
+      photos,
+      '--out',
+      nodePath.join(home, 'm2'),
+      '--epochs',
+      '1',
+      '--members',
+      '2',
+      '--backbone',
+      'mobilenet-v1-0.25',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')).toContain('backbone: mobilenet-v1-0.25 (frozen)');
+  }, 600_000);
+});
