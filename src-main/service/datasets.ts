@@ -68,6 +68,7 @@ export class DatasetCatalog {
       'valFraction',
       'testFraction',
       'seed',
+      'minClasses',
       'signal',
       'onProgress',
     ] as const) {

@@ -81,7 +81,12 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
     const { model, release } = await ctx.models.acquire(a.model);
     try {
       const prep = meta.preprocessing;
-      const ds = await ctx.datasets.resolve(a.dataset, 'dataset', { prep, signal: job.signal });
+      // One class of the model is a fine folder to measure on; two classes are a rule for training.
+      const ds = await ctx.datasets.resolve(a.dataset, 'dataset', {
+        prep,
+        minClasses: 1,
+        signal: job.signal,
+      });
       const split = a.split ?? 'auto';
       let entries: SetEntry[];
       let splitName: string = split;
