@@ -136,7 +136,9 @@ export function registerTrain(program: Command): void {
               if (ev.type !== 'job.progress') return;
               const e = ev.progress;
               if ('decoded' in e) {
-                if (e.phase === 'done' && !o.json) console.error(datasetLine(dataset, e));
+                if (e.phase !== 'done') return;
+                if (!o.json) console.error(datasetLine(dataset, e));
+                for (const w of e.warnings ?? []) console.error(`warning: ${w}`);
               } else if ('phase' in e) {
                 if (!transferBar || e.phase !== 'embed') return;
                 const phase = `embedding ${e.split}`;

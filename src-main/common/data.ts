@@ -99,6 +99,8 @@ export interface ImportProgress {
    * counts files named like images), and `skipped` is then the report's every skipped file.
    */
   images?: number;
+  /** On `done` only: the report's warnings (a tiny class, a class missing from validation…). */
+  warnings?: string[];
 }
 
 /** An imported dataset as the cache records it (the contract's `DatasetSummary` adds the report). */

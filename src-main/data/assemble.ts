@@ -139,6 +139,18 @@ export function assemble(input: AssembleInput): Assembled {
     else if (n < 10) warnings.push(`class "${c}" has only ${n} images (fewer than 10)`);
   }
   if (classes.length === 1) warnings.push('only one class found: a classifier needs at least two');
+  // A held-out split that misses a class measures (and calibrates, and sets the OOD threshold)
+  // without it; said once per class, only when that split exists at all.
+  const missing: [SplitName, string][] = [
+    ['val', 'validation accuracy, calibration and the OOD threshold do not see it'],
+    ['test', 'test metrics do not see it'],
+  ];
+  for (const [s, what] of missing) {
+    if (!Object.values(report.splits[s]).some((n) => n > 0)) continue;
+    for (const c of classes)
+      if (report.splits[s][c] === 0 && report.classes[c]! > 0)
+        warnings.push(`class "${c}" has no ${s === 'val' ? 'validation' : 'test'} images: ${what}`);
+  }
 
   const makeSet = (s: SplitName): ExampleSet => {
     const idx = kept.map((_, i) => i).filter((i) => splitOf[i] === s);

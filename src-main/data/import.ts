@@ -150,7 +150,7 @@ export async function importDataset(root: string, opts: ImportOptions = {}): Pro
     phase: ImportProgress['phase'],
     force = false,
     message?: string,
-    final?: Pick<ImportProgress, 'images' | 'skipped'>,
+    final?: Pick<ImportProgress, 'images' | 'skipped' | 'warnings'>,
   ) => {
     if (!onProgress) return;
     const now = performance.now();
@@ -250,7 +250,11 @@ export async function importDataset(root: string, opts: ImportOptions = {}): Pro
       importedAt: new Date().toISOString(),
     };
     await saveSummary(dir, summary);
-    emit('done', true, undefined, { images: report.images, skipped: report.skipped.length });
+    emit('done', true, undefined, {
+      images: report.images,
+      skipped: report.skipped.length,
+      warnings: report.warnings,
+    });
     return {
       id,
       root: realRoot,

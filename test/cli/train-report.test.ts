@@ -1,7 +1,7 @@
 /**
  * What `rank1 train` tells a person about the folder it was given: the number of images it trains
  * on (not the number of files with an image extension) and how many files it skipped, with where
- * to see them; and which backbone the model is built on when there is one.
+ * to see them; the import's warnings; and which backbone the model is built on when there is one.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +50,19 @@ describe('rank1 train: the dataset and backbone lines', () => {
     expect(line).toMatch(/^dataset: 24 images/);
     expect(line).toMatch(/4 files skipped/);
     expect(line).toContain(`rank1 import`);
+  }, 600_000);
+
+  it("repeats the import's warnings, e.g. a class too small to have validation images", () => {
+    const skew = folder('skew', nodePath.join(shared, 'mnist'), ['4'], 20);
+    mkdirSync(nodePath.join(skew, '9'));
+    for (const f of readdirSync(nodePath.join(shared, 'mnist/9')).sort().slice(0, 2))
+      copyFileSync(nodePath.join(shared, 'mnist/9', f), nodePath.join(skew, '9', f));
+    const r = rank1(['train', skew, '--out', nodePath.join(home, 'm3'), '--epochs', '1', '--members', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('warning:'))).toEqual([
+      'warning: class "9" has only 2 images (fewer than 10)',
+      'warning: class "9" has no validation images: validation accuracy, calibration and the OOD threshold do not see it',
+    ]);
   }, 600_000);
 
   it('names the backbone it trained on', () => {
