@@ -118,7 +118,9 @@ export class DatasetCatalog {
     if (!stat?.isDirectory()) {
       throw new ServiceError(
         'not-found',
-        `"${field}": no dataset with id "${ref.slice(0, 200)}" and no folder at that path; import a folder first.`,
+        /[\\/]/.test(ref)
+          ? `"${field}": no folder at ${real}.`
+          : `"${field}": no dataset with id "${ref.slice(0, 200)}" and no folder at that path; import a folder first.`,
         field,
       );
     }
