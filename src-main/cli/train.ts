@@ -164,8 +164,12 @@ export function registerTrain(program: Command): void {
                   else {
                     const m = e.metrics;
                     bar?.stop();
+                    // No validation images (--val-fraction 0): no validation numbers, not NaN.
+                    const val = Number.isFinite(m.valAccuracy)
+                      ? `val acc ${(m.valAccuracy * 100).toFixed(1)}%, NLL ${m.valNll.toFixed(3)}, ECE ${m.valEce.toFixed(3)}`
+                      : 'no validation images';
                     console.error(
-                      `epoch ${m.epoch}: loss ${m.trainLoss.toFixed(3)}, val acc ${(m.valAccuracy * 100).toFixed(1)}%, NLL ${m.valNll.toFixed(3)}, ECE ${m.valEce.toFixed(3)}, ${m.imagesPerSecond.toFixed(0)} img/s`,
+                      `epoch ${m.epoch}: loss ${m.trainLoss.toFixed(3)}, ${val}, ${m.imagesPerSecond.toFixed(0)} img/s`,
                     );
                   }
                 }
@@ -202,6 +206,10 @@ export function registerTrain(program: Command): void {
             if (model.ood)
               console.log(
                 `OOD flag: ${model.ood.score} > ${model.ood.threshold.toPrecision(4)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of validation images)`,
+              );
+            else
+              console.log(
+                `OOD flag: none: ${model.warning ?? 'no validation images to fit its threshold on'}`,
               );
           }
         },

@@ -97,6 +97,12 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
           const own = meta.datasetRoot !== undefined && meta.heldOut && sameFolder(meta.datasetRoot, ds.root);
           if (own) {
             const held = new Set([...meta.heldOut!.val, ...meta.heldOut!.test]);
+            if (!held.size)
+              throw new ServiceError(
+                'failed',
+                `No images to evaluate: ${meta.name} trained on every image of ${ds.root} and held out no images; evaluate it on another folder, or on split "all" (its own training images: an optimistic figure).`,
+                'dataset',
+              );
             entries = entries.filter((e) => held.has(e.set.files[e.index]!));
             splitName = meta.heldOut!.test.length ? 'held-out validation and test' : 'held-out validation';
           } else splitName = 'all';

@@ -65,6 +65,32 @@ describe('rank1 train: the dataset and backbone lines', () => {
     ]);
   }, 600_000);
 
+  it('with no validation images: no NaN, and says the model has no OOD threshold', () => {
+    const digits = folder('digits-noval', nodePath.join(shared, 'mnist'), ['1', '4'], 10);
+    const model = nodePath.join(home, 'm-noval');
+    const r = rank1([
+      'train',
+      digits,
+      '--out',
+      model,
+      '--epochs',
+      '1',
+      '--members',
+      '2',
+      '--val-fraction',
+      '0',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr + r.stdout).not.toMatch(/NaN/);
+    expect(r.stderr).toMatch(/^epoch 1: loss \d/m);
+    expect(r.stdout).toMatch(/^OOD flag: none\b.*no OOD threshold/m);
+    // evaluating on its own folder: nothing was held out, and the line says what to do instead
+    const ev = rank1(['eval', model, digits]);
+    expect(ev.status).toBe(1);
+    expect(ev.stderr).toMatch(/held out no images/);
+    expect(ev.stderr).toMatch(/split "all"/);
+  }, 600_000);
+
   it('names the backbone it trained on', () => {
     const photos = folder('photos', nodePath.join(shared, 'cifar10/train'), ['ship', 'frog'], 10);
     const r = rank1([
