@@ -10,7 +10,16 @@ import {
   type Settings,
   type TrainConfig,
 } from '../contract.js';
-import { choiceArg, intArg, integer, number, printJson, progressBar, runWithService } from './common.js';
+import {
+  choiceArg,
+  importReporter,
+  intArg,
+  integer,
+  number,
+  printJson,
+  progressBar,
+  runWithService,
+} from './common.js';
 
 interface TrainOptions {
   out: string;
@@ -123,6 +132,11 @@ export function registerTrain(program: Command): void {
             fineTune: o.fineTune,
             ...(o.calibrate === false ? { calibrate: false } : {}),
           };
+          const importBar = progressBar(
+            !o.json,
+            'reading images [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}',
+          );
+          const onImport = importReporter(importBar, (line) => console.error(line));
           const transferBar = progressBar(!o.json, '{phase} [{bar}] {value}/{total}');
           const bar = progressBar(
             !o.json,
@@ -136,6 +150,7 @@ export function registerTrain(program: Command): void {
               if (ev.type !== 'job.progress') return;
               const e = ev.progress;
               if ('decoded' in e) {
+                onImport(e);
                 if (e.phase !== 'done') return;
                 if (!o.json) console.error(datasetLine(dataset, e));
                 for (const w of e.warnings ?? []) console.error(`warning: ${w}`);
@@ -176,6 +191,7 @@ export function registerTrain(program: Command): void {
               }
             })
             .finally(() => {
+              importBar?.stop();
               transferBar?.stop();
               bar?.stop();
             });
