@@ -90,15 +90,8 @@ describe('rank1 train: the dataset and backbone lines', () => {
     expect(ev.stderr).toMatch(/held out no images/);
     expect(ev.stderr).toMatch(/split "all"/);
     // …and with an OOD folder, the flag it does not have is "none", never "undefined"
-    const all = rank1([
-      'eval',
-      model,
-      digits,
-      '--split',
-      'all',
-      '--ood',
-      nodePath.join(shared, 'notmnist/A'),
-    ]);
+    const letters = folder('letters', nodePath.join(shared, 'notmnist'), ['A'], 10);
+    const all = rank1(['eval', model, digits, '--split', 'all', '--ood', letters]);
     expect(all.status, all.stderr).toBe(0);
     expect(all.stdout).not.toMatch(/undefined|NaN/);
     expect(all.stdout).toMatch(/flag: none/);
