@@ -96,6 +96,20 @@ describe('import tells everything', () => {
     expect(none.report.warnings.filter((w) => /no (validation|test) images/.test(w))).toEqual([]);
   });
 
+  it('warns when a class of a train/val/test layout has no training images', async () => {
+    // Tiny-ImageNet's own layout: val/images/*.JPEG (labels in a text file) reads as a class "images"
+    const root = path.join(t.dir, 'tiny');
+    let seed = 1;
+    for (const c of ['n01', 'n02'])
+      for (let i = 0; i < 12; i++)
+        await writeFile(path.join(root, 'train', c, 'images', `${c}_${i}.JPEG`), await jpeg(seed++));
+    for (let i = 0; i < 4; i++)
+      await writeFile(path.join(root, 'val', 'images', `val_${i}.JPEG`), await jpeg(seed++));
+    const ds = await importDataset(root, { imageSize: 16 });
+    expect(ds.report.splits.train.images).toBe(0);
+    expect(ds.report.warnings).toContain('class "images" has no training images: the model cannot learn it');
+  });
+
   it('the whole robustness folder adds up', async () => {
     const ds = await importDataset(ROBUST, { imageSize: 16 });
     expectAccounted(ds.report, importedFiles(ds));
