@@ -221,7 +221,8 @@ export function registerTrain(program: Command): void {
               );
             if (model.ood)
               console.log(
-                `OOD flag: ${model.ood.score} > ${model.ood.threshold.toPrecision(4)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of validation images)`,
+                // How many images the threshold rests on: with a handful it is simply their largest score.
+                `OOD flag: ${model.ood.score} > ${model.ood.threshold.toPrecision(4)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of ${val?.n ? `the ${val.n} ` : ''}validation images)`,
               );
             else
               console.log(
