@@ -31,7 +31,11 @@ export function registerExport(program: Command): void {
           const m = r.metadata;
           if (m) {
             console.log(`input "image": uint8 [N, H, W, C], preprocessing ${m.preprocessing}`);
-            console.log(`classes ${m.classes}; OOD flag ${m.flag_score} > ${m.flag_threshold}`);
+            // No threshold (trained without validation images): the file's `ood` output never fires.
+            const flag = Number.isFinite(Number(m.flag_threshold))
+              ? `OOD flag ${m.flag_score} > ${m.flag_threshold}`
+              : 'OOD flag: none (the model has no OOD threshold; the "ood" output is always 0)';
+            console.log(`classes ${m.classes}; ${flag}`);
           }
         }
       });

@@ -121,6 +121,18 @@ describe('rank1 export', () => {
     expect(bytes.includes(Buffer.from('weights.bin'))).toBe(true);
   }, 120_000);
 
+  it('a model without an OOD threshold: says the flag is none, not "> Infinity"', async () => {
+    const dir = nodePath.join(tmp, 'no-threshold');
+    await fs.cp(DEMO, dir, { recursive: true });
+    const meta = JSON.parse(await fs.readFile(nodePath.join(dir, 'model.json'), 'utf8'));
+    delete meta.ood;
+    await fs.writeFile(nodePath.join(dir, 'model.json'), JSON.stringify(meta));
+    const r = rank1('export', dir, '--out', nodePath.join(tmp, 'no-threshold.onnx'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/Infinity/);
+    expect(r.stdout).toMatch(/OOD flag: none/);
+  }, 120_000);
+
   it('refuses an unknown format with exit code 2', () => {
     const r = rank1('export', DEMO, '--out', nodePath.join(tmp, 'x.tflite'), '--format', 'tflite');
     expect(r.status).toBe(2);
