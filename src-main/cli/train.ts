@@ -183,8 +183,10 @@ export function registerTrain(program: Command): void {
                     const val = Number.isFinite(m.valAccuracy)
                       ? `val acc ${(m.valAccuracy * 100).toFixed(1)}%, NLL ${m.valNll.toFixed(3)}, ECE ${m.valEce.toFixed(3)}`
                       : 'no validation images';
+                    // The NLL and the KL term apart, as the app's curves: their sum grows while the
+                    // KL weight anneals in, however well the model learns.
                     console.error(
-                      `epoch ${m.epoch}: loss ${m.trainLoss.toFixed(3)}, ${val}, ${m.imagesPerSecond.toFixed(0)} img/s`,
+                      `epoch ${m.epoch}: train NLL ${m.trainNll.toFixed(3)} (KL term ${m.kl.toFixed(3)}); ${val}; ${m.imagesPerSecond.toFixed(0)} img/s`,
                     );
                   }
                 }
