@@ -51,6 +51,12 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv = process.argv): Promise<void> {
+  // A reader that stops early (`rank1 predict MODEL DIR | head`) closes the pipe: stop quietly, as
+  // any Unix tool does, rather than die on EPIPE with a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {

@@ -6,7 +6,7 @@
 import * as nodePath from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { ServiceClient, ServiceError, type Settings } from '../contract.js';
+import { ServiceClient, ServiceError, type ImportProgress, type Settings } from '../contract.js';
 import { createService } from '../service/index.js';
 import { connectDirect } from '../transports/direct.js';
 
@@ -117,4 +117,35 @@ export function progressBar(enabled: boolean, format: string): cliProgress.Singl
     { format, stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
+}
+
+/** The part of a progress bar the import reporter drives (a cli-progress SingleBar, or a test's). */
+export interface ImportBar {
+  start(total: number, value: number, payload?: object): void;
+  update(value: number, payload?: object): void;
+  stop(): void;
+}
+
+/**
+ * Shows an import in progress (a first import reads every file: minutes for a large folder): a bar
+ * over the files read, and the lock's waiting line once. Returns the handler for import events.
+ */
+export function importReporter(
+  bar: ImportBar | null,
+  log: (line: string) => void,
+): (p: ImportProgress) => void {
+  let started = false;
+  let waited = '';
+  return (p) => {
+    if (p.phase === 'wait') {
+      if (p.message && p.message !== waited) log(p.message);
+      waited = p.message ?? waited;
+    } else if (p.phase === 'decode' && bar) {
+      const done = p.decoded + p.cached + p.skipped;
+      const payload = { rate: Math.round(p.imagesPerSecond) };
+      if (!started) bar.start(p.total, done, payload);
+      else bar.update(done, payload);
+      started = true;
+    } else if (p.phase === 'done' && started) bar?.stop();
+  };
 }

@@ -16,7 +16,16 @@ import {
   type ServiceEvent,
   type Settings,
 } from '../contract.js';
-import { choiceArg, intArg, integer, number, printJson, progressBar, runWithService } from './common.js';
+import {
+  choiceArg,
+  importReporter,
+  intArg,
+  integer,
+  number,
+  printJson,
+  progressBar,
+  runWithService,
+} from './common.js';
 
 interface CompareOptions {
   methods: Method[];
@@ -148,8 +157,20 @@ function runCompare(dir: string, o: CompareOptions, cmd: Command): Promise<void>
       ...(cmd.getOptionValueSource('calibrate') === 'cli' ? { calibrate: o.calibrate !== false } : {}),
     };
     const bar = progressBar(!o.json, '{method} [{bar}] {value}/{total} steps | ETA {eta_formatted}');
+    const importBar = progressBar(
+      !o.json,
+      'reading images [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}',
+    );
+    const onImport = importReporter(importBar, (line) => console.error(line));
     let shown = '';
     const onEvent = (e: ServiceEvent) => {
+      if (e.type === 'job.progress' && 'decoded' in e.progress) {
+        // The folder's import: its progress, then its warnings (a class too small to be measured…).
+        onImport(e.progress);
+        if (e.progress.phase === 'done')
+          for (const w of e.progress.warnings ?? []) console.error(`warning: ${w}`);
+        return;
+      }
       if (!bar || e.type !== 'job.progress' || !('method' in e.progress)) return;
       const p = e.progress as CompareProgress;
       if (p.method !== shown) {
@@ -162,6 +183,7 @@ function runCompare(dir: string, o: CompareOptions, cmd: Command): Promise<void>
     try {
       result = await client.run<'compare'>('compare.start', args, onEvent);
     } finally {
+      importBar?.stop();
       bar?.stop();
     }
     if (o.json) {

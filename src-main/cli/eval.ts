@@ -84,8 +84,12 @@ export function registerEval(program: Command): void {
                   `calibrated at T = ${m.temperature.toFixed(3)}; before: NLL ${m.nll_uncalibrated?.toFixed(4)}, ECE ${m.ece_uncalibrated?.toFixed(4)}`,
                 );
               if (r.ood) {
+                // A model without an OOD threshold (no validation images) has no flag to score.
+                const flag = summary.ood
+                  ? `flag (${summary.ood.score}) ${r.ood.auroc_flag?.toFixed(3)}`
+                  : 'flag: none (the model has no OOD threshold)';
                 console.log(
-                  `OOD (${r.ood.n_ood} images): AUROC entropy ${r.ood.auroc_entropy.toFixed(3)}, MI ${r.ood.auroc_mi.toFixed(3)}, flag (${summary.ood?.score}) ${r.ood.auroc_flag?.toFixed(3)}`,
+                  `OOD (${r.ood.n_ood} images): AUROC entropy ${r.ood.auroc_entropy.toFixed(3)}, MI ${r.ood.auroc_mi.toFixed(3)}, ${flag}`,
                 );
                 console.log(
                   `flagged: ${(r.ood.ood_flag_rate * 100).toFixed(1)}% of OOD images, ${(r.ood.in_flag_rate * 100).toFixed(1)}% of in-distribution images`,

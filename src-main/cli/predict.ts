@@ -22,6 +22,13 @@ function line(r: PredictionRow): Record<string, unknown> {
   };
 }
 
+/** The one stderr line when no image could be predicted: what was given, and why in short. */
+function nothingPredicted(given: string[], failed: string[]): string {
+  if (failed.length === 0) return `no images found in ${given.join(', ')}`;
+  if (failed.length === 1) return `could not predict ${failed[0]} (see its error above)`;
+  return `none of the ${failed.length} files in ${given.join(', ')} could be predicted (see the errors above)`;
+}
+
 export function registerPredict(program: Command): void {
   program
     .command('predict')
@@ -50,12 +57,16 @@ export function registerPredict(program: Command): void {
           { grant: [model, ...paths], backend: o.backend, predictBatch: o.batch },
           async (client) => {
             let warned = false;
+            let predicted = 0;
+            const failed: string[] = [];
             await client.run<'predict'>(
               'predict',
               { model, paths, thumbnails: false, ...(o.samples ? { samples: o.samples } : {}) },
               (e) => {
                 if (e.type !== 'job.item') return;
                 const r = e.item;
+                if (r.error !== undefined || r.label === undefined) failed.push(r.file);
+                else predicted++;
                 // The model's warning (e.g. no OOD threshold) once on stderr; --json rows also carry it.
                 if (r.warning && !warned) {
                   warned = true;
@@ -70,6 +81,8 @@ export function registerPredict(program: Command): void {
                   );
               },
             );
+            // Bad files beside good ones are reported row by row (exit 0); nothing predicted is a failure.
+            if (predicted === 0) throw new Error(nothingPredicted(given, failed));
           },
         );
       },

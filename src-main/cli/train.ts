@@ -2,6 +2,7 @@
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import {
+  type ImportProgress,
   MAX_FINE_TUNE_BLOCKS,
   METHODS,
   type ModelConfig,
@@ -9,7 +10,16 @@ import {
   type Settings,
   type TrainConfig,
 } from '../contract.js';
-import { choiceArg, intArg, integer, number, printJson, progressBar, runWithService } from './common.js';
+import {
+  choiceArg,
+  importReporter,
+  intArg,
+  integer,
+  number,
+  printJson,
+  progressBar,
+  runWithService,
+} from './common.js';
 
 interface TrainOptions {
   out: string;
@@ -35,6 +45,14 @@ interface TrainOptions {
   backend: Settings['backend'];
   backbone?: string;
   json?: boolean;
+}
+
+/** "dataset: 120 images, 5 files skipped (`rank1 import DIR` lists them)" from the import's last event. */
+function datasetLine(dir: string, e: ImportProgress): string {
+  const skipped = e.skipped
+    ? `, ${e.skipped} file${e.skipped === 1 ? '' : 's'} skipped (\`rank1 import ${JSON.stringify(dir)}\` lists them)`
+    : '';
+  return `dataset: ${e.images ?? e.total} images${skipped}`;
 }
 
 export function registerTrain(program: Command): void {
@@ -114,6 +132,11 @@ export function registerTrain(program: Command): void {
             fineTune: o.fineTune,
             ...(o.calibrate === false ? { calibrate: false } : {}),
           };
+          const importBar = progressBar(
+            !o.json,
+            'reading images [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}',
+          );
+          const onImport = importReporter(importBar, (line) => console.error(line));
           const transferBar = progressBar(!o.json, '{phase} [{bar}] {value}/{total}');
           const bar = progressBar(
             !o.json,
@@ -127,7 +150,10 @@ export function registerTrain(program: Command): void {
               if (ev.type !== 'job.progress') return;
               const e = ev.progress;
               if ('decoded' in e) {
-                if (e.phase === 'done' && !o.json) console.error(`dataset: ${e.total} images`);
+                onImport(e);
+                if (e.phase !== 'done') return;
+                if (!o.json) console.error(datasetLine(dataset, e));
+                for (const w of e.warnings ?? []) console.error(`warning: ${w}`);
               } else if ('phase' in e) {
                 if (!transferBar || e.phase !== 'embed') return;
                 const phase = `embedding ${e.split}`;
@@ -153,14 +179,21 @@ export function registerTrain(program: Command): void {
                   else {
                     const m = e.metrics;
                     bar?.stop();
+                    // No validation images (--val-fraction 0): no validation numbers, not NaN.
+                    const val = Number.isFinite(m.valAccuracy)
+                      ? `val acc ${(m.valAccuracy * 100).toFixed(1)}%, NLL ${m.valNll.toFixed(3)}, ECE ${m.valEce.toFixed(3)}`
+                      : 'no validation images';
+                    // The NLL and the KL term apart, as the app's curves: their sum grows while the
+                    // KL weight anneals in, however well the model learns.
                     console.error(
-                      `epoch ${m.epoch}: loss ${m.trainLoss.toFixed(3)}, val acc ${(m.valAccuracy * 100).toFixed(1)}%, NLL ${m.valNll.toFixed(3)}, ECE ${m.valEce.toFixed(3)}, ${m.imagesPerSecond.toFixed(0)} img/s`,
+                      `epoch ${m.epoch}: train NLL ${m.trainNll.toFixed(3)} (KL term ${m.kl.toFixed(3)}); ${val}; ${m.imagesPerSecond.toFixed(0)} img/s`,
                     );
                   }
                 }
               }
             })
             .finally(() => {
+              importBar?.stop();
               transferBar?.stop();
               bar?.stop();
             });
@@ -184,9 +217,18 @@ export function registerTrain(program: Command): void {
               console.log(
                 `validation: accuracy ${(val.accuracy! * 100).toFixed(1)}%, NLL ${val.nll!.toFixed(3)}, ECE ${val.ece!.toFixed(3)}, Brier ${val.brier!.toFixed(3)} (n=${val.n})`,
               );
+            if (model.backbone)
+              console.log(
+                `backbone: ${model.backbone.name} (${model.config.fineTune ? `last ${model.config.fineTune.blocks} blocks fine-tuned` : 'frozen'})`,
+              );
             if (model.ood)
               console.log(
-                `OOD flag: ${model.ood.score} > ${model.ood.threshold.toPrecision(4)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of validation images)`,
+                // How many images the threshold rests on: with a handful it is simply their largest score.
+                `OOD flag: ${model.ood.score} > ${model.ood.threshold.toPrecision(4)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of ${val?.n ? `the ${val.n} ` : ''}validation images)`,
+              );
+            else
+              console.log(
+                `OOD flag: none: ${model.warning ?? 'no validation images to fit its threshold on'}`,
               );
           }
         },

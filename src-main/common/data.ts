@@ -94,6 +94,13 @@ export interface ImportProgress {
   etaSeconds: number;
   /** A line for people, e.g. "waiting for another import of this folder (process 123)". */
   message?: string;
+  /**
+   * On `done` only: the images the dataset holds (the report's count, after duplicates; `total`
+   * counts files named like images), and `skipped` is then the report's every skipped file.
+   */
+  images?: number;
+  /** On `done` only: the report's warnings (a tiny class, a class missing from validation…). */
+  warnings?: string[];
 }
 
 /** An imported dataset as the cache records it (the contract's `DatasetSummary` adds the report). */

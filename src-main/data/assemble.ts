@@ -37,6 +37,8 @@ export interface Assembled {
 /** Which copy of identical files in one class is kept: the one in the earliest given split, then by path. */
 const SPLIT_RANK: Record<SplitName, number> = { train: 0, val: 1, test: 2 };
 
+const SPLIT_WORD: Record<SplitName, string> = { train: 'training', val: 'validation', test: 'test' };
+
 export function assemble(input: AssembleInput): Assembled {
   const { scan, entries, base, storageChannels, wantChannels, warnings } = input;
   const skipped: SkippedFile[] = [...scan.skipped];
@@ -141,6 +143,20 @@ export function assemble(input: AssembleInput): Assembled {
     else if (n < 10) warnings.push(`class "${c}" has only ${n} images (fewer than 10)`);
   }
   if (classes.length === 1) warnings.push('only one class found: a classifier needs at least two');
+  // A training split that misses a class (a train/val/test layout) cannot learn it; a held-out
+  // split that misses one measures (and calibrates, and sets the OOD threshold) without it. Said
+  // once per class, only when that split exists at all.
+  const missing: [SplitName, string][] = [
+    ['train', 'the model cannot learn it'],
+    ['val', 'validation accuracy, calibration and the OOD threshold do not see it'],
+    ['test', 'test metrics do not see it'],
+  ];
+  for (const [s, what] of missing) {
+    if (!Object.values(report.splits[s]).some((n) => n > 0)) continue;
+    for (const c of classes)
+      if (report.splits[s][c] === 0 && report.classes[c]! > 0)
+        warnings.push(`class "${c}" has no ${SPLIT_WORD[s]} images: ${what}`);
+  }
 
   const makeSet = (s: SplitName): ExampleSet => {
     const idx = kept.map((_, i) => i).filter((i) => splitOf[i] === s);

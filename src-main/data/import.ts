@@ -146,7 +146,12 @@ export async function importDataset(root: string, opts: ImportOptions = {}): Pro
   };
   let decodeStart = 0;
   let lastEmit = 0;
-  const emit = (phase: ImportProgress['phase'], force = false, message?: string) => {
+  const emit = (
+    phase: ImportProgress['phase'],
+    force = false,
+    message?: string,
+    final?: Pick<ImportProgress, 'images' | 'skipped' | 'warnings'>,
+  ) => {
     if (!onProgress) return;
     const now = performance.now();
     if (!force && now - lastEmit < 100) return;
@@ -160,6 +165,7 @@ export async function importDataset(root: string, opts: ImportOptions = {}): Pro
       imagesPerSecond: rate,
       etaSeconds: rate > 0 ? Math.max(0, counters.total - done) / rate : 0,
       ...(message ? { message } : {}),
+      ...final,
     });
   };
 
@@ -244,7 +250,11 @@ export async function importDataset(root: string, opts: ImportOptions = {}): Pro
       importedAt: new Date().toISOString(),
     };
     await saveSummary(dir, summary);
-    emit('done', true);
+    emit('done', true, undefined, {
+      images: report.images,
+      skipped: report.skipped.length,
+      warnings: report.warnings,
+    });
     return {
       id,
       root: realRoot,

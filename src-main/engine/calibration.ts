@@ -3,7 +3,8 @@
  * T > 0 divides every effective member's logits before its softmax; the prediction is the mean of
  * the member probabilities, so H[p̄] = E_m H[p_m] + MI still holds on calibrated members (spec §5).
  * T is fitted on the validation split by minimising the mixture NLL, a 1-D problem: golden-section
- * search over log T.
+ * search over log T, with a weak Gaussian prior on log T (a MAP fit) so that a validation split of a
+ * few images cannot push T to the edge of its range.
  */
 import { expectedCalibrationError, reliabilityBins } from './metrics.js';
 import type { DatasetMetrics } from './types.js';
@@ -19,6 +20,13 @@ export interface MemberLogits {
 /** Search interval of log T: T in [1/20, 20] covers every sane network. */
 const LOG_T_RANGE: [number, number] = [Math.log(0.05), Math.log(20)];
 const GOLDEN = (Math.sqrt(5) - 1) / 2;
+/**
+ * Prior log T ~ Normal(0, LOG_T_PRIOR_SD²). A small folder leaves a handful of validation images; if
+ * they are all right, their NLL alone keeps falling as T → 0, and the fitted T = 1/20 made every
+ * later prediction 100% sure. The prior's weight is that of one image's NLL against n images', so
+ * it decides only when n is small: at n in the hundreds it moves log T by about a per cent.
+ */
+export const LOG_T_PRIOR_SD = 1;
 
 /**
  * Mixture probabilities of image i at temperature T: p̄ = (1/M) Σ_m softmax(l_m / T), written
@@ -57,12 +65,14 @@ export function mixtureNllAt(x: MemberLogits, labels: ArrayLike<number>, T: numb
 }
 
 /**
- * The temperature minimising the validation mixture NLL (golden-section search over log T; the
- * NLL is smooth and, in practice, unimodal in log T). 1 when there is nothing to fit on.
+ * The temperature minimising the validation mixture NLL plus the prior on log T (golden-section
+ * search over log T; the objective is smooth and, in practice, unimodal in log T). 1 when there is
+ * nothing to fit on.
  */
 export function fitTemperature(x: MemberLogits, labels: ArrayLike<number>, tol = 1e-4): number {
   if (x.n === 0) return 1;
-  const f = (u: number) => mixtureNllAt(x, labels, Math.exp(u));
+  const prior = (u: number) => (u * u) / (2 * LOG_T_PRIOR_SD * LOG_T_PRIOR_SD * x.n);
+  const f = (u: number) => mixtureNllAt(x, labels, Math.exp(u)) + prior(u);
   let [a, b] = LOG_T_RANGE;
   let c = b - GOLDEN * (b - a);
   let d = a + GOLDEN * (b - a);

@@ -77,6 +77,7 @@ export class DatasetCatalog {
       'valFraction',
       'testFraction',
       'seed',
+      'minClasses',
       'signal',
       'onProgress',
     ] as const) {
@@ -126,7 +127,9 @@ export class DatasetCatalog {
     if (!stat?.isDirectory()) {
       throw new ServiceError(
         'not-found',
-        `"${field}": no dataset with id "${ref.slice(0, 200)}" and no folder at that path; import a folder first.`,
+        /[\\/]/.test(ref)
+          ? `"${field}": no folder at ${real}.`
+          : `"${field}": no dataset with id "${ref.slice(0, 200)}" and no folder at that path; import a folder first.`,
         field,
       );
     }

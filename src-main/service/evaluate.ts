@@ -81,7 +81,12 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
     const { model, release } = await ctx.models.acquire(a.model);
     try {
       const prep = meta.preprocessing;
-      const ds = await ctx.datasets.resolve(a.dataset, 'dataset', { prep, signal: job.signal });
+      // One class of the model is a fine folder to measure on; two classes are a rule for training.
+      const ds = await ctx.datasets.resolve(a.dataset, 'dataset', {
+        prep,
+        minClasses: 1,
+        signal: job.signal,
+      });
       const split = a.split ?? 'auto';
       let entries: SetEntry[];
       let splitName: string = split;
@@ -92,6 +97,12 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
           const own = meta.datasetRoot !== undefined && meta.heldOut && sameFolder(meta.datasetRoot, ds.root);
           if (own) {
             const held = new Set([...meta.heldOut!.val, ...meta.heldOut!.test]);
+            if (!held.size)
+              throw new ServiceError(
+                'failed',
+                `No images to evaluate: ${meta.name} trained on every image of ${ds.root} and held out no images; evaluate it on another folder, or on split "all" (its own training images: an optimistic figure).`,
+                'dataset',
+              );
             entries = entries.filter((e) => held.has(e.set.files[e.index]!));
             splitName = meta.heldOut!.test.length ? 'held-out validation and test' : 'held-out validation';
           } else splitName = 'all';

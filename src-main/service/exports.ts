@@ -8,8 +8,8 @@ import { strFromU8, unzipSync } from 'fflate';
 import Papa from 'papaparse';
 import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from '../contract.js';
 import {
-  exportModelZip,
   importModel,
+  zipModelFolder,
   slug,
   writeFileAtomic,
   MAX_MODEL_BYTES,
@@ -30,17 +30,13 @@ export async function exportModel(
   appVersion?: string,
 ): Promise<Results['models.export']> {
   if (format === 'onnx') return exportOnnxFile(ctx, id, dest, appVersion);
-  if (/[\\/]/.test(id))
-    throw new ServiceError(
-      'unsupported',
-      'A backup zip is made of a model in the models folder: give its id (models.list), or export the folder as ONNX.',
-      'id',
-    );
   await ctx.models.meta(id);
+  // An id in the models folder or a granted model folder (`rank1 train --out DIR`), as for ONNX.
+  const { dir } = await ctx.models.locate(id);
   let fileName: string;
   let zip: Uint8Array;
   try {
-    ({ fileName, zip } = await exportModelZip(ctx.home, id));
+    ({ fileName, zip } = await zipModelFolder(dir));
   } catch (e) {
     throw modelLoadError(id, e);
   }

@@ -2,6 +2,7 @@
  * Models on disk as the service sees them: their metadata with typed errors, and a small LRU of
  * loaded engine models shared by evaluate and predict (freed once the last user releases it).
  */
+import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ServiceError, type ModelSummary } from '../contract.js';
 import {
@@ -53,6 +54,14 @@ export class ModelCache {
       return { id: ref, dir: modelDir(this.home, ref) };
     }
     const dir = this.grants.check(ref, field);
+    // A typo or a moved folder: say so, not "cannot be loaded … train it again".
+    if (
+      !(await fs.stat(dir).then(
+        (st) => st.isDirectory(),
+        () => false,
+      ))
+    )
+      throw new ServiceError('not-found', `No model folder at ${dir}.`, field);
     return { id: nodePath.basename(dir), dir };
   }
 

@@ -244,7 +244,11 @@ export async function exportModelZip(
   home: string,
   id: string,
 ): Promise<{ fileName: string; zip: Uint8Array }> {
-  const dir = modelDir(home, id);
+  return zipModelFolder(modelDir(home, id));
+}
+
+/** A checked model folder anywhere (e.g. `rank1 train --out DIR`) as a backup zip. */
+export async function zipModelFolder(dir: string): Promise<{ fileName: string; zip: Uint8Array }> {
   const { meta } = await readModelFolder(dir);
   const files: Record<string, Uint8Array> = {
     'model.json': await fs.readFile(nodePath.join(dir, 'model.json')),

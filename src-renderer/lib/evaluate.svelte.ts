@@ -113,9 +113,7 @@ export class EvaluateState {
     const model = modelId ?? (this.model || this.app.activeModel?.id);
     const dataset = this.dataset.trim() || this.app.newestDataset?.id;
     if (!model) return void (this.error = 'No model to evaluate. Train one under Train first.');
-    if (!dataset)
-      return void (this.error =
-        'Choose a dataset to evaluate on (import one under Datasets, or type a folder path).');
+    if (!dataset) return void (this.error = 'Choose a dataset to evaluate on (import one under Datasets).');
     try {
       this.cell = null;
       this.jobId = await this.app.jobs.start(this.app.client, 'evaluate', {

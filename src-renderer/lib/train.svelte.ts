@@ -136,7 +136,7 @@ export class TrainState {
     this.error = null;
     const dataset = this.dataset.trim() || this.app.newestDataset?.id || '';
     if (!dataset) {
-      this.error = 'Choose a dataset: import one under Datasets, or type a folder path.';
+      this.error = 'Choose a dataset: import one under Datasets.';
       return;
     }
     this.starting = true;

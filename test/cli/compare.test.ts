@@ -40,6 +40,20 @@ describe('rank1 compare', () => {
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+  it("repeats the import's warnings (a class too small to be measured) on stderr", () => {
+    const skewed = nodePath.join(tmp, 'skewed');
+    copyFirst(nodePath.join(data, 'mnist', '0'), nodePath.join(skewed, '0'), 20);
+    copyFirst(nodePath.join(data, 'mnist', '1'), nodePath.join(skewed, '1'), 2);
+    const r = rank1(
+      ['compare', skewed, '--methods', 'deterministic', '--arch', 'mlp', '--epochs', '1', '--json'],
+      env,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+    expect(warnings).toContain('warning: class "1" has only 2 images (fewer than 10)');
+    expect(warnings.some((w) => /class "1" has no test images/.test(w))).toBe(true);
+  }, 600_000);
+
   it('prints one JSON row per method, trained on one split and measured on the same held-out images', () => {
     const r = rank1(
       [

@@ -17,8 +17,10 @@ const root = nodePath.resolve(__dirname, '../..');
 const DEMO = nodePath.join(root, 'resources/demo/digits');
 let tmp: string;
 
-const rank1 = (...args: string[]) =>
+const rank1 = (...args: string[]) => rank1In(root, ...args);
+const rank1In = (cwd: string, ...args: string[]) =>
   spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
+    cwd,
     encoding: 'utf8',
     timeout: 120_000,
     env: { ...process.env, RANK1_HOME: nodePath.join(tmp, 'home') },
@@ -99,6 +101,36 @@ describe('rank1 export', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/mine\.onnx already exists and is not an ONNX export/);
     expect(await fs.readFile(mine, 'utf8')).toBe('my notes');
+  }, 120_000);
+
+  it('takes a model folder named as `rank1 train --out NAME` made it, relative and without a slash', async () => {
+    // the README's flow: `rank1 train DIR --out mnist-model`, then `rank1 export mnist-model …`
+    await fs.cp(DEMO, nodePath.join(tmp, 'my model'), { recursive: true });
+    const onnx = rank1In(tmp, 'export', 'my model', '--out', 'my model.onnx');
+    expect(onnx.status, onnx.stderr).toBe(0);
+    expect((await fs.stat(nodePath.join(tmp, 'my model.onnx'))).size).toBeGreaterThan(1000);
+  }, 120_000);
+
+  it('writes a model folder as a backup zip (model.json and weights.bin inside)', async () => {
+    const zip = nodePath.join(tmp, 'backup.zip');
+    const r = rank1('export', DEMO, '--format', 'zip', '--out', zip);
+    expect(r.status, r.stderr).toBe(0);
+    const bytes = await fs.readFile(zip);
+    expect(bytes.subarray(0, 2).toString('latin1')).toBe('PK');
+    expect(bytes.includes(Buffer.from('model.json'))).toBe(true);
+    expect(bytes.includes(Buffer.from('weights.bin'))).toBe(true);
+  }, 120_000);
+
+  it('a model without an OOD threshold: says the flag is none, not "> Infinity"', async () => {
+    const dir = nodePath.join(tmp, 'no-threshold');
+    await fs.cp(DEMO, dir, { recursive: true });
+    const meta = JSON.parse(await fs.readFile(nodePath.join(dir, 'model.json'), 'utf8'));
+    delete meta.ood;
+    await fs.writeFile(nodePath.join(dir, 'model.json'), JSON.stringify(meta));
+    const r = rank1('export', dir, '--out', nodePath.join(tmp, 'no-threshold.onnx'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/Infinity/);
+    expect(r.stdout).toMatch(/OOD flag: none/);
   }, 120_000);
 
   it('refuses an unknown format with exit code 2', () => {

@@ -93,6 +93,38 @@ describe('import tells everything', () => {
     }
   });
 
+  it('warns when a class gets no validation or test images while the split has some', async () => {
+    const root = path.join(t.dir, 'skewed');
+    let seed = 1;
+    for (let i = 0; i < 20; i++) await writeFile(path.join(root, 'many', `${i}.jpg`), await jpeg(seed++));
+    for (let i = 0; i < 2; i++) await writeFile(path.join(root, 'few', `${i}.jpg`), await jpeg(seed++));
+    const ds = await importDataset(root, { imageSize: 16, valFraction: 0.1, testFraction: 0.1 });
+    const r = ds.report;
+    expect(r.splits.val.few).toBe(0);
+    expect(r.splits.test.few).toBe(0);
+    expect(r.warnings).toContain(
+      'class "few" has no validation images: validation accuracy, calibration and the OOD threshold do not see it',
+    );
+    expect(r.warnings).toContain('class "few" has no test images: test metrics do not see it');
+    // no split asked for, no warning about it
+    const none = await importDataset(root, { imageSize: 16, valFraction: 0, testFraction: 0 });
+    expect(none.report.warnings.filter((w) => /no (validation|test) images/.test(w))).toEqual([]);
+  });
+
+  it('warns when a class of a train/val/test layout has no training images', async () => {
+    // Tiny-ImageNet's own layout: val/images/*.JPEG (labels in a text file) reads as a class "images"
+    const root = path.join(t.dir, 'tiny');
+    let seed = 1;
+    for (const c of ['n01', 'n02'])
+      for (let i = 0; i < 12; i++)
+        await writeFile(path.join(root, 'train', c, 'images', `${c}_${i}.JPEG`), await jpeg(seed++));
+    for (let i = 0; i < 4; i++)
+      await writeFile(path.join(root, 'val', 'images', `val_${i}.JPEG`), await jpeg(seed++));
+    const ds = await importDataset(root, { imageSize: 16 });
+    expect(ds.report.splits.train.images).toBe(0);
+    expect(ds.report.warnings).toContain('class "images" has no training images: the model cannot learn it');
+  });
+
   it('the whole robustness folder adds up', async () => {
     const ds = await importDataset(ROBUST, { imageSize: 16 });
     expectAccounted(ds.report, importedFiles(ds));

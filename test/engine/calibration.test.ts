@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   calibrationMetrics,
   fitTemperature,
+  LOG_T_PRIOR_SD,
   mixtureNllAt,
   type MemberLogits,
 } from '../../src-main/engine/calibration.js';
@@ -49,13 +50,13 @@ describe('temperature scaling of the mixture (issue 16 item 1)', () => {
     expect(mixtureNllAt(x, labels, 2)).toBeCloseTo(mixtureNllAt(half, labels, 1), 10);
   });
 
-  it('recovers the temperature of an over-confident network, at a stationary point of the NLL', () => {
+  it('recovers the temperature of an over-confident network, at a stationary point of NLL + prior', () => {
     const { x, labels } = synthetic(4000, 4, 5, 3, 1);
     const T = fitTemperature(x, labels);
     expect(T).toBeGreaterThan(2.6);
     expect(T).toBeLessThan(3.4);
-    // finite differences in log T: the fitted T is a minimum
-    const f = (u: number) => mixtureNllAt(x, labels, Math.exp(u));
+    // finite differences in log T: the fitted T is a minimum of the NLL plus the prior on log T
+    const f = (u: number) => mixtureNllAt(x, labels, Math.exp(u)) + (u * u) / (2 * LOG_T_PRIOR_SD ** 2 * x.n);
     const u = Math.log(T);
     const h = 1e-3;
     expect(Math.abs((f(u + h) - f(u - h)) / (2 * h))).toBeLessThan(1e-3);
@@ -83,6 +84,30 @@ describe('temperature scaling of the mixture (issue 16 item 1)', () => {
     const m = calibrationMetrics(x, labels, 1);
     expect(m.ece).toBeCloseTo(expectedCalibrationError(conf, [true, false, true]), 10);
     expect(m.reliability.reduce((a, b) => a + b.count, 0)).toBe(3);
+  });
+
+  it('a handful of validation images cannot drive T to the edge of its range', () => {
+    // Seen with 2 classes × 15 images: 4 validation images, all right at ~90% confidence. Their NLL
+    // alone falls without bound as T → 0, and T = 0.05 made every later prediction (letters, an
+    // unseen digit) 100% sure with zero entropy.
+    const four: MemberLogits = {
+      logits: Float32Array.of(2.5, 0, 2, 0.2, 0, 2.2, 0.1, 2.8),
+      n: 4,
+      M: 1,
+      C: 2,
+    };
+    const labels = [0, 0, 1, 1];
+    const T = fitTemperature(four, labels);
+    expect(T).toBeGreaterThan(0.5);
+    expect(T).toBeLessThanOrEqual(1);
+    // Two images that happen to be wrong and unsure do not flatten the model either.
+    const two: MemberLogits = { logits: Float32Array.of(0.3, 0, 0, 0.4), n: 2, M: 1, C: 2 };
+    const T2 = fitTemperature(two, [1, 0]);
+    expect(T2).toBeGreaterThanOrEqual(1);
+    expect(T2).toBeLessThan(2);
+    // The same over-confidence seen on thousands of images is still corrected in full.
+    const many = synthetic(4000, 2, 4, 2.5, 5);
+    expect(fitTemperature(many.x, many.labels)).toBeGreaterThan(2.2);
   });
 
   it('T = 1 when there is nothing to fit on', () => {

@@ -401,6 +401,24 @@ describe('choosing the OOD flag score', () => {
   });
 });
 
+describe('no dataset chosen', () => {
+  // The dataset pickers of Train and Evaluate are lists of imported datasets: there is no field to
+  // type a folder path into, so the message must not send people looking for one.
+  const app = { models: [], datasets: [], newestDataset: undefined, activeModel: { id: 'm1' } };
+  it('Evaluate and Train point to Datasets, never to a path field that is not there', async () => {
+    const { EvaluateState } = await import('../../src-renderer/lib/evaluate.svelte.js');
+    const { TrainState } = await import('../../src-renderer/lib/train.svelte.js');
+    const ev = new EvaluateState({ ...app, jobs: { get: () => undefined } } as never);
+    await ev.run();
+    const tr = new TrainState({ ...app, jobs: { get: () => undefined, running: () => [] } } as never);
+    await tr.start();
+    for (const error of [ev.error, tr.error]) {
+      expect(error).toMatch(/import one under Datasets/);
+      expect(error).not.toMatch(/type a folder path/);
+    }
+  });
+});
+
 describe('training curves', () => {
   it('plots the NLL (data term) and the KL term apart, never their sum', async () => {
     const { charts } = await import('../../src-renderer/lib/curves.js');
