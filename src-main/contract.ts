@@ -259,7 +259,10 @@ export {
   METHODS,
   METHOD_LABELS,
   SCORE_NAMES,
+  SCORE_WORDS,
   SINGLE_NETWORK_METHODS,
+  flagRule,
+  scoreLabel,
 } from './common/index.js';
 export type { ScoreName } from './common/index.js';
 export { listeners, type Listeners } from './common/index.js';
