@@ -108,7 +108,11 @@ export function registerTrain(program: Command): void {
         o.backbone && /[\\/]/.test(o.backbone) ? o.backbone.replace(/#[^\\/]*$/, '') : undefined;
       return runWithService(
         'train',
-        { grant: [dataset, out, ...(backbonePath ? [backbonePath] : [])], backend: o.backend },
+        {
+          grant: [dataset, out, ...(backbonePath ? [backbonePath] : [])],
+          backend: o.backend,
+          fieldOptions: { batchSize: '--batch', learningRate: '--lr' },
+        },
         async (client) => {
           const args: OperationArgs<'train.start'> = {
             dataset,
