@@ -90,7 +90,23 @@ export class ServiceError extends Error implements ServiceErrorShape {
 // Argument schemas (strict: unknown fields are refused)
 
 const MAX_PATH = 4096;
-const path = z.string().min(1).max(MAX_PATH);
+
+/**
+ * What a string field names on disk, attached to its schema so that checks walk the schemas
+ * instead of a hand-kept list (a new path field cannot be forgotten; test/electron/path-grants):
+ * - path: a file or folder of the user's (must be granted);
+ * - path-or-id: an id of the data home, or a folder of the user's when it looks like a path;
+ * - dataset-file: a file listed by an imported dataset (the engine checks it is one);
+ * - upload-entry: a relative name inside a browser upload, not a path on this machine;
+ * - row-file: a prediction row's file as predicted (a dropped image's is only its name); the
+ *   service checks the file of each row it copies.
+ */
+export type PathKind = 'path' | 'path-or-id' | 'dataset-file' | 'upload-entry' | 'row-file';
+export const pathKinds = z.registry<{ pathKind: PathKind }>();
+const pathOf = (pathKind: PathKind) => z.string().min(1).max(MAX_PATH).register(pathKinds, { pathKind });
+const path = pathOf('path');
+/** A dataset id or folder, a backbone name or folder. */
+const pathOrId = pathOf('path-or-id');
 const id = z
   .string()
   .min(1)
@@ -107,7 +123,8 @@ const modelRef = z
   .max(MAX_PATH)
   .refine((s) => /^[A-Za-z0-9._-]+$/.test(s) || /^([A-Za-z]:)?[\\/]/.test(s), {
     message: 'must be a model id (letters, digits, dot, dash, underscore) or an absolute folder path',
-  });
+  })
+  .register(pathKinds, { pathKind: 'path-or-id' });
 /** Bytes from a drop or an upload, base64; capped so one message stays bounded. */
 const droppedFile = z.strictObject({ name: name, base64: z.string().max(48 * 1024 * 1024) });
 
@@ -119,11 +136,11 @@ export const preprocessingArgs = z.strictObject({
 
 export const trainArgs = z.strictObject({
   /** A dataset id or a folder path; left out with `resumeFrom`: the checkpoint's own folder. */
-  dataset: z.string().min(1).max(MAX_PATH).optional(),
+  dataset: pathOrId.optional(),
   name: name.optional(),
   preset: z.enum(['quick', 'balanced', 'best']).optional(),
   arch: z.enum(['auto', 'mlp', 'cnn', 'resnet20', 'wrn-28-10']).optional(),
-  backbone: z.string().min(1).max(MAX_PATH).optional(),
+  backbone: pathOrId.optional(),
   method: z.enum(METHODS).optional(),
   members: z.number().int().min(1).max(16).optional(),
   posterior: z.enum(['gaussian', 'cauchy']).optional(),
@@ -199,7 +216,7 @@ export const compareArgs = z.strictObject({
 
 export const evaluateArgs = z.strictObject({
   model: modelRef,
-  dataset: z.string().min(1).max(MAX_PATH),
+  dataset: pathOrId,
   /** all | val | test; default: the held-out split when the dataset is the model's own. */
   split: z.enum(['auto', 'all', 'train', 'val', 'test']).optional(),
   ood: path.optional(),
@@ -240,7 +257,7 @@ export type PredictionRow = Partial<ImagePrediction> & {
 };
 
 const predictionRow = z.looseObject({
-  file: z.string().max(MAX_PATH),
+  file: z.string().max(MAX_PATH).register(pathKinds, { pathKind: 'row-file' }),
   name: z.string().max(MAX_PATH),
   label: z.string().max(200).optional(),
   confidence: z.number().optional(),
@@ -290,7 +307,10 @@ export const operations = {
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(1000).optional(),
   }),
-  'datasets.thumbnail': z.strictObject({ file: path, size: z.number().int().min(16).max(512).optional() }),
+  'datasets.thumbnail': z.strictObject({
+    file: pathOf('dataset-file'),
+    size: z.number().int().min(16).max(512).optional(),
+  }),
   'train.start': trainArgs,
   'train.status': z.strictObject({}),
   'compare.start': compareArgs,
@@ -318,7 +338,7 @@ export const operations = {
   'uploads.begin': z.strictObject({ name }),
   'uploads.chunk': z.strictObject({
     uploadId: id,
-    path: path,
+    path: pathOf('upload-entry'),
     offset: z.number().int().min(0),
     base64: z.string().max(8 * 1024 * 1024),
   }),
@@ -527,6 +547,77 @@ export type Response =
 export interface ServiceHandler {
   call(op: string, args: unknown): Promise<unknown>;
   subscribe(listener: (e: ServiceEvent) => void): () => void;
+}
+
+/** A string field of an operation's schema: `paths.*` for each element of an array. */
+export interface StringField {
+  field: string;
+  kind?: PathKind;
+  maxLength: number | null;
+}
+
+/**
+ * Walk a schema (and, when given, the value it parsed) down to its string leaves: objects by key,
+ * arrays by element (`*` without a value, the index with one), through optional/default wrappers.
+ */
+function walkStrings(
+  schema: z.core.$ZodType,
+  value: unknown,
+  withValue: boolean,
+  field: string,
+  visit: (field: string, leaf: z.ZodString, kind: PathKind | undefined, value: unknown) => void,
+): void {
+  const kind = pathKinds.get(schema as z.ZodType)?.pathKind;
+  const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+  const at = (k: string | number) => (field ? `${field}.${k}` : String(k));
+  switch (def.type) {
+    case 'string':
+      visit(field, schema as z.ZodString, kind, value);
+      return;
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+    case 'readonly':
+    case 'nonoptional':
+    case 'catch':
+      walkStrings(def.innerType as z.core.$ZodType, value, withValue, field, visit);
+      return;
+    case 'pipe':
+      walkStrings(def.in as z.core.$ZodType, value, withValue, field, visit);
+      return;
+    case 'object':
+      for (const [k, s] of Object.entries(def.shape as Record<string, z.core.$ZodType>)) {
+        const v =
+          value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[k] : undefined;
+        if (!withValue || v !== undefined) walkStrings(s, v, withValue, at(k), visit);
+      }
+      return;
+    case 'array':
+      if (!withValue) walkStrings(def.element as z.core.$ZodType, undefined, false, at('*'), visit);
+      else if (Array.isArray(value))
+        value.forEach((v, i) => walkStrings(def.element as z.core.$ZodType, v, true, at(i), visit));
+      return;
+  }
+}
+
+/** Every string field of an operation's arguments with what it names on disk, if anything. */
+export function schemaStringFields(op: OperationName): StringField[] {
+  const out: StringField[] = [];
+  walkStrings(operations[op], undefined, false, '', (field, leaf, kind) =>
+    out.push({ field, maxLength: leaf.maxLength, ...(kind ? { kind } : {}) }),
+  );
+  return out;
+}
+
+/** The strings of a call's arguments that name something on disk, with their kind (any order). */
+export function namedPaths(op: string, args: unknown): { field: string; value: string; kind: PathKind }[] {
+  if (!Object.prototype.hasOwnProperty.call(operations, op)) return [];
+  const out: { field: string; value: string; kind: PathKind }[] = [];
+  walkStrings(operations[op as OperationName], args, true, '', (field, _leaf, kind, value) => {
+    if (kind && typeof value === 'string') out.push({ field, value, kind });
+  });
+  return out;
 }
 
 /** Validate arguments against the operation's schema; throw a typed error naming the field. */
