@@ -424,6 +424,8 @@ export interface DatasetSummary extends CachedDataset {
 
 /** A model as lists show it: the facts every model states (common/engine.ts ModelFacts) and these. */
 export interface ModelSummary extends ModelFacts {
+  /** The folder the model was trained on (Evaluate preselects it when it is imported here). */
+  datasetRoot?: string;
   history?: EpochMetrics[];
   backbone?: { name: string; sha256: string } | null;
   ood?: { score: string; threshold: number; tpr: number; thresholds?: Record<string, number> };
