@@ -8,6 +8,14 @@
  */
 import { z } from 'zod';
 import {
+  describeIssue,
+  ServiceError,
+  type ServiceErrorShape,
+  pathKinds,
+  pathsIn,
+  stringFieldsOf,
+  type PathKind,
+  type StringField,
   MAX_FINE_TUNE_BLOCKS,
   METHODS,
   SCORE_NAMES,
@@ -46,63 +54,13 @@ export type { Method } from './common/index.js';
 import type * as wire from './common/index.js';
 export type { BackboneSummary, UploadChunkDone, UploadFinished, UploadStarted } from './common/index.js';
 
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-export const errorCodes = [
-  'bad-request', // arguments failed validation: `field` names the first bad one
-  'unknown-operation',
-  'forbidden', // a path the user did not grant, a missing token, a foreign origin
-  'not-found',
-  'conflict', // e.g. a training already running on that model name
-  'too-large',
-  'cancelled',
-  'engine-crashed',
-  'unsupported',
-  'failed', // the operation ran and failed; message says why and what to do
-] as const;
-export type ErrorCode = (typeof errorCodes)[number];
-
-export interface ServiceErrorShape {
-  code: ErrorCode;
-  message: string;
-  field?: string;
-}
-
-export class ServiceError extends Error implements ServiceErrorShape {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = 'ServiceError';
-  }
-  toJSON(): ServiceErrorShape {
-    return { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) };
-  }
-  static from(shape: ServiceErrorShape): ServiceError {
-    return new ServiceError(shape.code, shape.message, shape.field);
-  }
-}
+export { errorCodes, ServiceError, type ErrorCode, type ServiceErrorShape } from './common/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument schemas (strict: unknown fields are refused)
 
 const MAX_PATH = 4096;
 
-/**
- * What a string field names on disk, attached to its schema so that checks walk the schemas
- * instead of a hand-kept list (a new path field cannot be forgotten; test/electron/path-grants):
- * - path: a file or folder of the user's (must be granted);
- * - path-or-id: an id of the data home, or a folder of the user's when it looks like a path;
- * - dataset-file: a file listed by an imported dataset (the engine checks it is one);
- * - upload-entry: a relative name inside a browser upload, not a path on this machine;
- * - row-file: a prediction row's file as predicted (a dropped image's is only its name); the
- *   service checks the file of each row it copies.
- */
-export type PathKind = 'path' | 'path-or-id' | 'dataset-file' | 'upload-entry' | 'row-file';
-export const pathKinds = z.registry<{ pathKind: PathKind }>();
 const pathOf = (pathKind: PathKind) => z.string().min(1).max(MAX_PATH).register(pathKinds, { pathKind });
 const path = pathOf('path');
 /** A dataset id or folder, a backbone name or folder. */
@@ -281,7 +239,7 @@ export {
   flagRule,
   scoreLabel,
 } from './common/index.js';
-export type { ScoreName } from './common/index.js';
+export type { PathKind, ScoreName, StringField } from './common/index.js';
 export { listeners, type Listeners } from './common/index.js';
 
 /** What `models.export` writes. */
@@ -551,75 +509,16 @@ export interface ServiceHandler {
   subscribe(listener: (e: ServiceEvent) => void): () => void;
 }
 
-/** A string field of an operation's schema: `paths.*` for each element of an array. */
-export interface StringField {
-  field: string;
-  kind?: PathKind;
-  maxLength: number | null;
-}
-
-/**
- * Walk a schema (and, when given, the value it parsed) down to its string leaves: objects by key,
- * arrays by element (`*` without a value, the index with one), through optional/default wrappers.
- */
-function walkStrings(
-  schema: z.core.$ZodType,
-  value: unknown,
-  withValue: boolean,
-  field: string,
-  visit: (field: string, leaf: z.ZodString, kind: PathKind | undefined, value: unknown) => void,
-): void {
-  const kind = pathKinds.get(schema as z.ZodType)?.pathKind;
-  const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
-  const at = (k: string | number) => (field ? `${field}.${k}` : String(k));
-  switch (def.type) {
-    case 'string':
-      visit(field, schema as z.ZodString, kind, value);
-      return;
-    case 'optional':
-    case 'nullable':
-    case 'default':
-    case 'prefault':
-    case 'readonly':
-    case 'nonoptional':
-    case 'catch':
-      walkStrings(def.innerType as z.core.$ZodType, value, withValue, field, visit);
-      return;
-    case 'pipe':
-      walkStrings(def.in as z.core.$ZodType, value, withValue, field, visit);
-      return;
-    case 'object':
-      for (const [k, s] of Object.entries(def.shape as Record<string, z.core.$ZodType>)) {
-        const v =
-          value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[k] : undefined;
-        if (!withValue || v !== undefined) walkStrings(s, v, withValue, at(k), visit);
-      }
-      return;
-    case 'array':
-      if (!withValue) walkStrings(def.element as z.core.$ZodType, undefined, false, at('*'), visit);
-      else if (Array.isArray(value))
-        value.forEach((v, i) => walkStrings(def.element as z.core.$ZodType, v, true, at(i), visit));
-      return;
-  }
-}
-
 /** Every string field of an operation's arguments with what it names on disk, if anything. */
 export function schemaStringFields(op: OperationName): StringField[] {
-  const out: StringField[] = [];
-  walkStrings(operations[op], undefined, false, '', (field, leaf, kind) =>
-    out.push({ field, maxLength: leaf.maxLength, ...(kind ? { kind } : {}) }),
-  );
-  return out;
+  return stringFieldsOf(operations[op]);
 }
 
 /** The strings of a call's arguments that name something on disk, with their kind (any order). */
 export function namedPaths(op: string, args: unknown): { field: string; value: string; kind: PathKind }[] {
-  if (!Object.prototype.hasOwnProperty.call(operations, op)) return [];
-  const out: { field: string; value: string; kind: PathKind }[] = [];
-  walkStrings(operations[op as OperationName], args, true, '', (field, _leaf, kind, value) => {
-    if (kind && typeof value === 'string') out.push({ field, value, kind });
-  });
-  return out;
+  return Object.prototype.hasOwnProperty.call(operations, op)
+    ? pathsIn(operations[op as OperationName], args)
+    : [];
 }
 
 /** Validate arguments against the operation's schema; throw a typed error naming the field. */
@@ -637,113 +536,6 @@ export function parseArgs<O extends OperationName>(
     throw new ServiceError('bad-request', line, field);
   }
   return { op: op as O, args: parsed.data as ParsedArgs<O> };
-}
-
-/** A refused value as a person reads it: short, on one line. */
-function shown(v: unknown): string {
-  let s: string;
-  try {
-    s = typeof v === 'number' || typeof v === 'boolean' ? String(v) : (JSON.stringify(v) ?? String(v));
-  } catch {
-    s = String(v);
-  }
-  return s.length > 40 ? `${s.slice(0, 39)}…${s.startsWith('"') ? '"' : ''}` : s;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
-}
-
-/**
- * THE place contract errors are worded: one line "FIELD: must be ≥ 1 (got 0)" naming the field
- * (dotted path) and the value it got, instead of zod's own "Too small: expected number to be
- * >=1". Arguments that are not an object at all are named by the operation.
- */
-function describeIssue(
-  op: string,
-  issue: z.core.$ZodIssue,
-  args: unknown,
-): { field: string | undefined; line: string } {
-  let path = issue.path;
-  let rule: string;
-  switch (issue.code) {
-    case 'too_small':
-    case 'too_big': {
-      const small = issue.code === 'too_small';
-      const bound = Number(small ? issue.minimum : issue.maximum);
-      const unit =
-        issue.origin === 'string'
-          ? ' characters'
-          : issue.origin === 'array' || issue.origin === 'set'
-            ? ' items'
-            : '';
-      if (unit)
-        rule =
-          small && bound === 1 && issue.origin === 'string'
-            ? 'must not be empty'
-            : small && bound === 1
-              ? 'must have at least 1 item'
-              : `must ${issue.origin === 'string' ? 'be' : 'have'} ${small ? 'at least' : 'at most'} ${bound}${unit}`;
-      else rule = `must be ${small ? (issue.inclusive ? '≥' : '>') : issue.inclusive ? '≤' : '<'} ${bound}`;
-      break;
-    }
-    case 'invalid_type': {
-      const expected = String(issue.expected);
-      rule =
-        valueAt(args, path) === undefined && path.length
-          ? 'is required'
-          : expected === 'int'
-            ? 'must be a whole number'
-            : path.length === 0 && expected === 'object'
-              ? 'the arguments must be an object'
-              : `must be ${/^[aeiou]/.test(expected) ? 'an' : 'a'} ${expected}`;
-      break;
-    }
-    case 'invalid_value':
-      rule =
-        issue.values.length === 1
-          ? `must be ${shown(issue.values[0])}`
-          : `must be one of ${issue.values.map(String).join(', ')}`;
-      break;
-    case 'unrecognized_keys': {
-      path = [...path, issue.keys[0]!];
-      const where = issue.path.length ? issue.path.map(String).join('.') : op;
-      return {
-        field: path.map(String).join('.'),
-        line: `${path.map(String).join('.')}: is not a field of ${where}`,
-      };
-    }
-    case 'invalid_format':
-      rule =
-        issue.format === 'regex' ? `must match ${String(issue.pattern)}` : `must be a valid ${issue.format}`;
-      break;
-    case 'not_multiple_of':
-      rule = `must be a multiple of ${String(issue.divisor)}`;
-      break;
-    case 'invalid_union': {
-      // A union of literals (channels: 1 | 3 | 'auto') or of types: say every choice.
-      const firsts = issue.errors.map((branch) => branch[0]);
-      const values = firsts.flatMap((i) => (i?.code === 'invalid_value' ? i.values : []));
-      const types = firsts.flatMap((i) => (i?.code === 'invalid_type' ? [String(i.expected)] : []));
-      rule =
-        values.length + types.length === 0
-          ? 'has the wrong type'
-          : `must be one of ${[...values.map(String), ...types.map((t) => `a ${t}`)].join(', ')}`;
-      break;
-    }
-    default:
-      // Our own refinements, worded in the schema ("must name each method once").
-      rule = issue.message;
-  }
-  const field = path.map(String).join('.') || undefined;
-  const v = valueAt(args, path);
-  const got = v === undefined ? '' : ` (got ${shown(v)})`;
-  return { field, line: `${field ?? op}: ${rule}${got}`.replace(/\s*\n\s*/g, ' ') };
 }
 
 /** The typed client the renderer and CLI use over any transport. */
