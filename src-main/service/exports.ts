@@ -3,6 +3,7 @@
  * predictions as CSV or copied into one folder per label (never overwriting).
  */
 import { promises as fs, constants as fsConstants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import Papa from 'papaparse';
@@ -262,7 +263,8 @@ export function safeFolderName(label: string): string {
 async function copyNoOverwrite(src: string, dir: string): Promise<string> {
   const ext = nodePath.extname(src);
   const stem = nodePath.basename(src, ext);
-  const tmp = nodePath.join(dir, `.${stem}${ext}.${process.pid}.${Date.now()}.rank1-tmp`);
+  // Short and unique whatever the source's name (a long name plus a suffix could pass NAME_MAX).
+  const tmp = nodePath.join(dir, `.rank1-copy-${randomBytes(6).toString('hex')}.tmp`);
   await fs.copyFile(src, tmp, fsConstants.COPYFILE_EXCL).catch(async (e: unknown) => {
     await fs.rm(tmp, { force: true });
     throw e;
