@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerBench } from './cli/bench.js';
+import { refuseEmptyValues, setActionCommand } from './cli/common.js';
 import { registerCompare } from './cli/compare.js';
 import { VERBOSE_ENV } from './common/index.js';
 import { registerEval } from './cli/eval.js';
@@ -33,8 +34,10 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .option('--verbose', "show native libraries' diagnostics (Dawn, GPU drivers) on stderr")
     // The engine reads it where the messages are captured (engine/backends/webgpu/discovery.ts).
-    .hook('preAction', (cmd) => {
+    .hook('preAction', (cmd, action) => {
       if (cmd.opts().verbose) process.env[VERBOSE_ENV] = '1';
+      setActionCommand(action);
+      refuseEmptyValues(action);
     })
     .exitOverride();
   registerTrain(program);

@@ -8,6 +8,14 @@
  */
 import { z } from 'zod';
 import {
+  describeIssue,
+  ServiceError,
+  type ServiceErrorShape,
+  pathKinds,
+  pathsIn,
+  stringFieldsOf,
+  type PathKind,
+  type StringField,
   MAX_FINE_TUNE_BLOCKS,
   METHODS,
   SCORE_NAMES,
@@ -46,56 +54,22 @@ export type { Method } from './common/index.js';
 import type * as wire from './common/index.js';
 export type { BackboneSummary, UploadChunkDone, UploadFinished, UploadStarted } from './common/index.js';
 
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-export const errorCodes = [
-  'bad-request', // arguments failed validation: `field` names the first bad one
-  'unknown-operation',
-  'forbidden', // a path the user did not grant, a missing token, a foreign origin
-  'not-found',
-  'conflict', // e.g. a training already running on that model name
-  'too-large',
-  'cancelled',
-  'engine-crashed',
-  'unsupported',
-  'failed', // the operation ran and failed; message says why and what to do
-] as const;
-export type ErrorCode = (typeof errorCodes)[number];
-
-export interface ServiceErrorShape {
-  code: ErrorCode;
-  message: string;
-  field?: string;
-}
-
-export class ServiceError extends Error implements ServiceErrorShape {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = 'ServiceError';
-  }
-  toJSON(): ServiceErrorShape {
-    return { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) };
-  }
-  static from(shape: ServiceErrorShape): ServiceError {
-    return new ServiceError(shape.code, shape.message, shape.field);
-  }
-}
+export { errorCodes, ServiceError, type ErrorCode, type ServiceErrorShape } from './common/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument schemas (strict: unknown fields are refused)
 
 const MAX_PATH = 4096;
-const path = z.string().min(1).max(MAX_PATH);
+
+const pathOf = (pathKind: PathKind) => z.string().min(1).max(MAX_PATH).register(pathKinds, { pathKind });
+const path = pathOf('path');
+/** A dataset id or folder, a backbone name or folder. */
+const pathOrId = pathOf('path-or-id');
 const id = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
+  .regex(/^[A-Za-z0-9._-]+$/, 'must hold letters, digits, dot, dash and underscore only');
 const name = z.string().min(1).max(200);
 /**
  * A model: its id from `models.list`, or the absolute path of a model folder the user gave (the
@@ -106,8 +80,9 @@ const modelRef = z
   .min(1)
   .max(MAX_PATH)
   .refine((s) => /^[A-Za-z0-9._-]+$/.test(s) || /^([A-Za-z]:)?[\\/]/.test(s), {
-    message: 'a model id (letters, digits, dot, dash, underscore) or an absolute folder path',
-  });
+    message: 'must be a model id (letters, digits, dot, dash, underscore) or an absolute folder path',
+  })
+  .register(pathKinds, { pathKind: 'path-or-id' });
 /** Bytes from a drop or an upload, base64; capped so one message stays bounded. */
 const droppedFile = z.strictObject({ name: name, base64: z.string().max(48 * 1024 * 1024) });
 
@@ -119,11 +94,11 @@ export const preprocessingArgs = z.strictObject({
 
 export const trainArgs = z.strictObject({
   /** A dataset id or a folder path; left out with `resumeFrom`: the checkpoint's own folder. */
-  dataset: z.string().min(1).max(MAX_PATH).optional(),
+  dataset: pathOrId.optional(),
   name: name.optional(),
   preset: z.enum(['quick', 'balanced', 'best']).optional(),
   arch: z.enum(['auto', 'mlp', 'cnn', 'resnet20', 'wrn-28-10']).optional(),
-  backbone: z.string().min(1).max(MAX_PATH).optional(),
+  backbone: pathOrId.optional(),
   method: z.enum(METHODS).optional(),
   members: z.number().int().min(1).max(16).optional(),
   posterior: z.enum(['gaussian', 'cauchy']).optional(),
@@ -172,7 +147,7 @@ export const compareArgs = z.strictObject({
     .array(z.enum(METHODS))
     .min(1)
     .max(METHODS.length)
-    .refine((m) => new Set(m).size === m.length, { message: 'each method once' }),
+    .refine((m) => new Set(m).size === m.length, { message: 'must name each method once' }),
   ood: path.optional(),
   testFraction: z.number().min(0.05).max(0.5).optional(),
   ...trainArgs.pick({
@@ -199,7 +174,7 @@ export const compareArgs = z.strictObject({
 
 export const evaluateArgs = z.strictObject({
   model: modelRef,
-  dataset: z.string().min(1).max(MAX_PATH),
+  dataset: pathOrId,
   /** all | val | test; default: the held-out split when the dataset is the model's own. */
   split: z.enum(['auto', 'all', 'train', 'val', 'test']).optional(),
   ood: path.optional(),
@@ -240,7 +215,7 @@ export type PredictionRow = Partial<ImagePrediction> & {
 };
 
 const predictionRow = z.looseObject({
-  file: z.string().max(MAX_PATH),
+  file: z.string().max(MAX_PATH).register(pathKinds, { pathKind: 'row-file' }),
   name: z.string().max(MAX_PATH),
   label: z.string().max(200).optional(),
   confidence: z.number().optional(),
@@ -259,9 +234,12 @@ export {
   METHODS,
   METHOD_LABELS,
   SCORE_NAMES,
+  SCORE_WORDS,
   SINGLE_NETWORK_METHODS,
+  flagRule,
+  scoreLabel,
 } from './common/index.js';
-export type { ScoreName } from './common/index.js';
+export type { PathKind, ScoreName, StringField } from './common/index.js';
 export { listeners, type Listeners } from './common/index.js';
 
 /** What `models.export` writes. */
@@ -287,7 +265,10 @@ export const operations = {
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(1000).optional(),
   }),
-  'datasets.thumbnail': z.strictObject({ file: path, size: z.number().int().min(16).max(512).optional() }),
+  'datasets.thumbnail': z.strictObject({
+    file: pathOf('dataset-file'),
+    size: z.number().int().min(16).max(512).optional(),
+  }),
   'train.start': trainArgs,
   'train.status': z.strictObject({}),
   'compare.start': compareArgs,
@@ -315,7 +296,7 @@ export const operations = {
   'uploads.begin': z.strictObject({ name }),
   'uploads.chunk': z.strictObject({
     uploadId: id,
-    path: path,
+    path: pathOf('upload-entry'),
     offset: z.number().int().min(0),
     base64: z.string().max(8 * 1024 * 1024),
   }),
@@ -401,6 +382,8 @@ export interface DatasetSummary extends CachedDataset {
 
 /** A model as lists show it: the facts every model states (common/engine.ts ModelFacts) and these. */
 export interface ModelSummary extends ModelFacts {
+  /** The folder the model was trained on (Evaluate preselects it when it is imported here). */
+  datasetRoot?: string;
   history?: EpochMetrics[];
   backbone?: { name: string; sha256: string } | null;
   ood?: { score: string; threshold: number; tpr: number; thresholds?: Record<string, number> };
@@ -526,6 +509,18 @@ export interface ServiceHandler {
   subscribe(listener: (e: ServiceEvent) => void): () => void;
 }
 
+/** Every string field of an operation's arguments with what it names on disk, if anything. */
+export function schemaStringFields(op: OperationName): StringField[] {
+  return stringFieldsOf(operations[op]);
+}
+
+/** The strings of a call's arguments that name something on disk, with their kind (any order). */
+export function namedPaths(op: string, args: unknown): { field: string; value: string; kind: PathKind }[] {
+  return Object.prototype.hasOwnProperty.call(operations, op)
+    ? pathsIn(operations[op as OperationName], args)
+    : [];
+}
+
 /** Validate arguments against the operation's schema; throw a typed error naming the field. */
 export function parseArgs<O extends OperationName>(
   op: string,
@@ -537,9 +532,8 @@ export function parseArgs<O extends OperationName>(
   const schema = operations[op as O];
   const parsed = schema.safeParse(args ?? {});
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.map(String).join('.') || undefined;
-    throw new ServiceError('bad-request', `${op}: ${field ? `"${field}" ` : ''}${issue.message}`, field);
+    const { field, line } = describeIssue(op, parsed.error.issues[0]!, args ?? {});
+    throw new ServiceError('bad-request', line, field);
   }
   return { op: op as O, args: parsed.data as ParsedArgs<O> };
 }

@@ -433,6 +433,10 @@ describe('service: training and jobs', () => {
     expect(model.id).toMatch(/^digits-[0-9a-f]{6}$/);
     expect(model.classes).toEqual(CLASSES);
     expect(model.history).toHaveLength(3);
+    // The folder it was trained on, for Evaluate's default dataset; in the list and one by one.
+    expect(model.datasetRoot).toBe(ds);
+    expect((await client.call('models.get', { id: model.id })).datasetRoot).toBe(ds);
+    expect((await client.call('models.list', {})).find((m) => m.id === model.id)?.datasetRoot).toBe(ds);
     const progress = seen.filter(
       (e): e is Extract<ServiceEvent, { type: 'job.progress' }> =>
         e.type === 'job.progress' && e.kind === 'train',

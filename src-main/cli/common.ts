@@ -4,7 +4,7 @@
  * JSON form, argument parsers, and Ctrl-C as cancel.
  */
 import * as nodePath from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { ServiceClient, ServiceError, type ImportProgress, type Settings } from '../contract.js';
 import { createService } from '../service/index.js';
@@ -14,7 +14,7 @@ export class UsageError extends Error {}
 
 export function intArg(min: number, max: number) {
   return (v: string): number => {
-    const n = Number(v);
+    const n = v.trim() === '' ? NaN : Number(v);
     if (!Number.isInteger(n) || n < min || n > max)
       throw new InvalidArgumentError(`must be an integer in ${min}..${max}`);
     return n;
@@ -23,7 +23,7 @@ export function intArg(min: number, max: number) {
 
 export function numArg(min: number, max: number) {
   return (v: string): number => {
-    const n = Number(v);
+    const n = v.trim() === '' ? NaN : Number(v);
     if (!Number.isFinite(n) || n < min || n > max)
       throw new InvalidArgumentError(`must be a number in [${min}, ${max}]`);
     return n;
@@ -45,14 +45,14 @@ export function printJson(value: unknown): void {
 
 /** An integer, range left to the contract (one home for limits: a bad value is a usage error there). */
 export function integer(v: string): number {
-  const n = Number(v);
+  const n = v.trim() === '' ? NaN : Number(v);
   if (!Number.isInteger(n)) throw new InvalidArgumentError('must be an integer');
   return n;
 }
 
 /** A number, range left to the contract. */
 export function number(v: string): number {
-  const n = Number(v);
+  const n = v.trim() === '' ? NaN : Number(v);
   if (!Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
   return n;
 }
@@ -62,6 +62,55 @@ export interface ServiceOptions {
   grant: string[];
   backend?: Settings['backend'];
   predictBatch?: number;
+  /**
+   * Contract fields whose option has another name (`learningRate` ← `--lr`); a field named like
+   * an option of the command (`epochs` ← `--epochs`) needs no entry.
+   */
+  fieldOptions?: Record<string, string>;
+}
+
+/** The command being run (set by the program's preAction hook): its options name refused fields. */
+let actionCommand: Command | undefined;
+export function setActionCommand(cmd: Command): void {
+  actionCommand = cmd;
+}
+
+/**
+ * Refuse an empty value of any option or argument before the command runs (called from the
+ * program's preAction hook): an empty path resolves to the current folder (`--out ''` would
+ * train into it), an empty host listens everywhere; no option of `rank1` means anything empty.
+ * One line naming the option, exit code 2.
+ */
+export function refuseEmptyValues(cmd: Command): void {
+  const empty = (v: unknown) =>
+    (typeof v === 'string' && v.trim() === '') ||
+    (Array.isArray(v) && v.some((x) => typeof x === 'string' && x.trim() === ''));
+  const named = [
+    ...cmd.options.map((o) => ({ name: o.long ?? o.name(), value: cmd.getOptionValue(o.attributeName()) })),
+    ...cmd.registeredArguments.map((a, i) => ({
+      name: `<${a.name()}${a.variadic ? '...' : ''}>`,
+      value: cmd.processedArgs[i],
+    })),
+  ];
+  const bad = named.find((n) => empty(n.value));
+  if (bad)
+    cmd.error(
+      `rank1 ${cmd.name()}: ${bad.name}: must not be empty${/dir|path|out|ood|allow|backbone|model|file/i.test(bad.name) ? ' (an empty path would mean the current folder)' : ''}`,
+      { exitCode: 2, code: 'rank1.emptyValue' },
+    );
+}
+
+/**
+ * A refusal of the contract names its field ("learningRate: must be > 0 (got -1)", worded in
+ * contract.ts); on the command line the person typed an option, so the line names that instead
+ * ("--lr: must be > 0 (got -1)").
+ */
+function inOptionWords(e: ServiceError, fieldOptions: Record<string, string> = {}): string {
+  const field = e.field;
+  if (!field || !e.message.startsWith(`${field}: `)) return e.message;
+  const [top, ...rest] = field.split('.');
+  const long = fieldOptions[top!] ?? actionCommand?.options.find((o) => o.attributeName() === top)?.long;
+  return long ? `${[long, ...rest].join('.')}${e.message.slice(field.length)}` : e.message;
 }
 
 /**
@@ -85,7 +134,12 @@ export async function runWithService(
     for (const p of opts.grant) service.grant(nodePath.resolve(p));
     await body(new ServiceClient(connectDirect(service)));
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg =
+      e instanceof ServiceError
+        ? inOptionWords(e, opts.fieldOptions)
+        : e instanceof Error
+          ? e.message
+          : String(e);
     process.stderr.write(`rank1 ${name}: ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
     process.exitCode =
       e instanceof UsageError || (e instanceof ServiceError && e.code === 'bad-request') ? 2 : 1;

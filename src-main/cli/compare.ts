@@ -133,7 +133,8 @@ function runCompare(dir: string, o: CompareOptions, cmd: Command): Promise<void>
     o.backbone && /[\\/]/.test(o.backbone) ? o.backbone.replace(/#[^\\/]*$/, '') : undefined;
   // The paths named on the command line are the only ones the service may read.
   const grant = [dataset, ...(ood ? [ood] : []), ...(backbonePath ? [backbonePath] : [])];
-  return runWithService('compare', { grant, backend: o.backend }, async (client) => {
+  const fieldOptions = { batchSize: '--batch', learningRate: '--lr' };
+  return runWithService('compare', { grant, backend: o.backend, fieldOptions }, async (client) => {
     const args: OperationArgs<'compare.start'> = {
       dataset,
       methods: o.methods,

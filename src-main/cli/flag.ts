@@ -1,7 +1,7 @@
 /** `rank1 flag MODEL_DIR [SCORE] [--json]`: show the OOD flag's score and thresholds, or switch the score (`models.setFlag`). */
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
-import { SCORE_NAMES as SCORES, type ScoreName } from '../contract.js';
+import { SCORE_NAMES as SCORES, flagRule, scoreLabel, type ScoreName } from '../contract.js';
 import { choiceArg, printJson, runWithService } from './common.js';
 
 export function registerFlag(program: Command): void {
@@ -20,11 +20,12 @@ export function registerFlag(program: Command): void {
         if (!model.ood) throw new Error(`${given}: the model has no fitted OOD flag`);
         if (o.json) printJson(model.ood);
         else {
+          const { score: chosen, threshold, tpr } = model.ood;
           console.log(
-            `flag: ${model.ood.score} > ${model.ood.threshold.toPrecision(4)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of validation images)`,
+            `flag: ${scoreLabel(chosen)} (${chosen}): flagged when ${flagRule(chosen, threshold)} (keeps ${(tpr * 100).toFixed(0)}% of validation images)`,
           );
           for (const [k, v] of Object.entries(model.ood.thresholds ?? {}))
-            console.log(`  ${k}: threshold ${v.toPrecision(4)}`);
+            console.log(`  ${k}: flagged when ${flagRule(k, v)}`);
         }
       });
     });

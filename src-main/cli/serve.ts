@@ -122,7 +122,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
 }
 
 function parsePort(v: string): number {
-  const n = Number(v);
+  const n = v.trim() === '' ? NaN : Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError('a port is a whole number from 0 to 65535.');
   return n;

@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import {
   type ImportProgress,
   MAX_FINE_TUNE_BLOCKS,
+  flagRule,
+  scoreLabel,
   METHODS,
   type ModelConfig,
   type OperationArgs,
@@ -106,7 +108,11 @@ export function registerTrain(program: Command): void {
         o.backbone && /[\\/]/.test(o.backbone) ? o.backbone.replace(/#[^\\/]*$/, '') : undefined;
       return runWithService(
         'train',
-        { grant: [dataset, out, ...(backbonePath ? [backbonePath] : [])], backend: o.backend },
+        {
+          grant: [dataset, out, ...(backbonePath ? [backbonePath] : [])],
+          backend: o.backend,
+          fieldOptions: { batchSize: '--batch', learningRate: '--lr' },
+        },
         async (client) => {
           const args: OperationArgs<'train.start'> = {
             dataset,
@@ -224,7 +230,7 @@ export function registerTrain(program: Command): void {
             if (model.ood)
               console.log(
                 // How many images the threshold rests on: with a handful it is simply their largest score.
-                `OOD flag: ${model.ood.score} > ${model.ood.threshold.toPrecision(4)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of ${val?.n ? `the ${val.n} ` : ''}validation images)`,
+                `OOD flag: ${scoreLabel(model.ood.score)} (${model.ood.score}): flagged when ${flagRule(model.ood.score, model.ood.threshold)} (keeps ${(model.ood.tpr * 100).toFixed(0)}% of ${val?.n ? `the ${val.n} ` : ''}validation images)`,
               );
             else
               console.log(

@@ -35,6 +35,49 @@ export const SCORE_NAMES = [
   'knn',
 ] as const;
 export type ScoreName = (typeof SCORE_NAMES)[number];
+/**
+ * Each OOD score in words, defined once for the CLI and the app: `label` names the score in
+ * tables and menus; `quantity` is what the flag's rule compares. `complement`: the engine stores
+ * 1 − quantity (max_prob = 1 − max p̄, so that higher = more unusual, spec §5), so the rule reads
+ * "quantity < 1 − threshold" — never "max_prob > 0.667", which reads the wrong way round.
+ */
+export const SCORE_WORDS: Readonly<
+  Record<ScoreName, { label: string; quantity: string; complement?: true }>
+> = {
+  entropy: { label: 'entropy (total uncertainty)', quantity: 'entropy' },
+  mutual_information: { label: 'mutual information (epistemic)', quantity: 'mutual information' },
+  max_prob: { label: 'low top probability', quantity: 'top probability', complement: true },
+  energy: { label: 'energy (weak evidence for every class)', quantity: 'energy' },
+  mahalanobis: {
+    label: 'distance to the training images (Mahalanobis)',
+    quantity: 'Mahalanobis distance',
+  },
+  knn: { label: 'distance to the nearest training images (k-NN)', quantity: 'k-NN distance' },
+};
+
+function wordsOf(score: string): (typeof SCORE_WORDS)[ScoreName] | undefined {
+  return (SCORE_WORDS as Partial<Record<string, (typeof SCORE_WORDS)[ScoreName]>>)[score];
+}
+
+/** A score's name in words; an unknown name is shown as it came, underscores as spaces. */
+export function scoreLabel(score: string): string {
+  return wordsOf(score)?.label ?? score.replace(/_/g, ' ');
+}
+
+/**
+ * The flag's rule as a person reads it, e.g. "top probability < 88.3%" or "entropy > 0.4143".
+ * `format` writes the number (`percent` for a probability); an unknown score is shown as it came.
+ */
+export function flagRule(
+  score: string,
+  threshold: number,
+  format: (value: number, percent: boolean) => string = (v, percent) =>
+    percent ? `${(v * 100).toPrecision(3)}%` : v.toPrecision(4),
+): string {
+  const words = wordsOf(score);
+  if (words?.complement) return `${words.quantity} < ${format(1 - threshold, true)}`;
+  return `${words?.quantity ?? score} > ${format(threshold, false)}`;
+}
 /** What each method is called for people (the app's method picker). */
 export const METHOD_LABELS: Record<Method, string> = {
   rank1: 'Rank-1 BNN',

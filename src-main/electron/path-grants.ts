@@ -4,7 +4,7 @@
  * before it reaches the engine. The engine keeps its own list (`grant(path)` on the host).
  */
 import { isAbsolute, relative, resolve } from 'node:path';
-import { ServiceError } from '../contract.js';
+import { namedPaths, ServiceError } from '../contract.js';
 
 export class PathGrants {
   private readonly roots = new Set<string>();
@@ -43,54 +43,22 @@ export class PathGrants {
   }
 }
 
-/** A dataset argument is an id unless it looks like a path. */
+/** An id of the data home unless it looks like a path (then it must be granted like any path). */
 function looksLikePath(v: string): boolean {
   return isAbsolute(v) || v.includes('/') || v.includes('\\') || v.startsWith('.') || v.startsWith('~');
 }
 
 /**
- * The filesystem paths an operation's arguments name. `datasets.thumbnail` is left to the engine:
- * its files come from an imported dataset (listed by the engine), not from the user.
+ * The filesystem paths a call's arguments name, found from the contract's schemas (each path
+ * field carries its kind, contract.ts `pathKinds`): paths, and ids that look like paths. Left to
+ * the engine, which checks them itself: a dataset's listed files (`datasets.thumbnail`), an
+ * upload's relative names, and prediction rows (a dropped image's row holds only its name; the
+ * service checks each row it copies).
  */
 export function pathArgs(op: string, args: unknown): { field: string; path: string }[] {
-  if (typeof args !== 'object' || args === null) return [];
-  const a = args as Record<string, unknown>;
-  const out: { field: string; path: string }[] = [];
-  const add = (field: string, v: unknown, onlyIfPath = false) => {
-    if (typeof v === 'string' && (!onlyIfPath || looksLikePath(v))) out.push({ field, path: v });
-  };
-  switch (op) {
-    case 'datasets.scan':
-    case 'datasets.import':
-      add('path', a.path);
-      break;
-    case 'train.start':
-      add('dataset', a.dataset, true);
-      add('backbone', a.backbone, true);
-      break;
-    case 'evaluate':
-      add('dataset', a.dataset, true);
-      add('ood', a.ood);
-      break;
-    case 'compare.start':
-      add('dataset', a.dataset, true);
-      add('backbone', a.backbone, true);
-      add('ood', a.ood);
-      break;
-    case 'predict':
-      if (Array.isArray(a.paths)) a.paths.forEach((p, i) => add(`paths.${i}`, p));
-      break;
-    case 'models.export':
-      add('dest', a.dest);
-      break;
-    case 'models.import':
-      add('path', a.path);
-      break;
-    case 'predictions.copy':
-      add('dest', a.dest);
-      break;
-  }
-  return out;
+  return namedPaths(op, args)
+    .filter(({ kind, value }) => kind === 'path' || (kind === 'path-or-id' && looksLikePath(value)))
+    .map(({ field, value }) => ({ field, path: value }));
 }
 
 /** Throw 'forbidden' naming the first path the user has not granted. */

@@ -3,6 +3,7 @@
  * predictions as CSV or copied into one folder per label (never overwriting).
  */
 import { promises as fs, constants as fsConstants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import Papa from 'papaparse';
@@ -254,20 +255,54 @@ export function safeFolderName(label: string): string {
   return !s || /^\.+$/.test(s) ? '_unnamed' : s;
 }
 
-/** Copy into `dir` under the source's name, adding " (n)" before the extension when taken. */
+/**
+ * Copy into `dir` under the source's name, adding " (n)" before the extension when taken. The bytes
+ * go to a temporary name in the same folder first and are published whole, so a copy that dies
+ * midway (process killed, disk full) never leaves a partial image under the user's name.
+ */
 async function copyNoOverwrite(src: string, dir: string): Promise<string> {
   const ext = nodePath.extname(src);
   const stem = nodePath.basename(src, ext);
-  for (let n = 0; n < 10_000; n++) {
-    const target = nodePath.join(dir, n === 0 ? `${stem}${ext}` : `${stem} (${n})${ext}`);
-    try {
-      await fs.copyFile(src, target, fsConstants.COPYFILE_EXCL);
-      return target;
-    } catch (e) {
-      if (errno(e) !== 'EEXIST') throw e;
+  // Short and unique whatever the source's name (a long name plus a suffix could pass NAME_MAX).
+  const tmp = nodePath.join(dir, `.rank1-copy-${randomBytes(6).toString('hex')}.tmp`);
+  await fs.copyFile(src, tmp, fsConstants.COPYFILE_EXCL).catch(async (e: unknown) => {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  });
+  try {
+    for (let n = 0; n < 10_000; n++) {
+      const target = nodePath.join(dir, n === 0 ? `${stem}${ext}` : `${stem} (${n})${ext}`);
+      if (await publishNoOverwrite(tmp, target)) return target;
     }
+    throw new ServiceError('conflict', `Too many files named ${stem}${ext} in ${dir}.`);
+  } finally {
+    await fs.rm(tmp, { force: true });
   }
-  throw new ServiceError('conflict', `Too many files named ${stem}${ext} in ${dir}.`);
+}
+
+/**
+ * Give the finished temporary file `tmp` the name `target` unless that name is taken (false then).
+ * A hard link is atomic and refuses an existing name; where the file system has no hard links
+ * (FAT, some network shares) a rename after a look stands in, leaving only a tiny race.
+ */
+async function publishNoOverwrite(tmp: string, target: string): Promise<boolean> {
+  try {
+    await fs.link(tmp, target);
+    return true;
+  } catch (e) {
+    const code = errno(e);
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw e;
+  }
+  if (
+    await fs.lstat(target).then(
+      () => true,
+      () => false,
+    )
+  )
+    return false;
+  await fs.rename(tmp, target);
+  return true;
 }
 
 const CSV_COLUMNS = [

@@ -138,4 +138,7 @@ export class ModelCache {
 }
 
 /** A model's metadata as the contract shows it (what `models.*` and `train` answer): the store's listing. */
-export const toSummary: (meta: ModelMeta) => ModelSummary = storeSummary;
+/** The store's listing, with the folder the model was trained on (Evaluate's default dataset). */
+export function toSummary(meta: ModelMeta): ModelSummary {
+  return { ...storeSummary(meta), ...(meta.datasetRoot ? { datasetRoot: meta.datasetRoot } : {}) };
+}

@@ -1,10 +1,11 @@
 /**
  * Settings persisted as `settings.json` in the data home. A missing file gives the defaults; a
- * corrupt one is kept as `settings.json.bak` and the defaults are used. What settings are (their
+ * corrupt one is kept as `settings.json.bak` (then `settings.json.1.bak`, …: an earlier backup is
+ * never replaced) and the defaults are used. What settings are (their
  * schema and defaults) is the contract's to say; the service hands them in, so the store does not
  * import the contract (issue 14).
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
@@ -32,8 +33,27 @@ export async function loadSettings<T extends object>(home: string, spec: Setting
     // Keys added by a later version default; anything invalid counts as corrupt.
     return schema.parse({ ...defaults, ...(JSON.parse(text) as object) });
   } catch {
-    await fs.rename(file, `${file}.bak`).catch(() => undefined);
+    await keepCorrupt(file).catch(() => undefined);
     return { ...defaults };
+  }
+}
+
+/**
+ * Move a corrupt settings file aside under the first free backup name. The copy refuses an
+ * existing name (COPYFILE_EXCL), so two corrupt files in a row both survive; the original is
+ * removed only once its copy is whole.
+ */
+async function keepCorrupt(file: string): Promise<void> {
+  for (let n = 0; n < 1000; n++) {
+    const backup = n === 0 ? `${file}.bak` : `${file}.${n}.bak`;
+    try {
+      await fs.copyFile(file, backup, fsConstants.COPYFILE_EXCL);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw e;
+    }
+    await fs.rm(file);
+    return;
   }
 }
 

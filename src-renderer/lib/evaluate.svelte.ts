@@ -1,6 +1,6 @@
 /** Evaluate: run an evaluation job, then derive the diagrams from its per-image items. */
-import type { EvaluateResult } from '../../src-main/contract.js';
-import type { AppState } from './app.svelte.js';
+import type { DatasetSummary, EvaluateResult, ModelSummary } from '../../src-main/contract.js';
+import { newestDataset, type AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { bestScore as best, flagRates as ratesOf, scoreRows as rowsOf } from './ood.js';
 import { auroc, fprAtTpr, histogram, operatingPoint, riskCoverage } from './stats.js';
@@ -47,6 +47,29 @@ export function uncertaintyHistograms(
   };
 }
 
+/** A folder path without trailing separators, so "/data/cifar/" and "/data/cifar" compare equal. */
+const folder = (p: string) => p.replace(/[\\/]+$/, '');
+
+/**
+ * The dataset Evaluate uses when none is picked: the newest import of the folder the model was
+ * trained on (its held-out split is then measured), else the newest dataset.
+ */
+export function evaluationDataset(
+  model: Pick<ModelSummary, 'datasetRoot'> | undefined,
+  datasets: readonly DatasetSummary[],
+): DatasetSummary | undefined {
+  return trainingDataset(model, datasets) ?? newestDataset(datasets);
+}
+
+/** The newest import of the folder the model was trained on; undefined when it is not imported. */
+export function trainingDataset(
+  model: Pick<ModelSummary, 'datasetRoot'> | undefined,
+  datasets: readonly DatasetSummary[],
+): DatasetSummary | undefined {
+  const root = model?.datasetRoot && folder(model.datasetRoot);
+  return root ? newestDataset(datasets.filter((d) => folder(d.root) === root)) : undefined;
+}
+
 export class EvaluateState {
   model = $state('');
   dataset = $state('');
@@ -60,6 +83,15 @@ export class EvaluateState {
   /** The flag's score when the result was measured (the engine's flag rates are for that score). */
   evaluatedScore = $state<string | undefined>(undefined);
 
+  /** The chosen model's training folder as imported here, if it is. */
+  ownDataset = $derived.by(() =>
+    trainingDataset(
+      this.app.models.find((m) => m.id === (this.model || this.app.activeModel?.id)),
+      this.app.datasets,
+    ),
+  );
+  /** The dataset used when none is picked: the chosen model's own, else the newest. */
+  defaultDataset = $derived.by(() => this.ownDataset ?? this.app.newestDataset);
   job = $derived.by(() => this.app.jobs.get(this.jobId ?? undefined));
   running = $derived(this.job?.state === 'running');
   classes = $derived.by(
@@ -111,7 +143,7 @@ export class EvaluateState {
   async run(modelId?: string): Promise<void> {
     this.error = null;
     const model = modelId ?? (this.model || this.app.activeModel?.id);
-    const dataset = this.dataset.trim() || this.app.newestDataset?.id;
+    const dataset = this.dataset.trim() || this.defaultDataset?.id;
     if (!model) return void (this.error = 'No model to evaluate. Train one under Train first.');
     if (!dataset) return void (this.error = 'Choose a dataset to evaluate on (import one under Datasets).');
     try {

@@ -279,6 +279,10 @@ export class FakeService implements ServiceHandler {
           demo: false,
           createdAt: new Date().toISOString(),
           history,
+          // As the service reports it: the folder trained on (Evaluate's default dataset).
+          ...(args.dataset
+            ? { datasetRoot: this.datasets.find((d) => d.id === args.dataset)?.root ?? args.dataset }
+            : {}),
         });
         if (!stopped()) this.models.push(model);
         return model;

@@ -5,6 +5,9 @@
  */
 import {
   SCORE_NAMES,
+  SCORE_WORDS,
+  flagRule as ruleOf,
+  scoreLabel,
   type EvaluateResult,
   type ModelSummary,
   type ScoreName,
@@ -16,8 +19,10 @@ import { auroc, flaggedShare, fprAtTpr } from './stats.js';
 export const scoreNames = SCORE_NAMES;
 export type { ScoreName };
 
+export { scoreLabel };
+
 interface ScoreWords {
-  /** What a person reads in tables, menus and sentences. */
+  /** What a person reads in tables, menus and sentences (the one list: SCORE_WORDS in common). */
   label: string;
   /** The card's reason: what a high value means, the measured value and the typical range. */
   reason: (value: number, threshold: number) => string;
@@ -34,30 +39,30 @@ export function formatScore(v: number): string {
 
 export const scoreWords: Record<ScoreName, ScoreWords> = {
   entropy: {
-    label: 'entropy (total uncertainty)',
+    label: SCORE_WORDS.entropy.label,
     reason: (v, t) => `very uncertain (entropy ${formatScore(v)}; typical ≤ ${formatScore(t)})`,
   },
   mutual_information: {
-    label: 'mutual information (epistemic)',
+    label: SCORE_WORDS.mutual_information.label,
     reason: (v, t) =>
       `the members disagree (mutual information ${formatScore(v)}; typical ≤ ${formatScore(t)})`,
   },
   max_prob: {
-    label: 'low top probability',
+    label: SCORE_WORDS.max_prob.label,
     // The engine's score is 1 − max p̄ (higher = more unusual); people read the top probability.
     reason: (v, t) =>
       `no class stands out (top probability ${formatPercent(1 - v, 0)}; typical ≥ ${formatPercent(1 - t, 0)})`,
   },
   energy: {
-    label: 'energy (weak evidence for every class)',
+    label: SCORE_WORDS.energy.label,
     reason: (v, t) => `weak evidence for every class (energy ${formatScore(v)}; typical ≤ ${formatScore(t)})`,
   },
   mahalanobis: {
-    label: 'distance to the training images (Mahalanobis)',
+    label: SCORE_WORDS.mahalanobis.label,
     reason: (v, t) => `unlike the training images (distance ${formatScore(v)}; typical ≤ ${formatScore(t)})`,
   },
   knn: {
-    label: 'distance to the nearest training images (k-NN)',
+    label: SCORE_WORDS.knn.label,
     reason: (v, t) => `unlike the training images (distance ${formatScore(v)}; typical ≤ ${formatScore(t)})`,
   },
 };
@@ -66,9 +71,9 @@ function isScore(s: string): s is ScoreName {
   return (scoreNames as readonly string[]).includes(s);
 }
 
-/** A score's name in words; an unknown name is shown as it came. */
-export function scoreLabel(score: string): string {
-  return isScore(score) ? scoreWords[score].label : score.replace(/_/g, ' ');
+/** The flag's rule with the app's numbers: "top probability < 88%", "entropy > 0.414". */
+export function flagRule(score: string, threshold: number): string {
+  return ruleOf(score, threshold, (v, percent) => (percent ? formatPercent(v, 0) : formatScore(v)));
 }
 
 /** "OOD: unlike the training images (distance 1,428; typical ≤ 561)" */
@@ -195,7 +200,8 @@ export function flagRates(
 /** The summary sentence(s) under the table, in plain words. */
 export function flagSummary(r: FlagRates, splitWords: string): string {
   const lines = [
-    `The OOD flag uses ${r.label}. It flags ${formatPercent(r.flaggedIn)} of these ${formatCount(r.nIn)} ${splitWords} ` +
+    `The OOD flag uses ${r.label}: it flags an image when its ${flagRule(r.score, r.threshold)}.`,
+    `It flags ${formatPercent(r.flaggedIn)} of these ${formatCount(r.nIn)} ${splitWords} ` +
       `images and catches ${formatPercent(r.caught)} of the ${formatCount(r.nOod)} images in the OOD folder.`,
     `It was set at training to flag ${formatPercent(r.fittedRate, 0)} of the validation split.`,
   ];

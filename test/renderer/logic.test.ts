@@ -419,6 +419,55 @@ describe('no dataset chosen', () => {
   });
 });
 
+describe('Evaluate defaults to the model’s own dataset', () => {
+  const ds = (id: string, root: string, importedAt: string) =>
+    ({ id, root, images: 10, classes: ['a', 'b'], preprocessing: {}, importedAt }) as never;
+  const datasets = [
+    ds('cifar-old', '/data/cifar', '2026-12-01T10:00:00Z'),
+    ds('cifar-new', '/data/cifar', '2026-12-02T10:00:00Z'),
+    ds('mnist', '/data/mnist', '2026-12-03T10:00:00Z'),
+  ];
+
+  it('picks the newest import of the folder the model was trained on, else the newest dataset', async () => {
+    const { evaluationDataset } = await import('../../src-renderer/lib/evaluate.svelte.js');
+    expect(evaluationDataset({ datasetRoot: '/data/cifar' }, datasets)?.id).toBe('cifar-new');
+    expect(evaluationDataset({ datasetRoot: '/data/cifar/' }, datasets)?.id).toBe('cifar-new');
+    // Not imported here (a model from another machine), or no folder known: the newest dataset.
+    expect(evaluationDataset({ datasetRoot: '/elsewhere/cifar' }, datasets)?.id).toBe('mnist');
+    expect(evaluationDataset({}, datasets)?.id).toBe('mnist');
+    expect(evaluationDataset(undefined, [])).toBeUndefined();
+  });
+
+  it('runs the evaluation on the chosen model’s dataset when none was picked', async () => {
+    const { EvaluateState } = await import('../../src-renderer/lib/evaluate.svelte.js');
+    const started: unknown[] = [];
+    const models = [
+      { id: 'on-cifar', datasetRoot: '/data/cifar' },
+      { id: 'on-mnist', datasetRoot: '/data/mnist' },
+    ];
+    const app = {
+      models,
+      datasets,
+      newestDataset: datasets[2],
+      activeModel: models[1],
+      jobs: {
+        get: () => undefined,
+        start: async (_c: unknown, _op: string, args: unknown) => (started.push(args), 'j1'),
+        waitFor: async () => ({ model: 'on-cifar', split: 'val', metrics: {}, items: [] }),
+      },
+    };
+    const ev = new EvaluateState(app as never);
+    ev.model = 'on-cifar';
+    expect(ev.defaultDataset?.id).toBe('cifar-new');
+    await ev.run();
+    expect(started).toEqual([{ model: 'on-cifar', dataset: 'cifar-new' }]);
+    // A dataset picked by hand wins.
+    ev.dataset = 'mnist';
+    await ev.run();
+    expect(started.at(-1)).toEqual({ model: 'on-cifar', dataset: 'mnist' });
+  });
+});
+
 describe('training curves', () => {
   it('plots the NLL (data term) and the KL term apart, never their sum', async () => {
     const { charts } = await import('../../src-renderer/lib/curves.js');

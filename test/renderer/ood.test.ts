@@ -5,6 +5,7 @@ import {
   bestScore,
   flagRates,
   flagReason,
+  flagRule,
   flagSummary,
   scoreLabel,
   scoreRows,
@@ -99,6 +100,25 @@ describe("the flag's rates and the table", () => {
     const maha = { ood: { score: 'mahalanobis', threshold: 600, tpr: 0.95, thresholds } };
     expect(flagRates(r, maha, 'mahalanobis')).toMatchObject({ flaggedIn: 0.1, caught: 0.75 });
     expect(flagRates(r, maha, 'entropy')).toBeUndefined();
+  });
+
+  it('states the flag’s rule the way it reads: max_prob as the top probability falling below 1 − threshold', () => {
+    const r = result({
+      items: result().items.map((i) => ({ ...i, scores: { max_prob: 1 - i.confidence } })),
+      oodItems: result().oodItems!.map((i) => ({ ...i, scores: { max_prob: 0.5 } })),
+    });
+    const rates = flagRates(r, { ood: { score: 'max_prob', threshold: 0.667, tpr: 0.95 } }, 'max_prob')!;
+    const text = flagSummary(rates, 'held-out');
+    expect(text).toContain(
+      'The OOD flag uses low top probability: it flags an image when its top probability < 33%.',
+    );
+    expect(text).not.toMatch(/max_prob|> 0\.667/);
+    // Every score has its rule in words from the one list.
+    expect(flagRule('entropy', 0.5)).toBe('entropy > 0.500');
+    expect(flagRule('mahalanobis', 1428.4)).toBe('Mahalanobis distance > 1,428');
+    expect(flagRule('knn', 12.25)).toBe('k-NN distance > 12.3');
+    expect(flagRule('energy', -5.9)).toBe('energy > −5.90');
+    expect(flagRule('mutual_information', 0.009)).toBe('mutual information > 0.009');
   });
 
   it('explains a flag that raises more than it was fitted to', () => {

@@ -10,7 +10,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ServiceClient, ServiceError, type PredictionRow } from '../../src-main/contract.js';
 import { createService, type Service } from '../../src-main/service/index.js';
 import { SHARED } from '../shared-data.js';
@@ -121,6 +121,38 @@ describe('output walls of the service', () => {
       await h?.close();
     }
   }, 10_000);
+
+  it('predictions.copy never leaves a half-copied image under the final name when a copy dies midway', async () => {
+    const dest = path.join(granted, 'sorted-torn');
+    const file = path.join(granted, 'torn.png');
+    await fs.copyFile(await mnistImage('3'), file);
+    // A copy that stops halfway (the process killed, the disk full): half the bytes land wherever
+    // the copy was writing, then it fails.
+    const bytes = await fs.readFile(file);
+    const realCopy = fs.copyFile.bind(fs);
+    const spy = vi.spyOn(fs, 'copyFile').mockImplementation(async (src, to, mode) => {
+      if (src !== file) return realCopy(src, to, mode);
+      await fs.writeFile(to as string, bytes.subarray(0, bytes.length >> 1));
+      throw Object.assign(new Error('EIO: i/o error, copyfile'), { code: 'EIO' });
+    });
+    try {
+      const r = await new ServiceClient(service).call('predictions.copy', {
+        rows: [{ file, name: 'torn.png', label: '3' }],
+        dest,
+      });
+      expect(r.copied).toBe(0);
+      expect(r.skipped).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await fs.readdir(path.join(dest, '3'))).toEqual([]);
+    // A copy that completes lands under its own name, and a second one beside it, not over it.
+    const c = new ServiceClient(service);
+    await c.call('predictions.copy', { rows: [{ file, name: 'torn.png', label: '3' }], dest });
+    await c.call('predictions.copy', { rows: [{ file, name: 'torn.png', label: '3' }], dest });
+    expect((await fs.readdir(path.join(dest, '3'))).sort()).toEqual(['torn (1).png', 'torn.png']);
+    expect(Buffer.compare(await fs.readFile(path.join(dest, '3', 'torn.png')), bytes)).toBe(0);
+  });
 
   it('train.start refuses an output folder that is a link, as the output guard does, and writes nothing there', async () => {
     const data = path.join(granted, 'digits');

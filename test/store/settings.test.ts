@@ -37,6 +37,22 @@ describe('settings', () => {
     expect(await fs.readFile(`${settingsFile(home)}.bak`, 'utf8')).toBe('{"theme": "dar');
   });
 
+  it('keeps every corrupt file: a later one never replaces an earlier backup', async () => {
+    const versions = ['{"theme": "dar', '{"theme": "neon"}', 'not json at all'];
+    for (const text of versions) {
+      await fs.writeFile(settingsFile(home), text);
+      expect(await loadSettings(home, spec)).toEqual(defaultSettings);
+    }
+    const names = (await fs.readdir(home)).sort();
+    expect(names).toEqual(['settings.json.1.bak', 'settings.json.2.bak', 'settings.json.bak']);
+    const kept = await Promise.all(
+      ['settings.json.bak', 'settings.json.1.bak', 'settings.json.2.bak'].map((n) =>
+        fs.readFile(path.join(home, n), 'utf8'),
+      ),
+    );
+    expect(kept).toEqual(versions);
+  });
+
   it('treats invalid values as corrupt', async () => {
     await fs.writeFile(settingsFile(home), JSON.stringify({ theme: 'neon' }));
     expect(await loadSettings(home, spec)).toEqual(defaultSettings);

@@ -117,6 +117,12 @@ describe('the contract through the WebSocket, against the real service', () => {
         new RegExp(`^${field.replace('.', '\\.')}`),
       );
     expect((err as Error).message.length).toBeLessThan(2000);
+    // One line naming the field in plain words (worded once, in contract.ts), never zod's own.
+    const message = (err as Error).message;
+    expect(message).not.toContain('\n');
+    expect(message, message).not.toMatch(/Too small|Too big|Invalid input|Invalid option|Unrecognized/);
+    const named = (err as { field?: string }).field ?? op;
+    expect(message.startsWith(`${named}: `), message).toBe(true);
   };
 
   it.each(operationNames)(

@@ -43,7 +43,16 @@ export async function writeExportFile(file: string, bytes: Uint8Array): Promise<
     );
   const tmp = path.join(folder, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    await fs.writeFile(tmp, bytes, { flag: 'wx' });
+    const handle = await fs.open(tmp, 'wx');
+    try {
+      await handle.writeFile(bytes);
+      // Durability, not correctness: without the sync a power cut just after the rename can leave
+      // the new name pointing at an empty or partial file. No unit test can show this (it needs a
+      // crash of the machine, not of the process).
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(tmp, file);
   } catch (e) {
     await fs.rm(tmp, { force: true });
