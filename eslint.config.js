@@ -50,8 +50,8 @@ export default tseslint.config(
   zone(['src-main/engine/**/*.ts'], [STORE, SERVICE, ELECTRON_ROOM]),
   zone(['src-main/data/**/*.ts'], [ENGINE, STORE, SERVICE, ELECTRON_ROOM]),
   zone(['src-main/store/**/*.ts'], [CONTRACT, SERVICE, ELECTRON_ROOM]),
-  // The contract reads wire types from src-main/common/ only (the renderer bundles it).
-  zone(['src-main/contract.ts'], [ENGINE, DATA, STORE, SERVICE, ELECTRON_ROOM]),
+  // The contract (and its parts in src-main/contract/) reads wire types from src-main/common/ only (the renderer bundles it).
+  zone(['src-main/contract.ts', 'src-main/contract/**/*.ts'], [ENGINE, DATA, STORE, SERVICE, ELECTRON_ROOM]),
   zone(['src-main/common/**/*.ts'], [ENGINE, DATA, STORE, SERVICE, CONTRACT, ELECTRON_ROOM]),
   {
     files: ['src-renderer/**/*.{ts,svelte}'],

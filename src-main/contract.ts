@@ -7,15 +7,16 @@
  * progress and results arrive as `job.*` events, and `jobs.cancel` stops them.
  */
 import { z } from 'zod';
+import { ServiceError, type ServiceErrorShape } from './contract/errors.js';
+import { describeIssue } from './contract/issues.js';
 import {
-  describeIssue,
-  ServiceError,
-  type ServiceErrorShape,
   pathKinds,
   pathsIn,
   stringFieldsOf,
   type PathKind,
   type StringField,
+} from './contract/schema-paths.js';
+import {
   MAX_FINE_TUNE_BLOCKS,
   METHODS,
   SCORE_NAMES,
@@ -54,7 +55,7 @@ export type { Method } from './common/index.js';
 import type * as wire from './common/index.js';
 export type { BackboneSummary, UploadChunkDone, UploadFinished, UploadStarted } from './common/index.js';
 
-export { errorCodes, ServiceError, type ErrorCode, type ServiceErrorShape } from './common/index.js';
+export { errorCodes, ServiceError, type ErrorCode, type ServiceErrorShape } from './contract/errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument schemas (strict: unknown fields are refused)
@@ -236,10 +237,10 @@ export {
   SCORE_NAMES,
   SCORE_WORDS,
   SINGLE_NETWORK_METHODS,
-  flagRule,
-  scoreLabel,
 } from './common/index.js';
-export type { PathKind, ScoreName, StringField } from './common/index.js';
+export { flagRule, scoreLabel } from './contract/flag-words.js';
+export type { ScoreName } from './common/index.js';
+export type { PathKind, StringField } from './contract/schema-paths.js';
 export { listeners, type Listeners } from './common/index.js';
 
 /** What `models.export` writes. */

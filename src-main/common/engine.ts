@@ -55,29 +55,6 @@ export const SCORE_WORDS: Readonly<
   knn: { label: 'distance to the nearest training images (k-NN)', quantity: 'k-NN distance' },
 };
 
-function wordsOf(score: string): (typeof SCORE_WORDS)[ScoreName] | undefined {
-  return (SCORE_WORDS as Partial<Record<string, (typeof SCORE_WORDS)[ScoreName]>>)[score];
-}
-
-/** A score's name in words; an unknown name is shown as it came, underscores as spaces. */
-export function scoreLabel(score: string): string {
-  return wordsOf(score)?.label ?? score.replace(/_/g, ' ');
-}
-
-/**
- * The flag's rule as a person reads it, e.g. "top probability < 88.3%" or "entropy > 0.4143".
- * `format` writes the number (`percent` for a probability); an unknown score is shown as it came.
- */
-export function flagRule(
-  score: string,
-  threshold: number,
-  format: (value: number, percent: boolean) => string = (v, percent) =>
-    percent ? `${(v * 100).toPrecision(3)}%` : v.toPrecision(4),
-): string {
-  const words = wordsOf(score);
-  if (words?.complement) return `${words.quantity} < ${format(1 - threshold, true)}`;
-  return `${words?.quantity ?? score} > ${format(threshold, false)}`;
-}
 /** What each method is called for people (the app's method picker). */
 export const METHOD_LABELS: Record<Method, string> = {
   rank1: 'Rank-1 BNN',
