@@ -127,15 +127,18 @@ describe('small folders', () => {
   it('keep today’s recipe on the benchmark folders, every preset, CPU and GPU', () => {
     // Today's rule, spelled out: the preset's epochs, B = min(64 | 128, N), LR = 0.1·B/128.
     const today = { quick: [5, 5], balanced: [15, 30], best: [40, 100] } as const;
-    for (const d of [mnist2400, cifar10k])
+    for (const d of [mnist2400, mnist, cifar10k])
       for (const gpu of [false, true])
         for (const preset of presetNames) {
           const shape = { ...d, gpu };
-          const t = resolveTrainConfig(shape, resolveModelConfig(shape, {}, preset), {}, preset);
+          const model = resolveModelConfig(shape, {}, preset);
+          const t = resolveTrainConfig(shape, model, {}, preset);
           const B = gpu ? 128 : 64;
           expect(t.batchSize).toBe(B);
           expect(t.learningRate).toBeCloseTo((0.1 * B) / 128, 12);
           expect(t.epochs).toBe(gpu ? today[preset][1] : today[preset][0]);
+          // Every other field as well: the floor touches the epochs only.
+          expect(t).toEqual(resolveTrainConfig(shape, model, { epochs: t.epochs }, preset));
         }
   });
   it('give a small folder at least MIN_STEPS_PER_PRESET_EPOCH steps per preset epoch', () => {
