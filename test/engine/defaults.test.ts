@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
+  epochsFor,
   INIT_STDDEV,
   klScaleAt,
   learningRateAt,
   MC_DROPOUT_SAMPLES,
   membersOf,
+  MIN_STEPS_PER_PRESET_EPOCH,
   PAPER_RANDOM_SIGN_INIT,
+  presets,
   resolveModelConfig,
   resolveTrainConfig,
   SHORT_SCHEDULE_MEMBER_BATCHES,
   SHORT_SCHEDULE_SIGN_INIT,
+  stepsPerEpoch,
+  type Preset,
 } from '../../src-main/engine/defaults.js';
 
 const mnist = { size: 28, channels: 1 as const, count: 2700, numClasses: 10 };
@@ -109,5 +114,71 @@ describe('schedules', () => {
     expect(klScaleAt(t, 399, 100)).toBeCloseTo(0.5, 12);
     expect(klScaleAt(t, 799, 100)).toBe(1);
     expect(klScaleAt(t, 950, 100)).toBe(1);
+  });
+});
+
+describe('small folders', () => {
+  const presetNames: Preset[] = ['quick', 'balanced', 'best'];
+  // The training splits (90%) of the benchmark folders: MNIST 2,400 and CIFAR-10 10,000 images.
+  const mnist2400 = { size: 28, channels: 1 as const, count: 2160, numClasses: 10 };
+  const cifar10k = { size: 32, channels: 3 as const, count: 9000, numClasses: 10 };
+  const tiny = { size: 28, channels: 1 as const, count: 26, numClasses: 2 };
+
+  it('keep today’s recipe on the benchmark folders, every preset, CPU and GPU', () => {
+    // Today's rule, spelled out: the preset's epochs, B = min(64 | 128, N), LR = 0.1·B/128.
+    const today = { quick: [5, 5], balanced: [15, 30], best: [40, 100] } as const;
+    for (const d of [mnist2400, mnist, cifar10k])
+      for (const gpu of [false, true])
+        for (const preset of presetNames) {
+          const shape = { ...d, gpu };
+          const model = resolveModelConfig(shape, {}, preset);
+          const t = resolveTrainConfig(shape, model, {}, preset);
+          const B = gpu ? 128 : 64;
+          expect(t.batchSize).toBe(B);
+          expect(t.learningRate).toBeCloseTo((0.1 * B) / 128, 12);
+          expect(t.epochs).toBe(gpu ? today[preset][1] : today[preset][0]);
+          // Every other field as well: the floor touches the epochs only.
+          expect(t).toEqual(resolveTrainConfig(shape, model, { epochs: t.epochs }, preset));
+        }
+  });
+  it('give a small folder at least MIN_STEPS_PER_PRESET_EPOCH steps per preset epoch', () => {
+    for (const count of [2, 26, 90, 135, 270, 540])
+      for (const preset of presetNames) {
+        const d = { ...tiny, count };
+        const t = resolveTrainConfig(d, resolveModelConfig(d, {}, preset), {}, preset);
+        const presetEpochs = presets[preset].epochs(d);
+        const steps = t.epochs * stepsPerEpoch(count, t.batchSize);
+        expect(t.batchSize).toBe(Math.min(64, count));
+        expect(steps).toBeGreaterThanOrEqual(MIN_STEPS_PER_PRESET_EPOCH * presetEpochs);
+        expect(t.epochs).toBe(epochsFor(d, 'cnn', t.batchSize, preset));
+        // Capped: never more than ×MIN_STEPS_PER_PRESET_EPOCH the preset's epochs.
+        expect(t.epochs).toBeLessThanOrEqual(presetEpochs * MIN_STEPS_PER_PRESET_EPOCH);
+      }
+    // 2 classes × 15 images (26 train): one step an epoch, so 150 epochs instead of 15.
+    expect(resolveTrainConfig(tiny, resolveModelConfig(tiny)).epochs).toBe(150);
+    // 540 images: 8 steps an epoch, 19 epochs (152 steps) instead of 15 (120 steps).
+    expect(resolveTrainConfig({ ...tiny, count: 540 }, resolveModelConfig(tiny)).epochs).toBe(19);
+  });
+  it('leave a head on frozen features at the preset’s epochs (more steps over-fit cached features)', () => {
+    const photos = { size: 64, channels: 3 as const, count: 26, numClasses: 2 };
+    const head = resolveModelConfig(photos, { arch: 'head', embeddingSize: 256 });
+    expect(resolveTrainConfig(photos, head).epochs).toBe(15);
+    expect(resolveTrainConfig(photos, head, {}, 'best').epochs).toBe(40);
+    expect(resolveTrainConfig(photos, resolveModelConfig(photos)).epochs).toBe(150);
+  });
+  it('let an explicit --epochs win, and floor the epochs of an explicit --batch-size', () => {
+    expect(resolveTrainConfig(tiny, resolveModelConfig(tiny), { epochs: 3 }).epochs).toBe(3);
+    const t = resolveTrainConfig({ ...tiny, count: 540 }, resolveModelConfig(tiny), { batchSize: 8 });
+    expect(t.batchSize).toBe(8);
+    expect(t.epochs).toBe(15); // 67 steps an epoch: the preset's epochs already suffice.
+    const big = resolveTrainConfig(mnist2400, resolveModelConfig(mnist2400), { batchSize: 1024 });
+    expect(big.epochs).toBe(75); // 2 steps an epoch: 15 × 10 / 2.
+  });
+  it('stretch the LR decays and KL annealing with the epochs', () => {
+    const t = resolveTrainConfig(tiny, resolveModelConfig(tiny));
+    expect(learningRateAt(t, 0.4 * t.epochs - 0.5)).toBeCloseTo(t.learningRate, 12);
+    expect(learningRateAt(t, 0.4 * t.epochs)).toBeCloseTo(t.learningRate * 0.2, 12);
+    expect(klScaleAt(t, 0.8 * t.epochs - 1, 1)).toBe(1);
+    expect(klScaleAt(t, 0.4 * t.epochs - 1, 1)).toBeCloseTo(0.5, 12);
   });
 });
