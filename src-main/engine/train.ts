@@ -14,6 +14,7 @@ import {
   membersOf,
   resolveModelConfig,
   resolveTrainConfig,
+  stepsPerEpoch as stepsIn,
   type Preset,
 } from './defaults.js';
 import { fitTemperature } from './calibration.js';
@@ -250,7 +251,7 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
       optimizer.load(new Map(resumed.optimizer.map((w) => [w.name, w.data])));
     }
     const B = Math.min(tc.batchSize, train.count);
-    const stepsPerEpoch = Math.max(1, Math.floor(train.count / B));
+    const stepsPerEpoch = stepsIn(train.count, B);
     const totalSteps = tc.epochs * stepsPerEpoch;
     const stepOpts = {
       numClasses: req.classes.length,
