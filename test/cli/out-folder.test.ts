@@ -3,23 +3,17 @@
  * the app did not write. A folder holding the user's files, the dataset itself and its parent are
  * refused before any work with one line naming the folder; exit 1.
  */
-import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHARED } from '../shared-data.js';
+import { runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
 let tmp: string;
 let data: string;
 
-const rank1 = (args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: nodePath.join(tmp, 'home') },
-    timeout: 120_000,
-  });
+const rank1 = (args: string[]) => runCli(args, { home: nodePath.join(tmp, 'home'), timeout: 120_000 });
 
 /** Every path under `dir` but the app's own data home (the service creates it empty at start). */
 async function listing(dir: string): Promise<string[]> {

@@ -5,14 +5,13 @@
  * MIN_STEPS_PER_PRESET_EPOCH) gives it 150 steps (0.93, NLL 0.22). 16 px and one network keep
  * the test near 10 s on 2 cores; the floor does not depend on either.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const shared = nodePath.resolve(root, '../shared/data/mnist');
+const shared = nodePath.resolve(REPO, '../shared/data/mnist');
 const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-small-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
@@ -29,12 +28,7 @@ const copy = (name: string, from: number, to: number) => {
 };
 const train = copy('train', 0, 10);
 const heldOut = copy('held-out', 200, 250);
-const rank1 = (args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: home },
-    timeout: 600_000,
-  });
+const rank1 = (args: string[]) => runCli(args, { home, timeout: 600_000 });
 
 describe('rank1 train on a small folder (3 digits × 10 images, default preset)', () => {
   it('reaches clearly-better-than-chance held-out accuracy', () => {

@@ -3,22 +3,16 @@
  * on (not the number of files with an image extension) and how many files it skipped, with where
  * to see them; the import's warnings; and which backbone the model is built on when there is one.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const shared = nodePath.resolve(root, '../shared/data');
+const shared = nodePath.resolve(REPO, '../shared/data');
 const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-train-report-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
-const rank1 = (args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: home },
-    timeout: 600_000,
-  });
+const rank1 = (args: string[]) => runCli(args, { home, timeout: 600_000 });
 /** `count` images of each class folder of `from`, copied into a new folder `name`. */
 function folder(name: string, from: string, classes: string[], count: number): string {
   const dir = nodePath.join(home, name);

@@ -11,9 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ServiceClient, ServiceError, type PredictionRow } from '../../src-main/contract.js';
+import { ServiceClient, type PredictionRow } from '../../src-main/contract.js';
 import { createService, type Service } from '../../src-main/service/index.js';
 import { SHARED } from '../shared-data.js';
+import { errorOf } from './error-of.js';
 
 const RESOURCES = path.resolve(__dirname, '../../resources');
 const MNIST = `${SHARED}/data/mnist`;
@@ -36,15 +37,6 @@ afterAll(async () => {
   service.dispose();
   await fs.rm(tmp, { recursive: true, force: true });
 });
-
-async function errorOf(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ServiceError;
-  }
-  throw new Error('expected an error');
-}
 
 async function mnistImage(digit: string): Promise<string> {
   return path.join(MNIST, digit, (await fs.readdir(path.join(MNIST, digit))).sort()[0]!);
