@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED } from '../shared-data.js';
+import { copyClasses, SHARED } from '../shared-data.js';
 import { runCli } from './run-cli.js';
 
 let tmp: string;
@@ -27,12 +27,7 @@ beforeAll(async () => {
   tmp = await fs.mkdtemp(nodePath.join(tmpdir(), 'rank1-out-cli-'));
   // A tiny dataset (two classes of three MNIST digits) in a "Documents" folder with a thesis beside it.
   data = nodePath.join(tmp, 'Documents', 'digits');
-  for (const c of ['0', '1']) {
-    await fs.mkdir(nodePath.join(data, c), { recursive: true });
-    const files = (await fs.readdir(nodePath.join(SHARED, 'data/mnist', c))).sort().slice(0, 3);
-    for (const f of files)
-      await fs.copyFile(nodePath.join(SHARED, 'data/mnist', c, f), nodePath.join(data, c, f));
-  }
+  copyClasses(nodePath.join(SHARED, 'data/mnist'), data, ['0', '1'], 3);
   await fs.writeFile(nodePath.join(tmp, 'Documents', 'thesis.txt'), 'four years of work');
 });
 afterAll(async () => {

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceClient } from '../../src-main/contract.js';
 import { createService } from '../../src-main/service/index.js';
 import { connectDirect } from '../../src-main/transports/direct.js';
+import { copyClasses } from '../shared-data.js';
 import { REPO, runCli } from './run-cli.js';
 
 const mnist = nodePath.resolve(REPO, '../shared/data/mnist');
@@ -31,11 +32,7 @@ const ours = (stderr: string) =>
   stderr.split('\n').filter((l) => l.startsWith('rank1 ') || l.startsWith('error: '));
 
 beforeAll(() => {
-  for (const c of ['3', '7']) {
-    mkdirSync(nodePath.join(ds, c), { recursive: true });
-    for (const f of readdirSync(nodePath.join(mnist, c)).sort().slice(0, 30))
-      copyFileSync(nodePath.join(mnist, c, f), nodePath.join(ds, c, f));
-  }
+  copyClasses(mnist, ds, ['3', '7'], 30);
   const train = rank1('train', ds, '--out', model, '--epochs', '1', '--val-fraction', '0.2', '--json');
   expect(train.status, train.stderr).toBe(0);
 }, 300_000);
