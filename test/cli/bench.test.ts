@@ -1,23 +1,14 @@
 /** `rank1 bench` runs rank1-resnet20 on the wasm backend and reports both phases (tiny batch: a smoke test, not a timing). */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SHARED } from '../shared-data.js';
-
-const root = nodePath.resolve(__dirname, '../..');
+import { runCli } from './run-cli.js';
 
 describe('rank1 bench', () => {
   it('prints one JSON line per phase with backend, device and images/s', () => {
-    const r = spawnSync(
-      process.execPath,
-      [nodePath.join(root, 'bin/rank1.js'), 'bench', '--batch', '4', '--steps', '1', '--json'],
-      {
-        encoding: 'utf8',
-        timeout: 300_000,
-      },
-    );
+    const r = runCli(['bench', '--batch', '4', '--steps', '1', '--json'], { timeout: 300_000 });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout
       .trim()
@@ -32,9 +23,7 @@ describe('rank1 bench', () => {
   }, 300_000);
 
   it('refuses a bad option with exit code 2', () => {
-    const r = spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), 'bench', '--batch', 'zero'], {
-      encoding: 'utf8',
-    });
+    const r = runCli(['bench', '--batch', 'zero']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--batch/);
   });
@@ -58,10 +47,8 @@ describe('rank1 bench', () => {
       },
     );
     const bench = (python: string) =>
-      spawnSync(
-        process.execPath,
+      runCli(
         [
-          nodePath.join(root, 'bin/rank1.js'),
           'bench',
           '--embed',
           '--images',
@@ -72,7 +59,7 @@ describe('rank1 bench', () => {
           '32',
           '--json',
         ],
-        { encoding: 'utf8', timeout: 300_000, env: { ...process.env, PYTHON: python, RANK1_HOME: dir } },
+        { home: dir, env: { PYTHON: python }, timeout: 300_000 },
       );
     try {
       const withTorch = bench(present);

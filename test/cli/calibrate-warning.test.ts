@@ -3,29 +3,19 @@
  * T = 1, and a model trained without validation images has no OOD threshold, which `rank1 predict`
  * says once on stderr and on every --json row.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { copyClasses } from '../shared-data.js';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const shared = nodePath.resolve(root, '../shared/data/mnist');
+const shared = nodePath.resolve(REPO, '../shared/data/mnist');
 const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-calwarn-'));
 // A small copy (3 digits × 20 images) keeps the two trainings quick.
-const mnist = nodePath.join(home, 'digits');
-for (const c of ['1', '4', '7']) {
-  mkdirSync(nodePath.join(mnist, c), { recursive: true });
-  for (const f of readdirSync(nodePath.join(shared, c)).sort().slice(0, 20))
-    copyFileSync(nodePath.join(shared, c, f), nodePath.join(mnist, c, f));
-}
+const mnist = copyClasses(shared, nodePath.join(home, 'digits'), ['1', '4', '7'], 20);
 afterAll(() => rmSync(home, { recursive: true, force: true }));
-const rank1 = (args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: home },
-    timeout: 600_000,
-  });
+const rank1 = (args: string[]) => runCli(args, { home, timeout: 600_000 });
 const small = ['--epochs', '1', '--image-size', '16', '--members', '2'];
 
 describe('rank1 train/eval/predict: calibration and the no-threshold warning', () => {

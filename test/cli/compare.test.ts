@@ -3,22 +3,16 @@
  * digits × 60, copied to a temporary folder) against a few notMNIST letters: one JSON row per
  * method, measured on the same held-out images; the table; usage errors. Needs `npm run build`.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareColumns } from '../../src-main/contract.js';
 import { SHARED } from '../shared-data.js';
+import { runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
 const data = nodePath.join(SHARED, 'data');
-const rank1 = (args: string[], env: NodeJS.ProcessEnv) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 600_000,
-  });
+const rank1 = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, { env, timeout: 600_000 });
 
 /** The first `n` images of `from` (sorted by name) copied into `to`. */
 function copyFirst(from: string, to: string, n: number): void {

@@ -3,7 +3,6 @@
  * --json` on the model's folder and the file in onnxruntime-node agree on the same images; the
  * out file is never one that is not ours; usage errors exit 2. Needs `npm run build`.
  */
-import { spawnSync } from 'node:child_process';
 import { promises as fs, readdirSync } from 'node:fs';
 import os from 'node:os';
 import * as nodePath from 'node:path';
@@ -12,19 +11,14 @@ import { prepareImage } from '../../src-main/data/index.js';
 import { readMetadata } from '../../src-main/engine/onnx/graph.js';
 import { createSession } from '../../src-main/engine/onnx/runtime.js';
 import { SHARED } from '../shared-data.js';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const DEMO = nodePath.join(root, 'resources/demo/digits');
+const DEMO = nodePath.join(REPO, 'resources/demo/digits');
 let tmp: string;
 
-const rank1 = (...args: string[]) => rank1In(root, ...args);
+const rank1 = (...args: string[]) => rank1In(REPO, ...args);
 const rank1In = (cwd: string, ...args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, RANK1_HOME: nodePath.join(tmp, 'home') },
-  });
+  runCli(args, { cwd, home: nodePath.join(tmp, 'home'), timeout: 120_000 });
 
 beforeAll(async () => {
   tmp = await fs.mkdtemp(nodePath.join(os.tmpdir(), 'rank1-cli-export-'));

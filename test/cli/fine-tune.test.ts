@@ -3,29 +3,22 @@
  * line and exit code 2 (usage; also when there is no backbone to fine-tune); a small CIFAR-10 copy trains with
  * the last MobileNet block fine-tuned, and eval reads the model back. Needs `npm run build`.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SHARED } from '../shared-data.js';
+import { copyClasses, SHARED } from '../shared-data.js';
+import { runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
 const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-finetune-cli-'));
-const photos = nodePath.join(home, 'photos');
-for (const c of ['airplane', 'frog']) {
-  mkdirSync(nodePath.join(photos, c), { recursive: true });
-  const from = nodePath.join(SHARED, 'data/cifar10/train', c);
-  for (const f of readdirSync(from).sort().slice(0, 15))
-    copyFileSync(nodePath.join(from, f), nodePath.join(photos, c, f));
-}
+const photos = copyClasses(
+  nodePath.join(SHARED, 'data/cifar10/train'),
+  nodePath.join(home, 'photos'),
+  ['airplane', 'frog'],
+  15,
+);
 afterAll(() => rmSync(home, { recursive: true, force: true }));
-const rank1 = (args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: home, RANK1_WORKERS: '0' },
-    timeout: 600_000,
-  });
+const rank1 = (args: string[]) => runCli(args, { home, env: { RANK1_WORKERS: '0' }, timeout: 600_000 });
 
 describe('rank1 train/compare --fine-tune', () => {
   it('refuses values outside 0..4, fractions and words with one line naming the option', () => {

@@ -3,24 +3,18 @@
  * (common/engine.ts SCORE_WORDS), and max_prob (stored as 1 − max p̄) as "top probability < …",
  * never as "max_prob > 0.667". Needs `npm run build`.
  */
-import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const DEMO = nodePath.join(root, 'resources/demo/digits');
+const DEMO = nodePath.join(REPO, 'resources/demo/digits');
 let tmp: string;
 let model: string;
 
 const rank1 = (...args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    cwd: tmp,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, RANK1_HOME: nodePath.join(tmp, 'home') },
-  });
+  runCli(args, { cwd: tmp, home: nodePath.join(tmp, 'home'), timeout: 120_000 });
 
 beforeAll(async () => {
   tmp = await fs.mkdtemp(nodePath.join(os.tmpdir(), 'rank1-cli-flag-'));

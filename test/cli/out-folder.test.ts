@@ -3,23 +3,17 @@
  * the app did not write. A folder holding the user's files, the dataset itself and its parent are
  * refused before any work with one line naming the folder; exit 1.
  */
-import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED } from '../shared-data.js';
+import { copyClasses, SHARED } from '../shared-data.js';
+import { runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
 let tmp: string;
 let data: string;
 
-const rank1 = (args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: nodePath.join(tmp, 'home') },
-    timeout: 120_000,
-  });
+const rank1 = (args: string[]) => runCli(args, { home: nodePath.join(tmp, 'home'), timeout: 120_000 });
 
 /** Every path under `dir` but the app's own data home (the service creates it empty at start). */
 async function listing(dir: string): Promise<string[]> {
@@ -33,12 +27,7 @@ beforeAll(async () => {
   tmp = await fs.mkdtemp(nodePath.join(tmpdir(), 'rank1-out-cli-'));
   // A tiny dataset (two classes of three MNIST digits) in a "Documents" folder with a thesis beside it.
   data = nodePath.join(tmp, 'Documents', 'digits');
-  for (const c of ['0', '1']) {
-    await fs.mkdir(nodePath.join(data, c), { recursive: true });
-    const files = (await fs.readdir(nodePath.join(SHARED, 'data/mnist', c))).sort().slice(0, 3);
-    for (const f of files)
-      await fs.copyFile(nodePath.join(SHARED, 'data/mnist', c, f), nodePath.join(data, c, f));
-  }
+  copyClasses(nodePath.join(SHARED, 'data/mnist'), data, ['0', '1'], 3);
   await fs.writeFile(nodePath.join(tmp, 'Documents', 'thesis.txt'), 'four years of work');
 });
 afterAll(async () => {

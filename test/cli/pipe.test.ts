@@ -7,16 +7,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, REPO } from './run-cli.js';
 
-const repo = resolve(__dirname, '../..');
-const demo = join(repo, 'resources/demo/digits');
-const digits = resolve(repo, '../shared/data/mnist/3');
+const demo = join(REPO, 'resources/demo/digits');
+const digits = resolve(REPO, '../shared/data/mnist/3');
 const home = mkdtempSync(join(tmpdir(), 'rank1-pipe-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 describe('rank1 with a reader that stops early', () => {
   it('predict | head -1 exits 0 with nothing on stderr', async () => {
-    const child = spawn(process.execPath, [join(repo, 'bin/rank1.js'), 'predict', demo, digits], {
+    const child = spawn(process.execPath, [CLI, 'predict', demo, digits], {
       env: { ...process.env, RANK1_HOME: home },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

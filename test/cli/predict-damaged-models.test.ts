@@ -3,7 +3,6 @@
  * weights, a 100000 px input, a backbone named by a path) each make `rank1 predict` exit 1 with
  * exactly one stderr line that names the problem, never a JavaScript error.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,13 +10,13 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUILTIN_BACKBONES } from '../../src-main/engine/backbones/catalog.js';
 import { bundledFolder } from '../../src-main/engine/backbones/bundled.js';
+import { REPO, runCli } from './run-cli.js';
 
-const repo = resolve(__dirname, '../..');
-const demo = join(repo, 'resources/demo/digits');
+const demo = join(REPO, 'resources/demo/digits');
 const image = join(
-  resolve(repo, '../shared/data/mnist'),
+  resolve(REPO, '../shared/data/mnist'),
   '3',
-  readdirSync(resolve(repo, '../shared/data/mnist/3'))[0]!,
+  readdirSync(resolve(REPO, '../shared/data/mnist/3'))[0]!,
 );
 const tmp = mkdtempSync(join(tmpdir(), 'rank1-damaged-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -74,13 +73,9 @@ describe('rank1 predict on damaged model folders', () => {
   it.each(cases)(
     '%s: exit 1, one stderr line, no JavaScript error',
     (name, harm) => {
-      expect(existsSync(join(repo, 'dist/main/cli.js')), 'npm run build:main first').toBe(true);
+      expect(existsSync(join(REPO, 'dist/main/cli.js')), 'npm run build:main first').toBe(true);
       const dir = damaged(name.replace(/\W+/g, '-'), harm);
-      const r = spawnSync(process.execPath, [join(repo, 'bin/rank1.js'), 'predict', dir, image, '--json'], {
-        encoding: 'utf8',
-        env: { ...process.env, RANK1_HOME: join(tmp, 'home') },
-        timeout: 120_000,
-      });
+      const r = runCli(['predict', dir, image, '--json'], { home: join(tmp, 'home'), timeout: 120_000 });
       const lines = r.stderr.split('\n').filter((l) => l.trim());
       expect(r.status, r.stderr).toBe(1);
       expect(lines, r.stderr).toHaveLength(1);
@@ -97,10 +92,10 @@ describe('rank1 predict on damaged model folders', () => {
       meta.backbone = { name: spec.name, sha256: spec.pin.sha256, embeddingSize: spec.embeddingSize };
       writeMeta(d, meta);
     });
-    const r = spawnSync(process.execPath, [join(repo, 'bin/rank1.js'), 'predict', dir, image, '--json'], {
-      encoding: 'utf8',
+    const r = runCli(['predict', dir, image, '--json'], {
+      home: join(tmp, 'home'),
       // Were a download tried, it would go here (a closed port) and say "cannot download".
-      env: { ...process.env, RANK1_HOME: join(tmp, 'home'), RANK1_BACKBONE_BASE_URL: 'http://127.0.0.1:9' },
+      env: { RANK1_BACKBONE_BASE_URL: 'http://127.0.0.1:9' },
       timeout: 120_000,
     });
     const lines = r.stderr.split('\n').filter((l) => l.trim());

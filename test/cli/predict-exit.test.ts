@@ -4,25 +4,20 @@
  * predicted (a missing file, a single broken image, an empty folder) the command fails: exit 1
  * with one stderr line naming what was given.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REPO, runCli } from './run-cli.js';
 
-const repo = resolve(__dirname, '../..');
-const demo = join(repo, 'resources/demo/digits');
-const mnist3 = resolve(repo, '../shared/data/mnist/3');
+const demo = join(REPO, 'resources/demo/digits');
+const mnist3 = resolve(REPO, '../shared/data/mnist/3');
 const digit = join(mnist3, readdirSync(mnist3).sort()[0]!);
-const corrupt = resolve(repo, '../shared/data/robustness/corrupt/invalid/invalid-zlib.png');
+const corrupt = resolve(REPO, '../shared/data/robustness/corrupt/invalid/invalid-zlib.png');
 const tmp = mkdtempSync(join(tmpdir(), 'rank1-predict-exit-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const predict = (...paths: string[]) =>
-  spawnSync(process.execPath, [join(repo, 'bin/rank1.js'), 'predict', demo, ...paths, '--json'], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: tmp },
-    timeout: 120_000,
-  });
+  runCli(['predict', demo, ...paths, '--json'], { home: tmp, timeout: 120_000 });
 const stderrLines = (s: string) => s.split('\n').filter((l) => l.startsWith('rank1 predict:'));
 
 describe('rank1 predict exit codes', () => {

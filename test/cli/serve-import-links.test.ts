@@ -11,10 +11,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ServiceClient } from '../../src-main/contract.js';
 import { connectWebSocket, type WebSocketConstructor } from '../../src-main/transports/ws-client.js';
+import { CLI, REPO } from './run-cli.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
-const repo = resolve(__dirname, '../..');
-const mnist = resolve(repo, '../shared/data/mnist');
+const mnist = resolve(REPO, '../shared/data/mnist');
 const tmp = mkdtempSync(join(tmpdir(), 'rank1-ws-links-'));
 const procs: ChildProcess[] = [];
 afterAll(() => {
@@ -25,7 +25,7 @@ afterAll(() => {
 describe('rank1 serve: import over the WebSocket', () => {
   it('leaves out links to outside files and lists them in the report', async () => {
     // A built CLI is required: fail (not skip) where there is none, so CI cannot pass without it.
-    expect(existsSync(join(repo, 'dist/main/cli.js')), 'npm run build:main first').toBe(true);
+    expect(existsSync(join(REPO, 'dist/main/cli.js')), 'npm run build:main first').toBe(true);
     const ds = join(tmp, 'ds');
     for (const cls of ['0', '1']) {
       mkdirSync(join(ds, cls), { recursive: true });
@@ -36,14 +36,10 @@ describe('rank1 serve: import over the WebSocket', () => {
     symlinkSync(outsideFile, join(ds, '0', 'outside.png'));
     symlinkSync(join(mnist, '2'), join(ds, '2')); // a whole class folder elsewhere
 
-    const proc = spawn(
-      process.execPath,
-      [join(repo, 'bin/rank1.js'), 'serve', '--port', '0', '--allow', ds],
-      {
-        env: { ...process.env, RANK1_HOME: join(tmp, 'home') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--allow', ds], {
+      env: { ...process.env, RANK1_HOME: join(tmp, 'home') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     procs.push(proc);
     const line = await new Promise<string>((ok, ko) => {
       createInterface({ input: proc.stdout! }).once('line', ok);

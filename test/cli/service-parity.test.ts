@@ -3,7 +3,6 @@
  * `evaluate` reports for the same model and folder (issue 14), and its messages are one line,
  * checked before any work (issue 13 item 6).
  */
-import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -19,29 +18,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceClient } from '../../src-main/contract.js';
 import { createService } from '../../src-main/service/index.js';
 import { connectDirect } from '../../src-main/transports/direct.js';
+import { copyClasses } from '../shared-data.js';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const mnist = nodePath.resolve(root, '../shared/data/mnist');
+const mnist = nodePath.resolve(REPO, '../shared/data/mnist');
 const work = mkdtempSync(nodePath.join(tmpdir(), 'rank1-parity-'));
 const home = nodePath.join(work, 'home');
 const ds = nodePath.join(work, 'digits');
 const model = nodePath.join(work, 'model');
-const rank1 = (...args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: home },
-    timeout: 300_000,
-  });
+const rank1 = (...args: string[]) => runCli(args, { home, timeout: 300_000 });
 /** stderr without the GPU driver's own chatter (Dawn/Vulkan probing, not ours). */
 const ours = (stderr: string) =>
   stderr.split('\n').filter((l) => l.startsWith('rank1 ') || l.startsWith('error: '));
 
 beforeAll(() => {
-  for (const c of ['3', '7']) {
-    mkdirSync(nodePath.join(ds, c), { recursive: true });
-    for (const f of readdirSync(nodePath.join(mnist, c)).sort().slice(0, 30))
-      copyFileSync(nodePath.join(mnist, c, f), nodePath.join(ds, c, f));
-  }
+  copyClasses(mnist, ds, ['3', '7'], 30);
   const train = rank1('train', ds, '--out', model, '--epochs', '1', '--val-fraction', '0.2', '--json');
   expect(train.status, train.stderr).toBe(0);
 }, 300_000);

@@ -5,36 +5,24 @@
  * MIN_STEPS_PER_PRESET_EPOCH) gives it 150 steps (0.93, NLL 0.22). 16 px and one network keep
  * the test near 10 s on 2 cores; the floor does not depend on either.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { copyClasses } from '../shared-data.js';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const shared = nodePath.resolve(root, '../shared/data/mnist');
+const shared = nodePath.resolve(REPO, '../shared/data/mnist');
 const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-small-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 /** Train on each digit's first 10 images; hold out 50 others (from the 201st on). */
 const digits = ['2', '5', '8'];
-const copy = (name: string, from: number, to: number) => {
-  const dir = nodePath.join(home, name);
-  for (const c of digits) {
-    mkdirSync(nodePath.join(dir, c), { recursive: true });
-    for (const f of readdirSync(nodePath.join(shared, c)).sort().slice(from, to))
-      copyFileSync(nodePath.join(shared, c, f), nodePath.join(dir, c, f));
-  }
-  return dir;
-};
+const copy = (name: string, from: number, to: number) =>
+  copyClasses(shared, nodePath.join(home, name), digits, to - from, from);
 const train = copy('train', 0, 10);
 const heldOut = copy('held-out', 200, 250);
-const rank1 = (args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: home },
-    timeout: 600_000,
-  });
+const rank1 = (args: string[]) => runCli(args, { home, timeout: 600_000 });
 
 describe('rank1 train on a small folder (3 digits × 10 images, default preset)', () => {
   it('reaches clearly-better-than-chance held-out accuracy', () => {

@@ -2,15 +2,14 @@
  * The issue's CI check, through the real command line: train on ../shared/data/mnist, then
  * evaluate on its held-out images against ../shared/data/notmnist.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const shared = nodePath.resolve(root, '../shared/data');
+const shared = nodePath.resolve(REPO, '../shared/data');
 /** Distinct images per class folder: the import leaves out exact copies within a class (issue 15). */
 const distinctImages = (dir: string) =>
   readdirSync(dir).reduce((n, cls) => {
@@ -21,12 +20,7 @@ const distinctImages = (dir: string) =>
     );
     return n + new Set(hashes).size;
   }, 0);
-const rank1 = (args: string[], env: NodeJS.ProcessEnv) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 900_000,
-  });
+const rank1 = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, { env, timeout: 900_000 });
 
 describe('rank1 train → eval on MNIST vs notMNIST', () => {
   const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-ci-'));

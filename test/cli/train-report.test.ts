@@ -3,31 +3,20 @@
  * on (not the number of files with an image extension) and how many files it skipped, with where
  * to see them; the import's warnings; and which backbone the model is built on when there is one.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { copyClasses } from '../shared-data.js';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const shared = nodePath.resolve(root, '../shared/data');
+const shared = nodePath.resolve(REPO, '../shared/data');
 const home = mkdtempSync(nodePath.join(tmpdir(), 'rank1-train-report-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
-const rank1 = (args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, RANK1_HOME: home },
-    timeout: 600_000,
-  });
+const rank1 = (args: string[]) => runCli(args, { home, timeout: 600_000 });
 /** `count` images of each class folder of `from`, copied into a new folder `name`. */
 function folder(name: string, from: string, classes: string[], count: number): string {
-  const dir = nodePath.join(home, name);
-  for (const c of classes) {
-    mkdirSync(nodePath.join(dir, c), { recursive: true });
-    for (const f of readdirSync(nodePath.join(from, c)).sort().slice(0, count))
-      copyFileSync(nodePath.join(from, c, f), nodePath.join(dir, c, f));
-  }
-  return dir;
+  return copyClasses(from, nodePath.join(home, name), classes, count);
 }
 
 describe('rank1 train: the dataset and backbone lines', () => {
@@ -61,9 +50,7 @@ describe('rank1 train: the dataset and backbone lines', () => {
 
   it("repeats the import's warnings, e.g. a class too small to have validation images", () => {
     const skew = folder('skew', nodePath.join(shared, 'mnist'), ['4'], 20);
-    mkdirSync(nodePath.join(skew, '9'));
-    for (const f of readdirSync(nodePath.join(shared, 'mnist/9')).sort().slice(0, 2))
-      copyFileSync(nodePath.join(shared, 'mnist/9', f), nodePath.join(skew, '9', f));
+    copyClasses(nodePath.join(shared, 'mnist'), skew, ['9'], 2);
     const r = rank1(['train', skew, '--out', nodePath.join(home, 'm3'), '--epochs', '1', '--members', '2']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('warning:'))).toEqual([

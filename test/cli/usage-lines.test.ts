@@ -4,25 +4,19 @@
  * (got -1)", worded once in contract.ts), and an empty value for any option or argument (an empty
  * path would resolve to the current folder) refused before any work. Needs `npm run build`.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHARED } from '../shared-data.js';
+import { REPO, runCli } from './run-cli.js';
 
-const root = nodePath.resolve(__dirname, '../..');
-const DEMO = nodePath.join(root, 'resources/demo/digits');
+const DEMO = nodePath.join(REPO, 'resources/demo/digits');
 const MNIST = `${SHARED}/data/mnist`;
 let cwd: string;
 
 const rank1 = (...args: string[]) =>
-  spawnSync(process.execPath, [nodePath.join(root, 'bin/rank1.js'), ...args], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, RANK1_HOME: nodePath.join(cwd, '.home') },
-  });
+  runCli(args, { cwd, home: nodePath.join(cwd, '.home'), timeout: 60_000 });
 
 beforeAll(() => {
   cwd = mkdtempSync(nodePath.join(os.tmpdir(), 'rank1-cli-usage-'));

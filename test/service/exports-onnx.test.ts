@@ -7,10 +7,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceError } from '../../src-main/contract.js';
 import { readMetadata } from '../../src-main/engine/onnx/graph.js';
 import { createSession } from '../../src-main/engine/onnx/runtime.js';
 import { createService, type Service } from '../../src-main/service/index.js';
+import { errorOf } from './error-of.js';
 
 const RESOURCES = path.resolve(__dirname, '../../resources');
 let tmp: string;
@@ -25,15 +25,6 @@ afterAll(async () => {
   service.dispose();
   await fs.rm(tmp, { recursive: true, force: true });
 });
-
-async function errorOf(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ServiceError;
-  }
-  throw new Error('expected an error');
-}
 
 type ExportResult = { path?: string; fileName: string; base64?: string };
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceClient } from '../../src-main/contract.js';
 import { createService, type Service } from '../../src-main/service/index.js';
 import { connectDirect } from '../../src-main/transports/direct.js';
+import { errorOf } from './error-of.js';
 
 const demo = path.resolve(__dirname, '../../resources/demo/digits');
 let tmp: string;
@@ -32,21 +33,15 @@ afterAll(async () => {
 describe('paths that do not exist', () => {
   it('a model folder: "no model folder at PATH"', async () => {
     const model = path.join(tmp, 'my modle');
-    const err = await client
-      .call('predict', { model, paths: [demo] })
-      .then(() => undefined)
-      .catch((e: Error) => e);
-    expect(err?.message).toMatch(/no model folder at .*my modle/i);
-    expect(err?.message).not.toMatch(/Remove it/);
+    const err = await errorOf(client.call('predict', { model, paths: [demo] }));
+    expect(err.message).toMatch(/no model folder at .*my modle/i);
+    expect(err.message).not.toMatch(/Remove it/);
   });
 
   it('a dataset folder: "no folder at PATH"', async () => {
     const dataset = path.join(tmp, 'my photos');
-    const err = await client
-      .run<'evaluate'>('evaluate', { model: demo, dataset })
-      .then(() => undefined)
-      .catch((e: Error) => e);
-    expect(err?.message).toMatch(/no folder at .*my photos/i);
-    expect(err?.message).not.toMatch(/import a folder first/);
+    const err = await errorOf(client.run<'evaluate'>('evaluate', { model: demo, dataset }));
+    expect(err.message).toMatch(/no folder at .*my photos/i);
+    expect(err.message).not.toMatch(/import a folder first/);
   });
 });

@@ -11,9 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ServiceClient, ServiceError, type PredictionRow } from '../../src-main/contract.js';
+import { ServiceClient, type PredictionRow } from '../../src-main/contract.js';
 import { createService, type Service } from '../../src-main/service/index.js';
 import { SHARED } from '../shared-data.js';
+import { errorOf } from './error-of.js';
 
 const RESOURCES = path.resolve(__dirname, '../../resources');
 const MNIST = `${SHARED}/data/mnist`;
@@ -37,17 +38,18 @@ afterAll(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-async function errorOf(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ServiceError;
-  }
-  throw new Error('expected an error');
-}
-
 async function mnistImage(digit: string): Promise<string> {
   return path.join(MNIST, digit, (await fs.readdir(path.join(MNIST, digit))).sort()[0]!);
+}
+
+/** A dataset `name` in the granted folder: one MNIST 3 and one 7, enough for train.start to check its output. */
+async function twoDigits(name: string): Promise<string> {
+  const data = path.join(granted, name);
+  for (const c of ['3', '7']) {
+    await fs.mkdir(path.join(data, c), { recursive: true });
+    await fs.copyFile(await mnistImage(c), path.join(data, c, 'a.png'));
+  }
+  return data;
 }
 
 describe('output walls of the service', () => {
@@ -155,11 +157,7 @@ describe('output walls of the service', () => {
   });
 
   it('train.start refuses an output folder that is a link, as the output guard does, and writes nothing there', async () => {
-    const data = path.join(granted, 'digits');
-    for (const c of ['3', '7']) {
-      await fs.mkdir(path.join(data, c), { recursive: true });
-      await fs.copyFile(await mnistImage(c), path.join(data, c, 'a.png'));
-    }
+    const data = await twoDigits('digits');
     const target = path.join(granted, 'empty-elsewhere');
     await fs.mkdir(target);
     const link = path.join(granted, 'model-link');
@@ -172,11 +170,7 @@ describe('output walls of the service', () => {
     expect(await fs.readdir(target)).toEqual([]);
   });
   it('train.start refuses, before any training, an output folder under a link that leads nowhere', async () => {
-    const data = path.join(granted, 'digits-dangling');
-    for (const c of ['3', '7']) {
-      await fs.mkdir(path.join(data, c), { recursive: true });
-      await fs.copyFile(await mnistImage(c), path.join(data, c, 'a.png'));
-    }
+    const data = await twoDigits('digits-dangling');
     const link = path.join(granted, 'gone');
     await fs.symlink(path.join(outside, 'not-there'), link);
     const err = await errorOf(
