@@ -24,6 +24,7 @@ import {
   recoverModelFolder,
   removeOurFolder,
   temporaryName,
+  writeFileSynced,
 } from './output-guard.js';
 
 export { MODEL_FILES, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_LIMITS, specBytes } from './model-schema.js';
@@ -125,16 +126,6 @@ function concatWeights(weights: NamedWeight[]): { specs: WeightSpec[]; buffer: B
     weights.map((w) => Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength)),
   );
   return { specs, buffer };
-}
-
-async function writeFileSynced(file: string, data: string | Buffer): Promise<void> {
-  const handle = await fs.open(file, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**

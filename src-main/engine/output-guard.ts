@@ -166,3 +166,21 @@ export async function recoverLeftovers(parent: string): Promise<void> {
   }
   for (const base of bases) await recoverModelFolder(nodePath.join(parent, base));
 }
+
+/**
+ * Write a file and fsync it before returning, so that a rename that publishes it never points at
+ * an empty or partial file after a power cut. `flag` 'wx' refuses an existing file (a temporary name).
+ */
+export async function writeFileSynced(
+  file: string,
+  data: string | Uint8Array,
+  flag: 'w' | 'wx' = 'w',
+): Promise<void> {
+  const handle = await fs.open(file, flag);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

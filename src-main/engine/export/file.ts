@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseModel } from '../onnx/graph.js';
+import { writeFileSynced } from '../output-guard.js';
 import { ONNX_PRODUCER } from './onnx-model.js';
 
 export class ExportTargetError extends Error {
@@ -43,16 +44,9 @@ export async function writeExportFile(file: string, bytes: Uint8Array): Promise<
     );
   const tmp = path.join(folder, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    const handle = await fs.open(tmp, 'wx');
-    try {
-      await handle.writeFile(bytes);
-      // Durability, not correctness: without the sync a power cut just after the rename can leave
-      // the new name pointing at an empty or partial file. No unit test can show this (it needs a
-      // crash of the machine, not of the process).
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // Synced for durability, not correctness: no unit test can show it (it needs a crash of the
+    // machine, not of the process).
+    await writeFileSynced(tmp, bytes, 'wx');
     await fs.rename(tmp, file);
   } catch (e) {
     await fs.rm(tmp, { force: true });
