@@ -239,15 +239,10 @@ export function exportFileName(meta: Pick<ModelMeta, 'name' | 'id'>): string {
   return `${slug(meta.name || meta.id)}.rank1.zip`;
 }
 
-/** Zip a model (verified first, so an export never spreads a damaged model). */
-export async function exportModelZip(
-  home: string,
-  id: string,
-): Promise<{ fileName: string; zip: Uint8Array }> {
-  return zipModelFolder(modelDir(home, id));
-}
-
-/** A checked model folder anywhere (e.g. `rank1 train --out DIR`) as a backup zip. */
+/**
+ * A model folder (in the models folder, or anywhere, e.g. `rank1 train --out DIR`) as a backup zip,
+ * verified first, so an export never spreads a damaged model.
+ */
 export async function zipModelFolder(dir: string): Promise<{ fileName: string; zip: Uint8Array }> {
   const { meta } = await readModelFolder(dir);
   const files: Record<string, Uint8Array> = {

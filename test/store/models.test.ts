@@ -6,7 +6,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ModelImportError,
   defaultModel,
-  exportModelZip,
   getModel,
   importModel,
   listModels,
@@ -17,6 +16,7 @@ import {
   setFlagScore,
   slug,
   writeModelFolder,
+  zipModelFolder,
 } from '../../src-main/store/index.js';
 import { toSummary } from '../../src-main/service/model-cache.js';
 import { fakeMeta, fakeWeights } from './fake-model.js';
@@ -71,7 +71,7 @@ describe('models store', () => {
 
   it('exports a zip and imports it under a fresh id', async () => {
     await write('a', 'My Cats!');
-    const { fileName, zip } = await exportModelZip(home, 'a');
+    const { fileName, zip } = await zipModelFolder(modelDir(home, 'a'));
     expect(fileName).toBe('my-cats.rank1.zip');
     const imported = await importModel(home, { zip });
     expect(imported.id).not.toBe('a');
