@@ -137,8 +137,10 @@ export class ModelCache {
   }
 }
 
-/** A model's metadata as the contract shows it (what `models.*` and `train` answer): the store's listing. */
-/** The store's listing, with the folder the model was trained on (Evaluate's default dataset). */
+/**
+ * A model's metadata as the contract shows it (what `models.*` and `train` answer): the store's
+ * listing, with the folder the model was trained on (Evaluate's default dataset).
+ */
 export function toSummary(meta: ModelMeta): ModelSummary {
   return { ...storeSummary(meta), ...(meta.datasetRoot ? { datasetRoot: meta.datasetRoot } : {}) };
 }
