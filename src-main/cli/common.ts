@@ -12,9 +12,14 @@ import { connectDirect } from '../transports/direct.js';
 
 export class UsageError extends Error {}
 
+/** The number typed; an empty or blank value is not 0 (as `Number('')` would have it) but NaN. */
+function toNumber(v: string): number {
+  return v.trim() === '' ? NaN : Number(v);
+}
+
 export function intArg(min: number, max: number) {
   return (v: string): number => {
-    const n = v.trim() === '' ? NaN : Number(v);
+    const n = toNumber(v);
     if (!Number.isInteger(n) || n < min || n > max)
       throw new InvalidArgumentError(`must be an integer in ${min}..${max}`);
     return n;
@@ -23,7 +28,7 @@ export function intArg(min: number, max: number) {
 
 export function numArg(min: number, max: number) {
   return (v: string): number => {
-    const n = v.trim() === '' ? NaN : Number(v);
+    const n = toNumber(v);
     if (!Number.isFinite(n) || n < min || n > max)
       throw new InvalidArgumentError(`must be a number in [${min}, ${max}]`);
     return n;
@@ -45,14 +50,14 @@ export function printJson(value: unknown): void {
 
 /** An integer, range left to the contract (one home for limits: a bad value is a usage error there). */
 export function integer(v: string): number {
-  const n = v.trim() === '' ? NaN : Number(v);
+  const n = toNumber(v);
   if (!Number.isInteger(n)) throw new InvalidArgumentError('must be an integer');
   return n;
 }
 
 /** A number, range left to the contract. */
 export function number(v: string): number {
-  const n = v.trim() === '' ? NaN : Number(v);
+  const n = toNumber(v);
   if (!Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
   return n;
 }
@@ -201,5 +206,29 @@ export function importReporter(
       else bar.update(done, payload);
       started = true;
     } else if (p.phase === 'done' && started) bar?.stop();
+  };
+}
+
+/**
+ * What `rank1 train` and `rank1 compare` show of the dataset's import: a bar over the files read
+ * (when `show`), then at the end the caller's own line (`onDone`) and the import's warnings on stderr.
+ */
+export function importDisplay(
+  show: boolean,
+  onDone?: (p: ImportProgress) => void,
+): { onImport: (p: ImportProgress) => void; stop: () => void } {
+  const bar = progressBar(
+    show,
+    'reading images [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}',
+  );
+  const report = importReporter(bar, (line) => console.error(line));
+  return {
+    onImport: (p) => {
+      report(p);
+      if (p.phase !== 'done') return;
+      onDone?.(p);
+      for (const w of p.warnings ?? []) console.error(`warning: ${w}`);
+    },
+    stop: () => bar?.stop(),
   };
 }

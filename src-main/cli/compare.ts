@@ -18,7 +18,7 @@ import {
 } from '../contract.js';
 import {
   choiceArg,
-  importReporter,
+  importDisplay,
   intArg,
   integer,
   number,
@@ -158,20 +158,11 @@ function runCompare(dir: string, o: CompareOptions, cmd: Command): Promise<void>
       ...(cmd.getOptionValueSource('calibrate') === 'cli' ? { calibrate: o.calibrate !== false } : {}),
     };
     const bar = progressBar(!o.json, '{method} [{bar}] {value}/{total} steps | ETA {eta_formatted}');
-    const importBar = progressBar(
-      !o.json,
-      'reading images [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}',
-    );
-    const onImport = importReporter(importBar, (line) => console.error(line));
+    // The folder's import: its progress, then its warnings (a class too small to be measured…).
+    const imported = importDisplay(!o.json);
     let shown = '';
     const onEvent = (e: ServiceEvent) => {
-      if (e.type === 'job.progress' && 'decoded' in e.progress) {
-        // The folder's import: its progress, then its warnings (a class too small to be measured…).
-        onImport(e.progress);
-        if (e.progress.phase === 'done')
-          for (const w of e.progress.warnings ?? []) console.error(`warning: ${w}`);
-        return;
-      }
+      if (e.type === 'job.progress' && 'decoded' in e.progress) return imported.onImport(e.progress);
       if (!bar || e.type !== 'job.progress' || !('method' in e.progress)) return;
       const p = e.progress as CompareProgress;
       if (p.method !== shown) {
@@ -184,7 +175,7 @@ function runCompare(dir: string, o: CompareOptions, cmd: Command): Promise<void>
     try {
       result = await client.run<'compare'>('compare.start', args, onEvent);
     } finally {
-      importBar?.stop();
+      imported.stop();
       bar?.stop();
     }
     if (o.json) {

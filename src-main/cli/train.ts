@@ -14,7 +14,7 @@ import {
 } from '../contract.js';
 import {
   choiceArg,
-  importReporter,
+  importDisplay,
   intArg,
   integer,
   number,
@@ -138,11 +138,9 @@ export function registerTrain(program: Command): void {
             fineTune: o.fineTune,
             ...(o.calibrate === false ? { calibrate: false } : {}),
           };
-          const importBar = progressBar(
-            !o.json,
-            'reading images [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}',
-          );
-          const onImport = importReporter(importBar, (line) => console.error(line));
+          const imported = importDisplay(!o.json, (e) => {
+            if (!o.json) console.error(datasetLine(dataset, e));
+          });
           const transferBar = progressBar(!o.json, '{phase} [{bar}] {value}/{total}');
           const bar = progressBar(
             !o.json,
@@ -155,12 +153,8 @@ export function registerTrain(program: Command): void {
             .run<'train'>('train.start', args, (ev) => {
               if (ev.type !== 'job.progress') return;
               const e = ev.progress;
-              if ('decoded' in e) {
-                onImport(e);
-                if (e.phase !== 'done') return;
-                if (!o.json) console.error(datasetLine(dataset, e));
-                for (const w of e.warnings ?? []) console.error(`warning: ${w}`);
-              } else if ('phase' in e) {
+              if ('decoded' in e) imported.onImport(e);
+              else if ('phase' in e) {
                 if (!transferBar || e.phase !== 'embed') return;
                 const phase = `embedding ${e.split}`;
                 if (phase !== barPhase) {
@@ -199,7 +193,7 @@ export function registerTrain(program: Command): void {
               }
             })
             .finally(() => {
-              importBar?.stop();
+              imported.stop();
               transferBar?.stop();
               bar?.stop();
             });
