@@ -26,6 +26,7 @@ import {
   temporaryName,
   writeFileSynced,
 } from './output-guard.js';
+import { ownFile } from './own-file.js';
 
 export { MODEL_FILES, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_LIMITS, specBytes } from './model-schema.js';
 
@@ -218,24 +219,25 @@ export function checkModelMeta(dir: string, text: string): ModelMeta {
 }
 
 /**
- * The folder's own regular file `name`, checked before it is read (undefined when absent). A link
- * could lead out of the folder the user gave (a granted folder is a wall, links included), and a
- * pipe or device would block the read or never end: both are refused unread.
+ * The folder's own regular file `name`, checked before it is read (own-file.ts says why); undefined
+ * when absent. A link, a pipe or device, or a path out of the folder is refused unread.
  */
 export async function ownModelFile(dir: string, name: string): Promise<Stats | undefined> {
-  let st: Stats;
-  try {
-    st = await fs.lstat(nodePath.join(dir, name));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw new ModelFormatError(dir, `cannot read ${name} (${code})`);
+  const found = await ownFile(dir, name);
+  switch (found.kind) {
+    case 'ok':
+      return found.stats;
+    case 'absent':
+      return undefined;
+    case 'unreadable':
+      throw new ModelFormatError(dir, `cannot read ${name} (${found.code})`);
+    case 'link':
+      throw new ModelFormatError(dir, `${name} is a link; a model folder holds its own files (not read)`);
+    case 'not-regular':
+      throw new ModelFormatError(dir, `${name} is not a regular file (a folder, pipe or device; not read)`);
+    case 'outside':
+      throw new ModelFormatError(dir, `${name} lies outside the model folder (not read)`);
   }
-  if (st.isSymbolicLink())
-    throw new ModelFormatError(dir, `${name} is a link; a model folder holds its own files (not read)`);
-  if (!st.isFile())
-    throw new ModelFormatError(dir, `${name} is not a regular file (a folder, pipe or device; not read)`);
-  return st;
 }
 
 async function readMetaText(dir: string, recovered = false): Promise<string> {
