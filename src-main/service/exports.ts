@@ -5,17 +5,15 @@
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
-import { strFromU8, unzipSync } from 'fflate';
 import Papa from 'papaparse';
 import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from '../contract.js';
 import {
   importModel,
+  isModelBackupZip,
   zipModelFolder,
   slug,
   writeFileAtomic,
   MAX_MODEL_BYTES,
-  MODEL_FORMAT,
-  MODEL_LIMITS,
   type ModelMeta,
 } from '../store/index.js';
 import type { ServiceContext } from './context.js';
@@ -115,22 +113,13 @@ async function exportOnnxFile(
   };
 }
 
-/**
- * True when nothing is at `file`, or a model backup of this app: a zip whose model.json says it is
- * a Rank-1 Studio model (a TF.js model zipped by its user also holds a model.json).
- */
+/** Nothing at `file` yet, or a model backup of this app (the store looks inside the zip). */
 async function replaceableZip(file: string): Promise<boolean> {
-  const stat = await fs.lstat(file).catch(() => undefined);
-  if (!stat) return true;
-  if (!stat.isFile() || stat.size > MAX_MODEL_BYTES) return false;
-  try {
-    const { 'model.json': meta } = unzipSync(await fs.readFile(file), {
-      filter: (f) => f.name === 'model.json' && f.originalSize <= MODEL_LIMITS.metaBytes,
-    });
-    return meta !== undefined && JSON.parse(strFromU8(meta))?.format === MODEL_FORMAT;
-  } catch {
-    return false;
-  }
+  const taken = await fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
+  return !taken || isModelBackupZip(file);
 }
 
 /** A granted destination: the file itself, or `fileName` inside a granted folder. */

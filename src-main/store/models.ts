@@ -11,6 +11,7 @@ import { StoreError } from './errors.js';
 import {
   checkModelMeta,
   describeStatus,
+  MODEL_FORMAT,
   MODEL_LIMITS,
   specBytes,
   ownModelFile,
@@ -299,16 +300,40 @@ function unzipLimited(
   return out;
 }
 
+/** The zip's model.json (at its root or in one top-level folder), unpacked alone and bounded. */
+function zipModelJson(zip: Uint8Array): Uint8Array | undefined {
+  return unzipLimited(
+    zip,
+    { 'model.json': MODEL_LIMITS.metaBytes },
+    (_n, size, limit) => `model.json in the zip is ${size} bytes; a model's metadata is at most ${limit}`,
+  )['model.json'];
+}
+
+/**
+ * True when `file` is a model backup of this app: a zip whose model.json says it is a Rank-1 Studio
+ * model (a TF.js model zipped by its user also holds a model.json), so an export may replace it.
+ * Only model.json is unpacked. Anything else (absent, a folder or pipe, not a zip, larger than
+ * any model) is false.
+ */
+export async function isModelBackupZip(file: string): Promise<boolean> {
+  const stat = await fs.lstat(file).catch(() => undefined);
+  if (!stat?.isFile() || stat.size > MAX_MODEL_BYTES) return false;
+  try {
+    const json = zipModelJson(await fs.readFile(file));
+    return (
+      json !== undefined && (JSON.parse(strFromU8(json)) as { format?: unknown })?.format === MODEL_FORMAT
+    );
+  } catch {
+    return false;
+  }
+}
+
 /**
  * model.json first: it says how large weights.bin and optimizer.bin are, so a zip can make us
  * inflate no more than that (a few kB of deflated zeros could otherwise unpack to gigabytes).
  */
 function unzipModel(zip: Uint8Array): Record<string, Uint8Array> {
-  const { 'model.json': json } = unzipLimited(
-    zip,
-    { 'model.json': MODEL_LIMITS.metaBytes },
-    (_n, size, limit) => `model.json in the zip is ${size} bytes; a model's metadata is at most ${limit}`,
-  );
+  const json = zipModelJson(zip);
   if (!json)
     throw new ModelImportError('the zip has no model.json and weights.bin; it is not a model export');
   const meta = checkModelMeta('the zip', strFromU8(json));

@@ -8,6 +8,7 @@ import {
   defaultModel,
   getModel,
   importModel,
+  isModelBackupZip,
   listModels,
   modelDir,
   readModelFolder,
@@ -91,6 +92,28 @@ describe('models store', () => {
     });
     expect((await importModel(home, { zip })).name).toBe('x');
     expect((await importModel(home, { dir: src })).name).toBe('x');
+  });
+
+  it("isModelBackupZip: only a zip whose model.json is a Rank-1 Studio model's is a backup of ours", async () => {
+    await write('a');
+    const ours = path.join(home, 'ours.zip');
+    await fs.writeFile(ours, (await zipModelFolder(modelDir(home, 'a'))).zip);
+    expect(await isModelBackupZip(ours)).toBe(true);
+    // A TF.js model zipped by its user also holds a model.json: theirs, not a backup.
+    const tfjs = path.join(home, 'tfjs.zip');
+    await fs.writeFile(
+      tfjs,
+      zipSync({ 'model.json': Buffer.from('{"modelTopology": {}, "weightsManifest": []}') }),
+    );
+    const text = path.join(home, 'photos.zip');
+    await fs.writeFile(text, 'PK\x03\x04 not a model');
+    for (const file of [tfjs, text, path.join(home, 'absent.zip'), home])
+      expect(await isModelBackupZip(file), file).toBe(false);
+    // The same folder rule as an import: model.json in one top-level folder counts.
+    const nested = path.join(home, 'nested.zip');
+    const json = await fs.readFile(path.join(modelDir(home, 'a'), 'model.json'));
+    await fs.writeFile(nested, zipSync({ 'a/model.json': json }));
+    expect(await isModelBackupZip(nested)).toBe(true);
   });
 
   it('refuses tampered, non-zip and incomplete imports, leaving nothing behind', async () => {
