@@ -134,11 +134,12 @@ export async function importModelFrom(
   { path, file }: ParsedArgs<'models.import'>,
 ): Promise<Results['models.import']> {
   let meta: ModelMeta;
+  const opts = { freeSpace: ctx.freeSpace };
   if (path !== undefined) {
     const real = ctx.grants.check(path, 'path');
     const stat = await fs.stat(real).catch(() => undefined);
     if (!stat) throw new ServiceError('not-found', `"path": ${path.slice(0, 300)} does not exist.`, 'path');
-    if (stat.isDirectory()) meta = await importModel(ctx.home, { dir: real });
+    if (stat.isDirectory()) meta = await importModel(ctx.home, { dir: real }, opts);
     else if (!stat.isFile())
       // A pipe or device: reading it would wait for a writer, perhaps forever.
       throw new ServiceError(
@@ -149,10 +150,10 @@ export async function importModelFrom(
     else {
       if (stat.size > MAX_MODEL_BYTES)
         throw new ServiceError('too-large', 'The file is larger than any model export (2 GB).', 'path');
-      meta = await importModel(ctx.home, { zip: await fs.readFile(real) });
+      meta = await importModel(ctx.home, { zip: await fs.readFile(real), name: real }, opts);
     }
   } else {
-    meta = await importModel(ctx.home, { zip: Buffer.from(file!.base64, 'base64') });
+    meta = await importModel(ctx.home, { zip: Buffer.from(file!.base64, 'base64'), name: file!.name }, opts);
   }
   return toSummary(meta);
 }
