@@ -26,7 +26,7 @@ import {
   temporaryName,
   writeFileSynced,
 } from './output-guard.js';
-import { ownFile } from './own-file.js';
+import { ownFile, refusal } from './own-file.js';
 
 export { MODEL_FILES, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_LIMITS, specBytes } from './model-schema.js';
 
@@ -224,20 +224,9 @@ export function checkModelMeta(dir: string, text: string): ModelMeta {
  */
 export async function ownModelFile(dir: string, name: string): Promise<Stats | undefined> {
   const found = await ownFile(dir, name);
-  switch (found.kind) {
-    case 'ok':
-      return found.stats;
-    case 'absent':
-      return undefined;
-    case 'unreadable':
-      throw new ModelFormatError(dir, `cannot read ${name} (${found.code})`);
-    case 'link':
-      throw new ModelFormatError(dir, `${name} is a link; a model folder holds its own files (not read)`);
-    case 'not-regular':
-      throw new ModelFormatError(dir, `${name} is not a regular file (a folder, pipe or device; not read)`);
-    case 'outside':
-      throw new ModelFormatError(dir, `${name} lies outside the model folder (not read)`);
-  }
+  if (found.kind === 'ok') return found.stats;
+  if (found.kind === 'absent') return undefined;
+  throw new ModelFormatError(dir, refusal(name, found));
 }
 
 async function readMetaText(dir: string, recovered = false): Promise<string> {

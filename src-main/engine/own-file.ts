@@ -2,8 +2,8 @@
  * Whether `rel` is a regular file of the folder `dir` itself, looked at before anything reads it.
  * A link, or a path through a linked folder, could lead out of the folder the user gave (a granted
  * folder is a wall, links included), and a pipe or device would block the read or never end. The
- * answer says what was found; the callers (model-format.ts, backbones/model-files.ts) turn it into
- * their own errors and messages.
+ * answer says what was found; the callers (model-format.ts, backbones/model-files.ts) throw their
+ * own errors with `refusal`'s words.
  */
 import { promises as fs, type Stats } from 'node:fs';
 import * as nodePath from 'node:path';
@@ -54,4 +54,20 @@ export async function ownFile(dir: string, rel: string): Promise<OwnFile> {
     if (!below(real[0], real[1])) return { kind: 'outside', path, by: 'real-path' };
   }
   return { kind: 'ok', path, stats };
+}
+
+/** Why `rel` is not read, in one line starting with its name (the callers add their folder). */
+export function refusal(rel: string, found: Exclude<OwnFile, { kind: 'ok' | 'absent' }>): string {
+  switch (found.kind) {
+    case 'unreadable':
+      return `${rel} cannot be read (${found.code})`;
+    case 'link':
+      return `${rel} is a link; a model folder holds its own files (not read)`;
+    case 'not-regular':
+      return `${rel} is not a regular file (a folder, pipe or device; not read)`;
+    case 'outside':
+      return found.by === 'name'
+        ? `${JSON.stringify(rel)} leaves the model folder (not read)`
+        : `${rel} lies in a linked folder outside the model folder (not read)`;
+  }
 }

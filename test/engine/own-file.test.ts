@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ownFile } from '../../src-main/engine/own-file.js';
+import { ownFile, refusal } from '../../src-main/engine/own-file.js';
 
 let tmp: string;
 let dir: string;
@@ -86,5 +86,21 @@ describe("ownFile: what a folder's own regular file is, before anything reads it
   it('a path that cannot be looked at (a link loop on the way) is unreadable, with its code', async () => {
     await fs.symlink('loop', path.join(dir, 'loop'));
     expect(await ownFile(dir, 'loop/x.bin')).toMatchObject({ kind: 'unreadable', code: 'ELOOP' });
+  });
+
+  it('refusal says in one line, starting with the name, why a file is not read', () => {
+    const p = '/m/x';
+    expect(refusal('weights.bin', { kind: 'link', path: p })).toBe(
+      'weights.bin is a link; a model folder holds its own files (not read)',
+    );
+    expect(refusal('a/b.bin', { kind: 'outside', path: p, by: 'real-path' })).toMatch(
+      /^a\/b\.bin lies in a linked folder/,
+    );
+    expect(refusal('../b.bin', { kind: 'outside', path: p, by: 'name' })).toBe(
+      '"../b.bin" leaves the model folder (not read)',
+    );
+    expect(refusal('model.json', { kind: 'unreadable', path: p, code: 'EACCES' })).toBe(
+      'model.json cannot be read (EACCES)',
+    );
   });
 });

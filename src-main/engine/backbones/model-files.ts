@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { ownFile as findOwnFile } from '../own-file.js';
+import { ownFile as findOwnFile, refusal } from '../own-file.js';
 
 export interface ModelJson {
   format?: string;
@@ -86,24 +86,9 @@ function groupBytes(group: ModelJson['weightsManifest'][number]): number {
  */
 async function ownFile(dir: string, rel: string): Promise<string | undefined> {
   const found = await findOwnFile(dir, rel);
-  switch (found.kind) {
-    case 'ok':
-      return found.path;
-    case 'absent':
-      return undefined;
-    case 'unreadable':
-      throw new ModelFolderError(`${dir}: ${rel} cannot be read (${found.code})`);
-    case 'link':
-      throw new ModelFolderError(`${dir}: ${rel} is a link; a model folder holds its own files (not read)`);
-    case 'not-regular':
-      throw new ModelFolderError(`${dir}: ${rel} is not a regular file (a folder, pipe or device; not read)`);
-    case 'outside':
-      throw new ModelFolderError(
-        found.by === 'name'
-          ? `${dir}: weight path ${JSON.stringify(rel)} leaves the model folder`
-          : `${dir}: ${rel} lies in a linked folder outside the model folder (not read)`,
-      );
-  }
+  if (found.kind === 'ok') return found.path;
+  if (found.kind === 'absent') return undefined;
+  throw new ModelFolderError(`${dir}: ${refusal(rel, found)}`);
 }
 
 export interface ModelFolder {
