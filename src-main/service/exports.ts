@@ -50,16 +50,26 @@ export async function exportModel(
     await writeFileAtomic(target, zip);
     return { path: target, fileName: nodePath.basename(target) };
   }
-  if (zip.byteLength > MAX_INLINE_EXPORT) {
+  return inlineExport(fileName, zip);
+}
+
+/** An export without a destination: returned inline, when small enough to travel in one message. */
+function inlineExport(
+  fileName: string,
+  bytes: Uint8Array,
+  metadata?: Record<string, string>,
+): Results['models.export'] {
+  if (bytes.byteLength > MAX_INLINE_EXPORT) {
     throw new ServiceError(
       'too-large',
-      `The export is ${Math.round(zip.byteLength / 2 ** 20)} MB; choose a destination file instead.`,
+      `The export is ${Math.round(bytes.byteLength / 2 ** 20)} MB; choose a destination file instead.`,
       'dest',
     );
   }
   return {
     fileName,
-    base64: Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength).toString('base64'),
+    base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+    ...(metadata ? { metadata } : {}),
   };
 }
 
@@ -99,18 +109,7 @@ async function exportOnnxFile(
     }
     return { path: target, fileName: nodePath.basename(target), metadata };
   }
-  if (bytes.byteLength > MAX_INLINE_EXPORT) {
-    throw new ServiceError(
-      'too-large',
-      `The export is ${Math.round(bytes.byteLength / 2 ** 20)} MB; choose a destination file instead.`,
-      'dest',
-    );
-  }
-  return {
-    fileName,
-    base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
-    metadata,
-  };
+  return inlineExport(fileName, bytes, metadata);
 }
 
 /** Nothing at `file` yet, or a model backup of this app (the store looks inside the zip). */
