@@ -30,6 +30,7 @@ import {
   removeModel,
   renameModel,
   setFlagScoreAt,
+  type FreeSpace,
   type ModelMeta,
 } from '../store/index.js';
 import { startCompare } from './compare.js';
@@ -69,6 +70,8 @@ export interface ServiceOptions {
    * (issue 5). Off unless given, so tests start with an empty home.
    */
   resourcesDir?: string;
+  /** Free bytes on the disk of a folder, which imports check first; the real disk's by default. */
+  freeSpace?: FreeSpace;
 }
 
 function defaultHome(): string {
@@ -124,6 +127,7 @@ export class Service implements ServiceHandler {
       training: new Map(),
       readyEngine: () => this.readyEngine(),
       data: () => this.data(),
+      freeSpace: opts.freeSpace,
     };
     this.handlers = this.makeHandlers();
   }
