@@ -11,7 +11,7 @@ export const metricHints: Record<
 > = {
   accuracy: {
     label: 'Accuracy',
-    hint: 'Share of validation images labelled correctly. Higher is better.',
+    hint: 'Share of these images labelled correctly. Higher is better.',
     higherBetter: true,
   },
   nll: {
