@@ -15,6 +15,7 @@ import { newJob } from '../../src-renderer/lib/jobs.js';
 import { metricHints } from '../../src-renderer/lib/evaluate.svelte.js';
 import { aurocNote } from '../../src-renderer/lib/ood.js';
 import { histogramPlot } from '../../src-renderer/lib/plots.js';
+import { EPOCH_TICK_STEPS } from '../../src-renderer/lib/curves.js';
 import { ServiceClient, type EpochMetrics } from '../../src-main/contract.js';
 
 afterEach(() => cleanup());
@@ -100,5 +101,12 @@ describe('Rename from the keyboard', () => {
     await fireEvent.submit(screen.getByLabelText('New name').closest('form')!);
     const renamed = await screen.findByRole('button', { name: 'Rename Digits' });
     await waitFor(() => expect(document.activeElement).toBe(renamed));
+  });
+});
+
+describe('The training charts', () => {
+  it('tick the epoch axis at whole epochs only (it showed 1.2, 1.4 … for two epochs)', () => {
+    expect(EPOCH_TICK_STEPS.length).toBeGreaterThan(0);
+    expect(EPOCH_TICK_STEPS.every((s) => Number.isInteger(s) && s >= 1)).toBe(true);
   });
 });
