@@ -16,6 +16,7 @@ import { metricHints } from '../../src-renderer/lib/evaluate.svelte.js';
 import { aurocNote } from '../../src-renderer/lib/ood.js';
 import { histogramPlot } from '../../src-renderer/lib/plots.js';
 import { EPOCH_TICK_STEPS } from '../../src-renderer/lib/curves.js';
+import { countOf } from '../../src-renderer/lib/format.js';
 import { ServiceClient, type EpochMetrics } from '../../src-main/contract.js';
 
 afterEach(() => cleanup());
@@ -108,5 +109,13 @@ describe('The training charts', () => {
   it('tick the epoch axis at whole epochs only (it showed 1.2, 1.4 … for two epochs)', () => {
     expect(EPOCH_TICK_STEPS.length).toBeGreaterThan(0);
     expect(EPOCH_TICK_STEPS.every((s) => Number.isInteger(s) && s >= 1)).toBe(true);
+  });
+});
+
+describe('Counts in words', () => {
+  it('say "1 class" and "30 images", never "1 classes" (a one-class folder read "30 images in 1 classes")', () => {
+    expect(countOf(1, 'class', 'classes')).toBe('1 class');
+    expect(countOf(3, 'class', 'classes')).toBe('3 classes');
+    expect(countOf(1_234, 'image', 'images')).toBe('1,234 images');
   });
 });
