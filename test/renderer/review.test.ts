@@ -17,7 +17,8 @@ import { aurocNote } from '../../src-renderer/lib/ood.js';
 import { histogramPlot } from '../../src-renderer/lib/plots.js';
 import { EPOCH_TICK_STEPS } from '../../src-renderer/lib/curves.js';
 import { countOf } from '../../src-renderer/lib/format.js';
-import { ServiceClient, type EpochMetrics } from '../../src-main/contract.js';
+import { ServiceClient, type CompareRow, type EpochMetrics } from '../../src-main/contract.js';
+import { bestPerColumn } from '../../src-renderer/lib/compare.js';
 
 afterEach(() => cleanup());
 
@@ -117,5 +118,29 @@ describe('Counts in words', () => {
     expect(countOf(1, 'class', 'classes')).toBe('1 class');
     expect(countOf(3, 'class', 'classes')).toBe('3 classes');
     expect(countOf(1_234, 'image', 'images')).toBe('1,234 images');
+  });
+});
+
+describe('The comparison table', () => {
+  const row = (method: CompareRow['method'], auroc: number, nll: number): CompareRow => ({
+    method,
+    accuracy: 0.5,
+    nll,
+    ece: 0.1,
+    brier: 0.5,
+    auroc_flag: auroc,
+    auroc_entropy: null,
+    parameters: 10,
+    train_seconds: 1,
+    predict_images_per_s: 1,
+    reliability: [],
+  });
+
+  it('bolds every row whose shown value ties for best, none when all tie (1.000 beside a plain 1.000 read as a win)', () => {
+    const rows = [row('rank1', 0.99996, 0.3), row('deterministic', 1, 0.3), row('ensemble', 0.9, 0.2)];
+    const best = bestPerColumn(rows);
+    expect(best.auroc_flag).toEqual(['rank1', 'deterministic']);
+    expect(best.nll).toEqual(['ensemble']);
+    expect(best.accuracy).toBeUndefined(); // 50.0% everywhere: nothing to single out
   });
 });
