@@ -12,7 +12,7 @@ import { FakeService } from '../../src-renderer/lib/fake-service.js';
 import { summaryText } from '../../src-renderer/lib/predictions.js';
 import { trainStatusLine } from '../../src-renderer/lib/train-status.js';
 import { newJob } from '../../src-renderer/lib/jobs.js';
-import { metricHints } from '../../src-renderer/lib/evaluate.svelte.js';
+import { calibrationWords, metricHints } from '../../src-renderer/lib/evaluate.svelte.js';
 import { aurocNote } from '../../src-renderer/lib/ood.js';
 import { histogramPlot } from '../../src-renderer/lib/plots.js';
 import { EPOCH_TICK_STEPS } from '../../src-renderer/lib/curves.js';
@@ -142,5 +142,28 @@ describe('The comparison table', () => {
     expect(best.auroc_flag).toEqual(['rank1', 'deterministic']);
     expect(best.nll).toEqual(['ensemble']);
     expect(best.accuracy).toBeUndefined(); // 50.0% everywhere: nothing to single out
+  });
+});
+
+describe('The reliability diagrams before and after calibration', () => {
+  const metrics = {
+    temperature: 2.905,
+    ece: 0.126,
+    nll: 1.107,
+    ece_uncalibrated: 0.479,
+    nll_uncalibrated: 1.438,
+  };
+
+  it('say on the calibrated one that it is calibrated, and point from the other by name, not by place', () => {
+    const w = calibrationWords(metrics);
+    expect(w.after).toMatch(/after temperature scaling \(T = 2\.905\): NLL 1\.107, ECE 0\.126/);
+    // Side by side on a wide window, "the diagram above" was not above.
+    expect(w.before).not.toMatch(/above/);
+    expect(w.before).toMatch(/T = 1\): NLL 1\.438, ECE 0\.479; the reliability diagram uses T = 2\.905/);
+  });
+
+  it('say nothing of calibration for a model without it', () => {
+    expect(calibrationWords({ ece: 0.1, nll: 0.5 }).after).toBe('');
+    expect(calibrationWords({ ece: 0.1, nll: 0.5, temperature: 1 }).after).toBe('');
   });
 });
