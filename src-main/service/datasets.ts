@@ -225,6 +225,9 @@ export async function scanDataset(
   { path }: ParsedArgs<'datasets.scan'>,
 ): Promise<ScanSummary> {
   const real = ctx.grants.check(path, 'path');
+  // A typo said as such, like the other folder fields (the scanner's own error says only "ENOENT").
+  if (!(await fs.stat(real).catch(() => undefined)))
+    throw new ServiceError('not-found', `"path": no folder at ${real}.`, 'path');
   const data = await ctx.data();
   return scanSummary(await data.scanFolder(real, {}));
 }
