@@ -1,8 +1,11 @@
 /**
- * Room on the disk before a model is unpacked or copied into the models folder. A model may
- * honestly declare up to the format's 2 GB of weights; writing that onto a nearly full disk would
- * fail midway or, worse, leave the system and the app's own checkpoints no space. So an import
- * compares what it will write with the disk's free space first and refuses, writing nothing.
+ * Room on the disk before the app writes a user's bulk data into its data home: a model import, a
+ * browser upload, an imported backbone, the first-start demo model. A model may honestly declare
+ * up to the format's 2 GB of weights and an upload up to 4 GB; writing that onto a nearly full disk
+ * would fail midway or, worse, leave the system and the app's own checkpoints no space. So each of
+ * those writes compares what it will write with the disk's free space first and refuses, writing
+ * nothing. Here (the data room, which every room that writes may import) because the engine, the
+ * store and the service all check: one reserve, one wording.
  */
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
@@ -10,8 +13,8 @@ import * as nodePath from 'node:path';
 /** Free bytes (for this user) on the file system holding the folder `dir`. */
 export type FreeSpace = (dir: string) => Promise<number>;
 
-/** What an import must leave free: a full disk breaks more than the import (the OS, other apps, training checkpoints). */
-export const IMPORT_DISK_RESERVE = 256 * 2 ** 20;
+/** What a write of bulk data must leave free: a full disk breaks more than the write (the OS, other apps, training checkpoints). */
+export const DISK_RESERVE = 256 * 2 ** 20;
 
 /** The real disk: `statfs` (Node ≥ 18.15), the blocks an unprivileged user may still use. */
 export const statfsFree: FreeSpace = async (dir) => {
@@ -28,14 +31,17 @@ export function byteSize(n: number): string {
 
 /**
  * Why writing `need` bytes under `dir` (which may not exist yet: its nearest existing folder is
- * asked) would leave less than the reserve free, in words; undefined when there is room. A file
- * system that cannot say its free space (an error from `freeSpace`) does not block the write: the
- * write itself still fails cleanly on a full disk.
+ * asked) would leave less than the reserve free, in words naming `place` (the folder as a person
+ * knows it: "the models folder"); undefined when there is room. A file system that cannot say its
+ * free space (an error from `freeSpace`) does not block the write: the write itself still fails
+ * cleanly on a full disk. Callers check before they create anything, so the words end in
+ * "(nothing was written)".
  */
 export async function lackOfSpace(
   dir: string,
   need: number,
-  freeSpace: FreeSpace,
+  place: string,
+  freeSpace: FreeSpace = statfsFree,
 ): Promise<string | undefined> {
   let at = nodePath.resolve(dir);
   while (
@@ -49,6 +55,28 @@ export async function lackOfSpace(
     at = up;
   }
   const free = await freeSpace(at).catch(() => undefined);
-  if (free === undefined || free - need >= IMPORT_DISK_RESERVE) return undefined;
-  return `needs ${byteSize(need)} and the disk of the models folder has ${byteSize(free)} free; ${byteSize(IMPORT_DISK_RESERVE)} must stay free`;
+  if (free === undefined || free - need >= DISK_RESERVE) return undefined;
+  return `needs ${byteSize(need)} and the disk of ${place} has ${byteSize(free)} free; ${byteSize(DISK_RESERVE)} must stay free (nothing was written)`;
+}
+
+/** A write refused before it began because the disk lacks room; the message is one line. */
+export class DiskSpaceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DiskSpaceError';
+  }
+}
+
+/**
+ * Throws a DiskSpaceError "`label`: `what` needs … (nothing was written)" when writing `need`
+ * bytes under `dir` would leave less than the reserve free (see lackOfSpace).
+ */
+export async function checkRoom(
+  dir: string,
+  need: number,
+  words: { label: string; what: string; place: string },
+  freeSpace?: FreeSpace,
+): Promise<void> {
+  const lack = await lackOfSpace(dir, need, words.place, freeSpace);
+  if (lack) throw new DiskSpaceError(`${words.label}: ${words.what} ${lack}`);
 }

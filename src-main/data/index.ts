@@ -22,3 +22,12 @@ export {
 export { listDatasets, removeDataset } from './catalog.js';
 export { type DatasetSummary } from './cache.js';
 export { chooseImageSize, importDataset, type ImportedDataset, type ImportOptions } from './import.js';
+export {
+  byteSize,
+  checkRoom,
+  DISK_RESERVE,
+  DiskSpaceError,
+  lackOfSpace,
+  statfsFree,
+  type FreeSpace,
+} from './disk-space.js';

@@ -3,7 +3,8 @@
  * cache, dataset catalog and the lazily loaded rooms. Built once by `Service`.
  */
 import type { Settings } from '../contract.js';
-import type { FreeSpace, PathGrants, SettingsStore } from '../store/index.js';
+import type { FreeSpace } from '../data/disk-space.js';
+import type { PathGrants, SettingsStore } from '../store/index.js';
 import type { DatasetCatalog } from './datasets.js';
 import type { JobRunner } from './jobs.js';
 import type { ModelCache } from './model-cache.js';

@@ -30,9 +30,9 @@ import {
   removeModel,
   renameModel,
   setFlagScoreAt,
-  type FreeSpace,
   type ModelMeta,
 } from '../store/index.js';
+import type { FreeSpace } from '../data/disk-space.js';
 import { startCompare } from './compare.js';
 import type { ServiceContext } from './context.js';
 import { DatasetCatalog, datasetFiles, removeDataset, scanDataset, startImport } from './datasets.js';
