@@ -46,7 +46,9 @@ describe('uploads and the free space of the disk', () => {
 
   it('an upload declared larger than the limit is refused when it begins', async () => {
     const client = clientWith(2 ** 50, 'huge-upload');
-    const err = await errorOf(client.call('uploads.begin', { name: 'everything', bytes: MAX_UPLOAD_BYTES + 1 }));
+    const err = await errorOf(
+      client.call('uploads.begin', { name: 'everything', bytes: MAX_UPLOAD_BYTES + 1 }),
+    );
     expect(err.code).toBe('too-large');
     expect(err.message).toContain('everything');
     expect(await fs.readdir(path.join(tmp, 'huge-upload')).catch(() => [])).toEqual([]);
@@ -65,7 +67,12 @@ describe('uploads and the free space of the disk', () => {
     });
     expect(r.bytes).toBe(bytes.length);
     const err = await errorOf(
-      client.call('uploads.chunk', { uploadId, path: '3/b.png', offset: 0, base64: bytes.toString('base64') }),
+      client.call('uploads.chunk', {
+        uploadId,
+        path: '3/b.png',
+        offset: 0,
+        base64: bytes.toString('base64'),
+      }),
     );
     expect(err.code).toBe('too-large');
     expect(err.message).toMatch(/^3\/b\.png: the upload "digits" was declared as \d+ kB/);
