@@ -177,6 +177,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
             ? await engine.prepareTransfer(backboneName, ds, {
                 fineTune,
                 signal: job.signal,
+                freeSpace: ctx.freeSpace,
                 onProgress: (p) => job.progress(p, false),
               })
             : undefined;
