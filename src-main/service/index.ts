@@ -139,7 +139,9 @@ export class Service implements ServiceHandler {
       if (this.disposed) throw new ServiceError('unsupported', 'The service has shut down; restart the app.');
       // First start: the demo model is there before the UI lists models (a failure installs nothing).
       if (this.opts.resourcesDir)
-        await (this.demoInstalled ??= installDemoModel(this.home, this.opts.resourcesDir).catch(() => false));
+        await (this.demoInstalled ??= installDemoModel(this.home, this.opts.resourcesDir, {
+          freeSpace: this.opts.freeSpace,
+        }).catch(() => false));
       const parsed = parseArgs(op, args);
       const handler = this.handlers[parsed.op] as (a: unknown) => Promise<unknown>;
       return await handler(parsed.args);
