@@ -196,6 +196,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
           resume: !!resumed,
           oodTpr: (await ctx.settings.get()).oodTpr,
           signal: job.signal,
+          freeSpace: ctx.freeSpace,
           onEvent: (e) => {
             if (e.type === 'epoch') job.history(e.metrics);
             job.progress(e, e.type !== 'step');

@@ -180,7 +180,7 @@ describe('trainModel', () => {
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DiskSpaceError);
     expect((err as Error).message).toMatch(
-      /^digits: the model's checkpoints need \d+ kB and the disk of the models folder has 256\.0 MB free; 256\.0 MB must stay free \(nothing was written\)$/,
+      /^digits: training needs \d+ kB and the disk of the models folder has 256\.0 MB free; 256\.0 MB must stay free \(nothing was written\)$/,
     );
     expect(events).toEqual([]);
     expect(readdirSync(parent)).toEqual([]);
