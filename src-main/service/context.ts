@@ -25,6 +25,6 @@ export interface ServiceContext {
   /** Engine with its backend initialised as the settings ask (again after a change). */
   readyEngine(): Promise<EngineApi>;
   data(): Promise<DataApi>;
-  /** The disk's free space as imports see it (ServiceOptions.freeSpace; the store's default when absent). */
+  /** The disk's free space as bulk writes see it (ServiceOptions.freeSpace; data/disk-space.ts's statfs when absent). */
   readonly freeSpace?: FreeSpace;
 }

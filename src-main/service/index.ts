@@ -70,7 +70,10 @@ export interface ServiceOptions {
    * (issue 5). Off unless given, so tests start with an empty home.
    */
   resourcesDir?: string;
-  /** Free bytes on the disk of a folder, which imports check first; the real disk's by default. */
+  /**
+   * Free bytes on the disk of a folder, which every write of bulk data checks first (model and
+   * backbone imports, uploads, training's checkpoints, the demo); the real disk's by default.
+   */
   freeSpace?: FreeSpace;
 }
 
