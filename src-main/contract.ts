@@ -294,7 +294,11 @@ export const operations = {
   'backbones.import': z.strictObject({ path, output: name.optional() }),
   'backbones.list': z.strictObject({}),
   /** Browser upload: a new folder under the data home, appended to in chunks, then imported. */
-  'uploads.begin': z.strictObject({ name }),
+  /**
+   * `bytes`: the upload's total size, checked once against the upload limit and the data home's
+   * free disk before anything is written; chunks may not then outgrow it. Optional for older clients.
+   */
+  'uploads.begin': z.strictObject({ name, bytes: z.number().int().min(0).optional() }),
   'uploads.chunk': z.strictObject({
     uploadId: id,
     path: pathOf('upload-entry'),

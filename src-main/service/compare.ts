@@ -74,6 +74,7 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
         ? await engine.prepareTransfer(backboneName, ds, {
             fineTune: a.fineTune ?? 0,
             signal: job.signal,
+            freeSpace: ctx.freeSpace,
             onProgress: (p) => job.progress(p, false),
           })
         : undefined;

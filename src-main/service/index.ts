@@ -30,9 +30,9 @@ import {
   removeModel,
   renameModel,
   setFlagScoreAt,
-  type FreeSpace,
   type ModelMeta,
 } from '../store/index.js';
+import type { FreeSpace } from '../data/disk-space.js';
 import { startCompare } from './compare.js';
 import type { ServiceContext } from './context.js';
 import { DatasetCatalog, datasetFiles, removeDataset, scanDataset, startImport } from './datasets.js';
@@ -70,7 +70,10 @@ export interface ServiceOptions {
    * (issue 5). Off unless given, so tests start with an empty home.
    */
   resourcesDir?: string;
-  /** Free bytes on the disk of a folder, which imports check first; the real disk's by default. */
+  /**
+   * Free bytes on the disk of a folder, which every write of bulk data checks first (model and
+   * backbone imports, uploads, training's checkpoints, the demo); the real disk's by default.
+   */
   freeSpace?: FreeSpace;
 }
 
@@ -139,7 +142,9 @@ export class Service implements ServiceHandler {
       if (this.disposed) throw new ServiceError('unsupported', 'The service has shut down; restart the app.');
       // First start: the demo model is there before the UI lists models (a failure installs nothing).
       if (this.opts.resourcesDir)
-        await (this.demoInstalled ??= installDemoModel(this.home, this.opts.resourcesDir).catch(() => false));
+        await (this.demoInstalled ??= installDemoModel(this.home, this.opts.resourcesDir, {
+          freeSpace: this.opts.freeSpace,
+        }).catch(() => false));
       const parsed = parseArgs(op, args);
       const handler = this.handlers[parsed.op] as (a: unknown) => Promise<unknown>;
       return await handler(parsed.args);

@@ -11,7 +11,6 @@ export {
   recoverLeftovers,
 } from '../engine/output-guard.js';
 export * from './models.js';
-export { IMPORT_DISK_RESERVE, type FreeSpace } from './disk-space.js';
 export * from './settings.js';
 export { writeFileAtomic } from './atomic.js';
 export { StoreError, type StoreErrorCode } from './errors.js';

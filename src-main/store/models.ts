@@ -7,7 +7,6 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { strFromU8, unzipSync, zipSync } from 'fflate';
 import { writeFileAtomic } from './atomic.js';
-import { lackOfSpace, statfsFree, type FreeSpace } from './disk-space.js';
 import { StoreError } from './errors.js';
 import {
   checkModelMeta,
@@ -24,6 +23,8 @@ import {
   type ModelMeta,
 } from '../engine/model-format.js';
 import { recoverLeftovers, removeOurFolder } from '../engine/output-guard.js';
+// The disk check's own file, not data/index.js: the store loads with the service, the data room (sharp) later.
+import { lackOfSpace, type FreeSpace } from '../data/disk-space.js';
 
 export const MODEL_ID = /^[A-Za-z0-9._-]+$/;
 /** Largest uncompressed model we unpack (a WRN-28-10 is ~150 MB of weights). */
@@ -404,13 +405,13 @@ export interface ImportOptions {
 export async function importModel(
   home: string,
   source: { zip: Uint8Array; name?: string } | { dir: string },
-  { freeSpace = statfsFree }: ImportOptions = {},
+  { freeSpace }: ImportOptions = {},
 ): Promise<ModelMeta> {
   const plan = 'zip' in source ? zipPlan(source.zip, source.name ?? 'the zip') : await folderPlan(source.dir);
   const root = modelsDir(home);
   const need = Object.values(plan.sizes).reduce((a, b) => a + b, 0);
-  const lack = await lackOfSpace(root, need, freeSpace);
-  if (lack) throw new ModelImportError(`${plan.label}: the model ${lack} (nothing was written)`);
+  const lack = await lackOfSpace(root, need, 'the models folder', freeSpace);
+  if (lack) throw new ModelImportError(`${plan.label}: the model ${lack}`);
   const files = await plan.read();
   await fs.mkdir(root, { recursive: true });
   const tmp = nodePath.join(root, `.import-${randomBytes(4).toString('hex')}`);

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../src-main/service/index.js';
-import { IMPORT_DISK_RESERVE, zipModelFolder } from '../../src-main/store/index.js';
+import { DISK_RESERVE } from '../../src-main/data/disk-space.js';
+import { zipModelFolder } from '../../src-main/store/index.js';
 import { errorOf } from './error-of.js';
 
 const DEMO = path.resolve(__dirname, '../../resources/demo/digits');
@@ -69,7 +70,7 @@ describe('models.import and the free space of the disk', () => {
   });
 
   it('with the reserve and the model free, the same zip imports', async () => {
-    const service = serviceWith(IMPORT_DISK_RESERVE + demoBytes + 2 ** 20, 'roomy-disk');
+    const service = serviceWith(DISK_RESERVE + demoBytes + 2 ** 20, 'roomy-disk');
     try {
       expect(await service.call('models.import', { path: zipFile })).toMatchObject({ status: 'complete' });
     } finally {

@@ -7,7 +7,6 @@ import {
   ModelImportError,
   defaultModel,
   getModel,
-  IMPORT_DISK_RESERVE,
   importModel,
   isModelBackupZip,
   listModels,
@@ -20,6 +19,7 @@ import {
   writeModelFolder,
   zipModelFolder,
 } from '../../src-main/store/index.js';
+import { DISK_RESERVE } from '../../src-main/data/disk-space.js';
 import { toSummary } from '../../src-main/service/model-cache.js';
 import { fakeMeta, fakeWeights } from './fake-model.js';
 
@@ -198,7 +198,7 @@ describe('models store', () => {
     expect(asked.every((d) => d === home || d === path.join(home, 'models'))).toBe(true);
     expect(await fs.readdir(path.join(home, 'models')).catch(() => [])).toEqual([]);
     // With the reserve and the model's bytes free, both import.
-    const enough = async () => IMPORT_DISK_RESERVE + needs;
+    const enough = async () => DISK_RESERVE + needs;
     expect((await importModel(home, { zip }, { freeSpace: enough })).name).toBe('x');
     expect((await importModel(home, { dir: src }, { freeSpace: enough })).name).toBe('x');
   });

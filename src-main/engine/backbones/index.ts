@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import { dataHome } from '../../data/index.js';
+import { dataHome, type FreeSpace } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
 import { currentBackend, initBackend } from '../backends/index.js';
 import type { BackboneTailWeights } from '../models/tail.js';
@@ -92,6 +92,8 @@ export interface LoadBackboneOptions {
    * cache/download path, for tests of that path.
    */
   bundled?: boolean;
+  /** Free bytes on the data home's disk, which registering a folder's copy checks first; the real disk's by default. */
+  freeSpace?: FreeSpace;
   /**
    * False: never download; a backbone that is neither shipped nor cached fails with one line.
    * For models from elsewhere (model files are untrusted: opening one must not reach the network).
@@ -285,7 +287,7 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
       embedder = await buildEmbedder(folder, output);
       sha256 = folder.sha256;
       // Models store the registered copy's name (the layer used is part of it), never the path.
-      name = await registerImported(folder, embedder);
+      name = await registerImported(folder, embedder, { freeSpace: opts.freeSpace });
     }
   }
   if (spec && embedder.embeddingSize !== spec.embeddingSize) {
@@ -414,6 +416,7 @@ async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder): Promise<vo
 export async function importBackbone(
   dir: string,
   output?: string,
+  { freeSpace }: { freeSpace?: FreeSpace } = {},
 ): Promise<{ name: string; sha256: string; embeddingSize: number }> {
   if (!currentBackend()) await initBackend('auto');
   const folder = await readModelFolder(dir);
@@ -429,7 +432,7 @@ export async function importBackbone(
     const probe = await embedder.embed(new Uint8Array(size * size * 3), 1, [size, size, 3]);
     if (!probe.length || !probe.every(Number.isFinite))
       throw new ModelFolderError(`${folder.dir}: the backbone gives no finite embedding for a blank image`);
-    const name = await registerImported(folder, embedder);
+    const name = await registerImported(folder, embedder, { freeSpace });
     return { name, sha256: folder.sha256, embeddingSize: embedder.embeddingSize };
   } finally {
     embedder.dispose();
