@@ -194,15 +194,17 @@ export async function importDataset(root: string, opts: ImportOptions = {}): Pro
   const recordSize = size * size * storageChannels;
   const id = datasetId(realRoot, base, storageChannels);
   const dir = path.join(datasetsDir(), id);
-  // Room for the pixel cache (data/disk-space.ts), before its folder is made: one record per
-  // image, less the pack an earlier import of this dataset left (a re-import reuses its records).
-  const packBytes = await fs.stat(packPath(dir)).then(
-    (s) => s.size,
-    () => 0,
-  );
+  // Room for the pixel cache (data/disk-space.ts), before its folder is made: a record for each
+  // image an earlier import of this dataset cannot lend one (new or changed files; the pack keeps
+  // the records it has). Read again under the lock below; this look only sizes the check.
+  const prior = await loadIndex(dir, recordSize);
+  const reusable = scan.files.filter((f) => {
+    const e = prior.entries.get(f.rel);
+    return e !== undefined && e.size === f.size && e.mtimeMs === f.mtimeMs;
+  }).length;
   await checkRoom(
     dir,
-    Math.max(0, scan.files.length * recordSize - packBytes),
+    (scan.files.length - reusable) * recordSize,
     { label: realRoot, what: 'the pixel cache', place: 'the datasets folder' },
     opts.freeSpace,
   );

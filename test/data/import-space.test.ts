@@ -1,6 +1,6 @@
 /**
- * The dataset import checks the disk before it writes the pixel cache: images × record size, less
- * what an earlier cache of the same dataset already holds, must leave the reserve free
+ * The dataset import checks the disk before it writes the pixel cache: a record for every image the
+ * cache cannot reuse (new or changed since an earlier import) must leave the reserve free
  * (data/disk-space.ts). A refusal names the dataset folder and both sizes, and nothing is written
  * (no cache folder, or the earlier cache untouched). Real MNIST PNGs, 3 per class, in a temp folder.
  */
@@ -73,5 +73,19 @@ describe('importDataset and the free space of the disk', () => {
     expect((await fs.stat(path.join(cacheDir, 'pixels.bin'))).size).toBe(pack);
     const grown = await importDataset(root, { imageSize: 28, freeSpace: free(DISK_RESERVE + 2 * RECORD) });
     expect(grown.report.images).toBe(8);
+  });
+
+  it('a re-import of changed images counts their new records (the pack keeps the old ones)', async () => {
+    await importDataset(root, { imageSize: 28, freeSpace: free(DISK_RESERVE + 6 * RECORD) });
+    const [a, b] = (await fs.readdir(path.join(root, '7'))).sort();
+    const later = new Date(Date.now() + 60_000);
+    for (const n of [a!, b!]) await fs.utimes(path.join(root, '7', n), later, later);
+    const err = await importDataset(root, { imageSize: 28, freeSpace: free(DISK_RESERVE + RECORD) }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DiskSpaceError);
+    expect((err as Error).message).toMatch(new RegExp(`^${root}: the pixel cache needs 5 kB and `));
+    const again = await importDataset(root, { imageSize: 28, freeSpace: free(DISK_RESERVE + 2 * RECORD) });
+    expect(again.report.decoded).toBe(2);
   });
 });
