@@ -296,9 +296,9 @@ export const operations = {
   /** Browser upload: a new folder under the data home, appended to in chunks, then imported. */
   /**
    * `bytes`: the upload's total size, checked once against the upload limit and the data home's
-   * free disk before anything is written; chunks may not then outgrow it. Optional for older clients.
+   * free disk before anything is written; chunks may not then outgrow it.
    */
-  'uploads.begin': z.strictObject({ name, bytes: z.number().int().min(0).optional() }),
+  'uploads.begin': z.strictObject({ name, bytes: z.number().int().min(0) }),
   'uploads.chunk': z.strictObject({
     uploadId: id,
     path: pathOf('upload-entry'),

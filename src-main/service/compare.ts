@@ -54,6 +54,7 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
       ...(a.seed !== undefined ? { seed: a.seed } : {}),
       signal: job.signal,
       onProgress: (p) => job.progress(p, p.phase !== 'decode'),
+      freeSpace: ctx.freeSpace,
     });
     if (job.signal.aborted) throw abortError();
     // A folder with given train/test sub-folders may have no test images; then the validation split.

@@ -16,6 +16,7 @@ import {
   MAX_MODEL_BYTES,
   type ModelMeta,
 } from '../store/index.js';
+import { checkRoom } from '../data/disk-space.js';
 import type { ServiceContext } from './context.js';
 import { toSummary } from './model-cache.js';
 import { errno, modelLoadError, toServiceError } from './errors.js';
@@ -47,6 +48,7 @@ export async function exportModel(
         `${target} already exists and is not a model backup of this app; choose another file name.`,
         'dest',
       );
+    await checkExportRoom(ctx, target, zip, 'the model backup');
     await writeFileAtomic(target, zip);
     return { path: target, fileName: nodePath.basename(target) };
   }
@@ -100,6 +102,7 @@ async function exportOnnxFile(
     throw modelLoadError(id, e);
   }
   if (target !== undefined) {
+    await checkExportRoom(ctx, target, bytes, 'the ONNX export');
     try {
       await engine.writeExportFile(target, bytes);
     } catch (e) {
@@ -110,6 +113,24 @@ async function exportOnnxFile(
     return { path: target, fileName: nodePath.basename(target), metadata };
   }
   return inlineExport(fileName, bytes, metadata);
+}
+
+/**
+ * Room on the destination's disk for `bytes` (data/disk-space.ts) before the temporary file is
+ * written: the whole export, since an earlier one it replaces stays until the rename.
+ */
+async function checkExportRoom(
+  ctx: ServiceContext,
+  target: string,
+  bytes: Uint8Array,
+  what: string,
+): Promise<void> {
+  await checkRoom(
+    nodePath.dirname(target),
+    bytes.byteLength,
+    { label: target, what, place: 'its folder' },
+    ctx.freeSpace,
+  );
 }
 
 /** Nothing at `file` yet, or a model backup of this app (the store looks inside the zip). */

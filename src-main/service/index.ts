@@ -126,7 +126,7 @@ export class Service implements ServiceHandler {
       predictBatch: opts.predictBatch ?? 32,
       jobs: this.jobs,
       models: this.models,
-      datasets: new DatasetCatalog(this.grants, this.settings, this.clock, () => this.data()),
+      datasets: new DatasetCatalog(this.grants, this.settings, this.clock, () => this.data(), opts.freeSpace),
       training: new Map(),
       readyEngine: () => this.readyEngine(),
       data: () => this.data(),

@@ -25,8 +25,8 @@ interface Upload {
   name: string;
   dir: string;
   bytes: number;
-  /** The total the browser declared at begin, if it did; the chunks may not exceed it. */
-  declared?: number;
+  /** The total the browser declared at begin (at most MAX_UPLOAD_BYTES); the chunks may not exceed it. */
+  declared: number;
   files: Map<string, number>;
 }
 
@@ -53,21 +53,14 @@ export async function beginUpload(
   { name, bytes: declared }: ParsedArgs<'uploads.begin'>,
 ): Promise<Results['uploads.begin']> {
   const base = nodePath.join(ctx.home, 'uploads');
-  if (declared !== undefined) {
-    if (declared > MAX_UPLOAD_BYTES)
-      throw new ServiceError(
-        'too-large',
-        `${name}: the upload is ${byteSize(declared)}, larger than ${MAX_UPLOAD_BYTES / 2 ** 30} GB.`,
-        'bytes',
-      );
-    // Once, for the whole upload, before its folder exists: a refusal leaves nothing behind.
-    await checkRoom(
-      base,
-      declared,
-      { label: name, what: 'the upload', place: 'the data home' },
-      ctx.freeSpace,
+  if (declared > MAX_UPLOAD_BYTES)
+    throw new ServiceError(
+      'too-large',
+      `${name}: the upload is ${byteSize(declared)}, larger than ${MAX_UPLOAD_BYTES / 2 ** 30} GB.`,
+      'bytes',
     );
-  }
+  // Once, for the whole upload, before its folder exists: a refusal leaves nothing behind.
+  await checkRoom(base, declared, { label: name, what: 'the upload', place: 'the data home' }, ctx.freeSpace);
   await fs.mkdir(base, { recursive: true });
   const stem = safeFolderName(name).replace(/^\.+/, '_');
   // A new folder each time: an upload never mixes with or replaces an earlier one.
@@ -108,13 +101,7 @@ export async function uploadChunk(
       `${key} is larger than ${MAX_UPLOAD_FILE_BYTES / 2 ** 20} MB.`,
       'path',
     );
-  if (up.bytes + bytes.length > MAX_UPLOAD_BYTES)
-    throw new ServiceError(
-      'too-large',
-      `The upload is larger than ${MAX_UPLOAD_BYTES / 2 ** 30} GB.`,
-      'path',
-    );
-  if (up.declared !== undefined && up.bytes + bytes.length > up.declared)
+  if (up.bytes + bytes.length > up.declared)
     throw new ServiceError(
       'too-large',
       `${key}: the upload "${up.name}" was declared as ${byteSize(up.declared)} and this chunk takes it to ${byteSize(up.bytes + bytes.length)}; begin it again with its full size.`,

@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import { dataHome, type FreeSpace } from '../../data/index.js';
+import { checkRoom, dataHome, lackOfSpace, type FreeSpace } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
 import { currentBackend, initBackend } from '../backends/index.js';
 import type { BackboneTailWeights } from '../models/tail.js';
@@ -232,6 +232,13 @@ async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): P
       fetch: opts.fetch,
       signal: opts.signal,
       onProgress: opts.onProgress,
+      beforeWrite: (bytes) =>
+        checkRoom(
+          path.dirname(dir),
+          bytes,
+          { label: `backbone "${spec.name}"`, what: 'the download', place: 'the backbones folder' },
+          opts.freeSpace,
+        ),
       verify: async (folder) => {
         try {
           verified = await openPinned(spec, folder);
@@ -282,7 +289,7 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
       ({ spec, embedder } = match);
       name = spec.name;
       sha256 = spec.pin.sha256;
-      await cacheCopy(spec, folder);
+      await cacheCopy(spec, folder, opts.freeSpace);
     } else {
       embedder = await buildEmbedder(folder, output);
       sha256 = folder.sha256;
@@ -380,7 +387,7 @@ async function matchCatalog(
  * Keeps a verified copy of a catalog backbone in the backbone cache (when the app ships none and
  * none is cached), so models trained on it load later without a download.
  */
-async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder): Promise<void> {
+async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder, freeSpace?: FreeSpace): Promise<void> {
   const dir = cacheDir(spec.name);
   if (bundledFolder(spec) || folder.dir === dir) return;
   if (
@@ -390,10 +397,14 @@ async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder): Promise<vo
     )
   )
     return;
+  const json = JSON.stringify(folder.json);
+  const need = Buffer.byteLength(json) + folder.weights.reduce((a, w) => a + w.byteLength, 0);
+  // Without room on the disk (data/disk-space.ts) the copy is simply not kept.
+  if (await lackOfSpace(path.dirname(dir), need, 'the backbones folder', freeSpace)) return;
   const tmp = `${dir}.import-${process.pid}-${Date.now()}`;
   try {
     await fs.mkdir(tmp, { recursive: true });
-    await fs.writeFile(path.join(tmp, 'model.json'), JSON.stringify(folder.json));
+    await fs.writeFile(path.join(tmp, 'model.json'), json);
     const files = weightPaths(folder.json);
     for (let i = 0; i < files.length; i++) {
       const target = path.resolve(tmp, files[i]!);
@@ -423,7 +434,7 @@ export async function importBackbone(
   const match = await matchCatalog(folder, output);
   if (match) {
     match.embedder.dispose();
-    await cacheCopy(match.spec, folder);
+    await cacheCopy(match.spec, folder, freeSpace);
     return { name: match.spec.name, sha256: match.spec.pin.sha256, embeddingSize: match.spec.embeddingSize };
   }
   const embedder = await buildEmbedder(folder, output);
@@ -471,6 +482,7 @@ export async function prepareTransfer(
     const embed = (split: 'train' | 'val') =>
       embedExamples(bb, dataset.splits[split], {
         signal: opts.signal,
+        freeSpace: opts.freeSpace,
         onProgress: (done, total) => opts.onProgress?.({ phase: 'embed', split, done, total }),
       });
     const train = await embed('train');
