@@ -176,7 +176,10 @@ export const compareArgs = z.strictObject({
 export const evaluateArgs = z.strictObject({
   model: modelRef,
   dataset: pathOrId,
-  /** all | val | test; default: the held-out split when the dataset is the model's own. */
+  /**
+   * auto (default): the held-out val + test when the dataset is the model's own, else all; train,
+   * val and test on the model's own folder are its own split (the held-out lists in model.json).
+   */
   split: z.enum(['auto', 'all', 'train', 'val', 'test']).optional(),
   ood: path.optional(),
   samples: z.number().int().min(1).max(64).optional(),

@@ -16,7 +16,7 @@ export function registerEval(program: Command): void {
     .option('--samples <s>', 'forward samples per member (default: the model’s)', integer)
     .option(
       '--split <s>',
-      "auto (the model's held-out images on its own folder, else all) | all | train | val | test",
+      "auto (the model's held-out images on its own folder, else all) | all | train | val | test (on its own folder: the model's own split)",
       choiceArg(['auto', 'all', 'train', 'val', 'test'] as const),
       'auto',
     )

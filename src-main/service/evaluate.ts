@@ -88,25 +88,41 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
         signal: job.signal,
       });
       const split = a.split ?? 'auto';
+      const all = [...entriesOf(ds.splits.train), ...entriesOf(ds.splits.val), ...entriesOf(ds.splits.test)];
       let entries: SetEntry[];
       let splitName: string = split;
-      if (split === 'train' || split === 'val' || split === 'test') entries = entriesOf(ds.splits[split]);
+      const own = meta.datasetRoot !== undefined && meta.heldOut && sameFolder(meta.datasetRoot, ds.root);
+      if (own && split !== 'all') {
+        // The model's own split, from its held-out lists: the import's split follows this run's
+        // fractions and seed, not the ones the model was trained with (--test-fraction, --seed).
+        const val = new Set(meta.heldOut!.val);
+        const test = new Set(meta.heldOut!.test);
+        const fileOf = (e: SetEntry) => e.set.files[e.index]!;
+        const inSplit = {
+          val: (e: SetEntry) => val.has(fileOf(e)),
+          test: (e: SetEntry) => test.has(fileOf(e)),
+          train: (e: SetEntry) => !val.has(fileOf(e)) && !test.has(fileOf(e)),
+          auto: (e: SetEntry) => val.has(fileOf(e)) || test.has(fileOf(e)),
+        }[split];
+        if (split === 'auto' && !val.size && !test.size)
+          throw new ServiceError(
+            'failed',
+            `No images to evaluate: ${meta.name} trained on every image of ${ds.root} and held out no images; evaluate it on another folder, or on split "all" (its own training images: an optimistic figure).`,
+            'dataset',
+          );
+        if ((split === 'val' && !val.size) || (split === 'test' && !test.size))
+          throw new ServiceError(
+            'failed',
+            `No images to evaluate: ${meta.name} held out no ${split === 'val' ? 'validation' : 'test'} images of ${ds.root} (its ${split === 'val' ? 'validation' : 'test'} fraction was 0).`,
+            'split',
+          );
+        entries = all.filter(inSplit);
+        if (split === 'auto') splitName = test.size ? 'held-out validation and test' : 'held-out validation';
+      } else if (split === 'train' || split === 'val' || split === 'test')
+        entries = entriesOf(ds.splits[split]);
       else {
-        entries = [...entriesOf(ds.splits.train), ...entriesOf(ds.splits.val), ...entriesOf(ds.splits.test)];
-        if (split === 'auto') {
-          const own = meta.datasetRoot !== undefined && meta.heldOut && sameFolder(meta.datasetRoot, ds.root);
-          if (own) {
-            const held = new Set([...meta.heldOut!.val, ...meta.heldOut!.test]);
-            if (!held.size)
-              throw new ServiceError(
-                'failed',
-                `No images to evaluate: ${meta.name} trained on every image of ${ds.root} and held out no images; evaluate it on another folder, or on split "all" (its own training images: an optimistic figure).`,
-                'dataset',
-              );
-            entries = entries.filter((e) => held.has(e.set.files[e.index]!));
-            splitName = meta.heldOut!.test.length ? 'held-out validation and test' : 'held-out validation';
-          } else splitName = 'all';
-        }
+        entries = all;
+        splitName = 'all';
       }
       // Labels follow the model's class order; classes the model does not know are left out.
       const toModel = ds.classes.map((c) => meta.classes.indexOf(c));
