@@ -398,6 +398,8 @@ export interface ModelSummary extends ModelFacts {
 export interface EvaluateResult extends EvaluationReport {
   model: string;
   split: string;
+  /** Files of the dataset and OOD folders left out of the measurement, each with why. */
+  skipped?: wire.SkippedFile[];
 }
 
 /** The columns of a comparison row, in table order (CLI table, JSON rows, the app's CSV). */

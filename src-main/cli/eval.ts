@@ -50,6 +50,9 @@ export function registerEval(program: Command): void {
               ...(o.samples ? { samples: o.samples } : {}),
             });
             const seconds = (performance.now() - t0) / 1000;
+            // Every file left out, one line each (a flat OOD folder has no `rank1 import` to list them).
+            for (const f of r.skipped ?? [])
+              console.error(`skipped ${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}`);
             const { backend } = await client.call('system.info', {});
             const m = r.metrics;
             const out = {

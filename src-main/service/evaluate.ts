@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ServiceError, type EvaluateResult, type JobStarted, type ParsedArgs } from '../contract.js';
+import type { ImageErrorReason, SkippedFile } from '../common/index.js';
 import type { ExampleSet, PreparedImage, Preprocessing } from '../data/types.js';
 import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
@@ -136,7 +137,8 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
         );
       }
       const set = viewSet(entries, { height: prep.size, width: prep.size, channels: prep.channels });
-      const ood = oodRoot ? await oodSet(ctx, oodRoot, prep, job.signal) : undefined;
+      const skipped: SkippedFile[] = [...ds.report.skipped];
+      const ood = oodRoot ? await oodSet(ctx, oodRoot, prep, job.signal, skipped) : undefined;
       const report = await model.evaluate(set, {
         ...(a.samples ? { samples: a.samples } : {}),
         ...(ood ? { ood } : {}),
@@ -151,6 +153,7 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
       };
       if (report.ood) result.ood = report.ood;
       if (report.oodItems) result.oodItems = report.oodItems;
+      if (skipped.length) result.skipped = skipped;
       return result;
     } finally {
       release();
@@ -158,12 +161,16 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
   });
 }
 
-/** OOD images with the model's preprocessing: a class-folder import, else every image under the folder. */
+/**
+ * OOD images with the model's preprocessing: a class-folder import, else every image under the
+ * folder. The files left out (unreadable, links out of the grants) are added to `skipped`.
+ */
 export async function oodSet(
   ctx: ServiceContext,
   root: string,
   prep: Preprocessing,
   signal: AbortSignal,
+  skipped: SkippedFile[] = [],
 ): Promise<ExampleSet> {
   try {
     const ds = await ctx.datasets.importFolder(root, {
@@ -178,8 +185,10 @@ export async function oodSet(
         ...entriesOf(ds.splits.val),
         ...entriesOf(ds.splits.test),
       ];
-      if (entries.length)
+      if (entries.length) {
+        skipped.push(...ds.report.skipped);
         return viewSet(entries, { height: prep.size, width: prep.size, channels: prep.channels });
+      }
     }
   } catch (e) {
     if (signal.aborted) throw e;
@@ -190,11 +199,19 @@ export async function oodSet(
   const images: PreparedImage[] = [];
   for (const { file, refused } of await ctx.datasets.walkImages(root, signal)) {
     if (signal.aborted) throw abortError();
-    if (refused) continue;
-    const img = await data.prepareImage(file, prep).catch(() => undefined);
-    if (img && img.pixels.length === prep.size * prep.size * prep.channels) {
+    if (refused) {
+      skipped.push({ file, reason: 'outside-link', message: refused });
+      continue;
+    }
+    try {
+      const img = await data.prepareImage(file, prep);
       files.push(file);
       images.push(img);
+    } catch (e) {
+      // An image the decoder refuses (data room's ImageError) is left out and named; anything else fails.
+      if (!(e instanceof Error && e.name === 'ImageError')) throw e;
+      const reason = (e as Error & { reason: ImageErrorReason }).reason;
+      skipped.push({ file, reason, message: e.message });
     }
   }
   if (!images.length)
