@@ -299,7 +299,10 @@ function fixChannels(data: Uint8Array, have: number, want: 1 | 3): Uint8Array {
 
 function sharpError(file: string, e: unknown): ImageError {
   if (e instanceof ImageError) return e;
-  const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+  // The first line libvips gives that says what is wrong: with failOn 'warning', a warning comes
+  // after "Warning treated as error due to failOn setting", which says nothing about the file.
+  const lines = (e instanceof Error ? e.message : String(e)).split('\n').filter((l) => l.trim());
+  const msg = lines.find((l) => !/treated as error due to failOn/i.test(l)) ?? lines[0] ?? 'cannot decode';
   if (/pixel limit/i.test(msg))
     return new ImageError(
       file,

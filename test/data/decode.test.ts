@@ -122,6 +122,16 @@ describe('prepareImage refusals', () => {
       expect(await reasonOf(prepareImage(path.join(ROBUST, 'corrupt', f), prep(32))), f).toBe(reason);
   });
 
+  it("says what is wrong with the file, not libvips's failOn setting (the CRC error of invalid-crc32.png)", async () => {
+    const f = path.join(ROBUST, 'corrupt/invalid/invalid-crc32.png');
+    const e = await prepareImage(f, prep(32)).then(
+      () => undefined,
+      (err: unknown) => err as ImageError,
+    );
+    expect(e?.message).toMatch(/CRC error/);
+    expect(e?.message).not.toMatch(/failOn/);
+  });
+
   it('labeled/horse: every format decodes to the same picture, or is refused naming its format', async () => {
     const dir = path.join(ROBUST, 'labeled/horse');
     const ref = (await prepareImage(path.join(dir, 'horse.png'), prep(32))).pixels;
