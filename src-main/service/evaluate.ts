@@ -125,6 +125,12 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
         entries = all;
         splitName = 'all';
       }
+      if (!entries.length)
+        throw new ServiceError(
+          'failed',
+          `No images to evaluate: the ${splitName} split of ${ds.root} is empty; split "all" measures every image.`,
+          'split',
+        );
       // Labels follow the model's class order; classes the model does not know are left out.
       const toModel = ds.classes.map((c) => meta.classes.indexOf(c));
       entries = entries
@@ -133,7 +139,7 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
       if (!entries.length) {
         throw new ServiceError(
           'failed',
-          `No images to evaluate: the ${splitName} split of ${ds.root} has no images of the model's classes (${meta.classes.slice(0, 10).join(', ')}).`,
+          `No images to evaluate: ${splitName === 'all' ? ds.root : `the ${splitName} split of ${ds.root}`} has no images of the model's classes (${meta.classes.slice(0, 10).join(', ')}).`,
         );
       }
       const set = viewSet(entries, { height: prep.size, width: prep.size, channels: prep.channels });

@@ -72,6 +72,21 @@ describe('rank1 eval --split on the folder the model was trained on', () => {
     expect(evaluate('auto').n).toBe(heldOut.val.length + heldOut.test.length);
   });
 
+  it('on another folder, an empty split is called empty, not "no images of the model\'s classes"', () => {
+    const other = copyClasses(
+      nodePath.join(SHARED, 'data', 'mnist'),
+      nodePath.join(tmp, 'other'),
+      ['0', '1'],
+      10,
+      100,
+    );
+    const r = rank1(['eval', model, other, '--split', 'test', '--json'], env);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `rank1 eval: No images to evaluate: the test split of ${other} is empty; split "all" measures every image.`,
+    ]);
+  });
+
   it("a compare row is eval --split test of that method's model", () => {
     const r = rank1(
       [
