@@ -51,7 +51,7 @@ export type {
   TrainEvent,
 };
 export type { ImportProgress, ImportReport, Preprocessing, TransferProgress };
-export type { Method } from './common/index.js';
+export type { Method, SkippedFile } from './common/index.js';
 import type * as wire from './common/index.js';
 export type { BackboneSummary, UploadChunkDone, UploadFinished, UploadStarted } from './common/index.js';
 
@@ -428,6 +428,8 @@ export interface CompareResult {
   /** The folder that holds one model folder per method. */
   folder: string;
   rows: CompareRow[];
+  /** Files of the dataset and OOD folders left out of the comparison, each with why. */
+  skipped?: wire.SkippedFile[];
 }
 
 export interface Results {

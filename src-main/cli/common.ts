@@ -6,7 +6,13 @@
 import * as nodePath from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { ServiceClient, ServiceError, type ImportProgress, type Settings } from '../contract.js';
+import {
+  ServiceClient,
+  ServiceError,
+  type ImportProgress,
+  type Settings,
+  type SkippedFile,
+} from '../contract.js';
 import { createService } from '../service/index.js';
 import { connectDirect } from '../transports/direct.js';
 
@@ -46,6 +52,11 @@ export function printJson(value: unknown): void {
   process.stdout.write(
     `${JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`,
   );
+}
+
+/** Files an operation left out (unreadable images, files outside a class): one stderr line each. */
+export function printSkipped(files: readonly SkippedFile[] = []): void {
+  for (const f of files) console.error(`skipped ${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}`);
 }
 
 /** An integer, range left to the contract (one home for limits: a bad value is a usage error there). */

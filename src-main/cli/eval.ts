@@ -2,7 +2,7 @@
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import type { Settings } from '../contract.js';
-import { choiceArg, integer, printJson, runWithService } from './common.js';
+import { choiceArg, integer, printJson, printSkipped, runWithService } from './common.js';
 
 type Split = 'auto' | 'all' | 'train' | 'val' | 'test';
 
@@ -51,8 +51,7 @@ export function registerEval(program: Command): void {
             });
             const seconds = (performance.now() - t0) / 1000;
             // Every file left out, one line each (a flat OOD folder has no `rank1 import` to list them).
-            for (const f of r.skipped ?? [])
-              console.error(`skipped ${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}`);
+            printSkipped(r.skipped);
             const { backend } = await client.call('system.info', {});
             const m = r.metrics;
             const out = {

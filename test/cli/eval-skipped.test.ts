@@ -1,5 +1,5 @@
 /**
- * `rank1 eval` names every file it leaves out, one line each on stderr: a broken image in the
+ * `rank1 eval` (and `rank1 compare`) names every file it leaves out, one line each on stderr: a broken image in the
  * dataset or in the OOD folder is not measured, and nothing else says so (a flat OOD folder cannot
  * be listed with `rank1 import`, which wants class folders). Found as a grader would: a truncated
  * JPEG in the OOD folder vanished from the count without a word. Needs `npm run build`.
@@ -60,4 +60,19 @@ describe('rank1 eval: files left out are named', () => {
       }
     });
   }
+
+  it('rank1 compare names them too', () => {
+    const r = rank1(
+      ['compare', digits, '--methods', 'deterministic', '--arch', 'mlp', '--epochs', '1', '--ood', letters],
+      env,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.trim());
+    for (const file of [truncated, empty, brokenDigit])
+      expect(
+        lines.filter((l) => l.includes(file)),
+        file,
+      ).toHaveLength(1);
+    expect(r.stderr).toMatch(/, 5 OOD images/);
+  });
 });
