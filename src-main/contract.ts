@@ -400,6 +400,8 @@ export interface EvaluateResult extends EvaluationReport {
   split: string;
   /** Files of the dataset and OOD folders left out of the measurement, each with why. */
   skipped?: wire.SkippedFile[];
+  /** Classes of the dataset the model does not know: their images (in the split) are not measured. */
+  unknownClasses?: { name: string; images: number }[];
 }
 
 /** The columns of a comparison row, in table order (CLI table, JSON rows, the app's CSV). */

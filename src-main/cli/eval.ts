@@ -52,6 +52,10 @@ export function registerEval(program: Command): void {
             const seconds = (performance.now() - t0) / 1000;
             // Every file left out, one line each (a flat OOD folder has no `rank1 import` to list them).
             printSkipped(r.skipped);
+            for (const c of r.unknownClasses ?? [])
+              console.error(
+                `warning: class ${JSON.stringify(c.name)} (${c.images} image${c.images === 1 ? '' : 's'}) is not one of the model's classes (${summary.classes.slice(0, 10).join(', ')}${summary.classes.length > 10 ? ', …' : ''}): its images are not measured`,
+              );
             const { backend } = await client.call('system.info', {});
             const m = r.metrics;
             const out = {

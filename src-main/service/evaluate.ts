@@ -133,6 +133,10 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
         );
       // Labels follow the model's class order; classes the model does not know are left out.
       const toModel = ds.classes.map((c) => meta.classes.indexOf(c));
+      const unknown = new Map<string, number>();
+      for (const e of entries)
+        if (toModel[e.label]! < 0)
+          unknown.set(ds.classes[e.label]!, (unknown.get(ds.classes[e.label]!) ?? 0) + 1);
       entries = entries
         .filter((e) => toModel[e.label]! >= 0)
         .map((e) => ({ ...e, label: toModel[e.label]! }));
@@ -160,6 +164,7 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
       if (report.ood) result.ood = report.ood;
       if (report.oodItems) result.oodItems = report.oodItems;
       if (skipped.length) result.skipped = skipped;
+      if (unknown.size) result.unknownClasses = [...unknown].map(([name, images]) => ({ name, images }));
       return result;
     } finally {
       release();

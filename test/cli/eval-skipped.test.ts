@@ -75,4 +75,14 @@ describe('rank1 eval: files left out are named', () => {
       ).toHaveLength(1);
     expect(r.stderr).toMatch(/, 5 OOD images/);
   });
+
+  it('says which classes of the folder the model does not know, and that their images are not measured', () => {
+    const other = copyClasses(nodePath.join(data, 'mnist'), nodePath.join(tmp, 'other'), ['0', '7'], 10, 100);
+    const r = rank1(['eval', model, other, '--json'], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).n).toBe(10);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'warning: class "7" (10 images) is not one of the model\'s classes (0, 1): its images are not measured',
+    ]);
+  });
 });
