@@ -54,9 +54,19 @@ export function printJson(value: unknown): void {
   );
 }
 
-/** Files an operation left out (unreadable images, files outside a class): one stderr line each. */
+/**
+ * Files an operation left out (unreadable images, files outside a class): one stderr line each.
+ * Exact copies within a class are not bad input: one line counts them (`rank1 import` lists them).
+ */
 export function printSkipped(files: readonly SkippedFile[] = []): void {
-  for (const f of files) console.error(`skipped ${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}`);
+  const copies = files.filter((f) => f.reason === 'duplicate').length;
+  for (const f of files)
+    if (f.reason !== 'duplicate')
+      console.error(`skipped ${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}`);
+  if (copies)
+    console.error(
+      `skipped ${copies} exact cop${copies === 1 ? 'y' : 'ies'} of images in the same class, measured once (\`rank1 import DIR\` lists them)`,
+    );
 }
 
 /** An integer, range left to the contract (one home for limits: a bad value is a usage error there). */

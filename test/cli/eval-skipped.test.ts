@@ -85,4 +85,17 @@ describe('rank1 eval: files left out are named', () => {
       'warning: class "7" (10 images) is not one of the model\'s classes (0, 1): its images are not measured',
     ]);
   });
+
+  it('counts exact copies within a class in one line instead of naming each', () => {
+    const dups = copyClasses(nodePath.join(data, 'mnist'), nodePath.join(tmp, 'dups'), ['0', '1'], 5, 200);
+    const [first] = readdirSync(nodePath.join(dups, '0')).sort();
+    for (const copy of ['copy-a.png', 'copy-b.png'])
+      copyFileSync(nodePath.join(dups, '0', first!), nodePath.join(dups, '0', copy));
+    const r = rank1(['eval', model, dups, '--json'], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).n).toBe(10);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'skipped 2 exact copies of images in the same class, measured once (`rank1 import DIR` lists them)',
+    ]);
+  });
 });
