@@ -242,6 +242,7 @@ export {
   SINGLE_NETWORK_METHODS,
 } from './common/index.js';
 export { flagRule, scoreLabel } from './contract/flag-words.js';
+export { skippedLines, unknownClassLine } from './contract/skipped-words.js';
 export type { ScoreName } from './common/index.js';
 export type { PathKind, StringField } from './contract/schema-paths.js';
 export { listeners, type Listeners } from './common/index.js';
@@ -485,7 +486,8 @@ export interface JobResults {
   import: DatasetSummary;
   train: ModelSummary;
   evaluate: EvaluateResult;
-  predict: { count: number; errors: number; flagged: number };
+  /** `skipped`: files of a folder given that are not images (named, never read). */
+  predict: { count: number; errors: number; flagged: number; skipped?: wire.SkippedFile[] };
   compare: CompareResult;
 }
 

@@ -11,6 +11,7 @@ import {
   ServiceError,
   type ImportProgress,
   type Settings,
+  skippedLines,
   type SkippedFile,
 } from '../contract.js';
 import { createService } from '../service/index.js';
@@ -59,14 +60,7 @@ export function printJson(value: unknown): void {
  * Exact copies within a class are not bad input: one line counts them (`rank1 import` lists them).
  */
 export function printSkipped(files: readonly SkippedFile[] = []): void {
-  const copies = files.filter((f) => f.reason === 'duplicate').length;
-  for (const f of files)
-    if (f.reason !== 'duplicate')
-      console.error(`skipped ${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}`);
-  if (copies)
-    console.error(
-      `skipped ${copies} exact cop${copies === 1 ? 'y' : 'ies'} of images in the same class, measured once (\`rank1 import DIR\` lists them)`,
-    );
+  for (const line of skippedLines(files, '`rank1 import DIR` lists them')) console.error(`skipped ${line}`);
 }
 
 /** An integer, range left to the contract (one home for limits: a bad value is a usage error there). */

@@ -1,7 +1,7 @@
 /** `rank1 eval MODEL_DIR DATASET_DIR [--ood DIR] [--samples S] [--split …] --json`: `evaluate` through the service. */
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
-import type { Settings } from '../contract.js';
+import { unknownClassLine, type Settings } from '../contract.js';
 import { choiceArg, integer, printJson, printSkipped, runWithService } from './common.js';
 
 type Split = 'auto' | 'all' | 'train' | 'val' | 'test';
@@ -53,9 +53,7 @@ export function registerEval(program: Command): void {
             // Every file left out, one line each (a flat OOD folder has no `rank1 import` to list them).
             printSkipped(r.skipped);
             for (const c of r.unknownClasses ?? [])
-              console.error(
-                `warning: class ${JSON.stringify(c.name)} (${c.images} image${c.images === 1 ? '' : 's'}) is not one of the model's classes (${summary.classes.slice(0, 10).join(', ')}${summary.classes.length > 10 ? ', …' : ''}): its images are not measured`,
-              );
+              console.error(`warning: ${unknownClassLine(c, summary.classes)}`);
             const { backend } = await client.call('system.info', {});
             const m = r.metrics;
             const out = {

@@ -34,6 +34,8 @@ export interface FakeOptions {
   fail?: Partial<Record<string, ServiceError>>;
   /** Jobs already running when the window opens (reload test). */
   running?: JobInfo[];
+  /** What evaluate and compare results say they left out (compare has no unknown classes). */
+  leftOut?: Pick<EvaluateResult, 'skipped' | 'unknownClasses'>;
 }
 
 export class FakeService implements ServiceHandler {
@@ -367,13 +369,14 @@ export class FakeService implements ServiceHandler {
           n_ood: args.ood ? 300 : null,
           folder: '/fake',
           rows,
+          ...(this.opts.leftOut?.skipped ? { skipped: this.opts.leftOut.skipped } : {}),
         };
       }),
     evaluate: async (args) =>
       this.job('evaluate', `Evaluate ${args.model}`, async (jobId) => {
         this.emit({ type: 'job.progress', jobId, kind: 'evaluate', progress: { done: 0, total: 300 } });
         await this.tick();
-        return this.evaluation(args.model, !!args.ood);
+        return { ...this.evaluation(args.model, !!args.ood), ...this.opts.leftOut };
       }),
     predict: async (args) => {
       const names: string[] = [...(args.paths ?? []), ...(args.files ?? []).map((f) => f.name)];

@@ -58,3 +58,11 @@ export function scanRefusal(scan: { images: number; classes: Record<string, numb
   if (classes < 2) return 'Only one class found: a classifier needs at least two class folders with images.';
   return null;
 }
+
+/** Where the app lists exact copies an evaluation or comparison measured once. */
+export const COPIES_LISTED_IN = 'the dataset’s import report under Datasets lists them';
+
+/** "3 files were not measured": the line above the list of what a measurement left out. */
+export function notMeasuredText(n: number): string {
+  return `${n} file${n === 1 ? ' was' : 's were'} not measured`;
+}

@@ -1,0 +1,34 @@
+/**
+ * What an evaluation or comparison left out, in words: the lines `rank1 eval` and `rank1 compare`
+ * print on stderr and the Evaluate and Compare views list (one home for the wording).
+ */
+import type { SkippedFile } from '../common/index.js';
+
+/**
+ * One line per file left out, "truncated: FILE (what was wrong)"; exact copies of an image in
+ * the same class are counted in one line (they are measured once), followed by `copiesHint`,
+ * where the copies are listed.
+ */
+export function skippedLines(files: readonly SkippedFile[] = [], copiesHint?: string): string[] {
+  const lines = files
+    .filter((f) => f.reason !== 'duplicate')
+    .map((f) => `${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}`);
+  const copies = files.length - lines.length;
+  if (copies)
+    lines.push(
+      `${copies} exact cop${copies === 1 ? 'y' : 'ies'} of images in the same class, measured once${copiesHint ? ` (${copiesHint})` : ''}`,
+    );
+  return lines;
+}
+
+/**
+ * A class of the folder the model does not know: "class "x" (3 images) is not one of the model's
+ * classes (a, b, …): its images are not measured" (the model's first ten classes named).
+ */
+export function unknownClassLine(
+  c: { name: string; images: number },
+  modelClasses: readonly string[],
+): string {
+  const known = `${modelClasses.slice(0, 10).join(', ')}${modelClasses.length > 10 ? ', …' : ''}`;
+  return `class ${JSON.stringify(c.name)} (${c.images} image${c.images === 1 ? '' : 's'}) is not one of the model's classes (${known}): its images are not measured`;
+}

@@ -1,0 +1,89 @@
+/**
+ * Evaluate and Compare name what the measurement left out (EvaluateResult.skipped,
+ * unknownClasses; CompareResult.skipped) in the CLI's words, over the fake service.
+ */
+import './dom-shims.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
+import App from '../../src-renderer/App.svelte';
+import { AppState } from '../../src-renderer/lib/app.svelte.js';
+import { FakeService, type FakeOptions } from '../../src-renderer/lib/fake-service.js';
+import { ServiceClient, type SkippedFile } from '../../src-main/contract.js';
+
+const skipped: SkippedFile[] = [
+  { file: '/data/notmnist/A/broken.png', reason: 'truncated', message: 'the file ends early' },
+  { file: '/data/mnist/0/copy.png', reason: 'duplicate', duplicateOf: '/data/mnist/0/orig.png' },
+  { file: '/data/mnist/0/copy2.png', reason: 'duplicate', duplicateOf: '/data/mnist/0/orig.png' },
+];
+
+async function setup(opts: FakeOptions, hash: string) {
+  history.replaceState(null, '', hash);
+  const fake = new FakeService({ stepMs: 1, ...opts });
+  fake.datasets = [
+    {
+      id: 'ds-1',
+      root: '/data/mnist',
+      images: 10,
+      classes: ['0', '7'],
+      preprocessing: { size: 28, fit: 'cover', channels: 1 } as never,
+      importedAt: new Date().toISOString(),
+    },
+  ];
+  const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
+  render(App, { props: { app } });
+  await app.init();
+  return { fake, app };
+}
+
+afterEach(() => cleanup());
+
+/** The "N files were not measured" block: its summary line and its list, opened. */
+async function notMeasured() {
+  const block = await screen.findByTestId('not-measured');
+  const summary = block.querySelector('summary')!;
+  await fireEvent.click(summary);
+  const list = within(block).getByRole('list', { name: 'Files not measured' });
+  return {
+    summary: summary.textContent,
+    items: within(list)
+      .getAllByRole('listitem')
+      .map((li) => li.textContent),
+  };
+}
+
+describe('Evaluate: what was left out', () => {
+  it('says how many files were not measured, lists each with the CLI’s reason, and warns per unknown class', async () => {
+    await setup({ leftOut: { skipped, unknownClasses: [{ name: 'letters', images: 3 }] } }, '#/evaluate');
+    await fireEvent.click(screen.getByRole('button', { name: 'Evaluate' }));
+    const { summary, items } = await notMeasured();
+    expect(summary).toBe('3 files were not measured');
+    expect(items).toEqual([
+      'truncated: /data/notmnist/A/broken.png (the file ends early)',
+      '2 exact copies of images in the same class, measured once (the dataset’s import report under Datasets lists them)',
+    ]);
+    const warnings = screen.getAllByTestId('unknown-class').map((w) => w.textContent);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^Warning: class "letters" \(3 images\) is not one of the model's classes \(.+\): its images are not measured$/,
+    );
+  });
+
+  it('shows neither line when nothing was left out', async () => {
+    await setup({}, '#/evaluate');
+    await fireEvent.click(screen.getByRole('button', { name: 'Evaluate' }));
+    await screen.findByRole('figure', { name: 'Reliability diagram' });
+    expect(screen.queryByTestId('not-measured')).toBeNull();
+    expect(screen.queryByTestId('unknown-class')).toBeNull();
+  });
+});
+
+describe('Compare: what was left out', () => {
+  it('says how many files of the dataset and OOD folder were not measured, one reason each', async () => {
+    await setup({ leftOut: { skipped: skipped.slice(0, 1) } }, '#/compare');
+    await fireEvent.click(screen.getByRole('button', { name: 'Run comparison' }));
+    await screen.findByRole('table', { name: 'Comparison' });
+    const { summary, items } = await notMeasured();
+    expect(summary).toBe('1 file was not measured');
+    expect(items).toEqual(['truncated: /data/notmnist/A/broken.png (the file ends early)']);
+  });
+});
