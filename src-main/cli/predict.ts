@@ -1,8 +1,8 @@
 /** `rank1 predict MODEL_DIR FILE_OR_DIR... --json`: `predict` through the service; one line per image, unreadable files give an error line. */
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
-import type { PredictionRow, Settings } from '../contract.js';
-import { choiceArg, integer, printJson, runWithService } from './common.js';
+import type { PredictionRow, Settings, SkippedFile } from '../contract.js';
+import { choiceArg, integer, printJson, printSkipped, runWithService } from './common.js';
 
 /** One output line per image (the CLI's documented JSON keys). */
 function line(r: PredictionRow): Record<string, unknown> {
@@ -22,9 +22,15 @@ function line(r: PredictionRow): Record<string, unknown> {
   };
 }
 
+/** A file passed over as --json prints it: a row like a refused file's, its reason in `skipped`. */
+function skippedRow(f: SkippedFile): Record<string, unknown> {
+  return { file: f.file, skipped: f.reason, error: f.message ?? f.reason };
+}
+
 /** The one stderr line when no image could be predicted: what was given, and why in short. */
-function nothingPredicted(given: string[], failed: string[]): string {
-  if (failed.length === 0) return `no images found in ${given.join(', ')}`;
+function nothingPredicted(given: string[], failed: string[], skipped: number): string {
+  if (failed.length === 0)
+    return `no images found in ${given.join(', ')}${skipped ? ` (${skipped} file${skipped === 1 ? '' : 's'} there ${skipped === 1 ? 'is' : 'are'} not an image, named above)` : ''}`;
   if (failed.length === 1) return `could not predict ${failed[0]} (see its error above)`;
   return `none of the ${failed.length} files in ${given.join(', ')} could be predicted (see the errors above)`;
 }
@@ -59,7 +65,7 @@ export function registerPredict(program: Command): void {
             let warned = false;
             let predicted = 0;
             const failed: string[] = [];
-            await client.run<'predict'>(
+            const result = await client.run<'predict'>(
               'predict',
               { model, paths, thumbnails: false, ...(o.samples ? { samples: o.samples } : {}) },
               (e) => {
@@ -81,8 +87,12 @@ export function registerPredict(program: Command): void {
                   );
               },
             );
+            // Files that are not images, as `rank1 import` and `rank1 eval` name them (never read).
+            printSkipped(result.skipped);
+            if (o.json) for (const f of result.skipped ?? []) printJson(skippedRow(f));
             // Bad files beside good ones are reported row by row (exit 0); nothing predicted is a failure.
-            if (predicted === 0) throw new Error(nothingPredicted(given, failed));
+            if (predicted === 0)
+              throw new Error(nothingPredicted(given, failed, result.skipped?.length ?? 0));
           },
         );
       },

@@ -38,6 +38,11 @@ export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
   '.vst',
 ]);
 
+/** Why a file the walk passes over is not read: its extension names no image format. */
+export function notImageMessage(extension: string): string {
+  return `extension "${extension || '(none)'}" is not an image format`;
+}
+
 const TGA_EXTENSIONS = new Set(['.tga', '.icb', '.vda', '.vst']);
 
 /** Identify an image by its first bytes (TGA, which has no magic, by extension or footer). */

@@ -8,7 +8,7 @@
 import { type Dirent, type Stats, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { IMAGE_EXTENSIONS } from './formats.js';
+import { IMAGE_EXTENSIONS, notImageMessage } from './formats.js';
 import { isInsideReal, OUTSIDE_MESSAGE, realPathOf } from './inside.js';
 import type { SkippedFile, SkipReason } from './report.js';
 
@@ -131,7 +131,7 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
           skipped.push({
             file: full,
             reason: 'not-image',
-            message: `extension "${path.extname(full) || '(none)'}" is not an image format`,
+            message: notImageMessage(path.extname(full)),
           });
           continue;
         }

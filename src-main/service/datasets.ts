@@ -12,11 +12,12 @@ import {
   type Results,
   type ScanSummary,
   type Settings,
+  type SkippedFile,
   type ParsedArgs,
 } from '../contract.js';
 import type { Preprocessing, ScanResult } from '../data/index.js';
 import type { FreeSpace } from '../data/disk-space.js';
-import { IMAGE_EXTENSIONS } from '../data/formats.js';
+import { IMAGE_EXTENSIONS, notImageMessage } from '../data/formats.js';
 import { StoreError, type PathGrants, type SettingsStore } from '../store/index.js';
 import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
@@ -145,9 +146,9 @@ export class DatasetCatalog {
   /**
    * Image files under a folder, recursively, sorted. A link leaving the grants (to an image or a
    * folder) is never read but listed with `refused`, so a prediction names it instead of dropping
-   * it silently.
+   * it silently. `notImages`, when given, collects the files passed over for their extension.
    */
-  async walkImages(root: string, signal?: AbortSignal): Promise<WalkedImage[]> {
+  async walkImages(root: string, signal?: AbortSignal, notImages?: SkippedFile[]): Promise<WalkedImage[]> {
     const out: WalkedImage[] = [];
     const visit = async (dir: string): Promise<void> => {
       if (signal?.aborted) throw abortError();
@@ -156,13 +157,18 @@ export class DatasetCatalog {
       for (const e of entries) {
         if (e.name.startsWith('.')) continue;
         const full = nodePath.join(dir, e.name);
-        const image = IMAGE_EXTENSIONS.has(nodePath.extname(e.name).toLowerCase());
+        const ext = nodePath.extname(e.name);
+        const image = IMAGE_EXTENSIONS.has(ext.toLowerCase());
+        const notImage = () =>
+          notImages?.push({ file: full, reason: 'not-image', message: notImageMessage(ext) });
         if (e.isDirectory()) await visit(full);
         else if (e.isFile()) {
           if (image) out.push({ file: full });
+          else notImage();
         } else if (e.isSymbolicLink()) {
           if (this.grants.isAllowed(full)) {
             if (image) out.push({ file: full });
+            else if ((await fs.stat(full).catch(() => undefined))?.isFile()) notImage();
           } else if (image || (await fs.stat(full).catch(() => undefined))?.isDirectory())
             out.push({ file: full, refused: OUTSIDE_GRANTS });
         }

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import type { JobStarted, PredictionRow, ParsedArgs } from '../contract.js';
+import type { JobStarted, PredictionRow, ParsedArgs, SkippedFile } from '../contract.js';
 import type { ServiceContext } from './context.js';
 import { abortError, imageErrorMessage } from './errors.js';
 
@@ -31,10 +31,12 @@ export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>
         refused?: string;
       };
       const inputs: Input[] = [];
+      // Files of a folder passed over for their extension: named in the result, never read.
+      const skipped: SkippedFile[] = [];
       for (const root of roots) {
         const stat = await fs.stat(root).catch(() => undefined);
         if (stat?.isDirectory()) {
-          for (const { file: f, refused } of await ctx.datasets.walkImages(root, job.signal))
+          for (const { file: f, refused } of await ctx.datasets.walkImages(root, job.signal, skipped))
             inputs.push({ file: f, name: nodePath.basename(f), source: f, dropped: false, refused });
         } else inputs.push({ file: root, name: nodePath.basename(root), source: root, dropped: false });
       }
@@ -124,7 +126,7 @@ export async function startPredict(ctx: ServiceContext, a: ParsedArgs<'predict'>
         done += batch.length;
         job.progress({ done, total }, done === total);
       }
-      return { count: total, errors, flagged };
+      return { count: total, errors, flagged, ...(skipped.length ? { skipped } : {}) };
     } finally {
       release();
     }
