@@ -60,7 +60,7 @@ export function scanRefusal(scan: { images: number; classes: Record<string, numb
 }
 
 /** Where the app lists exact copies an evaluation or comparison measured once. */
-export const COPIES_LISTED_IN = 'the dataset’s import report under Datasets lists them';
+export const COPIES_LISTED_IN = 'importing the folder under Datasets lists them';
 
 /** "3 files were not measured": the line above the list of what a measurement left out. */
 export function notMeasuredText(n: number): string {

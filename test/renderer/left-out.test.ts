@@ -59,7 +59,7 @@ describe('Evaluate: what was left out', () => {
     expect(summary).toBe('3 files were not measured');
     expect(items).toEqual([
       'truncated: /data/notmnist/A/broken.png (the file ends early)',
-      '2 exact copies of images in the same class, measured once (the dataset’s import report under Datasets lists them)',
+      '2 exact copies of images in the same class, measured once (importing the folder under Datasets lists them)',
     ]);
     const warnings = screen.getAllByTestId('unknown-class').map((w) => w.textContent);
     expect(warnings).toHaveLength(1);
