@@ -34,7 +34,10 @@ export interface FakeOptions {
   fail?: Partial<Record<string, ServiceError>>;
   /** Jobs already running when the window opens (reload test). */
   running?: JobInfo[];
-  /** What evaluate and compare results say they left out (compare has no unknown classes). */
+  /**
+   * What evaluate, compare and predict (given paths) results say they left out (unknown classes:
+   * evaluate only).
+   */
   leftOut?: Pick<EvaluateResult, 'skipped' | 'unknownClasses'>;
 }
 
@@ -413,7 +416,8 @@ export class FakeService implements ServiceHandler {
           });
           if (i % 10 === 9) await this.tick();
         }
-        return { count: rows.length, errors: 0, flagged };
+        const skipped = args.paths?.length ? this.opts.leftOut?.skipped : undefined;
+        return { count: rows.length, errors: 0, flagged, ...(skipped ? { skipped } : {}) };
       });
     },
     'predictions.csv': async ({ rows }) => {

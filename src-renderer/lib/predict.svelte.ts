@@ -1,5 +1,5 @@
 /** Predict: the streamed result list, its sort/filter, export and copy. */
-import type { PredictionRow } from '../../src-main/contract.js';
+import type { JobResults, PredictionRow, SkippedFile } from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { batches, browserShows, download, fileToBase64, isImageName } from './files.js';
@@ -19,6 +19,8 @@ export class PredictState {
   /** Jobs this view started; cancel stops them all. */
   jobIds = $state.raw<string[]>([]);
   sending = $state(0);
+  /** Files of the folders given that were not read (not images), from each job's result. */
+  skipped = $state.raw<SkippedFile[]>([]);
 
   visible = $derived(
     view(this.rows, this.sort, { flag: this.flag, minEntropy: this.minEntropy, text: this.text.trim() }),
@@ -83,6 +85,7 @@ export class PredictState {
     this.localThumbs.clear();
     this.pending = [];
     this.rows = [];
+    this.skipped = [];
     this.notice = null;
     this.error = null;
   }
@@ -168,6 +171,13 @@ export class PredictState {
     try {
       const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, paths, thumbnails: true });
       this.jobIds = [...this.jobIds, jobId];
+      // A failed or cancelled job says so through the jobs list; only its skipped files are wanted here.
+      this.app.jobs.waitFor<JobResults['predict']>(jobId).then(
+        (r) => {
+          if (r.skipped?.length) this.skipped = [...this.skipped, ...r.skipped];
+        },
+        () => {},
+      );
     } catch (err) {
       this.error = errorText(err);
     } finally {

@@ -62,7 +62,7 @@ export function scanRefusal(scan: { images: number; classes: Record<string, numb
 /** Where the app lists exact copies an evaluation or comparison measured once. */
 export const COPIES_LISTED_IN = 'importing the folder under Datasets lists them';
 
-/** "3 files were not measured": the line above the list of what a measurement left out. */
-export function notMeasuredText(n: number): string {
-  return `${n} file${n === 1 ? ' was' : 's were'} not measured`;
+/** "3 files were not measured" (or "not read"): the line above the list of what was left out. */
+export function leftOutText(n: number, what: 'measured' | 'read' = 'measured'): string {
+  return `${n} file${n === 1 ? ' was' : 's were'} not ${what}`;
 }

@@ -87,3 +87,21 @@ describe('Compare: what was left out', () => {
     expect(items).toEqual(['truncated: /data/notmnist/A/broken.png (the file ends early)']);
   });
 });
+
+describe('Predict: files of a folder that are not images', () => {
+  it('says how many files of the folder were not read, one reason each', async () => {
+    const notes = {
+      file: '/data/photos/notes.txt',
+      reason: 'not-image' as const,
+      message: 'extension ".txt" is not an image format',
+    };
+    await setup({ leftOut: { skipped: [notes] } }, '#/predict');
+    await fireEvent.input(screen.getByLabelText(/Folder path on the server/), {
+      target: { value: '/data/photos' },
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Predict folder' }));
+    const { summary, items } = await notMeasured();
+    expect(summary).toBe('1 file was not read');
+    expect(items).toEqual(['not-image: /data/photos/notes.txt (extension ".txt" is not an image format)']);
+  });
+});
