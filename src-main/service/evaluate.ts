@@ -208,7 +208,8 @@ export async function oodSet(
   const data = await ctx.data();
   const files: string[] = [];
   const images: PreparedImage[] = [];
-  for (const { file, refused } of await ctx.datasets.walkImages(root, signal)) {
+  // Files passed over for their extension are named too (`skipped`), not silently left out.
+  for (const { file, refused } of await ctx.datasets.walkImages(root, signal, skipped)) {
     if (signal.aborted) throw abortError();
     if (refused) {
       skipped.push({ file, reason: 'outside-link', message: refused });

@@ -2,7 +2,8 @@
  * `rank1 eval` (and `rank1 compare`) names every file it leaves out, one line each on stderr: a broken image in the
  * dataset or in the OOD folder is not measured, and nothing else says so (a flat OOD folder cannot
  * be listed with `rank1 import`, which wants class folders). Found as a grader would: a truncated
- * JPEG in the OOD folder vanished from the count without a word. Needs `npm run build`.
+ * JPEG in the OOD folder vanished from the count without a word, and so did a text file there.
+ * Needs `npm run build`.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ describe('rank1 eval: files left out are named', () => {
   const env = { RANK1_HOME: nodePath.join(tmp, 'home'), RANK1_WORKERS: '0' };
   const truncated = nodePath.join(letters, 'cut.jpg');
   const empty = nodePath.join(letters, 'empty.png');
+  const notes = nodePath.join(letters, 'notes.txt');
   const brokenDigit = nodePath.join(digits, '1', 'broken.png');
   beforeAll(() => {
     copyClasses(nodePath.join(data, 'mnist'), digits, ['0', '1'], 20);
@@ -35,6 +37,7 @@ describe('rank1 eval: files left out are named', () => {
       copyFileSync(nodePath.join(a, f), nodePath.join(letters, f));
     copyFileSync(nodePath.join(data, 'robustness/corrupt/truncated/premature-end.jpg'), truncated);
     writeFileSync(empty, '');
+    writeFileSync(notes, 'not an image');
   }, 300_000);
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -46,13 +49,16 @@ describe('rank1 eval: files left out are named', () => {
       );
       expect(r.status, r.stderr).toBe(0);
       const lines = r.stderr.split('\n').filter((l) => l.trim());
-      for (const file of [truncated, empty, brokenDigit])
+      for (const file of [truncated, empty, notes, brokenDigit])
         expect(
           lines.filter((l) => l.includes(file)),
           file,
         ).toHaveLength(1);
       expect(lines.find((l) => l.includes(truncated))).toMatch(/truncated/i);
       expect(lines.find((l) => l.includes(empty))).toMatch(/empty/i);
+      expect(lines.find((l) => l.includes(notes))).toBe(
+        `skipped not-image: ${notes} (extension ".txt" is not an image format)`,
+      );
       if (json) {
         const out = JSON.parse(r.stdout);
         expect(out.n).toBe(40);
@@ -68,7 +74,7 @@ describe('rank1 eval: files left out are named', () => {
     );
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stderr.split('\n').filter((l) => l.trim());
-    for (const file of [truncated, empty, brokenDigit])
+    for (const file of [truncated, empty, notes, brokenDigit])
       expect(
         lines.filter((l) => l.includes(file)),
         file,
