@@ -19,7 +19,7 @@ import type { Command } from 'commander';
 import { benchResnet20, initBackend, type BackendName } from '../engine/index.js';
 import { benchEmbed } from '../engine/bench.js';
 import { DEFAULT_BACKBONE } from '../engine/backbones/index.js';
-import { choiceArg, intArg, printJson, runCommand } from './common.js';
+import { backendOption, intArg, printJson, runCommand } from './common.js';
 
 export function registerBench(program: Command): void {
   program
@@ -28,12 +28,7 @@ export function registerBench(program: Command): void {
     .option('--batch <n>', 'unique images per step', intArg(1, 4096), 128)
     .option('--members <k>', 'members K', intArg(1, 16), 4)
     .option('--steps <n>', 'timed steps after 3 warm-up steps', intArg(1, 1000), 5)
-    .option(
-      '--backend <b>',
-      'auto | tensorflow | webgpu | wasm | cpu',
-      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
-      'auto',
-    )
+    .addOption(backendOption())
     .option(
       '--torch <script>',
       'also run this PyTorch yardstick with python3 (torch_rank1_resnet20.py; with --embed default test/bench/torch_mobilenet_embed.py)',

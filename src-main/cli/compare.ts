@@ -17,7 +17,7 @@ import {
   type Settings,
 } from '../contract.js';
 import {
-  choiceArg,
+  backendOption,
   importDisplay,
   intArg,
   integer,
@@ -116,12 +116,7 @@ export function registerCompare(program: Command): void {
       `train the backbone's last N blocks with rank-1 factors (0..${MAX_FINE_TUNE_BLOCKS}; default 0: frozen)`,
       intArg(0, MAX_FINE_TUNE_BLOCKS),
     )
-    .option(
-      '--backend <b>',
-      'auto | tensorflow | webgpu | wasm | cpu',
-      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
-      'auto',
-    )
+    .addOption(backendOption())
     .option('--json', 'one JSON line per method')
     .action((dir: string, o: CompareOptions, cmd: Command) => runCompare(dir, o, cmd));
 }

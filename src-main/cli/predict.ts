@@ -2,7 +2,7 @@
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import type { PredictionRow, Settings } from '../contract.js';
-import { choiceArg, integer, printJson, runWithService } from './common.js';
+import { backendOption, integer, printJson, runWithService } from './common.js';
 
 /** One output line per image (the CLI's documented JSON keys). */
 function line(r: PredictionRow): Record<string, unknown> {
@@ -37,12 +37,7 @@ export function registerPredict(program: Command): void {
     .argument('<paths...>', 'image files or folders')
     .option('--samples <s>', 'forward samples per member', integer)
     .option('--batch <n>', 'images per batch', integer, 32)
-    .option(
-      '--backend <b>',
-      'auto | tensorflow | webgpu | wasm | cpu',
-      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
-      'auto',
-    )
+    .addOption(backendOption())
     .option('--json', 'one JSON line per image')
     .action(
       (

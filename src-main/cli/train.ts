@@ -13,6 +13,7 @@ import {
   type TrainConfig,
 } from '../contract.js';
 import {
+  backendOption,
   choiceArg,
   importDisplay,
   intArg,
@@ -85,12 +86,7 @@ export function registerTrain(program: Command): void {
     .option('--no-flip', 'no horizontal-flip augmentation')
     .option('--no-calibrate', 'no temperature scaling fitted on the validation split after training')
     .option('--resume', 'continue from the checkpoint in --out')
-    .option(
-      '--backend <b>',
-      'auto | tensorflow | webgpu | wasm | cpu',
-      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
-      'auto',
-    )
+    .addOption(backendOption())
     .option(
       '--backbone <b>',
       'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output] (default: a pretrained backbone for photos > 32 px)',
