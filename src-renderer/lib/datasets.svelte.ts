@@ -244,12 +244,7 @@ export class DatasetsState {
   }
 
   async cancelImport(): Promise<void> {
-    if (!this.importJobId) return;
-    try {
-      await this.app.client.call('jobs.cancel', { jobId: this.importJobId });
-    } catch (err) {
-      this.importError = errorText(err);
-    }
+    this.importError = (await this.app.cancelJob(this.importJobId)) ?? this.importError;
   }
 
   async remove(id: string): Promise<void> {

@@ -183,13 +183,7 @@ export class PredictState {
   }
 
   async cancel(): Promise<void> {
-    for (const jobId of this.running) {
-      try {
-        await this.app.client.call('jobs.cancel', { jobId });
-      } catch (err) {
-        this.error = errorText(err);
-      }
-    }
+    for (const jobId of this.running) this.error = (await this.app.cancelJob(jobId)) ?? this.error;
   }
 
   async exportCsv(): Promise<void> {

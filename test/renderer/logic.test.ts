@@ -495,3 +495,32 @@ describe('copy into class folders', () => {
     ).toBe('Copied 1 image(s) into /out (3: 1). 2 not copied: dropped image (no file on disk) ×2.');
   });
 });
+
+describe('cancelling a job', () => {
+  it('asks the service for the page’s job, and shows a refusal in that page’s error line', async () => {
+    const { AppState } = await import('../../src-renderer/lib/app.svelte.js');
+    const calls: unknown[] = [];
+    let refuse = false;
+    const client = {
+      call: async (op: string, args: unknown) => {
+        calls.push([op, args]);
+        if (refuse) throw new Error('No running job j2.');
+        return {};
+      },
+    };
+    const app = new AppState(client as never, { kind: 'fake' } as never);
+    app.compare.jobId = 'j1';
+    await app.compare.cancel();
+    expect(calls).toEqual([['jobs.cancel', { jobId: 'j1' }]]);
+    expect(app.compare.error).toBeNull();
+    refuse = true;
+    app.train.jobId = 'j2';
+    await app.train.cancel();
+    expect(app.train.error).toBe('No running job j2.');
+    // No job: nothing asked, nothing said.
+    await app.evaluate.cancel();
+    await app.data.cancelImport();
+    expect(calls).toHaveLength(2);
+    expect([app.evaluate.error, app.data.importError]).toEqual([null, null]);
+  });
+});
