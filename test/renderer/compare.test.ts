@@ -95,6 +95,35 @@ describe('Compare view', () => {
     expect(within(diagrams).getAllByRole('figure')).toHaveLength(3);
   });
 
+  it('sends the epochs and seed typed (seed 0 included); an emptied field is left to the preset', async () => {
+    history.replaceState(null, '', '#/compare');
+    const fake = new FakeService({ stepMs: 1 });
+    fake.datasets = [
+      {
+        id: 'digits',
+        root: '/data/digits',
+        images: 300,
+        classes: ['0', '1'],
+        preprocessing: { size: 28, fit: 'cover', channels: 1 } as never,
+        importedAt: new Date().toISOString(),
+      },
+    ];
+    const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
+    render(App, { props: { app } });
+    await app.init();
+    await screen.findByRole('heading', { name: 'Compare', level: 2 });
+    const epochs = screen.getByRole('spinbutton', { name: 'Epochs' });
+    await fireEvent.input(epochs, { target: { value: '3' } });
+    await fireEvent.input(screen.getByRole('spinbutton', { name: 'Seed' }), { target: { value: '0' } });
+    expect([app.compare.epochs, app.compare.seed]).toEqual([3, 0]);
+    await fireEvent.input(epochs, { target: { value: '' } });
+    expect(app.compare.epochs).toBeNull();
+    await fireEvent.click(screen.getByRole('button', { name: 'Run comparison' }));
+    await screen.findByRole('table', { name: 'Comparison' });
+    const call = fake.calls.find((c) => c.op === 'compare.start');
+    expect(call?.args).toEqual({ dataset: 'digits', methods: ['rank1', 'deterministic'], seed: 0 });
+  });
+
   it('shows a comparison that was already running when the window opened, then its table', async () => {
     history.replaceState(null, '', '#/compare');
     const fake = new FakeService({
