@@ -11,7 +11,8 @@ import path from 'node:path';
 import { dataHome } from '../../data/index.js';
 import { IMPORTED_BACKBONE } from './catalog.js';
 import type { Embedder } from './embedder.js';
-import { readModelFolder, weightPaths, ModelFolderError, type ModelFolder } from './model-files.js';
+import { writeFolderCopy } from './folder-copy.js';
+import { readModelFolder, ModelFolderError, type ModelFolder } from './model-files.js';
 
 const SIDECAR = 'backbone.json';
 
@@ -65,14 +66,7 @@ export async function registerImported(
   if (present) return name;
   const tmp = path.join(backbonesDir(home), `.${name}.import-${process.pid}-${Date.now()}`);
   try {
-    await fs.mkdir(tmp, { recursive: true });
-    await fs.writeFile(path.join(tmp, 'model.json'), JSON.stringify(folder.json));
-    const files = weightPaths(folder.json);
-    for (let i = 0; i < files.length; i++) {
-      const target = path.resolve(tmp, files[i]!);
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.writeFile(target, folder.weights[i]!);
-    }
+    await writeFolderCopy(tmp, folder);
     const sidecar: Sidecar = {
       ...(embedder.output ? { output: embedder.output } : {}),
       sha256: folder.sha256,
