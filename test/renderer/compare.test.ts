@@ -65,7 +65,8 @@ describe('comparison table', () => {
 });
 
 describe('Compare view', () => {
-  it('runs the ticked methods and shows one table row and one reliability diagram per method', async () => {
+  /** The app on the Compare view over the fake service, with one imported dataset (digits). */
+  async function openCompare() {
     history.replaceState(null, '', '#/compare');
     const fake = new FakeService({ stepMs: 1 });
     fake.datasets = [
@@ -82,6 +83,11 @@ describe('Compare view', () => {
     render(App, { props: { app } });
     await app.init();
     await screen.findByRole('heading', { name: 'Compare', level: 2 });
+    return { fake, app };
+  }
+
+  it('runs the ticked methods and shows one table row and one reliability diagram per method', async () => {
+    const { fake } = await openCompare();
     await fireEvent.click(screen.getByRole('checkbox', { name: /Deep ensemble/ }));
     await fireEvent.click(screen.getByRole('button', { name: 'Run comparison' }));
     const table = await screen.findByRole('table', { name: 'Comparison' });
@@ -96,22 +102,7 @@ describe('Compare view', () => {
   });
 
   it('sends the epochs and seed typed (seed 0 included); an emptied field is left to the preset', async () => {
-    history.replaceState(null, '', '#/compare');
-    const fake = new FakeService({ stepMs: 1 });
-    fake.datasets = [
-      {
-        id: 'digits',
-        root: '/data/digits',
-        images: 300,
-        classes: ['0', '1'],
-        preprocessing: { size: 28, fit: 'cover', channels: 1 } as never,
-        importedAt: new Date().toISOString(),
-      },
-    ];
-    const app = new AppState(new ServiceClient(fake), { kind: 'browser' });
-    render(App, { props: { app } });
-    await app.init();
-    await screen.findByRole('heading', { name: 'Compare', level: 2 });
+    const { fake, app } = await openCompare();
     const epochs = screen.getByRole('spinbutton', { name: 'Epochs' });
     await fireEvent.input(epochs, { target: { value: '3' } });
     await fireEvent.input(screen.getByRole('spinbutton', { name: 'Seed' }), { target: { value: '0' } });
