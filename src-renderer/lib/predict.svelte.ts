@@ -120,13 +120,7 @@ export class PredictState {
       const paths = images.map((f) => toPath(f)).filter((p) => !!p);
       if (paths.length) return this.addPaths(paths);
     }
-    this.sending++;
-    const model = await this.model();
-    if (!model) {
-      this.sending--;
-      return;
-    }
-    try {
+    await this.send(async (model) => {
       const local = typeof URL.createObjectURL === 'function';
       for (const group of batches(images)) {
         const payload = await Promise.all(
@@ -142,6 +136,15 @@ export class PredictState {
         });
         this.jobIds = [...this.jobIds, jobId];
       }
+    });
+  }
+
+  /** Runs one submission with the model to predict with (none: its message), counted in `sending`. */
+  private async send(submit: (model: string) => Promise<void>): Promise<void> {
+    this.sending++;
+    try {
+      const model = await this.model();
+      if (model) await submit(model);
     } catch (err) {
       this.error = errorText(err);
     } finally {
@@ -159,20 +162,10 @@ export class PredictState {
   async addPaths(paths: string[]): Promise<void> {
     this.error = null;
     if (!paths.length) return;
-    this.sending++;
-    const model = await this.model();
-    if (!model) {
-      this.sending--;
-      return;
-    }
-    try {
+    await this.send(async (model) => {
       const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, paths, thumbnails: true });
       this.jobIds = [...this.jobIds, jobId];
-    } catch (err) {
-      this.error = errorText(err);
-    } finally {
-      this.sending--;
-    }
+    });
   }
 
   async pickFiles(): Promise<void> {
