@@ -23,6 +23,7 @@ import {
   integer,
   number,
   printJson,
+  printSkipped,
   progressBar,
   runWithService,
 } from './common.js';
@@ -106,7 +107,7 @@ export function registerCompare(program: Command): void {
     .option('--image-size <n>', 'input side in pixels (default: from the data)', integer)
     .option('--fit <fit>', 'cover | contain')
     .option('--val-fraction <x>', 'validation fraction (default 0.1)', number)
-    .option('--seed <n>', 'seed of the split and of every training (default 42)', integer)
+    .option('--seed <n>', 'seed of the split (default 0) and of every training (default 42)', integer)
     .option('--preset <p>', 'quick | balanced | best')
     .option('--backbone <b>', 'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output]')
     .option('--random-sign-init <p>', 'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)', number)
@@ -173,6 +174,7 @@ function runCompare(dir: string, o: CompareOptions, cmd: Command): Promise<void>
       imported.stop();
       bar?.stop();
     }
+    printSkipped(result.skipped);
     if (o.json) {
       for (const row of result.rows) printJson(Object.fromEntries(compareColumns.map((c) => [c, row[c]])));
       return;

@@ -16,7 +16,7 @@ export function registerImport(program: Command): void {
     )
     .option('--val <fraction>', 'validation fraction (default 0.1)', number)
     .option('--test <fraction>', 'test fraction (default 0)', number)
-    .option('--seed <n>', 'split seed', integer)
+    .option('--seed <n>', 'split seed (default 0)', integer)
     .option('--json', 'print one JSON object instead of a progress bar and summary')
     .action(
       (

@@ -81,7 +81,7 @@ export function registerTrain(program: Command): void {
     .option('--fit <fit>', 'cover | contain', choiceArg(['cover', 'contain'] as const))
     .option('--val-fraction <x>', 'validation fraction (default 0.1)', number)
     .option('--test-fraction <x>', 'test fraction (default 0)', number)
-    .option('--seed <n>', 'seed (default 42)', integer)
+    .option('--seed <n>', 'training seed (default 42), also the split seed (default 0)', integer)
     .option('--preset <p>', 'quick | balanced | best', choiceArg(['quick', 'balanced', 'best'] as const))
     .option('--no-flip', 'no horizontal-flip augmentation')
     .option('--no-calibrate', 'no temperature scaling fitted on the validation split after training')
@@ -89,7 +89,7 @@ export function registerTrain(program: Command): void {
     .addOption(backendOption())
     .option(
       '--backbone <b>',
-      'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output] (default: a pretrained backbone for photos > 32 px)',
+      'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output] (default: a pretrained backbone for colour images > 32 px)',
     )
     .option(
       '--fine-tune <n>',

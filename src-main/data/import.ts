@@ -11,6 +11,7 @@ import { type DatasetSummary, loadIndex, packPath, saveSummary } from './cache.j
 import { assemble } from './assemble.js';
 import { datasetId, datasetsDir } from './catalog.js';
 import { DEFAULT_BACKGROUND } from './decode.js';
+import { checkRoom, type FreeSpace } from './disk-space.js';
 import { type PoolCounters, updateCache } from './decode-pool.js';
 import { withDatasetLock } from './lock.js';
 import { type ImportProgress, ImportRefusedError, type ImportReport } from './report.js';
@@ -42,6 +43,8 @@ export interface ImportOptions {
   onProgress?: (p: ImportProgress) => void;
   /** In-flight decodes, default 6 (each runs single-threaded in libuv's thread pool). */
   concurrency?: number;
+  /** Free bytes on the datasets folder's disk, checked before the pixel cache is written; the real disk's by default. */
+  freeSpace?: FreeSpace;
 }
 
 export interface ImportedDataset {
@@ -191,6 +194,20 @@ export async function importDataset(root: string, opts: ImportOptions = {}): Pro
   const recordSize = size * size * storageChannels;
   const id = datasetId(realRoot, base, storageChannels);
   const dir = path.join(datasetsDir(), id);
+  // Room for the pixel cache (data/disk-space.ts), before its folder is made: a record for each
+  // image an earlier import of this dataset cannot lend one (new or changed files; the pack keeps
+  // the records it has). Read again under the lock below; this look only sizes the check.
+  const prior = await loadIndex(dir, recordSize);
+  const reusable = scan.files.filter((f) => {
+    const e = prior.entries.get(f.rel);
+    return e !== undefined && e.size === f.size && e.mtimeMs === f.mtimeMs;
+  }).length;
+  await checkRoom(
+    dir,
+    (scan.files.length - reusable) * recordSize,
+    { label: realRoot, what: 'the pixel cache', place: 'the datasets folder' },
+    opts.freeSpace,
+  );
   await fs.mkdir(dir, { recursive: true });
   // One import of a dataset at a time, across processes too (two `rank1 train` runs started
   // together would otherwise race on the same pack and index).

@@ -1,7 +1,9 @@
 /**
  * Data room: everything between a folder of images on disk and the uint8 examples training,
  * evaluation and prediction read. Owns scanning, decoding (`prepareImage`), the pixel cache under
- * `dataHome()`, splits and the import report. This file is the only one other folders import.
+ * `dataHome()`, splits and the import report, and the disk-space check every room that writes
+ * bulk data shares (disk-space.ts). This file is the only one other folders import (the store and
+ * service take disk-space.ts itself, so that the rest of this room still loads lazily).
  */
 export type { ExampleSet, PreparedImage, Preprocessing } from './types.js';
 export { DEFAULT_BACKGROUND, MAX_INPUT_PIXELS, prepareImage, thumbnail } from './decode.js';
@@ -22,3 +24,12 @@ export {
 export { listDatasets, removeDataset } from './catalog.js';
 export { type DatasetSummary, writeAtomic } from './cache.js';
 export { chooseImageSize, importDataset, type ImportedDataset, type ImportOptions } from './import.js';
+export {
+  byteSize,
+  checkRoom,
+  DISK_RESERVE,
+  DiskSpaceError,
+  lackOfSpace,
+  statfsFree,
+  type FreeSpace,
+} from './disk-space.js';

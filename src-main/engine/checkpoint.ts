@@ -10,6 +10,18 @@ import type { ModelConfig } from './types.js';
 
 const OOD_PREFIX = 'ood/';
 
+/**
+ * Bytes of one checkpoint (weights.bin + optimizer.bin), before training writes any: float32
+ * weights and as many float32 slots per weight as the optimizer keeps (Nesterov: momentum; Adam:
+ * two moments and its step count). The OOD statistics and prediction factors added at the end are
+ * not counted. (Measured equal to the files a 2-epoch mlp run writes, with either optimizer.)
+ */
+export function checkpointBytes(model: Rank1Model, optimizer: 'sgd' | 'adam'): number {
+  let weights = 0;
+  for (const v of namedVariables(model).values()) weights += v.size;
+  return optimizer === 'adam' ? 4 * (3 * weights + 1) : 4 * 2 * weights;
+}
+
 export async function collectWeights(model: Rank1Model, stats?: FeatureStats): Promise<NamedWeight[]> {
   const out: NamedWeight[] = [];
   for (const [name, v] of namedVariables(model))

@@ -26,6 +26,7 @@ import {
   temporaryName,
   writeFileSynced,
 } from './output-guard.js';
+import { ownFile, refusal } from './own-file.js';
 
 export { MODEL_FILES, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_LIMITS, specBytes } from './model-schema.js';
 
@@ -218,24 +219,14 @@ export function checkModelMeta(dir: string, text: string): ModelMeta {
 }
 
 /**
- * The folder's own regular file `name`, checked before it is read (undefined when absent). A link
- * could lead out of the folder the user gave (a granted folder is a wall, links included), and a
- * pipe or device would block the read or never end: both are refused unread.
+ * The folder's own regular file `name`, checked before it is read (own-file.ts says why); undefined
+ * when absent. A link, a pipe or device, or a path out of the folder is refused unread.
  */
 export async function ownModelFile(dir: string, name: string): Promise<Stats | undefined> {
-  let st: Stats;
-  try {
-    st = await fs.lstat(nodePath.join(dir, name));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw new ModelFormatError(dir, `cannot read ${name} (${code})`);
-  }
-  if (st.isSymbolicLink())
-    throw new ModelFormatError(dir, `${name} is a link; a model folder holds its own files (not read)`);
-  if (!st.isFile())
-    throw new ModelFormatError(dir, `${name} is not a regular file (a folder, pipe or device; not read)`);
-  return st;
+  const found = await ownFile(dir, name);
+  if (found.kind === 'ok') return found.stats;
+  if (found.kind === 'absent') return undefined;
+  throw new ModelFormatError(dir, refusal(name, found));
 }
 
 async function readMetaText(dir: string, recovered = false): Promise<string> {

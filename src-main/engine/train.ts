@@ -4,10 +4,11 @@
  * each epoch (resumable), cancel at any step, and the OOD statistics fitted at the end.
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkRoom, type FreeSpace } from '../data/disk-space.js';
 import type { ExampleSet, Preprocessing } from '../data/types.js';
 import { readModelFolder, writeModelFolder, type ModelMeta, type OodFit } from './model-format.js';
 import { currentBackend, initBackend } from './backends/index.js';
-import { assertWeightsCanHold, assignWeights, collectWeights } from './checkpoint.js';
+import { assertWeightsCanHold, assignWeights, checkpointBytes, collectWeights } from './checkpoint.js';
 import {
   klScaleAt,
   learningRateAt,
@@ -78,6 +79,8 @@ export interface TrainRequest {
   oodTpr?: number;
   signal?: AbortSignal;
   onEvent?: (e: TrainEvent) => void;
+  /** Free bytes on the models folder's disk, checked once at the start; the real disk's by default. */
+  freeSpace?: FreeSpace;
 }
 
 /** The documented default flag score (see docs/benchmarks.md, OOD table). */
@@ -236,6 +239,14 @@ export async function trainModel(req: TrainRequest): Promise<ModelMeta> {
   const optimizer = createOptimizer(tc.optimizer);
   let closeWorkers: (() => Promise<void>) | undefined;
   try {
+    // Room for the checkpoints, once, before any epoch (data/disk-space.ts): two of them, since an
+    // atomic replace holds the old folder and the new one at once.
+    await checkRoom(
+      req.outDir,
+      2 * checkpointBytes(model, tc.optimizer),
+      { label: req.name ?? req.id, what: 'training', place: 'the models folder' },
+      req.freeSpace,
+    );
     const normalization: Normalization = resumed?.meta.normalization ?? (await computeNormalization(train));
     const sources = (): { train: InputSource; val: InputSource } =>
       req.backbone

@@ -22,7 +22,7 @@ export async function importBackboneFrom(
   const engine = await ctx.readyEngine();
   if (!engine.importBackbone) throw new ServiceError('unsupported', 'This engine cannot import backbones.');
   try {
-    const b = await engine.importBackbone(real, output);
+    const b = await engine.importBackbone(real, output, { freeSpace: ctx.freeSpace });
     return { name: b.name, embeddingSize: b.embeddingSize, imported: b.name.startsWith('imported-') };
   } catch (e) {
     if (e instanceof Error && e.name === 'ModelFolderError')

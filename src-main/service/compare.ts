@@ -15,6 +15,7 @@ import {
   type JobStarted,
   type ParsedArgs,
 } from '../contract.js';
+import type { SkippedFile } from '../common/index.js';
 import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
 import { oodSet } from './evaluate.js';
@@ -54,6 +55,7 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
       ...(a.seed !== undefined ? { seed: a.seed } : {}),
       signal: job.signal,
       onProgress: (p) => job.progress(p, p.phase !== 'decode'),
+      freeSpace: ctx.freeSpace,
     });
     if (job.signal.aborted) throw abortError();
     // A folder with given train/test sub-folders may have no test images; then the validation split.
@@ -74,10 +76,12 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
         ? await engine.prepareTransfer(backboneName, ds, {
             fineTune: a.fineTune ?? 0,
             signal: job.signal,
+            freeSpace: ctx.freeSpace,
             onProgress: (p) => job.progress(p, false),
           })
         : undefined;
-    const ood = oodRoot ? await oodSet(ctx, oodRoot, ds.preprocessing, job.signal) : undefined;
+    const skipped: SkippedFile[] = [...ds.report.skipped];
+    const ood = oodRoot ? await oodSet(ctx, oodRoot, ds.preprocessing, job.signal, skipped) : undefined;
 
     const { model, config } = trainOptions(a);
 
@@ -128,6 +132,7 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
       ...(backend ? { backend } : {}),
       folder,
       rows: rows.map(({ modelDir: _dir, ...row }) => row),
+      ...(skipped.length ? { skipped } : {}),
     };
   });
 }

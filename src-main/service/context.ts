@@ -3,6 +3,7 @@
  * cache, dataset catalog and the lazily loaded rooms. Built once by `Service`.
  */
 import type { Settings } from '../contract.js';
+import type { FreeSpace } from '../data/disk-space.js';
 import type { PathGrants, SettingsStore } from '../store/index.js';
 import type { DatasetCatalog } from './datasets.js';
 import type { JobRunner } from './jobs.js';
@@ -24,4 +25,6 @@ export interface ServiceContext {
   /** Engine with its backend initialised as the settings ask (again after a change). */
   readyEngine(): Promise<EngineApi>;
   data(): Promise<DataApi>;
+  /** The disk's free space as bulk writes see it (ServiceOptions.freeSpace; data/disk-space.ts's statfs when absent). */
+  readonly freeSpace?: FreeSpace;
 }

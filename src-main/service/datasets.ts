@@ -15,6 +15,7 @@ import {
   type ParsedArgs,
 } from '../contract.js';
 import type { Preprocessing, ScanResult } from '../data/index.js';
+import type { FreeSpace } from '../data/disk-space.js';
 import { IMAGE_EXTENSIONS } from '../data/formats.js';
 import { StoreError, type PathGrants, type SettingsStore } from '../store/index.js';
 import type { ServiceContext } from './context.js';
@@ -39,6 +40,8 @@ export class DatasetCatalog {
     private readonly settings: SettingsStore<Settings>,
     private readonly clock: () => number,
     private readonly data: () => Promise<DataApi>,
+    /** The disk's free space as the pixel cache's check sees it (ServiceOptions.freeSpace). */
+    private readonly freeSpace?: FreeSpace,
   ) {}
 
   /** A dataset imported in this session. */
@@ -70,7 +73,10 @@ export class DatasetCatalog {
   }
 
   private importOptions(o: Partial<DatasetImportOptions>, settings: Settings): DatasetImportOptions {
-    const out: DatasetImportOptions = { fit: o.fit ?? settings.defaultFit };
+    const out: DatasetImportOptions = {
+      fit: o.fit ?? settings.defaultFit,
+      ...(this.freeSpace ? { freeSpace: this.freeSpace } : {}),
+    };
     for (const k of [
       'imageSize',
       'channels',
@@ -225,6 +231,9 @@ export async function scanDataset(
   { path }: ParsedArgs<'datasets.scan'>,
 ): Promise<ScanSummary> {
   const real = ctx.grants.check(path, 'path');
+  // A typo said as such, like the other folder fields (the scanner's own error says only "ENOENT").
+  if (!(await fs.stat(real).catch(() => undefined)))
+    throw new ServiceError('not-found', `"path": no folder at ${real}.`, 'path');
   const data = await ctx.data();
   return scanSummary(await data.scanFolder(real, {}));
 }

@@ -5,19 +5,18 @@
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
-import { strFromU8, unzipSync } from 'fflate';
 import Papa from 'papaparse';
 import { ServiceError, type PredictionRow, type Results, type ParsedArgs } from '../contract.js';
 import {
   importModel,
+  isModelBackupZip,
   zipModelFolder,
   slug,
   writeFileAtomic,
   MAX_MODEL_BYTES,
-  MODEL_FORMAT,
-  MODEL_LIMITS,
   type ModelMeta,
 } from '../store/index.js';
+import { checkRoom } from '../data/disk-space.js';
 import type { ServiceContext } from './context.js';
 import { toSummary } from './model-cache.js';
 import { errno, modelLoadError, toServiceError } from './errors.js';
@@ -49,19 +48,30 @@ export async function exportModel(
         `${target} already exists and is not a model backup of this app; choose another file name.`,
         'dest',
       );
+    await checkExportRoom(ctx, target, zip, 'the model backup');
     await writeFileAtomic(target, zip);
     return { path: target, fileName: nodePath.basename(target) };
   }
-  if (zip.byteLength > MAX_INLINE_EXPORT) {
+  return inlineExport(fileName, zip);
+}
+
+/** An export without a destination: returned inline, when small enough to travel in one message. */
+function inlineExport(
+  fileName: string,
+  bytes: Uint8Array,
+  metadata?: Record<string, string>,
+): Results['models.export'] {
+  if (bytes.byteLength > MAX_INLINE_EXPORT) {
     throw new ServiceError(
       'too-large',
-      `The export is ${Math.round(zip.byteLength / 2 ** 20)} MB; choose a destination file instead.`,
+      `The export is ${Math.round(bytes.byteLength / 2 ** 20)} MB; choose a destination file instead.`,
       'dest',
     );
   }
   return {
     fileName,
-    base64: Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength).toString('base64'),
+    base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+    ...(metadata ? { metadata } : {}),
   };
 }
 
@@ -92,6 +102,7 @@ async function exportOnnxFile(
     throw modelLoadError(id, e);
   }
   if (target !== undefined) {
+    await checkExportRoom(ctx, target, bytes, 'the ONNX export');
     try {
       await engine.writeExportFile(target, bytes);
     } catch (e) {
@@ -101,36 +112,34 @@ async function exportOnnxFile(
     }
     return { path: target, fileName: nodePath.basename(target), metadata };
   }
-  if (bytes.byteLength > MAX_INLINE_EXPORT) {
-    throw new ServiceError(
-      'too-large',
-      `The export is ${Math.round(bytes.byteLength / 2 ** 20)} MB; choose a destination file instead.`,
-      'dest',
-    );
-  }
-  return {
-    fileName,
-    base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
-    metadata,
-  };
+  return inlineExport(fileName, bytes, metadata);
 }
 
 /**
- * True when nothing is at `file`, or a model backup of this app: a zip whose model.json says it is
- * a Rank-1 Studio model (a TF.js model zipped by its user also holds a model.json).
+ * Room on the destination's disk for `bytes` (data/disk-space.ts) before the temporary file is
+ * written: the whole export, since an earlier one it replaces stays until the rename.
  */
+async function checkExportRoom(
+  ctx: ServiceContext,
+  target: string,
+  bytes: Uint8Array,
+  what: string,
+): Promise<void> {
+  await checkRoom(
+    nodePath.dirname(target),
+    bytes.byteLength,
+    { label: target, what, place: 'its folder' },
+    ctx.freeSpace,
+  );
+}
+
+/** Nothing at `file` yet, or a model backup of this app (the store looks inside the zip). */
 async function replaceableZip(file: string): Promise<boolean> {
-  const stat = await fs.lstat(file).catch(() => undefined);
-  if (!stat) return true;
-  if (!stat.isFile() || stat.size > MAX_MODEL_BYTES) return false;
-  try {
-    const { 'model.json': meta } = unzipSync(await fs.readFile(file), {
-      filter: (f) => f.name === 'model.json' && f.originalSize <= MODEL_LIMITS.metaBytes,
-    });
-    return meta !== undefined && JSON.parse(strFromU8(meta))?.format === MODEL_FORMAT;
-  } catch {
-    return false;
-  }
+  const taken = await fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
+  return !taken || isModelBackupZip(file);
 }
 
 /** A granted destination: the file itself, or `fileName` inside a granted folder. */
@@ -145,11 +154,12 @@ export async function importModelFrom(
   { path, file }: ParsedArgs<'models.import'>,
 ): Promise<Results['models.import']> {
   let meta: ModelMeta;
+  const opts = { freeSpace: ctx.freeSpace };
   if (path !== undefined) {
     const real = ctx.grants.check(path, 'path');
     const stat = await fs.stat(real).catch(() => undefined);
     if (!stat) throw new ServiceError('not-found', `"path": ${path.slice(0, 300)} does not exist.`, 'path');
-    if (stat.isDirectory()) meta = await importModel(ctx.home, { dir: real });
+    if (stat.isDirectory()) meta = await importModel(ctx.home, { dir: real }, opts);
     else if (!stat.isFile())
       // A pipe or device: reading it would wait for a writer, perhaps forever.
       throw new ServiceError(
@@ -160,10 +170,10 @@ export async function importModelFrom(
     else {
       if (stat.size > MAX_MODEL_BYTES)
         throw new ServiceError('too-large', 'The file is larger than any model export (2 GB).', 'path');
-      meta = await importModel(ctx.home, { zip: await fs.readFile(real) });
+      meta = await importModel(ctx.home, { zip: await fs.readFile(real), name: real }, opts);
     }
   } else {
-    meta = await importModel(ctx.home, { zip: Buffer.from(file!.base64, 'base64') });
+    meta = await importModel(ctx.home, { zip: Buffer.from(file!.base64, 'base64'), name: file!.name }, opts);
   }
   return toSummary(meta);
 }

@@ -32,6 +32,7 @@ import {
   setFlagScoreAt,
   type ModelMeta,
 } from '../store/index.js';
+import type { FreeSpace } from '../data/disk-space.js';
 import { startCompare } from './compare.js';
 import type { ServiceContext } from './context.js';
 import { DatasetCatalog, datasetFiles, removeDataset, scanDataset, startImport } from './datasets.js';
@@ -69,6 +70,11 @@ export interface ServiceOptions {
    * (issue 5). Off unless given, so tests start with an empty home.
    */
   resourcesDir?: string;
+  /**
+   * Free bytes on the disk of a folder, which every write of bulk data checks first (model and
+   * backbone imports, uploads, training's checkpoints, the demo); the real disk's by default.
+   */
+  freeSpace?: FreeSpace;
 }
 
 function defaultHome(): string {
@@ -120,10 +126,11 @@ export class Service implements ServiceHandler {
       predictBatch: opts.predictBatch ?? 32,
       jobs: this.jobs,
       models: this.models,
-      datasets: new DatasetCatalog(this.grants, this.settings, this.clock, () => this.data()),
+      datasets: new DatasetCatalog(this.grants, this.settings, this.clock, () => this.data(), opts.freeSpace),
       training: new Map(),
       readyEngine: () => this.readyEngine(),
       data: () => this.data(),
+      freeSpace: opts.freeSpace,
     };
     this.handlers = this.makeHandlers();
   }
@@ -135,7 +142,9 @@ export class Service implements ServiceHandler {
       if (this.disposed) throw new ServiceError('unsupported', 'The service has shut down; restart the app.');
       // First start: the demo model is there before the UI lists models (a failure installs nothing).
       if (this.opts.resourcesDir)
-        await (this.demoInstalled ??= installDemoModel(this.home, this.opts.resourcesDir).catch(() => false));
+        await (this.demoInstalled ??= installDemoModel(this.home, this.opts.resourcesDir, {
+          freeSpace: this.opts.freeSpace,
+        }).catch(() => false));
       const parsed = parseArgs(op, args);
       const handler = this.handlers[parsed.op] as (a: unknown) => Promise<unknown>;
       return await handler(parsed.args);

@@ -177,6 +177,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
             ? await engine.prepareTransfer(backboneName, ds, {
                 fineTune,
                 signal: job.signal,
+                freeSpace: ctx.freeSpace,
                 onProgress: (p) => job.progress(p, false),
               })
             : undefined;
@@ -195,6 +196,7 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
           resume: !!resumed,
           oodTpr: (await ctx.settings.get()).oodTpr,
           signal: job.signal,
+          freeSpace: ctx.freeSpace,
           onEvent: (e) => {
             if (e.type === 'epoch') job.history(e.metrics);
             job.progress(e, e.type !== 'step');

@@ -3,11 +3,13 @@
  * renderer sends them in chunks into a new folder under `<data home>/uploads/`, which is then
  * imported like any other dataset. Nothing is written outside that folder: every relative path
  * is split and each part made a safe name (no '..', no separators, no hidden names); chunks only
- * append at the file's current end; files and uploads have size limits.
+ * append at the file's current end; files and uploads have size limits. The size the browser
+ * declares is checked against the disk before the folder is made (data/disk-space.ts).
  */
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ServiceError, type ParsedArgs, type Results } from '../contract.js';
+import { byteSize, checkRoom } from '../data/disk-space.js';
 import type { ServiceContext } from './context.js';
 import { safeFolderName } from './exports.js';
 
@@ -19,8 +21,12 @@ export const MAX_UPLOAD_BYTES = 4 * 2 ** 30;
 const MAX_DEPTH = 4;
 
 interface Upload {
+  /** The name it began with, for messages. */
+  name: string;
   dir: string;
   bytes: number;
+  /** The total the browser declared at begin (at most MAX_UPLOAD_BYTES); the chunks may not exceed it. */
+  declared: number;
   files: Map<string, number>;
 }
 
@@ -44,9 +50,17 @@ export function safeRelative(rel: string): string[] {
 
 export async function beginUpload(
   ctx: ServiceContext,
-  { name }: ParsedArgs<'uploads.begin'>,
+  { name, bytes: declared }: ParsedArgs<'uploads.begin'>,
 ): Promise<Results['uploads.begin']> {
   const base = nodePath.join(ctx.home, 'uploads');
+  if (declared > MAX_UPLOAD_BYTES)
+    throw new ServiceError(
+      'too-large',
+      `${name}: the upload is ${byteSize(declared)}, larger than ${MAX_UPLOAD_BYTES / 2 ** 30} GB.`,
+      'bytes',
+    );
+  // Once, for the whole upload, before its folder exists: a refusal leaves nothing behind.
+  await checkRoom(base, declared, { label: name, what: 'the upload', place: 'the data home' }, ctx.freeSpace);
   await fs.mkdir(base, { recursive: true });
   const stem = safeFolderName(name).replace(/^\.+/, '_');
   // A new folder each time: an upload never mixes with or replaces an earlier one.
@@ -61,7 +75,7 @@ export async function beginUpload(
     }
   }
   const uploadId = `u${ctx.clock().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-  table(ctx).set(uploadId, { dir, bytes: 0, files: new Map() });
+  table(ctx).set(uploadId, { name, dir, bytes: 0, files: new Map(), declared });
   return { uploadId, folder: dir };
 }
 
@@ -87,10 +101,10 @@ export async function uploadChunk(
       `${key} is larger than ${MAX_UPLOAD_FILE_BYTES / 2 ** 20} MB.`,
       'path',
     );
-  if (up.bytes + bytes.length > MAX_UPLOAD_BYTES)
+  if (up.bytes + bytes.length > up.declared)
     throw new ServiceError(
       'too-large',
-      `The upload is larger than ${MAX_UPLOAD_BYTES / 2 ** 30} GB.`,
+      `${key}: the upload "${up.name}" was declared as ${byteSize(up.declared)} and this chunk takes it to ${byteSize(up.bytes + bytes.length)}; begin it again with its full size.`,
       'path',
     );
   const file = nodePath.join(up.dir, ...parts);

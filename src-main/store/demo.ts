@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { lackOfSpace, type FreeSpace } from '../data/disk-space.js';
 import { readModelFolder } from '../engine/model-format.js';
 import { modelDir, modelsDir } from './models.js';
 import { writeFileAtomic } from './atomic.js';
@@ -38,6 +39,14 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
+/** The bytes of the files directly in `dir` (a model folder is flat). */
+async function folderBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await fs.readdir(dir, { withFileTypes: true }))
+    if (e.isFile()) n += (await fs.stat(nodePath.join(dir, e.name))).size;
+  return n;
+}
+
 /**
  * Copy `<resourcesDir>/demo/digits` into `<home>/models/demo-digits` on first start: only when
  * no model exists yet and `<home>/.demo-installed` does not. Resolves true when it installed the
@@ -45,9 +54,13 @@ async function exists(p: string): Promise<boolean> {
  * so deleting the demo, or every model, later does not bring it back. A missing or damaged shipped
  * model installs nothing and writes no marker (a fixed app can still install it); the copy is
  * checked (SHA-256 of the weights) in a temporary folder and renamed into place, so a crash never
- * leaves half a model.
+ * leaves half a model. A disk without the reserve free (data/disk-space.ts) installs nothing either.
  */
-export async function installDemoModel(home: string, resourcesDir: string): Promise<boolean> {
+export async function installDemoModel(
+  home: string,
+  resourcesDir: string,
+  { freeSpace }: { freeSpace?: FreeSpace } = {},
+): Promise<boolean> {
   const marker = nodePath.join(home, DEMO_MARKER);
   if (await exists(marker)) return false;
   if (await hasModels(home)) {
@@ -57,6 +70,10 @@ export async function installDemoModel(home: string, resourcesDir: string): Prom
   }
   const source = demoSource(resourcesDir);
   if (!(await exists(nodePath.join(source, 'model.json')))) return false;
+  // Only ~3 MB, but a demo is never worth a disk's last free space (the reserve): skip it, with no
+  // marker, so a start with room installs it.
+  if (await lackOfSpace(modelsDir(home), await folderBytes(source), 'the models folder', freeSpace))
+    return false;
 
   const root = modelsDir(home);
   await fs.mkdir(root, { recursive: true });

@@ -11,6 +11,8 @@ import { StoreError } from './errors.js';
 import {
   checkModelMeta,
   describeStatus,
+  MODEL_FILES,
+  MODEL_FORMAT,
   MODEL_LIMITS,
   specBytes,
   ownModelFile,
@@ -21,11 +23,12 @@ import {
   type ModelMeta,
 } from '../engine/model-format.js';
 import { recoverLeftovers, removeOurFolder } from '../engine/output-guard.js';
+// The disk check's own file, not data/index.js: the store loads with the service, the data room (sharp) later.
+import { lackOfSpace, type FreeSpace } from '../data/disk-space.js';
 
 export const MODEL_ID = /^[A-Za-z0-9._-]+$/;
 /** Largest uncompressed model we unpack (a WRN-28-10 is ~150 MB of weights). */
 export const MAX_MODEL_BYTES = 2 * 1024 ** 3;
-const MODEL_FILES = new Set(['model.json', 'weights.bin', 'optimizer.bin']);
 
 export function modelsDir(home: string): string {
   return nodePath.join(home, 'models');
@@ -299,54 +302,117 @@ function unzipLimited(
   return out;
 }
 
-/**
- * model.json first: it says how large weights.bin and optimizer.bin are, so a zip can make us
- * inflate no more than that (a few kB of deflated zeros could otherwise unpack to gigabytes).
- */
-function unzipModel(zip: Uint8Array): Record<string, Uint8Array> {
-  const { 'model.json': json } = unzipLimited(
+/** The zip's model.json (at its root or in one top-level folder), unpacked alone and bounded. */
+function zipModelJson(zip: Uint8Array): Uint8Array | undefined {
+  return unzipLimited(
     zip,
     { 'model.json': MODEL_LIMITS.metaBytes },
     (_n, size, limit) => `model.json in the zip is ${size} bytes; a model's metadata is at most ${limit}`,
-  );
-  if (!json)
-    throw new ModelImportError('the zip has no model.json and weights.bin; it is not a model export');
-  const meta = checkModelMeta('the zip', strFromU8(json));
-  const bins = unzipLimited(
-    zip,
-    {
-      'weights.bin': meta.weights.bytes,
-      ...(meta.optimizerState?.length ? { 'optimizer.bin': specBytes(meta.optimizerState) } : {}),
-    },
-    (name, size, limit) =>
-      `${name} in the zip unpacks to ${size} bytes; its model.json says ${limit} (not a model export, or damaged)`,
-  );
-  if (!bins['weights.bin'])
-    throw new ModelImportError('the zip has no model.json and weights.bin; it is not a model export');
-  return { 'model.json': json, ...bins };
+  )['model.json'];
 }
 
 /**
- * Import a model from zip bytes or a model folder: unpack into a temporary folder inside the models
- * folder, verify (format version, sizes, SHA-256), give it a fresh id, then rename into place.
+ * True when `file` is a model backup of this app: a zip whose model.json says it is a Rank-1 Studio
+ * model (a TF.js model zipped by its user also holds a model.json), so an export may replace it.
+ * Only model.json is unpacked. Anything else (absent, a folder or pipe, not a zip, larger than
+ * any model) is false.
+ */
+export async function isModelBackupZip(file: string): Promise<boolean> {
+  const stat = await fs.lstat(file).catch(() => undefined);
+  if (!stat?.isFile() || stat.size > MAX_MODEL_BYTES) return false;
+  try {
+    const json = zipModelJson(await fs.readFile(file));
+    return (
+      json !== undefined && (JSON.parse(strFromU8(json)) as { format?: unknown })?.format === MODEL_FORMAT
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What an import will write, known before it writes: each file's size, and how to get the bytes.
+ * `label` names the source in messages.
+ */
+interface ImportPlan {
+  label: string;
+  sizes: Record<string, number>;
+  read(): Promise<Record<string, Uint8Array>>;
+}
+
+/**
+ * model.json first: it says how large weights.bin and optimizer.bin are, so a zip can make us
+ * inflate no more than that (a few kB of deflated zeros could otherwise unpack to gigabytes), and
+ * the disk can be checked for room before anything is unpacked.
+ */
+function zipPlan(zip: Uint8Array, label: string): ImportPlan {
+  const json = zipModelJson(zip);
+  if (!json)
+    throw new ModelImportError('the zip has no model.json and weights.bin; it is not a model export');
+  const meta = checkModelMeta('the zip', strFromU8(json));
+  const limits = {
+    'weights.bin': meta.weights.bytes,
+    ...(meta.optimizerState?.length ? { 'optimizer.bin': specBytes(meta.optimizerState) } : {}),
+  };
+  return {
+    label,
+    sizes: { 'model.json': json.byteLength, ...limits },
+    async read() {
+      const bins = unzipLimited(
+        zip,
+        limits,
+        (name, size, limit) =>
+          `${name} in the zip unpacks to ${size} bytes; its model.json says ${limit} (not a model export, or damaged)`,
+      );
+      if (!bins['weights.bin'])
+        throw new ModelImportError('the zip has no model.json and weights.bin; it is not a model export');
+      return { 'model.json': json, ...bins };
+    },
+  };
+}
+
+/** The folder's own model files (a link out of it or a pipe is refused unread), copied as they are. */
+async function folderPlan(dir: string): Promise<ImportPlan> {
+  const sizes: Record<string, number> = {};
+  for (const name of MODEL_FILES) {
+    const st = await ownModelFile(dir, name);
+    if (st) sizes[name] = st.size;
+  }
+  if (sizes['model.json'] === undefined)
+    throw new ModelImportError('the folder has no model.json; it is not a model folder');
+  return {
+    label: dir,
+    sizes,
+    async read() {
+      const files: Record<string, Uint8Array> = {};
+      for (const name of Object.keys(sizes)) files[name] = await fs.readFile(nodePath.join(dir, name));
+      return files;
+    },
+  };
+}
+
+export interface ImportOptions {
+  /** Free bytes on the disk of the models folder; the real disk's by default (a test declares one). */
+  freeSpace?: FreeSpace;
+}
+
+/**
+ * Import a model from zip bytes (`name`: the zip as the user knows it, for messages) or a model
+ * folder: check that the disk has room for what model.json declares (or the folder holds), unpack
+ * into a temporary folder inside the models folder, verify (format version, sizes, SHA-256), give
+ * it a fresh id, then rename into place.
  */
 export async function importModel(
   home: string,
-  source: { zip: Uint8Array } | { dir: string },
+  source: { zip: Uint8Array; name?: string } | { dir: string },
+  { freeSpace }: ImportOptions = {},
 ): Promise<ModelMeta> {
-  let files: Record<string, Uint8Array>;
-  if ('zip' in source) files = unzipModel(source.zip);
-  else {
-    files = {};
-    for (const name of MODEL_FILES) {
-      // Only the folder's own regular files: a link out of it or a pipe is refused unread.
-      if (!(await ownModelFile(source.dir, name))) continue;
-      files[name] = await fs.readFile(nodePath.join(source.dir, name));
-    }
-    if (!files['model.json'])
-      throw new ModelImportError('the folder has no model.json; it is not a model folder');
-  }
+  const plan = 'zip' in source ? zipPlan(source.zip, source.name ?? 'the zip') : await folderPlan(source.dir);
   const root = modelsDir(home);
+  const need = Object.values(plan.sizes).reduce((a, b) => a + b, 0);
+  const lack = await lackOfSpace(root, need, 'the models folder', freeSpace);
+  if (lack) throw new ModelImportError(`${plan.label}: the model ${lack}`);
+  const files = await plan.read();
   await fs.mkdir(root, { recursive: true });
   const tmp = nodePath.join(root, `.import-${randomBytes(4).toString('hex')}`);
   await fs.mkdir(tmp);

@@ -52,20 +52,24 @@ export function cellText(row: CompareRow, col: CompareColumn): string {
   return formatNumber(v, col === 'nll' || col === 'brier' ? 4 : 3);
 }
 
-/** The best row's method per column (ties: the first), only where two or more rows have a value. */
-export function bestPerColumn(rows: readonly CompareRow[]): Partial<Record<CompareColumn, Method>> {
-  const out: Partial<Record<CompareColumn, Method>> = {};
+/**
+ * The best rows' methods per column, judged on the values as shown (cellText): rows that tie there
+ * are all best, and a column where every row ties has none (nothing to single out). Only where two
+ * or more rows have a value.
+ */
+export function bestPerColumn(rows: readonly CompareRow[]): Partial<Record<CompareColumn, Method[]>> {
+  const out: Partial<Record<CompareColumn, Method[]>> = {};
   for (const col of compareColumns) {
     const dir = higherBetter[col];
     if (dir === undefined) continue;
     const valued = rows.filter((r) => typeof r[col] === 'number' && Number.isFinite(r[col]));
     if (valued.length < 2) continue;
-    const best = valued.reduce((a, b) => {
-      const x = a[col] as number;
-      const y = b[col] as number;
-      return (dir ? y > x : y < x) ? b : a;
-    });
-    out[col] = best.method;
+    // The shown number, so 0.99996 and 1 (both "1.000") tie.
+    const shown = (r: CompareRow) => Number(cellText(r, col).replace(/[,%]/g, ''));
+    const values = valued.map(shown);
+    const top = dir ? Math.max(...values) : Math.min(...values);
+    const best = valued.filter((_, i) => values[i] === top).map((r) => r.method);
+    if (best.length < valued.length) out[col] = best;
   }
   return out;
 }

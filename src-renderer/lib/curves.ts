@@ -13,6 +13,9 @@ export interface Curves {
   kl: number[];
 }
 
+/** Steps between ticks on the charts' epoch axis: whole epochs only (there is no epoch 1.2). */
+export const EPOCH_TICK_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000];
+
 export function curvesOf(history: readonly EpochMetrics[]): Curves {
   const h = [...history].sort((a, b) => a.epoch - b.epoch);
   const col = (k: keyof EpochMetrics) => h.map((m) => (Number.isFinite(m[k]) ? m[k] : NaN));

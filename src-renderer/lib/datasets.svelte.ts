@@ -215,7 +215,10 @@ export class DatasetsState {
     const total = list.reduce((n, { f }) => n + f.size, 0);
     this.upload = { done: 0, total };
     try {
-      const { uploadId } = await this.app.client.call('uploads.begin', { name: top || 'upload' });
+      const { uploadId } = await this.app.client.call('uploads.begin', {
+        name: top || 'upload',
+        bytes: total,
+      });
       let done = 0;
       for (const { f, rel } of list) {
         const path = top ? rel.slice(top.length + 1) : rel;

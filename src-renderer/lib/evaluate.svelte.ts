@@ -3,6 +3,7 @@ import type { DatasetSummary, EvaluateResult, ModelSummary } from '../../src-mai
 import { newestDataset, type AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { bestScore as best, flagRates as ratesOf, scoreRows as rowsOf } from './ood.js';
+import { formatNumber } from './format.js';
 import { auroc, fprAtTpr, histogram, operatingPoint, riskCoverage } from './stats.js';
 
 export const metricHints: Record<
@@ -11,7 +12,7 @@ export const metricHints: Record<
 > = {
   accuracy: {
     label: 'Accuracy',
-    hint: 'Share of validation images labelled correctly. Higher is better.',
+    hint: 'Share of these images labelled correctly. Higher is better.',
     higherBetter: true,
   },
   nll: {
@@ -30,6 +31,30 @@ export const metricHints: Record<
     higherBetter: false,
   },
 };
+
+/** True when the evaluation ran with a fitted temperature other than 1 (issue 16.1). */
+const calibrated = (m: { temperature?: number }) => m.temperature !== undefined && m.temperature !== 1;
+
+/**
+ * The words under the two reliability diagrams: the calibrated one says so, the uncalibrated one
+ * names it ("the reliability diagram"), never "above", which is false when they sit side by side.
+ */
+export function calibrationWords(m: {
+  temperature?: number;
+  nll: number;
+  ece: number;
+  nll_uncalibrated?: number;
+  ece_uncalibrated?: number;
+}): { after: string; before: string } {
+  if (!calibrated(m)) return { after: '', before: '' };
+  const t = formatNumber(m.temperature, 3);
+  return {
+    after: `Calibrated, after temperature scaling (T = ${t}): NLL ${formatNumber(m.nll, 3)}, ECE ${formatNumber(m.ece, 3)}.`,
+    before:
+      `The same images without temperature scaling (T = 1): NLL ${formatNumber(m.nll_uncalibrated, 3)}, ` +
+      `ECE ${formatNumber(m.ece_uncalibrated, 3)}; the reliability diagram uses T = ${t}.`,
+  };
+}
 
 export function uncertaintyHistograms(
   result: EvaluateResult,

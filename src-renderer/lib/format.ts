@@ -30,6 +30,11 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** "1 class", "3 classes", "1,234 images": the count with the word that fits it. */
+export function countOf(n: number, one: string, many: string): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
 /** "1,234 / 3,000 · 45% · 120 images/s · 15 s left"; with `countUnit`: "37 / 148 steps · …". */
 export function progressText(p: {
   done: number;

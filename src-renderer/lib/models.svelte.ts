@@ -39,7 +39,6 @@ export class ModelsState {
     }
   }
 
-  /** Continue a cancelled or crashed run from its checkpoint, on the dataset chosen under Train. */
   /** Continue a checkpoint on its own dataset folder and settings (the service resolves both). */
   async resume(id: string): Promise<void> {
     this.error = null;

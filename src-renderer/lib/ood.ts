@@ -146,7 +146,7 @@ export function bestScore(rows: readonly ScoreRow[]): ScoreRow | undefined {
 export function aurocNote(row: ScoreRow): string | undefined {
   if (!(row.auroc < 0.5)) return undefined;
   return (
-    `${row.label} is higher on the validation images than on the OOD folder (AUROC ${row.auroc.toFixed(3)}, below ` +
+    `${row.label} is higher on these images than on the OOD folder (AUROC ${row.auroc.toFixed(3)}, below ` +
     `the 0.5 of chance), so it ranks them backwards: the model is more unsure of its own kind of images than of ` +
     `these, which often means the OOD images look simpler (plain backgrounds, one bold shape). Use another score.`
   );

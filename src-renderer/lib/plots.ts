@@ -30,25 +30,31 @@ export function reliabilityPlot(reliability: DatasetMetrics['reliability']): Plo
   };
 }
 
-/** Sets drawn in histograms: validation sky blue, OOD vermillion (both visible on light and dark). */
-export const histogramSets = { validation: okabeIto.skyBlue, 'OOD folder': okabeIto.vermillion } as const;
+/**
+ * Sets drawn in histograms: the evaluated images sky blue, OOD vermillion (both visible on light and
+ * dark). "These images", not "validation": Evaluate measures the held-out validation and test images,
+ * or all of another folder.
+ */
+export const histogramSets = { 'these images': okabeIto.skyBlue, 'OOD folder': okabeIto.vermillion } as const;
 
 export function histogramPlot(
   h: { in: readonly Bin[]; ood: readonly Bin[] },
   xLabel: string,
 ): Plot.PlotOptions {
   const rows = [
-    ...h.in.map((b) => ({ ...b, set: 'validation' })),
+    ...h.in.map((b) => ({ ...b, set: 'these images' })),
     ...h.ood.map((b) => ({ ...b, set: 'OOD folder' })),
   ];
+  const sets = Object.entries(histogramSets).filter(([name]) => rows.some((r) => r.set === name));
   return {
     height: 220,
     width: 360,
     x: { label: `${xLabel} (nats)` },
     y: { label: 'share of images', grid: true },
+    // Only the sets drawn: without an OOD folder the legend has no "OOD folder" entry.
     color: {
-      domain: Object.keys(histogramSets),
-      range: Object.values(histogramSets),
+      domain: sets.map(([name]) => name),
+      range: sets.map(([, color]) => color),
       legend: true,
     },
     // y1/y2, not y: overlaid, not stacked (a stack would add the two sets' shares together).

@@ -1,5 +1,6 @@
 /** Sorting, filtering and summarising prediction rows. Pure; the state class wraps it. */
 import type { PredictionRow } from '../../src-main/contract.js';
+import { formatCount } from './format.js';
 
 export type SortKey =
   'arrival' | 'entropy-desc' | 'entropy-asc' | 'confidence-desc' | 'confidence-asc' | 'name';
@@ -112,4 +113,12 @@ export function topClasses(
 /** Rows without the bulky parts, as `predictions.csv` / `predictions.copy` want them. */
 export function forExport(rows: readonly PredictionRow[]): PredictionRow[] {
   return rows.map(({ thumbnail: _t, probabilities: _p, ...rest }) => rest);
+}
+
+/** "4 image(s) · 2 OOD · 3 uncertain · 1 unreadable · showing 2", the line above the cards. */
+export function summaryText(s: ReturnType<typeof summarise>, shown: number): string {
+  let out = `${formatCount(s.total)} image(s) · ${formatCount(s.ood)} OOD · ${formatCount(s.uncertain)} uncertain`;
+  if (s.errors) out += ` · ${formatCount(s.errors)} unreadable`;
+  if (shown !== s.total) out += ` · showing ${formatCount(shown)}`;
+  return out;
 }

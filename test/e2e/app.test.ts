@@ -2,7 +2,7 @@
  * End to end: Debian Chromium against `rank1 serve` and the real engine (needs `npm run build`,
  * which `npm test` runs first). Imports MNIST, trains a quick rank-1 MLP, evaluates it against
  * notMNIST, predicts digits and letters, exports the CSV, and saves a screenshot of every view
- * under test-results/screenshots (RANK1_UPDATE_DOCS=1 copies the best three to docs/). Then the new user of
+ * under test-results/screenshots (RANK1_UPDATE_DOCS=1 copies the ten in README.md to docs/). Then the new user of
  * issue 5: a fresh home with the shipped demo model, images dropped at once.
  * Skipped, with the reason printed, only when /usr/bin/chromium is missing (a failure in CI).
  */

@@ -12,6 +12,7 @@ import { createOptimizer } from '../../src-main/engine/optimizer.js';
 import { Rng } from '../../src-main/engine/random.js';
 import { ModelFormatError, readModelFolder } from '../../src-main/engine/model-format.js';
 import type { TrainEvent } from '../../src-main/engine/types.js';
+import { DISK_RESERVE, DiskSpaceError } from '../../src-main/data/disk-space.js';
 import { loadGreySet, SHARED, split } from './helpers.js';
 
 let data: Awaited<ReturnType<typeof loadGreySet>>;
@@ -168,6 +169,21 @@ describe('trainModel', () => {
     expect((err as ModelFormatError).detail).toMatch(
       /^model\.json: config\.hidden 65536 makes a layer of 51380224 weights/,
     );
+  });
+
+  it('refuses at the start, naming the model and both sizes, when its checkpoints would leave the disk less than the reserve; nothing is written', async () => {
+    const parent = tmp();
+    const out = nodePath.join(parent, 'models', 'full');
+    const events: TrainEvent[] = [];
+    const err = await trainModel(
+      request(out, { name: 'digits', freeSpace: async () => DISK_RESERVE, onEvent: (e) => events.push(e) }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DiskSpaceError);
+    expect((err as Error).message).toMatch(
+      /^digits: training needs \d+ kB and the disk of the models folder has 256\.0 MB free; 256\.0 MB must stay free \(nothing was written\)$/,
+    );
+    expect(events).toEqual([]);
+    expect(readdirSync(parent)).toEqual([]);
   });
 
   it('cancel before the first checkpoint leaves no model folder and no temporary files', async () => {

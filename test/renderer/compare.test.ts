@@ -33,9 +33,9 @@ describe('comparison table', () => {
 
   it('marks the best row per column in the direction that is better, never on one value', () => {
     const best = bestPerColumn(rows);
-    expect(best.accuracy).toBe('deterministic');
-    expect(best.nll).toBe('rank1');
-    expect(best.parameters).toBe('deterministic');
+    expect(best.accuracy).toEqual(['deterministic']);
+    expect(best.nll).toEqual(['rank1']);
+    expect(best.parameters).toEqual(['deterministic']);
     expect(best.auroc_flag).toBeUndefined(); // only one row has it
     expect(best.method).toBeUndefined();
   });

@@ -147,9 +147,7 @@ describe("the flag's rates and the table", () => {
     const rows = scoreRows(r);
     expect(rows.map((x) => x.score)).toEqual(['entropy', 'mutual_information', 'mahalanobis', 'knn']);
     expect(bestScore(rows)?.score).toBe('mahalanobis');
-    expect(aurocNote(rows[0]!)).toMatch(
-      /entropy \(total uncertainty\) is higher on the validation images.*backwards/,
-    );
+    expect(aurocNote(rows[0]!)).toMatch(/entropy \(total uncertainty\) is higher on these images.*backwards/);
     expect(aurocNote(rows[2]!)).toBeUndefined();
   });
 

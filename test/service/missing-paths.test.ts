@@ -44,4 +44,11 @@ describe('paths that do not exist', () => {
     expect(err.message).toMatch(/no folder at .*my photos/i);
     expect(err.message).not.toMatch(/import a folder first/);
   });
+
+  it('a folder to scan: "no folder at PATH", not "cannot read folder …: ENOENT"', async () => {
+    const folder = path.join(tmp, 'my scans');
+    const err = await errorOf(client.call('datasets.scan', { path: folder }));
+    expect(err.message).toMatch(/no folder at .*my scans/i);
+    expect(err.message).not.toMatch(/ENOENT/);
+  });
 });

@@ -53,7 +53,17 @@ describe('uploads', () => {
     'writes chunks into a new folder under the data home, then imports it',
     { timeout: 120_000 },
     async () => {
-      const { uploadId, folder } = await client.call('uploads.begin', { name: '../digits' });
+      const files = await Promise.all(
+        ['3', '7'].map(async (c) =>
+          (await fs.readdir(path.join(MNIST, c)))
+            .sort()
+            .slice(0, 6)
+            .map((n) => path.join(MNIST, c, n)),
+        ),
+      );
+      let total = 0;
+      for (const f of files.flat()) total += (await fs.stat(f)).size;
+      const { uploadId, folder } = await client.call('uploads.begin', { name: '../digits', bytes: total });
       expect(path.dirname(folder)).toBe(path.join(home, 'uploads'));
       expect(path.basename(folder)).toBe('__digits');
       let sent = 0;
@@ -99,13 +109,16 @@ describe('uploads', () => {
       expect(ds.classes).toEqual(['3', '7']);
       expect(ds.images).toBe(12);
       // A second upload of the same name gets its own folder.
-      const again = await client.call('uploads.begin', { name: '../digits' });
+      const again = await client.call('uploads.begin', { name: '../digits', bytes: total });
       expect(again.folder).not.toBe(folder);
     },
   );
 
   it('refuses a file over the size limit', async () => {
-    const { uploadId } = await client.call('uploads.begin', { name: 'big' });
+    const { uploadId } = await client.call('uploads.begin', {
+      name: 'big',
+      bytes: MAX_UPLOAD_FILE_BYTES + 6 * 2 ** 20,
+    });
     const chunk = Buffer.alloc(6 * 2 ** 20).toString('base64');
     let offset = 0;
     const send = async () => {

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_MARKER, DEMO_MODEL_ID, demoSource, installDemoModel } from '../../src-main/store/demo.js';
 import { listModels, modelDir, readModelFolder, writeModelFolder } from '../../src-main/store/index.js';
 import { fakeMeta, fakeWeights } from './fake-model.js';
+import { DISK_RESERVE } from '../../src-main/data/disk-space.js';
 
 const repoResources = path.resolve(fileURLToPath(new URL('../../resources', import.meta.url)));
 
@@ -45,6 +46,20 @@ describe('installDemoModel', () => {
     expect(await fs.readdir(path.join(home, 'models'))).toEqual([DEMO_MODEL_ID]);
     // Second start: nothing to do.
     await expect(installDemoModel(home, resources)).resolves.toBe(false);
+  });
+
+  it('on a disk without the reserve free installs nothing and writes no marker, so a later start with room installs it', async () => {
+    const asked: string[] = [];
+    const full = async (dir: string) => {
+      asked.push(dir);
+      return DISK_RESERVE;
+    };
+    await expect(installDemoModel(home, resources, { freeSpace: full })).resolves.toBe(false);
+    expect(asked.length).toBe(1);
+    expect(await fs.readdir(home).catch(() => [])).toEqual([]);
+    const roomy = async () => DISK_RESERVE + 2 ** 30;
+    await expect(installDemoModel(home, resources, { freeSpace: roomy })).resolves.toBe(true);
+    expect((await listModels(home)).models.map((m) => m.id)).toEqual([DEMO_MODEL_ID]);
   });
 
   it('does not come back once removed (the marker remembers the first start)', async () => {

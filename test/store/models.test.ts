@@ -8,6 +8,7 @@ import {
   defaultModel,
   getModel,
   importModel,
+  isModelBackupZip,
   listModels,
   modelDir,
   readModelFolder,
@@ -18,6 +19,7 @@ import {
   writeModelFolder,
   zipModelFolder,
 } from '../../src-main/store/index.js';
+import { DISK_RESERVE } from '../../src-main/data/disk-space.js';
 import { toSummary } from '../../src-main/service/model-cache.js';
 import { fakeMeta, fakeWeights } from './fake-model.js';
 
@@ -93,6 +95,28 @@ describe('models store', () => {
     expect((await importModel(home, { dir: src })).name).toBe('x');
   });
 
+  it("isModelBackupZip: only a zip whose model.json is a Rank-1 Studio model's is a backup of ours", async () => {
+    await write('a');
+    const ours = path.join(home, 'ours.zip');
+    await fs.writeFile(ours, (await zipModelFolder(modelDir(home, 'a'))).zip);
+    expect(await isModelBackupZip(ours)).toBe(true);
+    // A TF.js model zipped by its user also holds a model.json: theirs, not a backup.
+    const tfjs = path.join(home, 'tfjs.zip');
+    await fs.writeFile(
+      tfjs,
+      zipSync({ 'model.json': Buffer.from('{"modelTopology": {}, "weightsManifest": []}') }),
+    );
+    const text = path.join(home, 'photos.zip');
+    await fs.writeFile(text, 'PK\x03\x04 not a model');
+    for (const file of [tfjs, text, path.join(home, 'absent.zip'), home])
+      expect(await isModelBackupZip(file), file).toBe(false);
+    // The same folder rule as an import: model.json in one top-level folder counts.
+    const nested = path.join(home, 'nested.zip');
+    const json = await fs.readFile(path.join(modelDir(home, 'a'), 'model.json'));
+    await fs.writeFile(nested, zipSync({ 'a/model.json': json }));
+    expect(await isModelBackupZip(nested)).toBe(true);
+  });
+
   it('refuses tampered, non-zip and incomplete imports, leaving nothing behind', async () => {
     const src = path.join(home, 'src');
     await writeModelFolder(src, fakeMeta(), fakeWeights());
@@ -143,6 +167,65 @@ describe('models store', () => {
     expect(bomb.byteLength).toBeLessThan(2 ** 20);
     await expect(importModel(home, { zip: bomb })).rejects.toThrow(
       /^weights\.bin in the zip unpacks to 67108864 bytes; its model\.json says \d+ \(not a model export, or damaged\)$/,
+    );
+    expect(await fs.readdir(path.join(home, 'models')).catch(() => [])).toEqual([]);
+  });
+
+  it('an import that would leave less than the reserve free on the disk is refused in one line naming the zip or folder and both sizes, writing nothing', async () => {
+    const src = path.join(home, 'src');
+    await writeModelFolder(src, fakeMeta({ name: 'x' }), fakeWeights());
+    const { zip } = await zipModelFolder(src);
+    const needs =
+      (await fs.stat(path.join(src, 'model.json'))).size +
+      (await fs.stat(path.join(src, 'weights.bin'))).size;
+    const asked: string[] = [];
+    const hundredMb = async (dir: string) => {
+      asked.push(dir);
+      return 100 * 2 ** 20;
+    };
+    const oneLine = (name: string) =>
+      new RegExp(
+        `^${name.replace(/[.]/g, '\\.')}: the model needs ${Math.ceil(needs / 1024)} kB and the disk of the models folder has 100\\.0 MB free; 256\\.0 MB must stay free \\(nothing was written\\)$`,
+      );
+    const zipErr = await importModel(home, { zip, name: 'x.rank1.zip' }, { freeSpace: hundredMb }).catch(
+      (e: unknown) => e,
+    );
+    expect(zipErr).toBeInstanceOf(ModelImportError);
+    expect((zipErr as Error).message).toMatch(oneLine('x.rank1.zip'));
+    const dirErr = await importModel(home, { dir: src }, { freeSpace: hundredMb }).catch((e: unknown) => e);
+    expect((dirErr as Error).message).toMatch(oneLine(src));
+    // The disk asked about is the models folder's (or, before it exists, the data home's).
+    expect(asked.every((d) => d === home || d === path.join(home, 'models'))).toBe(true);
+    expect(await fs.readdir(path.join(home, 'models')).catch(() => [])).toEqual([]);
+    // With the reserve and the model's bytes free, both import.
+    const enough = async () => DISK_RESERVE + needs;
+    expect((await importModel(home, { zip }, { freeSpace: enough })).name).toBe('x');
+    expect((await importModel(home, { dir: src }, { freeSpace: enough })).name).toBe('x');
+  });
+
+  it('the space check counts what model.json declares before anything is unpacked (1.5 GB of weights declared)', async () => {
+    // A model.json that declares 1.5 GB of weights: refused on a disk with 1 GB free, before its
+    // weights.bin is inflated (the small one in this zip would fail its size check later).
+    const src = path.join(home, 'src');
+    const meta = await writeModelFolder(src, fakeMeta({ name: 'big' }), fakeWeights());
+    const huge = 1.5 * 2 ** 30;
+    const declared = {
+      ...meta,
+      weights: {
+        ...meta.weights,
+        specs: [
+          ...meta.weights.specs,
+          { name: 'huge', shape: [huge / 4 / 2 ** 14, 2 ** 14], dtype: 'float32' as const },
+        ],
+        bytes: meta.weights.bytes + huge,
+      },
+    };
+    const zip = zipSync({
+      'model.json': Buffer.from(JSON.stringify(declared)),
+      'weights.bin': await fs.readFile(path.join(src, 'weights.bin')),
+    });
+    await expect(importModel(home, { zip }, { freeSpace: async () => 2 ** 30 })).rejects.toThrow(
+      /^the zip: the model needs 1\.50 GB and the disk of the models folder has 1\.00 GB free/,
     );
     expect(await fs.readdir(path.join(home, 'models')).catch(() => [])).toEqual([]);
   });

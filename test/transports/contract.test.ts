@@ -80,7 +80,7 @@ describe('the contract through the WebSocket, against the real service', () => {
       'models.import': { path: join(granted, 'm.zip') },
       'backbones.import': { path: granted },
       'backbones.list': {},
-      'uploads.begin': { name: 'photos' },
+      'uploads.begin': { name: 'photos', bytes: 0 },
       'uploads.chunk': { uploadId: 'u1', path: 'a/b.jpg', offset: 0, base64: '' },
       'uploads.finish': { uploadId: 'u1' },
       evaluate: { model: 'm', dataset: granted },

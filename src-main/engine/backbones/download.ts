@@ -2,6 +2,7 @@
  * Fetching a model folder over HTTP(S) into the backbone cache: model.json first, then every weight
  * file its manifest names (relative to model.json's URL), into a temp folder that is checked and
  * renamed into place, so a cancelled or failed download never leaves a half folder under the name.
+ * All files are fetched before the first is written, so the caller can check the disk for them.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -53,14 +54,17 @@ export async function downloadModelFolder(
     fetch?: FetchLike;
     signal?: AbortSignal;
     onProgress?: (p: DownloadProgress) => void;
+    /** Called with the folder's size once it is fetched, before anything is written (throw to refuse: nothing is written). */
+    beforeWrite?: (bytes: number) => Promise<void>;
     /** Checks the downloaded folder before it is cached (throw to refuse it: nothing is cached). */
     verify?: (folder: ModelFolder) => Promise<void>;
   },
 ): Promise<ModelFolder> {
   const fetchFn: FetchLike = opts.fetch ?? ((u, i) => fetch(u, i));
   const tmp = `${dest}.download-${process.pid}-${Date.now()}`;
-  await fs.mkdir(tmp, { recursive: true });
   try {
+    // Everything is fetched before anything is written, so the disk can be asked for the whole
+    // folder first (backbones are a few MB; their files stay in memory until then).
     const jsonBytes = await get(modelUrl, fetchFn, opts.signal);
     const json = parseModelJson(new TextDecoder().decode(jsonBytes), modelUrl);
     const files = weightPaths(json);
@@ -68,17 +72,23 @@ export async function downloadModelFolder(
     const report = (phase: DownloadProgress['phase'], filesDone: number, file?: string) =>
       opts.onProgress?.({ name: opts.name, phase, file, filesDone, filesTotal: files.length + 1, bytes });
     report('download', 1, 'model.json');
-    await fs.writeFile(path.join(tmp, 'model.json'), jsonBytes);
+    const fetched: { target: string; data: Uint8Array }[] = [];
     for (let i = 0; i < files.length; i++) {
       const rel = files[i]!;
       const target = path.resolve(tmp, rel);
       if (!target.startsWith(tmp + path.sep))
         throw new Error(`${modelUrl}: weight path ${JSON.stringify(rel)} leaves the model folder`);
       const data = await get(new URL(rel, modelUrl).href, fetchFn, opts.signal);
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.writeFile(target, data);
+      fetched.push({ target, data });
       bytes += data.length;
       report('download', i + 2, rel);
+    }
+    await opts.beforeWrite?.(bytes);
+    await fs.mkdir(tmp, { recursive: true });
+    await fs.writeFile(path.join(tmp, 'model.json'), jsonBytes);
+    for (const { target, data } of fetched) {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.writeFile(target, data);
     }
     report('verify', files.length + 1);
     const folder = await readModelFolder(tmp);

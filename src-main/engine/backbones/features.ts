@@ -10,13 +10,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { dataHome, writeAtomic } from '../../data/index.js';
+import { checkRoom, dataHome, writeAtomic, type FreeSpace } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
 import type { FeatureSet } from '../inputs.js';
 import { canonicalJson } from './model-files.js';
 import { EMBED_BATCH } from './embedder.js';
 
 const FEATURES_VERSION = 1;
+/** The index's share per image: a quoted 16-hex pixel hash and a comma. */
+const INDEX_BYTES_PER_IMAGE = 19;
 
 interface FeatureIndex {
   version: number;
@@ -40,11 +42,15 @@ export interface EmbeddedFeatures extends FeatureSet {
 
 export interface EmbedOptions {
   signal?: AbortSignal;
+  /** Free bytes on the features folder's disk, checked before the cache is written; the real disk's by default. */
+  freeSpace?: FreeSpace;
   onProgress?: (done: number, total: number) => void;
 }
 
 /** The minimal backbone surface the cache needs (the public Backbone satisfies it). */
 export interface Embedding {
+  /** How refusals name it (the public Backbone's name). */
+  readonly name?: string;
   readonly sha256: string;
   /**
    * What the cache is keyed by when it is not the backbone's SHA-256: a cut for fine-tuning
@@ -118,6 +124,21 @@ export async function embedSet(
   const per = set.height * set.width * set.channels;
 
   const cached = await loadCached(binFile, indexFile, backbone, set);
+  // Room for the bin and its index (data/disk-space.ts): asked before embedding when nothing is
+  // cached (the write is certain; minutes of work are not wasted), else only when a write comes.
+  const binBytes = set.count * dim * 4;
+  const room = () =>
+    checkRoom(
+      dir,
+      binBytes + INDEX_BYTES_PER_IMAGE * set.count,
+      {
+        label: `backbone "${backbone.name ?? id.slice(0, 12)}"`,
+        what: `the feature cache of ${set.count} images`,
+        place: 'the features folder',
+      },
+      opts.freeSpace,
+    );
+  if (!cached) await room();
   const data = cached?.data ?? new Float32Array(set.count * dim);
   const hashes: string[] = new Array<string>(set.count);
   let computed = 0;
@@ -149,6 +170,7 @@ export async function embedSet(
   if (set.count === 0) opts.onProgress?.(0, 0);
 
   if (computed > 0 || !cached) {
+    if (cached) await room();
     await fs.mkdir(dir, { recursive: true });
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     await writeAtomic(binFile, bytes);

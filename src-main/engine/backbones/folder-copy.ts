@@ -7,6 +7,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { weightPaths, type ModelFolder } from './model-files.js';
 
+/** The bytes writeFolderCopy writes (for the disk check before it). */
+export function folderCopyBytes(folder: ModelFolder): number {
+  return (
+    Buffer.byteLength(JSON.stringify(folder.json)) + folder.weights.reduce((a, w) => a + w.byteLength, 0)
+  );
+}
+
 export async function writeFolderCopy(dir: string, folder: ModelFolder): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
   await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(folder.json));

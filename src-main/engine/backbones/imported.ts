@@ -8,10 +8,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { dataHome } from '../../data/index.js';
+import { checkRoom, dataHome, type FreeSpace } from '../../data/index.js';
 import { IMPORTED_BACKBONE } from './catalog.js';
 import type { Embedder } from './embedder.js';
-import { writeFolderCopy } from './folder-copy.js';
+import { folderCopyBytes, writeFolderCopy } from './folder-copy.js';
 import { readModelFolder, ModelFolderError, type ModelFolder } from './model-files.js';
 
 const SIDECAR = 'backbone.json';
@@ -48,14 +48,22 @@ export function importedDir(name: string, home?: string): string {
   return path.join(backbonesDir(home), name);
 }
 
+export interface RegisterOptions {
+  /** The data home (default: `dataHome()`). */
+  home?: string;
+  /** Free bytes on the backbones folder's disk; the real disk's by default (a test declares one). */
+  freeSpace?: FreeSpace;
+}
+
 /**
  * Copies a checked folder (and the output its embedder uses) into the backbones folder under its
- * registered name; a copy already there is kept. Returns the name.
+ * registered name; a copy already there is kept. The disk is checked for the copy's bytes first
+ * (a DiskSpaceError naming the folder, nothing written). Returns the name.
  */
 export async function registerImported(
   folder: ModelFolder,
   embedder: Pick<Embedder, 'output'>,
-  home?: string,
+  { home, freeSpace }: RegisterOptions = {},
 ): Promise<string> {
   const name = importedName(folder.sha256, embedder.output);
   const dir = importedDir(name, home);
@@ -64,15 +72,23 @@ export async function registerImported(
     () => false,
   );
   if (present) return name;
+  const sidecar: Sidecar = {
+    ...(embedder.output ? { output: embedder.output } : {}),
+    sha256: folder.sha256,
+    source: path.basename(folder.dir),
+  };
+  const sidecarJson = JSON.stringify(sidecar, null, 2);
+  const need = folderCopyBytes(folder) + Buffer.byteLength(sidecarJson);
+  await checkRoom(
+    backbonesDir(home),
+    need,
+    { label: folder.dir, what: 'the backbone', place: 'the backbones folder' },
+    freeSpace,
+  );
   const tmp = path.join(backbonesDir(home), `.${name}.import-${process.pid}-${Date.now()}`);
   try {
     await writeFolderCopy(tmp, folder);
-    const sidecar: Sidecar = {
-      ...(embedder.output ? { output: embedder.output } : {}),
-      sha256: folder.sha256,
-      source: path.basename(folder.dir),
-    };
-    await fs.writeFile(path.join(tmp, SIDECAR), JSON.stringify(sidecar, null, 2));
+    await fs.writeFile(path.join(tmp, SIDECAR), sidecarJson);
     // A damaged earlier copy (readImported failed) is replaced; only our own folder name is touched.
     await fs.rm(dir, { recursive: true, force: true });
     await fs.rename(tmp, dir);

@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import { dataHome } from '../../data/index.js';
+import { checkRoom, dataHome, lackOfSpace, type FreeSpace } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
 import { currentBackend, initBackend } from '../backends/index.js';
 import type { BackboneTailWeights } from '../models/tail.js';
@@ -31,7 +31,7 @@ import { onnxEmbedder } from './onnx-embedder.js';
 import type { OrtOptions } from '../onnx/runtime.js';
 import { embedSet, type EmbeddedFeatures, type EmbedOptions } from './features.js';
 import { isGraphModel, ModelFolderError, readModelFolder, type ModelFolder } from './model-files.js';
-import { writeFolderCopy } from './folder-copy.js';
+import { folderCopyBytes, writeFolderCopy } from './folder-copy.js';
 
 export { BUILTIN_BACKBONES, DEFAULT_BACKBONE, type BuiltinBackbone } from './catalog.js';
 export { modelFolderChecksum, ModelFolderError } from './model-files.js';
@@ -87,6 +87,8 @@ export interface LoadBackboneOptions {
    * cache/download path, for tests of that path.
    */
   bundled?: boolean;
+  /** Free bytes on the data home's disk, which registering a folder's copy checks first; the real disk's by default. */
+  freeSpace?: FreeSpace;
   /**
    * False: never download; a backbone that is neither shipped nor cached fails with one line.
    * For models from elsewhere (model files are untrusted: opening one must not reach the network).
@@ -225,6 +227,13 @@ async function fetchBuiltin(spec: BuiltinBackbone, opts: LoadBackboneOptions): P
       fetch: opts.fetch,
       signal: opts.signal,
       onProgress: opts.onProgress,
+      beforeWrite: (bytes) =>
+        checkRoom(
+          path.dirname(dir),
+          bytes,
+          { label: `backbone "${spec.name}"`, what: 'the download', place: 'the backbones folder' },
+          opts.freeSpace,
+        ),
       verify: async (folder) => {
         try {
           verified = await openPinned(spec, folder);
@@ -275,12 +284,12 @@ export async function loadBackbone(ref: BackboneRef, opts: LoadBackboneOptions =
       ({ spec, embedder } = match);
       name = spec.name;
       sha256 = spec.pin.sha256;
-      await cacheCopy(spec, folder);
+      await cacheCopy(spec, folder, opts.freeSpace);
     } else {
       embedder = await buildEmbedder(folder, output);
       sha256 = folder.sha256;
       // Models store the registered copy's name (the layer used is part of it), never the path.
-      name = await registerImported(folder, embedder);
+      name = await registerImported(folder, embedder, { freeSpace: opts.freeSpace });
     }
   }
   if (spec && embedder.embeddingSize !== spec.embeddingSize) {
@@ -373,7 +382,7 @@ async function matchCatalog(
  * Keeps a verified copy of a catalog backbone in the backbone cache (when the app ships none and
  * none is cached), so models trained on it load later without a download.
  */
-async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder): Promise<void> {
+async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder, freeSpace?: FreeSpace): Promise<void> {
   const dir = cacheDir(spec.name);
   if (bundledFolder(spec) || folder.dir === dir) return;
   if (
@@ -383,6 +392,9 @@ async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder): Promise<vo
     )
   )
     return;
+  const need = folderCopyBytes(folder);
+  // Without room on the disk (data/disk-space.ts) the copy is simply not kept.
+  if (await lackOfSpace(path.dirname(dir), need, 'the backbones folder', freeSpace)) return;
   const tmp = `${dir}.import-${process.pid}-${Date.now()}`;
   try {
     await writeFolderCopy(tmp, folder);
@@ -402,13 +414,14 @@ async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder): Promise<vo
 export async function importBackbone(
   dir: string,
   output?: string,
+  { freeSpace }: { freeSpace?: FreeSpace } = {},
 ): Promise<{ name: string; sha256: string; embeddingSize: number }> {
   if (!currentBackend()) await initBackend('auto');
   const folder = await readModelFolder(dir);
   const match = await matchCatalog(folder, output);
   if (match) {
     match.embedder.dispose();
-    await cacheCopy(match.spec, folder);
+    await cacheCopy(match.spec, folder, freeSpace);
     return { name: match.spec.name, sha256: match.spec.pin.sha256, embeddingSize: match.spec.embeddingSize };
   }
   const embedder = await buildEmbedder(folder, output);
@@ -417,7 +430,7 @@ export async function importBackbone(
     const probe = await embedder.embed(new Uint8Array(size * size * 3), 1, [size, size, 3]);
     if (!probe.length || !probe.every(Number.isFinite))
       throw new ModelFolderError(`${folder.dir}: the backbone gives no finite embedding for a blank image`);
-    const name = await registerImported(folder, embedder);
+    const name = await registerImported(folder, embedder, { freeSpace });
     return { name, sha256: folder.sha256, embeddingSize: embedder.embeddingSize };
   } finally {
     embedder.dispose();
@@ -456,6 +469,7 @@ export async function prepareTransfer(
     const embed = (split: 'train' | 'val') =>
       embedExamples(bb, dataset.splits[split], {
         signal: opts.signal,
+        freeSpace: opts.freeSpace,
         onProgress: (done, total) => opts.onProgress?.({ phase: 'embed', split, done, total }),
       });
     const train = await embed('train');

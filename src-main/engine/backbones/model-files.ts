@@ -13,6 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { ownFile as findOwnFile, refusal } from '../own-file.js';
 
 export interface ModelJson {
   format?: string;
@@ -79,31 +80,15 @@ function groupBytes(group: ModelJson['weightsManifest'][number]): number {
   return n;
 }
 
-/** Resolves a manifest path inside the folder; refuses paths that climb out of it. */
-function inside(dir: string, rel: string): string {
-  const p = path.resolve(dir, rel);
-  if (p !== dir && !p.startsWith(dir + path.sep))
-    throw new ModelFolderError(`${dir}: weight path ${JSON.stringify(rel)} leaves the model folder`);
-  return p;
-}
-
 /**
- * `rel` as a regular file of the folder itself, checked before it is read: a link, or a path
- * through a linked folder, could lead out of the folder the user gave (a granted folder is a wall),
- * and a pipe or device would block the read or never end. Undefined when it is absent.
+ * `rel` as a regular file of the folder itself (own-file.ts says why), its path; undefined when it
+ * is absent. Anything else is refused unread, naming the file.
  */
 async function ownFile(dir: string, rel: string): Promise<string | undefined> {
-  const file = inside(dir, rel);
-  const st = await fs.lstat(file).catch(() => undefined);
-  if (!st) return undefined;
-  if (st.isSymbolicLink())
-    throw new ModelFolderError(`${dir}: ${rel} is a link; a model folder holds its own files (not read)`);
-  if (!st.isFile())
-    throw new ModelFolderError(`${dir}: ${rel} is not a regular file (a folder, pipe or device; not read)`);
-  const [realDir, real] = await Promise.all([fs.realpath(dir), fs.realpath(file)]);
-  if (!real.startsWith(realDir + path.sep))
-    throw new ModelFolderError(`${dir}: ${rel} lies in a linked folder outside the model folder (not read)`);
-  return file;
+  const found = await findOwnFile(dir, rel);
+  if (found.kind === 'ok') return found.path;
+  if (found.kind === 'absent') return undefined;
+  throw new ModelFolderError(`${dir}: ${refusal(rel, found)}`);
 }
 
 export interface ModelFolder {
