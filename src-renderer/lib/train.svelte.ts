@@ -1,5 +1,11 @@
 /** Train: presets, the advanced form, the running job and its live curves. */
-import type { BackboneSummary, Method, OperationArgs } from '../../src-main/contract.js';
+import {
+  DEFAULT_FINE_TUNE_BLOCKS,
+  DEFAULT_MEMBERS,
+  type BackboneSummary,
+  type Method,
+  type OperationArgs,
+} from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { curvesOf } from './curves.js';
@@ -18,7 +24,11 @@ export const presets: { id: Preset; label: string; hint: string }[] = [
     label: 'Quick',
     hint: 'A few epochs of a small network from scratch: minutes, for a first look.',
   },
-  { id: 'balanced', label: 'Balanced', hint: 'A CNN with 4 members: good calibration at moderate cost.' },
+  {
+    id: 'balanced',
+    label: 'Balanced',
+    hint: `A CNN with ${DEFAULT_MEMBERS} members: good calibration at moderate cost.`,
+  },
   { id: 'best', label: 'Best', hint: 'The full rank-1 recipe: slowest, best accuracy and uncertainty.' },
 ];
 
@@ -45,9 +55,9 @@ export interface AdvancedForm {
 export const defaultAdvanced: AdvancedForm = {
   arch: 'auto',
   backbone: 'auto',
-  fineTune: 0,
+  fineTune: DEFAULT_FINE_TUNE_BLOCKS,
   method: 'rank1',
-  members: 4,
+  members: DEFAULT_MEMBERS,
   posterior: 'gaussian',
   epochs: null,
   batchSize: 64,
