@@ -5,9 +5,10 @@
  * compared with what the engine resolves and with the constants the data and the service read. A
  * default stated anywhere else in the help, or a new one, fails until it is listed here. The data
  * room's split defaults are checked by behaviour: an import without options splits a small MNIST
- * copy exactly as one given the constants does.
+ * copy exactly as one given the constants does. The README's synopsis (`[--members 4]`) shows the
+ * same numbers as the help.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import * as nodePath from 'node:path';
 import { Command } from 'commander';
@@ -32,6 +33,7 @@ import {
 import { importDataset } from '../../src-main/data/index.js';
 import { resolveModelConfig, resolveTrainConfig } from '../../src-main/engine/defaults.js';
 import { copyClasses, SHARED } from '../shared-data.js';
+import { REPO } from './run-cli.js';
 
 /** The commands as `rank1` registers them (src-main/cli.ts runs itself when imported). */
 function program(): Command {
@@ -113,6 +115,43 @@ describe('defaults in the help', () => {
         .commands.find((c) => c.name() === key.split(' ')[0])!
         .helpInformation(),
     ).toContain(`(default: ${String(value)})`);
+  });
+});
+
+/** The README's `rank1` synopsis: one entry per command line, its continuation lines joined. */
+function readmeSynopsis(): string[] {
+  const readme = readFileSync(nodePath.join(REPO, 'README.md'), 'utf8');
+  const block = /## The `rank1` command\s+```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const commands: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('rank1 ')) commands.push(line);
+    else if (line.trim() && commands.length > 0) commands[commands.length - 1] += ` ${line.trim()}`;
+  }
+  return commands;
+}
+
+describe("the README's synopsis", () => {
+  const commands = program().commands;
+  const synopsis = readmeSynopsis();
+
+  it('is found', () => {
+    expect(synopsis.length).toBeGreaterThanOrEqual(commands.length);
+  });
+
+  it('shows each number as the default the help gives', () => {
+    const shown: { key: string; value: number; help: number | undefined }[] = [];
+    for (const entry of synopsis) {
+      const command = commands.find((c) => c.name() === entry.split(' ')[1]);
+      expect(command, entry).toBeDefined();
+      for (const [, long, value] of entry.matchAll(/\[(--[\w-]+) (-?\d+(?:\.\d+)?)\]/g)) {
+        const o = command!.options.find((x) => x.long === long);
+        expect(o, `${command!.name()} ${long}`).toBeDefined();
+        const help = stated(o!.description)[0] ?? (o!.defaultValue as number | undefined);
+        shown.push({ key: `${command!.name()} ${long}`, value: Number(value), help });
+      }
+    }
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.filter((s) => s.value !== s.help)).toEqual([]);
   });
 });
 
