@@ -51,7 +51,7 @@ export type {
   TrainEvent,
 };
 export type { ImportProgress, ImportReport, Preprocessing, TransferProgress };
-export type { Method } from './common/index.js';
+export type { Method, SkippedFile } from './common/index.js';
 import type * as wire from './common/index.js';
 export type { BackboneSummary, UploadChunkDone, UploadFinished, UploadStarted } from './common/index.js';
 
@@ -176,7 +176,10 @@ export const compareArgs = z.strictObject({
 export const evaluateArgs = z.strictObject({
   model: modelRef,
   dataset: pathOrId,
-  /** all | val | test; default: the held-out split when the dataset is the model's own. */
+  /**
+   * auto (default): the held-out val + test when the dataset is the model's own, else all; train,
+   * val and test on the model's own folder are its own split (the held-out lists in model.json).
+   */
   split: z.enum(['auto', 'all', 'train', 'val', 'test']).optional(),
   ood: path.optional(),
   samples: z.number().int().min(1).max(64).optional(),
@@ -406,6 +409,10 @@ export interface ModelSummary extends ModelFacts {
 export interface EvaluateResult extends EvaluationReport {
   model: string;
   split: string;
+  /** Files of the dataset and OOD folders left out of the measurement, each with why. */
+  skipped?: wire.SkippedFile[];
+  /** Classes of the dataset the model does not know: their images (in the split) are not measured. */
+  unknownClasses?: { name: string; images: number }[];
 }
 
 /** The columns of a comparison row, in table order (CLI table, JSON rows, the app's CSV). */
@@ -434,6 +441,8 @@ export interface CompareResult {
   /** The folder that holds one model folder per method. */
   folder: string;
   rows: CompareRow[];
+  /** Files of the dataset and OOD folders left out of the comparison, each with why. */
+  skipped?: wire.SkippedFile[];
 }
 
 export interface Results {

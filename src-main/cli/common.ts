@@ -6,7 +6,13 @@
 import * as nodePath from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { ServiceClient, ServiceError, type ImportProgress, type Settings } from '../contract.js';
+import {
+  ServiceClient,
+  ServiceError,
+  type ImportProgress,
+  type Settings,
+  type SkippedFile,
+} from '../contract.js';
 import { createService } from '../service/index.js';
 import { connectDirect } from '../transports/direct.js';
 
@@ -46,6 +52,21 @@ export function printJson(value: unknown): void {
   process.stdout.write(
     `${JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`,
   );
+}
+
+/**
+ * Files an operation left out (unreadable images, files outside a class): one stderr line each.
+ * Exact copies within a class are not bad input: one line counts them (`rank1 import` lists them).
+ */
+export function printSkipped(files: readonly SkippedFile[] = []): void {
+  const copies = files.filter((f) => f.reason === 'duplicate').length;
+  for (const f of files)
+    if (f.reason !== 'duplicate')
+      console.error(`skipped ${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}`);
+  if (copies)
+    console.error(
+      `skipped ${copies} exact cop${copies === 1 ? 'y' : 'ies'} of images in the same class, measured once (\`rank1 import DIR\` lists them)`,
+    );
 }
 
 /** An integer, range left to the contract (one home for limits: a bad value is a usage error there). */

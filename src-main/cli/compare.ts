@@ -28,6 +28,7 @@ import {
   integer,
   number,
   printJson,
+  printSkipped,
   progressBar,
   runWithService,
 } from './common.js';
@@ -187,6 +188,7 @@ function runCompare(dir: string, o: CompareOptions, cmd: Command): Promise<void>
       imported.stop();
       bar?.stop();
     }
+    printSkipped(result.skipped);
     if (o.json) {
       for (const row of result.rows) printJson(Object.fromEntries(compareColumns.map((c) => [c, row[c]])));
       return;

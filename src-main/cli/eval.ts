@@ -2,7 +2,7 @@
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import type { Settings } from '../contract.js';
-import { choiceArg, integer, printJson, runWithService } from './common.js';
+import { choiceArg, integer, printJson, printSkipped, runWithService } from './common.js';
 
 type Split = 'auto' | 'all' | 'train' | 'val' | 'test';
 
@@ -16,7 +16,7 @@ export function registerEval(program: Command): void {
     .option('--samples <s>', 'forward samples per member (default: the model’s)', integer)
     .option(
       '--split <s>',
-      "auto (the model's held-out images on its own folder, else all) | all | train | val | test",
+      "auto (the model's held-out images on its own folder, else all) | all | train | val | test (on its own folder: the model's own split)",
       choiceArg(['auto', 'all', 'train', 'val', 'test'] as const),
       'auto',
     )
@@ -50,6 +50,12 @@ export function registerEval(program: Command): void {
               ...(o.samples ? { samples: o.samples } : {}),
             });
             const seconds = (performance.now() - t0) / 1000;
+            // Every file left out, one line each (a flat OOD folder has no `rank1 import` to list them).
+            printSkipped(r.skipped);
+            for (const c of r.unknownClasses ?? [])
+              console.error(
+                `warning: class ${JSON.stringify(c.name)} (${c.images} image${c.images === 1 ? '' : 's'}) is not one of the model's classes (${summary.classes.slice(0, 10).join(', ')}${summary.classes.length > 10 ? ', …' : ''}): its images are not measured`,
+              );
             const { backend } = await client.call('system.info', {});
             const m = r.metrics;
             const out = {

@@ -297,9 +297,23 @@ function fixChannels(data: Uint8Array, have: number, want: 1 | 3): Uint8Array {
   return res;
 }
 
+/**
+ * The first line of a libvips error that says what is wrong with the file. With failOn 'warning',
+ * the warning follows "Warning treated as error due to failOn setting", which says nothing about
+ * the file; under concurrent decodes libvips may give that line alone (the warning went to
+ * another thread's buffer), and then all we know is that the data is damaged.
+ */
+export function decoderMessage(raw: string): string {
+  const lines = raw.split('\n').filter((l) => l.trim());
+  const failOn = /treated as error due to failOn/i;
+  const what = lines.find((l) => !failOn.test(l));
+  if (what) return what;
+  return lines.length ? 'damaged image data: the decoder stopped on a warning' : 'cannot decode';
+}
+
 function sharpError(file: string, e: unknown): ImageError {
   if (e instanceof ImageError) return e;
-  const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+  const msg = decoderMessage(e instanceof Error ? e.message : String(e));
   if (/pixel limit/i.test(msg))
     return new ImageError(
       file,

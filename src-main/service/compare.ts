@@ -16,6 +16,7 @@ import {
   type JobStarted,
   type ParsedArgs,
 } from '../contract.js';
+import type { SkippedFile } from '../common/index.js';
 import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
 import { oodSet } from './evaluate.js';
@@ -80,7 +81,8 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
             onProgress: (p) => job.progress(p, false),
           })
         : undefined;
-    const ood = oodRoot ? await oodSet(ctx, oodRoot, ds.preprocessing, job.signal) : undefined;
+    const skipped: SkippedFile[] = [...ds.report.skipped];
+    const ood = oodRoot ? await oodSet(ctx, oodRoot, ds.preprocessing, job.signal, skipped) : undefined;
 
     const { model, config } = trainOptions(a);
 
@@ -131,6 +133,7 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
       ...(backend ? { backend } : {}),
       folder,
       rows: rows.map(({ modelDir: _dir, ...row }) => row),
+      ...(skipped.length ? { skipped } : {}),
     };
   });
 }

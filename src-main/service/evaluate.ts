@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ServiceError, type EvaluateResult, type JobStarted, type ParsedArgs } from '../contract.js';
+import type { ImageErrorReason, SkippedFile } from '../common/index.js';
 import type { ExampleSet, PreparedImage, Preprocessing } from '../data/types.js';
 import type { ServiceContext } from './context.js';
 import { abortError } from './errors.js';
@@ -88,39 +89,66 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
         signal: job.signal,
       });
       const split = a.split ?? 'auto';
+      const all = [...entriesOf(ds.splits.train), ...entriesOf(ds.splits.val), ...entriesOf(ds.splits.test)];
       let entries: SetEntry[];
       let splitName: string = split;
-      if (split === 'train' || split === 'val' || split === 'test') entries = entriesOf(ds.splits[split]);
+      const own = meta.datasetRoot !== undefined && meta.heldOut && sameFolder(meta.datasetRoot, ds.root);
+      if (own && split !== 'all') {
+        // The model's own split, from its held-out lists: the import's split follows this run's
+        // fractions and seed, not the ones the model was trained with (--test-fraction, --seed).
+        const val = new Set(meta.heldOut!.val);
+        const test = new Set(meta.heldOut!.test);
+        const fileOf = (e: SetEntry) => e.set.files[e.index]!;
+        const inSplit = {
+          val: (e: SetEntry) => val.has(fileOf(e)),
+          test: (e: SetEntry) => test.has(fileOf(e)),
+          train: (e: SetEntry) => !val.has(fileOf(e)) && !test.has(fileOf(e)),
+          auto: (e: SetEntry) => val.has(fileOf(e)) || test.has(fileOf(e)),
+        }[split];
+        if (split === 'auto' && !val.size && !test.size)
+          throw new ServiceError(
+            'failed',
+            `No images to evaluate: ${meta.name} trained on every image of ${ds.root} and held out no images; evaluate it on another folder, or on split "all" (its own training images: an optimistic figure).`,
+            'dataset',
+          );
+        if ((split === 'val' && !val.size) || (split === 'test' && !test.size))
+          throw new ServiceError(
+            'failed',
+            `No images to evaluate: ${meta.name} held out no ${split === 'val' ? 'validation' : 'test'} images of ${ds.root} (its ${split === 'val' ? 'validation' : 'test'} fraction was 0).`,
+            'split',
+          );
+        entries = all.filter(inSplit);
+        if (split === 'auto') splitName = test.size ? 'held-out validation and test' : 'held-out validation';
+      } else if (split === 'train' || split === 'val' || split === 'test')
+        entries = entriesOf(ds.splits[split]);
       else {
-        entries = [...entriesOf(ds.splits.train), ...entriesOf(ds.splits.val), ...entriesOf(ds.splits.test)];
-        if (split === 'auto') {
-          const own = meta.datasetRoot !== undefined && meta.heldOut && sameFolder(meta.datasetRoot, ds.root);
-          if (own) {
-            const held = new Set([...meta.heldOut!.val, ...meta.heldOut!.test]);
-            if (!held.size)
-              throw new ServiceError(
-                'failed',
-                `No images to evaluate: ${meta.name} trained on every image of ${ds.root} and held out no images; evaluate it on another folder, or on split "all" (its own training images: an optimistic figure).`,
-                'dataset',
-              );
-            entries = entries.filter((e) => held.has(e.set.files[e.index]!));
-            splitName = meta.heldOut!.test.length ? 'held-out validation and test' : 'held-out validation';
-          } else splitName = 'all';
-        }
+        entries = all;
+        splitName = 'all';
       }
+      if (!entries.length)
+        throw new ServiceError(
+          'failed',
+          `No images to evaluate: the ${splitName} split of ${ds.root} is empty; split "all" measures every image.`,
+          'split',
+        );
       // Labels follow the model's class order; classes the model does not know are left out.
       const toModel = ds.classes.map((c) => meta.classes.indexOf(c));
+      const unknown = new Map<string, number>();
+      for (const e of entries)
+        if (toModel[e.label]! < 0)
+          unknown.set(ds.classes[e.label]!, (unknown.get(ds.classes[e.label]!) ?? 0) + 1);
       entries = entries
         .filter((e) => toModel[e.label]! >= 0)
         .map((e) => ({ ...e, label: toModel[e.label]! }));
       if (!entries.length) {
         throw new ServiceError(
           'failed',
-          `No images to evaluate: the ${splitName} split of ${ds.root} has no images of the model's classes (${meta.classes.slice(0, 10).join(', ')}).`,
+          `No images to evaluate: ${splitName === 'all' ? ds.root : `the ${splitName} split of ${ds.root}`} has no images of the model's classes (${meta.classes.slice(0, 10).join(', ')}).`,
         );
       }
       const set = viewSet(entries, { height: prep.size, width: prep.size, channels: prep.channels });
-      const ood = oodRoot ? await oodSet(ctx, oodRoot, prep, job.signal) : undefined;
+      const skipped: SkippedFile[] = [...ds.report.skipped];
+      const ood = oodRoot ? await oodSet(ctx, oodRoot, prep, job.signal, skipped) : undefined;
       const report = await model.evaluate(set, {
         ...(a.samples ? { samples: a.samples } : {}),
         ...(ood ? { ood } : {}),
@@ -135,6 +163,8 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
       };
       if (report.ood) result.ood = report.ood;
       if (report.oodItems) result.oodItems = report.oodItems;
+      if (skipped.length) result.skipped = skipped;
+      if (unknown.size) result.unknownClasses = [...unknown].map(([name, images]) => ({ name, images }));
       return result;
     } finally {
       release();
@@ -142,12 +172,16 @@ export async function startEvaluate(ctx: ServiceContext, a: ParsedArgs<'evaluate
   });
 }
 
-/** OOD images with the model's preprocessing: a class-folder import, else every image under the folder. */
+/**
+ * OOD images with the model's preprocessing: a class-folder import, else every image under the
+ * folder. The files left out (unreadable, links out of the grants) are added to `skipped`.
+ */
 export async function oodSet(
   ctx: ServiceContext,
   root: string,
   prep: Preprocessing,
   signal: AbortSignal,
+  skipped: SkippedFile[] = [],
 ): Promise<ExampleSet> {
   try {
     const ds = await ctx.datasets.importFolder(root, {
@@ -162,8 +196,10 @@ export async function oodSet(
         ...entriesOf(ds.splits.val),
         ...entriesOf(ds.splits.test),
       ];
-      if (entries.length)
+      if (entries.length) {
+        skipped.push(...ds.report.skipped);
         return viewSet(entries, { height: prep.size, width: prep.size, channels: prep.channels });
+      }
     }
   } catch (e) {
     if (signal.aborted) throw e;
@@ -174,11 +210,19 @@ export async function oodSet(
   const images: PreparedImage[] = [];
   for (const { file, refused } of await ctx.datasets.walkImages(root, signal)) {
     if (signal.aborted) throw abortError();
-    if (refused) continue;
-    const img = await data.prepareImage(file, prep).catch(() => undefined);
-    if (img && img.pixels.length === prep.size * prep.size * prep.channels) {
+    if (refused) {
+      skipped.push({ file, reason: 'outside-link', message: refused });
+      continue;
+    }
+    try {
+      const img = await data.prepareImage(file, prep);
       files.push(file);
       images.push(img);
+    } catch (e) {
+      // An image the decoder refuses (data room's ImageError) is left out and named; anything else fails.
+      if (!(e instanceof Error && e.name === 'ImageError')) throw e;
+      const reason = (e as Error & { reason: ImageErrorReason }).reason;
+      skipped.push({ file, reason, message: e.message });
     }
   }
   if (!images.length)

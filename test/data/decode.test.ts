@@ -14,6 +14,7 @@ import {
   type Preprocessing,
 } from '../../src-main/data/index.js';
 import { HEIC_FIXTURES, meanAbsDiff, ROBUST } from './helpers.js';
+import { decoderMessage } from '../../src-main/data/decode.js';
 
 const prep = (size: number, channels: 1 | 3 = 3, fit: 'cover' | 'contain' = 'cover'): Preprocessing => ({
   size,
@@ -120,6 +121,26 @@ describe('prepareImage refusals', () => {
     };
     for (const [f, reason] of Object.entries(expected))
       expect(await reasonOf(prepareImage(path.join(ROBUST, 'corrupt', f), prep(32))), f).toBe(reason);
+  });
+
+  it("says what is wrong with the file, not libvips's failOn setting (the CRC error of invalid-crc32.png)", async () => {
+    const f = path.join(ROBUST, 'corrupt/invalid/invalid-crc32.png');
+    const e = await prepareImage(f, prep(32)).then(
+      () => undefined,
+      (err: unknown) => err as ImageError,
+    );
+    expect(e?.message).toMatch(/CRC error/);
+    expect(e?.message).not.toMatch(/failOn/);
+  });
+
+  it('says the data is damaged when libvips gives only its failOn line (its detail went to another thread)', () => {
+    // Seen importing a folder of 64 mixed files: the CRC line was missing from the error.
+    const only = decoderMessage('Warning treated as error due to failOn setting');
+    expect(only).not.toMatch(/failOn/);
+    expect(only).toMatch(/damaged/);
+    expect(
+      decoderMessage('Warning treated as error due to failOn setting\nIHDR: CRC error\nerror in tile 0 x 0'),
+    ).toBe('IHDR: CRC error');
   });
 
   it('labeled/horse: every format decodes to the same picture, or is refused naming its format', async () => {
