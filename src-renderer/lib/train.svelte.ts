@@ -46,11 +46,15 @@ export interface AdvancedForm {
   posterior: 'gaussian' | 'cauchy';
   /** null: the preset's own number (it depends on the dataset and device, so the service decides). */
   epochs: number | null;
-  batchSize: number;
-  learningRate: number;
-  crop: boolean;
-  flip: boolean;
+  /** null: the engine's choice from the data and device (as `rank1 train` without the option). */
+  batchSize: number | null;
+  learningRate: number | null;
+  /** 'auto': the engine's choice (crop from 16 px, flip for colour images). */
+  crop: Augment;
+  flip: Augment;
 }
+
+export type Augment = 'auto' | 'on' | 'off';
 
 export const defaultAdvanced: AdvancedForm = {
   arch: 'auto',
@@ -60,10 +64,10 @@ export const defaultAdvanced: AdvancedForm = {
   members: DEFAULT_MEMBERS,
   posterior: 'gaussian',
   epochs: null,
-  batchSize: 64,
-  learningRate: 0.05,
-  crop: true,
-  flip: false,
+  batchSize: null,
+  learningRate: null,
+  crop: 'auto',
+  flip: 'auto',
 };
 
 /**
@@ -107,10 +111,19 @@ export function trainArgsOf(
     members: advanced.members,
     posterior: advanced.posterior,
     ...(advanced.epochs ? { epochs: advanced.epochs } : {}),
-    batchSize: advanced.batchSize,
-    learningRate: advanced.learningRate,
-    augment: { crop: advanced.crop, flip: advanced.flip },
+    ...(advanced.batchSize ? { batchSize: advanced.batchSize } : {}),
+    ...(advanced.learningRate ? { learningRate: advanced.learningRate } : {}),
+    ...augmentOf(advanced),
   };
+}
+
+/** Only the augmentations the user set; the engine keeps its own choice for the rest. */
+function augmentOf({ crop, flip }: AdvancedForm): Pick<OperationArgs<'train.start'>, 'augment'> {
+  const augment = {
+    ...(crop === 'auto' ? {} : { crop: crop === 'on' }),
+    ...(flip === 'auto' ? {} : { flip: flip === 'on' }),
+  };
+  return Object.keys(augment).length ? { augment } : {};
 }
 
 export class TrainState {
