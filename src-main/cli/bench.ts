@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { DEFAULT_MEMBERS } from '../contract.js';
 import { benchResnet20, initBackend, type BackendName } from '../engine/index.js';
 import { benchEmbed } from '../engine/bench.js';
 import { DEFAULT_BACKBONE } from '../engine/backbones/index.js';
@@ -26,7 +27,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('time one training step and one prediction pass of rank1-resnet20')
     .option('--batch <n>', 'unique images per step', intArg(1, 4096), 128)
-    .option('--members <k>', 'members K', intArg(1, 16), 4)
+    .option('--members <k>', 'members K', intArg(1, 16), DEFAULT_MEMBERS)
     .option('--steps <n>', 'timed steps after 3 warm-up steps', intArg(1, 1000), 5)
     .addOption(backendOption())
     .option(

@@ -139,7 +139,7 @@ describe.skipIf(!chromiumThere)('Rank-1 Studio in Chromium against rank1 serve',
     await page.getByText('Advanced settings').click();
     await page.getByRole('combobox', { name: 'Architecture' }).selectOption('mlp');
     await page.getByRole('spinbutton', { name: 'Epochs' }).fill('4');
-    await page.getByLabel('Augment: random crop').uncheck();
+    await page.getByLabel('Augment: random crop').selectOption('off');
     await page.getByRole('button', { name: 'Start training' }).click();
     await page.getByRole('progressbar', { name: 'Training progress' }).waitFor({ timeout: 60_000 });
     log('training started');

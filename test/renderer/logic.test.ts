@@ -284,6 +284,22 @@ describe('app helpers', () => {
     // Opening Advanced changes nothing by itself: no epochs of its own (the preset's count runs),
     // and "Pretrained" keeps its backbone (issue 15: it silently became a from-scratch CNN).
     expect(trainArgsOf('ds', '', 'quick', defaultAdvanced)).not.toHaveProperty('epochs');
+    // Nor a batch size, learning rate or augmentation of its own: the engine chooses them from the
+    // data and device as it does for `rank1 train` (batch 128 on a GPU, flip for colour photos).
+    for (const field of ['batchSize', 'learningRate', 'augment'])
+      expect(trainArgsOf('ds', '', 'quick', defaultAdvanced)).not.toHaveProperty(field);
+    expect(
+      trainArgsOf('ds', '', 'quick', {
+        ...defaultAdvanced,
+        batchSize: 16,
+        learningRate: 0.01,
+        crop: 'off',
+        flip: 'on',
+      }),
+    ).toMatchObject({ batchSize: 16, learningRate: 0.01, augment: { crop: false, flip: true } });
+    expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, flip: 'off' }).augment).toEqual({
+      flip: false,
+    });
     expect(trainArgsOf('ds', '', 'pretrained', defaultAdvanced)).toMatchObject({
       backbone: 'mobilenet-v1-0.25',
     });
@@ -303,7 +319,6 @@ describe('app helpers', () => {
       name: 'n',
       members: defaultAdvanced.members,
       method: 'deterministic',
-      augment: { crop: true, flip: false },
     });
   });
   it('lists only cross-class duplicates of the real import report as label conflicts, with their classes', () => {
