@@ -234,6 +234,13 @@ const predictionRow = z.looseObject({
 
 export { settingsSchema, defaultSettings, type Settings } from './common/index.js';
 export {
+  DEFAULT_FINE_TUNE_BLOCKS,
+  DEFAULT_MEMBERS,
+  DEFAULT_PREDICT_BATCH,
+  DEFAULT_SPLIT_SEED,
+  DEFAULT_TEST_FRACTION,
+  DEFAULT_TRAIN_SEED,
+  DEFAULT_VAL_FRACTION,
   MAX_FINE_TUNE_BLOCKS,
   METHODS,
   METHOD_LABELS,

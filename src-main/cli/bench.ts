@@ -16,24 +16,20 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { DEFAULT_MEMBERS } from '../contract.js';
 import { benchResnet20, initBackend, type BackendName } from '../engine/index.js';
 import { benchEmbed } from '../engine/bench.js';
 import { DEFAULT_BACKBONE } from '../engine/backbones/index.js';
-import { choiceArg, intArg, printJson, runCommand } from './common.js';
+import { backendOption, intArg, printJson, runCommand } from './common.js';
 
 export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('time one training step and one prediction pass of rank1-resnet20')
     .option('--batch <n>', 'unique images per step', intArg(1, 4096), 128)
-    .option('--members <k>', 'members K', intArg(1, 16), 4)
+    .option('--members <k>', 'members K', intArg(1, 16), DEFAULT_MEMBERS)
     .option('--steps <n>', 'timed steps after 3 warm-up steps', intArg(1, 1000), 5)
-    .option(
-      '--backend <b>',
-      'auto | tensorflow | webgpu | wasm | cpu',
-      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
-      'auto',
-    )
+    .addOption(backendOption())
     .option(
       '--torch <script>',
       'also run this PyTorch yardstick with python3 (torch_rank1_resnet20.py; with --embed default test/bench/torch_mobilenet_embed.py)',

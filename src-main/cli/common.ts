@@ -4,11 +4,12 @@
  * JSON form, argument parsers, and Ctrl-C as cancel.
  */
 import * as nodePath from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import {
   ServiceClient,
   ServiceError,
+  settingsSchema,
   type ImportProgress,
   type Settings,
   skippedLines,
@@ -47,6 +48,12 @@ export function choiceArg<T extends string>(choices: readonly T[]) {
     if (!choices.includes(v as T)) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
     return v as T;
   };
+}
+
+/** `--backend`, shared by every command that runs the engine: the settings' choices, default auto. */
+export function backendOption(): Option {
+  const choices = settingsSchema.shape.backend.options;
+  return new Option('--backend <b>', choices.join(' | ')).argParser(choiceArg(choices)).default('auto');
 }
 
 export function printJson(value: unknown): void {

@@ -6,6 +6,11 @@ import * as nodePath from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
   COMPARE_TEST_FRACTION,
+  DEFAULT_FINE_TUNE_BLOCKS,
+  DEFAULT_MEMBERS,
+  DEFAULT_SPLIT_SEED,
+  DEFAULT_TRAIN_SEED,
+  DEFAULT_VAL_FRACTION,
   MAX_FINE_TUNE_BLOCKS,
   METHODS,
   compareColumns,
@@ -17,7 +22,7 @@ import {
   type Settings,
 } from '../contract.js';
 import {
-  choiceArg,
+  backendOption,
   importDisplay,
   intArg,
   integer,
@@ -98,7 +103,7 @@ export function registerCompare(program: Command): void {
       number,
     )
     .option('--arch <arch>', 'mlp | cnn | resnet20 | wrn-28-10 (default: chosen from the data)')
-    .option('--members <k>', 'mixture components / ensemble members K', integer)
+    .option('--members <k>', `mixture components / ensemble members K (default ${DEFAULT_MEMBERS})`, integer)
     .option('--posterior <p>', 'gaussian | cauchy')
     .option('--epochs <n>', 'epochs', integer)
     .option('--batch <n>', 'unique images per step', integer)
@@ -106,23 +111,22 @@ export function registerCompare(program: Command): void {
     .option('--optimizer <o>', 'sgd (Nesterov) | adam')
     .option('--image-size <n>', 'input side in pixels (default: from the data)', integer)
     .option('--fit <fit>', 'cover | contain')
-    .option('--val-fraction <x>', 'validation fraction (default 0.1)', number)
-    .option('--seed <n>', 'seed of the split (default 0) and of every training (default 42)', integer)
+    .option('--val-fraction <x>', `validation fraction (default ${DEFAULT_VAL_FRACTION})`, number)
+    .option(
+      '--seed <n>',
+      `seed of the split (default ${DEFAULT_SPLIT_SEED}) and of every training (default ${DEFAULT_TRAIN_SEED})`,
+      integer,
+    )
     .option('--preset <p>', 'quick | balanced | best')
     .option('--backbone <b>', 'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output]')
     .option('--random-sign-init <p>', 'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)', number)
     .option('--no-calibrate', 'no temperature scaling fitted on the validation split after training')
     .option(
       '--fine-tune <n>',
-      `train the backbone's last N blocks with rank-1 factors (0..${MAX_FINE_TUNE_BLOCKS}; default 0: frozen)`,
+      `train the backbone's last N blocks with rank-1 factors (0..${MAX_FINE_TUNE_BLOCKS}; default ${DEFAULT_FINE_TUNE_BLOCKS}: frozen)`,
       intArg(0, MAX_FINE_TUNE_BLOCKS),
     )
-    .option(
-      '--backend <b>',
-      'auto | tensorflow | webgpu | wasm | cpu',
-      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
-      'auto',
-    )
+    .addOption(backendOption())
     .option('--json', 'one JSON line per method')
     .action((dir: string, o: CompareOptions, cmd: Command) => runCompare(dir, o, cmd));
 }

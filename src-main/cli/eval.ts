@@ -2,7 +2,7 @@
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { unknownClassLine, type Settings } from '../contract.js';
-import { choiceArg, integer, printJson, printSkipped, runWithService } from './common.js';
+import { backendOption, choiceArg, integer, printJson, printSkipped, runWithService } from './common.js';
 
 type Split = 'auto' | 'all' | 'train' | 'val' | 'test';
 
@@ -20,12 +20,7 @@ export function registerEval(program: Command): void {
       choiceArg(['auto', 'all', 'train', 'val', 'test'] as const),
       'auto',
     )
-    .option(
-      '--backend <b>',
-      'auto | tensorflow | webgpu | wasm | cpu',
-      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
-      'auto',
-    )
+    .addOption(backendOption())
     .option('--json', 'one JSON object')
     .action(
       (

@@ -1,6 +1,7 @@
 /** `rank1 import DIR [--image-size N] [--fit cover|contain] [--json]`: `datasets.import` through the service. */
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION } from '../contract.js';
 import { choiceArg, integer, number, printJson, progressBar, runWithService } from './common.js';
 
 export function registerImport(program: Command): void {
@@ -14,9 +15,9 @@ export function registerImport(program: Command): void {
       'cover (centre crop) or contain (letterbox)',
       choiceArg(['cover', 'contain'] as const),
     )
-    .option('--val <fraction>', 'validation fraction (default 0.1)', number)
-    .option('--test <fraction>', 'test fraction (default 0)', number)
-    .option('--seed <n>', 'split seed (default 0)', integer)
+    .option('--val <fraction>', `validation fraction (default ${DEFAULT_VAL_FRACTION})`, number)
+    .option('--test <fraction>', `test fraction (default ${DEFAULT_TEST_FRACTION})`, number)
+    .option('--seed <n>', `split seed (default ${DEFAULT_SPLIT_SEED})`, integer)
     .option('--json', 'print one JSON object instead of a progress bar and summary')
     .action(
       (

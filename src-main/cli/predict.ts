@@ -1,8 +1,8 @@
 /** `rank1 predict MODEL_DIR FILE_OR_DIR... --json`: `predict` through the service; one line per image, unreadable files give an error line. */
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
-import type { PredictionRow, Settings, SkippedFile } from '../contract.js';
-import { choiceArg, integer, printJson, printSkipped, runWithService } from './common.js';
+import { DEFAULT_PREDICT_BATCH, type PredictionRow, type Settings, type SkippedFile } from '../contract.js';
+import { backendOption, integer, printJson, printSkipped, runWithService } from './common.js';
 
 /** One output line per image (the CLI's documented JSON keys). */
 function line(r: PredictionRow): Record<string, unknown> {
@@ -42,13 +42,8 @@ export function registerPredict(program: Command): void {
     .argument('<model_dir>')
     .argument('<paths...>', 'image files or folders')
     .option('--samples <s>', 'forward samples per member', integer)
-    .option('--batch <n>', 'images per batch', integer, 32)
-    .option(
-      '--backend <b>',
-      'auto | tensorflow | webgpu | wasm | cpu',
-      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
-      'auto',
-    )
+    .option('--batch <n>', 'images per batch', integer, DEFAULT_PREDICT_BATCH)
+    .addOption(backendOption())
     .option('--json', 'one JSON line per image')
     .action(
       (

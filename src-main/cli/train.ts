@@ -2,6 +2,12 @@
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import {
+  DEFAULT_FINE_TUNE_BLOCKS,
+  DEFAULT_MEMBERS,
+  DEFAULT_SPLIT_SEED,
+  DEFAULT_TEST_FRACTION,
+  DEFAULT_TRAIN_SEED,
+  DEFAULT_VAL_FRACTION,
   type ImportProgress,
   MAX_FINE_TUNE_BLOCKS,
   flagRule,
@@ -13,6 +19,7 @@ import {
   type TrainConfig,
 } from '../contract.js';
 import {
+  backendOption,
   choiceArg,
   importDisplay,
   intArg,
@@ -69,7 +76,7 @@ export function registerTrain(program: Command): void {
       choiceArg(['mlp', 'cnn', 'resnet20', 'wrn-28-10'] as const),
     )
     .option('--method <method>', METHODS.join(' | '), choiceArg(METHODS))
-    .option('--members <k>', 'mixture components K (default 4)', integer)
+    .option('--members <k>', `mixture components K (default ${DEFAULT_MEMBERS})`, integer)
     .option('--posterior <p>', 'gaussian | cauchy', choiceArg(['gaussian', 'cauchy'] as const))
     .option('--random-sign-init <p>', 'P(+1) of the random-sign factor init; ≤ 0 means Normal(1, −p)', number)
     .option('--epochs <n>', 'epochs', integer)
@@ -78,26 +85,25 @@ export function registerTrain(program: Command): void {
     .option('--optimizer <o>', 'sgd (Nesterov) | adam', choiceArg(['sgd', 'adam'] as const))
     .option('--image-size <n>', 'input side in pixels (default: from the data)', integer)
     .option('--fit <fit>', 'cover | contain', choiceArg(['cover', 'contain'] as const))
-    .option('--val-fraction <x>', 'validation fraction (default 0.1)', number)
-    .option('--test-fraction <x>', 'test fraction (default 0)', number)
-    .option('--seed <n>', 'training seed (default 42), also the split seed (default 0)', integer)
+    .option('--val-fraction <x>', `validation fraction (default ${DEFAULT_VAL_FRACTION})`, number)
+    .option('--test-fraction <x>', `test fraction (default ${DEFAULT_TEST_FRACTION})`, number)
+    .option(
+      '--seed <n>',
+      `training seed (default ${DEFAULT_TRAIN_SEED}), also the split seed (default ${DEFAULT_SPLIT_SEED})`,
+      integer,
+    )
     .option('--preset <p>', 'quick | balanced | best', choiceArg(['quick', 'balanced', 'best'] as const))
     .option('--no-flip', 'no horizontal-flip augmentation')
     .option('--no-calibrate', 'no temperature scaling fitted on the validation split after training')
     .option('--resume', 'continue from the checkpoint in --out')
-    .option(
-      '--backend <b>',
-      'auto | tensorflow | webgpu | wasm | cpu',
-      choiceArg(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const),
-      'auto',
-    )
+    .addOption(backendOption())
     .option(
       '--backbone <b>',
       'mobilenet-v1-0.25 | mobilenet-v2-0.35 | none | PATH[#output] (default: a pretrained backbone for colour images > 32 px)',
     )
     .option(
       '--fine-tune <n>',
-      `train the backbone's last N blocks with rank-1 factors (0..${MAX_FINE_TUNE_BLOCKS}; default 0: frozen)`,
+      `train the backbone's last N blocks with rank-1 factors (0..${MAX_FINE_TUNE_BLOCKS}; default ${DEFAULT_FINE_TUNE_BLOCKS}: frozen)`,
       intArg(0, MAX_FINE_TUNE_BLOCKS),
     )
     .option('--json', 'one JSON line per epoch, then {"model", "val"}')

@@ -6,6 +6,7 @@
  */
 export { settingsSchema, defaultSettings, type Settings } from './settings.js';
 export * from './engine.js';
+export * from './defaults.js';
 export type * from './data.js';
 export type * from './flows.js';
 export { listeners, type Listeners } from './listeners.js';

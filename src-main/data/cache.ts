@@ -76,7 +76,10 @@ export const packPath = (dir: string) => path.join(dir, 'pixels.bin');
 const indexPath = (dir: string) => path.join(dir, 'index.json');
 const summaryPath = (dir: string) => path.join(dir, 'dataset.json');
 
-/** Write a file atomically: temp file in the same folder, then rename. */
+/**
+ * Write a file atomically: temp file in the same folder, then rename; the temp file is removed when
+ * either step fails. The engine's caches under `dataHome()` write through it too.
+ */
 export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   try {

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { type DatasetSummary, loadIndex, packPath, saveSummary } from './cache.js';
+import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION } from '../common/index.js';
 import { assemble } from './assemble.js';
 import { datasetId, datasetsDir } from './catalog.js';
 import { DEFAULT_BACKGROUND } from './decode.js';
@@ -28,11 +29,11 @@ export interface ImportOptions {
   fit?: 'cover' | 'contain';
   /** Default 'auto': grey only if every image is grey. */
   channels?: 1 | 3 | 'auto';
-  /** Default 0.1 (ignored for classes given a val folder). */
+  /** Default DEFAULT_VAL_FRACTION (ignored for classes given a val folder). */
   valFraction?: number;
-  /** Default 0 (ignored when splits are given). */
+  /** Default DEFAULT_TEST_FRACTION (ignored when splits are given). */
   testFraction?: number;
-  /** Split seed, default 0. */
+  /** Split seed, default DEFAULT_SPLIT_SEED. */
   seed?: number;
   /**
    * Classes a folder must have, default 2 (a training set). Evaluation and OOD folders may pass
@@ -133,8 +134,8 @@ function refuseAfterDecode(
 export async function importDataset(root: string, opts: ImportOptions = {}): Promise<ImportedDataset> {
   const t0 = performance.now();
   const { signal, onProgress } = opts;
-  const valFraction = opts.valFraction ?? 0.1;
-  const testFraction = opts.testFraction ?? 0;
+  const valFraction = opts.valFraction ?? DEFAULT_VAL_FRACTION;
+  const testFraction = opts.testFraction ?? DEFAULT_TEST_FRACTION;
   if (!(valFraction >= 0 && testFraction >= 0 && valFraction + testFraction < 1)) {
     throw new RangeError('valFraction and testFraction must be ≥ 0 and sum to less than 1');
   }
@@ -246,7 +247,7 @@ export async function importDataset(root: string, opts: ImportOptions = {}): Pro
       wantChannels,
       valFraction,
       testFraction,
-      seed: opts.seed ?? 0,
+      seed: opts.seed ?? DEFAULT_SPLIT_SEED,
       warnings,
     });
     const seconds = (performance.now() - t0) / 1000;

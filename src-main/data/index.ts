@@ -22,7 +22,7 @@ export {
   type SkipReason,
 } from './report.js';
 export { listDatasets, removeDataset } from './catalog.js';
-export { type DatasetSummary } from './cache.js';
+export { type DatasetSummary, writeAtomic } from './cache.js';
 export { chooseImageSize, importDataset, type ImportedDataset, type ImportOptions } from './import.js';
 export {
   byteSize,

@@ -1,6 +1,7 @@
 /**
  * Defaults: the reference recipe (spec §4) scaled to a desktop, and presets.
  */
+import { DEFAULT_MEMBERS, DEFAULT_TRAIN_SEED } from '../common/index.js';
 import { DEFAULT_BACKBONE } from './backbones/catalog.js';
 import {
   SINGLE_NETWORK_METHODS,
@@ -92,8 +93,8 @@ export function membersOf(c: Pick<ModelConfig, 'method' | 'members'>): number {
  * for CNNs; higher rates cost the short desktop schedules accuracy.
  */
 export const MC_DROPOUT_RATE = 0.1;
-/** Forward passes per image for MC dropout: as many rows as rank-1's K = 4 members give. */
-export const MC_DROPOUT_SAMPLES = 4;
+/** Forward passes per image for MC dropout: as many rows as rank-1's K members give. */
+export const MC_DROPOUT_SAMPLES = DEFAULT_MEMBERS;
 
 /** The paper's CIFAR settings (spec §2–4) with an architecture chosen from the dataset. */
 export function resolveModelConfig(
@@ -105,7 +106,7 @@ export function resolveModelConfig(
   const config: ModelConfig = {
     arch: presets[preset].arch(d),
     method,
-    members: SINGLE_NETWORK.has(method) ? 1 : 4,
+    members: SINGLE_NETWORK.has(method) ? 1 : DEFAULT_MEMBERS,
     posterior: 'gaussian',
     randomSignInit:
       preset === 'best' || method === 'batchensemble' ? PAPER_RANDOM_SIGN_INIT : SHORT_SCHEDULE_SIGN_INIT,
@@ -174,7 +175,7 @@ export function resolveTrainConfig(
     l2: 1e-4,
     factorLrMultiplier: 1,
     klAnnealFraction: 0.8,
-    seed: 42,
+    seed: DEFAULT_TRAIN_SEED,
     // Spec §2: Gaussian rows used 1 eval sample, Cauchy rows 4.
     // MC dropout's uncertainty comes only from samples (it has one member).
     evalSamples: model.method === 'mcdropout' ? MC_DROPOUT_SAMPLES : model.posterior === 'cauchy' ? 4 : 1,

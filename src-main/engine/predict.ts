@@ -179,7 +179,8 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       const rng = seedFor(7);
       const factors = await factorsFor(opts.samples);
       const total = set.count + (opts.ood?.count ?? 0);
-      const inOut = await evaluateExamples(model, await sourceFor(set, opts.signal), {
+      // The in-distribution and OOD sets run under the same samples, factors and temperature.
+      const shared = {
         samples: factors.samples,
         rng,
         stats,
@@ -187,6 +188,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
         run,
         factors,
         temperature,
+      };
+      const inOut = await evaluateExamples(model, await sourceFor(set, opts.signal), {
+        ...shared,
         keepLogits: true,
         onProgress: (d) => opts.onProgress?.(d, total),
       });
@@ -214,13 +218,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       };
       if (opts.ood) {
         const oodOut = await evaluateExamples(model, await sourceFor(opts.ood, opts.signal), {
-          samples: factors.samples,
-          rng,
-          stats,
-          signal: opts.signal,
-          run,
-          factors,
-          temperature,
+          ...shared,
           labelled: false,
           onProgress: (d) => opts.onProgress?.(set.count + d, total),
         });

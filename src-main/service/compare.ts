@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import {
   COMPARE_TEST_FRACTION,
+  DEFAULT_FINE_TUNE_BLOCKS,
   ServiceError,
   type CompareProgress,
   type CompareResult,
@@ -34,7 +35,7 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
   const root = listed?.root ?? ctx.grants.check(a.dataset, 'dataset');
   const oodRoot = a.ood !== undefined ? ctx.grants.check(a.ood, 'ood') : undefined;
   if (a.backbone && /[\\/]/.test(a.backbone)) ctx.grants.check(a.backbone, 'backbone');
-  refuseFineTuneWithout(a.backbone, a.fineTune ?? 0);
+  refuseFineTuneWithout(a.backbone, a.fineTune ?? DEFAULT_FINE_TUNE_BLOCKS);
   const folderName = nodePath.basename(root);
 
   return ctx.jobs.start('compare', `Compare ${a.methods.join(', ')} on ${folderName}`, async (job) => {
@@ -70,11 +71,11 @@ export async function startCompare(ctx: ServiceContext, a: ParsedArgs<'compare.s
     const backboneName = engine.chooseBackbone
       ? engine.chooseBackbone(a.backbone, ds.preprocessing.channels, ds.preprocessing.size)
       : (a.backbone ?? 'none');
-    refuseFineTuneWithout(backboneName, a.fineTune ?? 0);
+    refuseFineTuneWithout(backboneName, a.fineTune ?? DEFAULT_FINE_TUNE_BLOCKS);
     const backbone =
       backboneName !== 'none' && engine.prepareTransfer
         ? await engine.prepareTransfer(backboneName, ds, {
-            fineTune: a.fineTune ?? 0,
+            fineTune: a.fineTune ?? DEFAULT_FINE_TUNE_BLOCKS,
             signal: job.signal,
             freeSpace: ctx.freeSpace,
             onProgress: (p) => job.progress(p, false),

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import {
+  DEFAULT_PREDICT_BATCH,
   ServiceError,
   defaultSettings,
   listeners,
@@ -123,7 +124,7 @@ export class Service implements ServiceHandler {
       grants: this.grants,
       settings: this.settings,
       clock: this.clock,
-      predictBatch: opts.predictBatch ?? 32,
+      predictBatch: opts.predictBatch ?? DEFAULT_PREDICT_BATCH,
       jobs: this.jobs,
       models: this.models,
       datasets: new DatasetCatalog(this.grants, this.settings, this.clock, () => this.data(), opts.freeSpace),

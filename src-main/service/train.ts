@@ -5,6 +5,7 @@
 import { promises as fs, constants as fsConstants, type Stats } from 'node:fs';
 import * as nodePath from 'node:path';
 import {
+  DEFAULT_FINE_TUNE_BLOCKS,
   ServiceError,
   type JobStarted,
   type ModelConfig,
@@ -124,7 +125,9 @@ export async function startTraining(ctx: ServiceContext, a: ParsedArgs<'train.st
   // A resumed checkpoint keeps its own backbone (or none): the features must be the ones it learnt on.
   const backboneArg = resumed ? (resumed.backbone?.name ?? 'none') : a.backbone;
   // …and its own fine-tuned blocks (the cut its cached maps come from).
-  const fineTune = resumed ? (resumed.config.fineTune?.blocks ?? 0) : (a.fineTune ?? 0);
+  const fineTune = resumed
+    ? (resumed.config.fineTune?.blocks ?? 0)
+    : (a.fineTune ?? DEFAULT_FINE_TUNE_BLOCKS);
   refuseFineTuneWithout(backboneArg, fineTune);
   if (a.out !== undefined) {
     const given = ctx.grants.check(a.out, 'out');

@@ -9,15 +9,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  listeners,
-  ServiceError,
-  type JobKind,
-  type ServiceEvent,
-  type ServiceHandler,
-} from '../contract.js';
+import { listeners, ServiceError, type ServiceEvent, type ServiceHandler } from '../contract.js';
 import type { ChildMessage, HostMessage } from './engine-port.js';
-import { jobOperations, toServiceError } from './shared.js';
+import { RunningJobs, toServiceError } from './shared.js';
 
 /** A minimal message port to one engine process; adapters exist for fork and utilityProcess. */
 export interface Endpoint {
@@ -67,7 +61,7 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
   const events = listeners<ServiceEvent>((err) => console.error('engine listener failed:', err));
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; op: string }>();
   /** Jobs started and not yet finished, so a crash can fail them. */
-  const running = new Map<string, JobKind>();
+  const running = new RunningJobs();
   const grants = new Set<string>();
   const crashes: number[] = [];
   const maxCrashes = opts.maxCrashes ?? 5;
@@ -101,14 +95,6 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
     else c.queue.push(transfer ? { msg, transfer } : { msg });
   };
 
-  const track = (e: ServiceEvent) => {
-    if (e.type === 'job.started') running.set(e.job.jobId, e.job.kind);
-    else if (e.type === 'job.progress' || e.type === 'job.item') {
-      if (!running.has(e.jobId)) running.set(e.jobId, e.kind);
-    } else if (e.type === 'job.done' || e.type === 'job.failed' || e.type === 'job.cancelled')
-      running.delete(e.jobId);
-  };
-
   const spawnChild = (): Child => {
     const c: Child = { endpoint: opts.spawn(), ready: false, queue: [], exited: false, onExit: [] };
     for (const path of grants) c.queue.push({ msg: { t: 'grant', path } });
@@ -122,17 +108,14 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
         if (!p) return;
         pending.delete(msg.id);
         if (msg.ok) {
-          // The job is running from the moment its id comes back, even before any event.
-          const kind = jobOperations[p.op];
-          const jobId = (msg.result as { jobId?: unknown } | null)?.jobId;
-          if (kind && typeof jobId === 'string' && !running.has(jobId)) running.set(jobId, kind);
+          running.started(p.op, msg.result);
           p.resolve(msg.result);
         } else p.reject(toServiceError(msg.error));
       } else if (msg.t === 'event') {
-        track(msg.event);
+        running.track(msg.event);
         emit(msg.event);
       } else if (msg.t === 'streamed') {
-        track(msg.event); // already on its way to the UI over the event port
+        running.track(msg.event); // already on its way to the UI over the event port
       }
     });
     c.endpoint.on('exit', (code, signal) => {
@@ -153,8 +136,7 @@ export function startEngineProcess(opts: EngineProcessOptions): EngineProcess {
         p.reject(new ServiceError('engine-crashed', message));
       }
     };
-    const jobs = [...running];
-    running.clear();
+    const jobs = running.drain();
     const now = Date.now();
     crashes.push(now);
     while (crashes.length && now - crashes[0]! > crashWindowMs) crashes.shift();

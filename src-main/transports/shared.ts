@@ -49,6 +49,37 @@ export const jobOperations: Readonly<Record<string, JobKind>> = {
   'compare.start': 'compare',
 };
 
+/**
+ * The jobs a client half (engine host, WebSocket client) has seen start and not finish, so that
+ * losing the engine or the connection can fail them with `job.failed` instead of leaving them hanging.
+ */
+export class RunningJobs {
+  private readonly jobs = new Map<string, JobKind>();
+
+  /** Started or first heard of: running; done, failed or cancelled: gone. */
+  track(e: ServiceEvent): void {
+    if (e.type === 'job.started') this.jobs.set(e.job.jobId, e.job.kind);
+    else if (e.type === 'job.progress' || e.type === 'job.item') {
+      if (!this.jobs.has(e.jobId)) this.jobs.set(e.jobId, e.kind);
+    } else if (e.type === 'job.done' || e.type === 'job.failed' || e.type === 'job.cancelled')
+      this.jobs.delete(e.jobId);
+  }
+
+  /** A call's result: the job an operation starts is running from the moment its id comes back. */
+  started(op: string, result: unknown): void {
+    const kind = jobOperations[op];
+    const jobId = (result as { jobId?: unknown } | null)?.jobId;
+    if (kind && typeof jobId === 'string' && !this.jobs.has(jobId)) this.jobs.set(jobId, kind);
+  }
+
+  /** The jobs running now, [jobId, kind] each; the set is left empty. */
+  drain(): Array<[jobId: string, kind: JobKind]> {
+    const all = [...this.jobs];
+    this.jobs.clear();
+    return all;
+  }
+}
+
 /** Training events that carry state the UI keeps (curves, checkpoints): never coalesced. */
 const keptProgress = new Set(['start', 'epoch', 'checkpoint', 'done', 'cancelled']);
 

@@ -6,14 +6,8 @@
  *
  *   const client = new ServiceClient(connectWebSocket(location.href, token));
  */
-import {
-  listeners,
-  ServiceError,
-  type JobKind,
-  type ServiceEvent,
-  type ServiceHandler,
-} from '../contract.js';
-import { jobOperations, toServiceError } from './shared.js';
+import { listeners, ServiceError, type ServiceEvent, type ServiceHandler } from '../contract.js';
+import { RunningJobs, toServiceError } from './shared.js';
 
 /** The part of the WebSocket API used here (the DOM's and `ws`'s both fit). */
 export interface WebSocketLike {
@@ -81,7 +75,7 @@ export function connectWebSocket(
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; op: string }>();
   /** Requests waiting for the socket to open. */
   let queue: { id: number; text: string }[] = [];
-  const running = new Map<string, JobKind>();
+  const running = new RunningJobs();
   let nextId = 1;
   let state: ConnectionState = 'connecting';
   let socket: WebSocketLike | undefined;
@@ -95,13 +89,6 @@ export function connectWebSocket(
     stateListeners.emit(s);
   };
   const emit = (e: ServiceEvent) => events.emit(e);
-  const track = (e: ServiceEvent) => {
-    if (e.type === 'job.started') running.set(e.job.jobId, e.job.kind);
-    else if (e.type === 'job.progress' || e.type === 'job.item') {
-      if (!running.has(e.jobId)) running.set(e.jobId, e.kind);
-    } else if (e.type === 'job.done' || e.type === 'job.failed' || e.type === 'job.cancelled')
-      running.delete(e.jobId);
-  };
 
   const onMessage = (data: unknown) => {
     let msg: any;
@@ -112,7 +99,7 @@ export function connectWebSocket(
     }
     if (!msg || typeof msg !== 'object') return;
     if (msg.event && typeof msg.event === 'object') {
-      track(msg.event as ServiceEvent);
+      running.track(msg.event as ServiceEvent);
       emit(msg.event as ServiceEvent);
       return;
     }
@@ -123,9 +110,7 @@ export function connectWebSocket(
     }
     pending.delete(msg.id);
     if (msg.ok === true) {
-      const kind = jobOperations[p.op];
-      const jobId = msg.result?.jobId;
-      if (kind && typeof jobId === 'string' && !running.has(jobId)) running.set(jobId, kind);
+      running.started(p.op, msg.result);
       p.resolve(msg.result);
     } else p.reject(toServiceError(msg.error));
   };
@@ -150,7 +135,7 @@ export function connectWebSocket(
     }
     queue = [];
     if (!byUs) {
-      for (const [jobId, kind] of running) {
+      for (const [jobId, kind] of running.drain()) {
         emit({
           type: 'job.failed',
           jobId,
@@ -161,7 +146,6 @@ export function connectWebSocket(
           },
         });
       }
-      running.clear();
     }
   };
 

@@ -180,6 +180,17 @@ export class AppState {
     this.datasets = await this.client.call('datasets.list', {});
   }
 
+  /** Ask the service to stop a job (its own events then say it stopped); a refusal's words, or null. */
+  async cancelJob(jobId: string | null | undefined): Promise<string | null> {
+    if (!jobId) return null;
+    try {
+      await this.client.call('jobs.cancel', { jobId });
+      return null;
+    } catch (err) {
+      return errorText(err);
+    }
+  }
+
   async refreshInfo(): Promise<void> {
     this.info = await this.client.call('system.info', {});
     this.liveBackend = null;

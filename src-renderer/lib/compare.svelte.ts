@@ -68,12 +68,7 @@ export class CompareState {
   }
 
   async cancel(): Promise<void> {
-    if (!this.jobId) return;
-    try {
-      await this.app.client.call('jobs.cancel', { jobId: this.jobId });
-    } catch (err) {
-      this.error = errorText(err);
-    }
+    this.error = (await this.app.cancelJob(this.jobId)) ?? this.error;
   }
 
   exportCsv(): void {

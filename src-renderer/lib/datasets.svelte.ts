@@ -1,6 +1,11 @@
 /** Datasets: scan a folder, import it with settings, browse what was imported. */
 import { SvelteMap } from 'svelte/reactivity';
-import type { DatasetSummary, ScanSummary, ServiceClient } from '../../src-main/contract.js';
+import {
+  DEFAULT_VAL_FRACTION,
+  type DatasetSummary,
+  type ScanSummary,
+  type ServiceClient,
+} from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { fileToBase64, type RelativeFile } from './files.js';
@@ -114,7 +119,7 @@ export class DatasetsState {
   error = $state<string | null>(null);
   imageSize = $state<number | null>(null);
   fit = $state<'cover' | 'contain'>('cover');
-  valFraction = $state(0.1);
+  valFraction = $state(DEFAULT_VAL_FRACTION);
   testFraction = $state(0.1);
   importJobId = $state<string | null>(null);
   importError = $state<string | null>(null);
@@ -247,12 +252,7 @@ export class DatasetsState {
   }
 
   async cancelImport(): Promise<void> {
-    if (!this.importJobId) return;
-    try {
-      await this.app.client.call('jobs.cancel', { jobId: this.importJobId });
-    } catch (err) {
-      this.importError = errorText(err);
-    }
+    this.importError = (await this.app.cancelJob(this.importJobId)) ?? this.importError;
   }
 
   async remove(id: string): Promise<void> {

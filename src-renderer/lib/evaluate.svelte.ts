@@ -187,11 +187,6 @@ export class EvaluateState {
   }
 
   async cancel(): Promise<void> {
-    if (!this.jobId) return;
-    try {
-      await this.app.client.call('jobs.cancel', { jobId: this.jobId });
-    } catch (err) {
-      this.error = errorText(err);
-    }
+    this.error = (await this.app.cancelJob(this.jobId)) ?? this.error;
   }
 }

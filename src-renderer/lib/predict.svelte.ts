@@ -123,13 +123,7 @@ export class PredictState {
       const paths = images.map((f) => toPath(f)).filter((p) => !!p);
       if (paths.length) return this.addPaths(paths);
     }
-    this.sending++;
-    const model = await this.model();
-    if (!model) {
-      this.sending--;
-      return;
-    }
-    try {
+    await this.send(async (model) => {
       const local = typeof URL.createObjectURL === 'function';
       for (const group of batches(images)) {
         const payload = await Promise.all(
@@ -145,6 +139,15 @@ export class PredictState {
         });
         this.jobIds = [...this.jobIds, jobId];
       }
+    });
+  }
+
+  /** Runs one submission with the model to predict with (none: its message), counted in `sending`. */
+  private async send(submit: (model: string) => Promise<void>): Promise<void> {
+    this.sending++;
+    try {
+      const model = await this.model();
+      if (model) await submit(model);
     } catch (err) {
       this.error = errorText(err);
     } finally {
@@ -162,13 +165,7 @@ export class PredictState {
   async addPaths(paths: string[]): Promise<void> {
     this.error = null;
     if (!paths.length) return;
-    this.sending++;
-    const model = await this.model();
-    if (!model) {
-      this.sending--;
-      return;
-    }
-    try {
+    await this.send(async (model) => {
       const jobId = await this.app.jobs.start(this.app.client, 'predict', { model, paths, thumbnails: true });
       this.jobIds = [...this.jobIds, jobId];
       // A failed or cancelled job says so through the jobs list; only its skipped files are wanted here.
@@ -178,11 +175,7 @@ export class PredictState {
         },
         () => {},
       );
-    } catch (err) {
-      this.error = errorText(err);
-    } finally {
-      this.sending--;
-    }
+    });
   }
 
   async pickFiles(): Promise<void> {
@@ -193,13 +186,7 @@ export class PredictState {
   }
 
   async cancel(): Promise<void> {
-    for (const jobId of this.running) {
-      try {
-        await this.app.client.call('jobs.cancel', { jobId });
-      } catch (err) {
-        this.error = errorText(err);
-      }
-    }
+    for (const jobId of this.running) this.error = (await this.app.cancelJob(jobId)) ?? this.error;
   }
 
   async exportCsv(): Promise<void> {

@@ -1,5 +1,11 @@
 /** Train: presets, the advanced form, the running job and its live curves. */
-import type { BackboneSummary, Method, OperationArgs } from '../../src-main/contract.js';
+import {
+  DEFAULT_FINE_TUNE_BLOCKS,
+  DEFAULT_MEMBERS,
+  type BackboneSummary,
+  type Method,
+  type OperationArgs,
+} from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { curvesOf } from './curves.js';
@@ -18,7 +24,11 @@ export const presets: { id: Preset; label: string; hint: string }[] = [
     label: 'Quick',
     hint: 'A few epochs of a small network from scratch: minutes, for a first look.',
   },
-  { id: 'balanced', label: 'Balanced', hint: 'A CNN with 4 members: good calibration at moderate cost.' },
+  {
+    id: 'balanced',
+    label: 'Balanced',
+    hint: `A CNN with ${DEFAULT_MEMBERS} members: good calibration at moderate cost.`,
+  },
   { id: 'best', label: 'Best', hint: 'The full rank-1 recipe: slowest, best accuracy and uncertainty.' },
 ];
 
@@ -36,24 +46,28 @@ export interface AdvancedForm {
   posterior: 'gaussian' | 'cauchy';
   /** null: the preset's own number (it depends on the dataset and device, so the service decides). */
   epochs: number | null;
-  batchSize: number;
-  learningRate: number;
-  crop: boolean;
-  flip: boolean;
+  /** null: the engine's choice from the data and device (as `rank1 train` without the option). */
+  batchSize: number | null;
+  learningRate: number | null;
+  /** 'auto': the engine's choice (crop from 16 px, flip for colour images). */
+  crop: Augment;
+  flip: Augment;
 }
+
+export type Augment = 'auto' | 'on' | 'off';
 
 export const defaultAdvanced: AdvancedForm = {
   arch: 'auto',
   backbone: 'auto',
-  fineTune: 0,
+  fineTune: DEFAULT_FINE_TUNE_BLOCKS,
   method: 'rank1',
-  members: 4,
+  members: DEFAULT_MEMBERS,
   posterior: 'gaussian',
   epochs: null,
-  batchSize: 64,
-  learningRate: 0.05,
-  crop: true,
-  flip: false,
+  batchSize: null,
+  learningRate: null,
+  crop: 'auto',
+  flip: 'auto',
 };
 
 /**
@@ -97,10 +111,19 @@ export function trainArgsOf(
     members: advanced.members,
     posterior: advanced.posterior,
     ...(advanced.epochs ? { epochs: advanced.epochs } : {}),
-    batchSize: advanced.batchSize,
-    learningRate: advanced.learningRate,
-    augment: { crop: advanced.crop, flip: advanced.flip },
+    ...(advanced.batchSize ? { batchSize: advanced.batchSize } : {}),
+    ...(advanced.learningRate ? { learningRate: advanced.learningRate } : {}),
+    ...augmentOf(advanced),
   };
+}
+
+/** Only the augmentations the user set; the engine keeps its own choice for the rest. */
+function augmentOf({ crop, flip }: AdvancedForm): Pick<OperationArgs<'train.start'>, 'augment'> {
+  const augment = {
+    ...(crop === 'auto' ? {} : { crop: crop === 'on' }),
+    ...(flip === 'auto' ? {} : { flip: flip === 'on' }),
+  };
+  return Object.keys(augment).length ? { augment } : {};
 }
 
 export class TrainState {
@@ -212,11 +235,6 @@ export class TrainState {
   }
 
   async cancel(): Promise<void> {
-    if (!this.jobId) return;
-    try {
-      await this.app.client.call('jobs.cancel', { jobId: this.jobId });
-    } catch (err) {
-      this.error = errorText(err);
-    }
+    this.error = (await this.app.cancelJob(this.jobId)) ?? this.error;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Transfer-learning benchmark (run: `npx tsx test/bench/transfer.bench.ts [--backbone mobilenet-v1-0.25]
  * [--epochs 5] [--ood 1000]`). CIFAR-10 train (10,000 images, 32 px) split 9,000/1,000; the backbone
- * is served from /work/shared/models on 127.0.0.1 through the real download path. Times the first
+ * is served from ../shared/models on 127.0.0.1 through the real download path. Times the first
  * embedding pass (and the cached second one) and every head epoch on wasm; reports val accuracy and
  * NLL of the backbone + rank-1 head, then OOD AUROC of CIFAR val vs MNIST and notMNIST (as RGB).
  * Prints one JSON line per measurement. Uses a fresh RANK1_HOME in the temp folder.

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { installDemoModel } from '../../src-main/store/demo.js';
-import { chromiumArgs, chromiumPath, hasChromium, startServe, type Served } from './serve.js';
+import { hasChromium, openApp, startServe, type Served } from './serve.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 // Resolved: ../shared may be a symlink, and the app shows the real path of what it imported.
@@ -89,20 +89,15 @@ describe.skipIf(!chromiumThere)('Rank-1 Studio in Chromium against rank1 serve',
     served = await startServe(root, [data]);
     log(`rank1 serve up in ${served.startMs.toFixed(0)} ms`);
     served.proc.stderr!.on('data', (d) => process.stderr.write(`[serve] ${String(d)}`));
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
-    const context = await browser.newContext({
+    ({ browser, page } = await openApp(served.url, {
       viewport: { width: 1400, height: 900 },
-      acceptDownloads: true,
-      colorScheme: 'light',
-    });
-    page = await context.newPage();
-    page.on('pageerror', (e) => console.error('[page error]', e.message));
-    // Chromium reports each blocked style or script on the console; the CSP has no 'unsafe-inline'.
-    page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-    });
-    await page.goto(served.url);
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+      downloads: true,
+      // Chromium reports each blocked style or script on the console; the CSP has no 'unsafe-inline'.
+      beforeLoad: (p) =>
+        p.on('console', (m) => {
+          if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+        }),
+    }));
   });
 
   afterAll(async () => {
@@ -145,7 +140,7 @@ describe.skipIf(!chromiumThere)('Rank-1 Studio in Chromium against rank1 serve',
     await page.getByText('Advanced settings').click();
     await page.getByRole('combobox', { name: 'Architecture' }).selectOption('mlp');
     await page.getByRole('spinbutton', { name: 'Epochs' }).fill('4');
-    await page.getByLabel('Augment: random crop').uncheck();
+    await page.getByLabel('Augment: random crop').selectOption('off');
     await page.getByRole('button', { name: 'Start training' }).click();
     await page.getByRole('progressbar', { name: 'Training progress' }).waitFor({ timeout: 60_000 });
     log('training started');
@@ -312,12 +307,8 @@ describe.skipIf(!chromiumThere)('A new user predicts with the demo model at once
     served = await startServe(root, [data], {
       prepare: async (home) => (installed = await installDemoModel(home, join(root, 'resources'))),
     });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
     // Tall enough that the virtual list renders all ten cards.
-    page = await browser.newPage({ viewport: { width: 1400, height: 1250 }, colorScheme: 'light' });
-    page.on('pageerror', (e) => console.error('[page error]', e.message));
-    await page.goto(served.url);
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    ({ browser, page } = await openApp(served.url, { viewport: { width: 1400, height: 1250 } }));
   });
 
   afterAll(async () => {

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { installDemoModel } from '../../src-main/store/demo.js';
-import { chromiumArgs, chromiumPath, hasChromium, startServe, type Served } from './serve.js';
+import { hasChromium, openApp, startServe, type Served } from './serve.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const data = resolve(root, '../shared/data');
@@ -40,10 +40,7 @@ describe.skipIf(!chromiumThere)('Prediction cards at 1,280 px', () => {
     served = await startServe(root, [data], {
       prepare: async (home) => installDemoModel(home, join(root, 'resources')),
     });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, colorScheme: 'light' });
-    page.on('pageerror', (e) => console.error('[page error]', e.message));
-    await page.goto(served.url);
+    ({ browser, page } = await openApp(served.url, { viewport: { width: 1280, height: 1000 } }));
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Predict' }).click();
   });
 

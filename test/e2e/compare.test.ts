@@ -6,26 +6,25 @@
  * skipped with the reason printed, except in CI, where it fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { compareColumns } from '../../src-main/contract.js';
-import { chromiumArgs, chromiumPath, startServe, type Served } from './serve.js';
+import { hasChromium, openApp, startServe, type Served } from './serve.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const shared = resolve(root, '../shared/data');
 const shots = join(root, 'test-results/screenshots');
-const hasChromium = existsSync(chromiumPath);
-if (!hasChromium) console.warn(`[e2e] ${chromiumPath} is missing (apt-get install -y chromium).`);
+const chromiumThere = hasChromium('the Compare flow');
 
 function copyFirst(from: string, to: string, n: number): void {
   mkdirSync(to, { recursive: true });
   for (const f of readdirSync(from).sort().slice(0, n)) copyFileSync(join(from, f), join(to, f));
 }
 
-describe.skipIf(!hasChromium && !process.env.CI)('Compare in Chromium against rank1 serve', () => {
+describe.skipIf(!chromiumThere)('Compare in Chromium against rank1 serve', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'rank1-e2e-compare-'));
   const digits = join(tmp, 'digits');
   const letters = join(tmp, 'letters');
@@ -39,16 +38,10 @@ describe.skipIf(!hasChromium && !process.env.CI)('Compare in Chromium against ra
     mkdirSync(shots, { recursive: true });
     served = await startServe(root, [tmp]);
     served.proc.stderr!.on('data', (d) => process.stderr.write(`[serve] ${String(d)}`));
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
-    const context = await browser.newContext({
+    ({ browser, page } = await openApp(served.url, {
       viewport: { width: 1400, height: 900 },
-      acceptDownloads: true,
-      colorScheme: 'light',
-    });
-    page = await context.newPage();
-    page.on('pageerror', (e) => console.error('[page error]', e.message));
-    await page.goto(served.url);
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+      downloads: true,
+    }));
   });
 
   afterAll(async () => {

@@ -26,8 +26,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { chromiumArgs, chromiumPath, hasChromium, startServe, type Served } from './serve.js';
+import type { Browser, Page } from 'playwright-core';
+import { hasChromium, openApp, startServe, type Served } from './serve.js';
 import { saveTinyBackbone } from '../tfjs-folder.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -103,11 +103,7 @@ describe.skipIf(!chromiumThere)(
         process.stderr.write(`[serve] ${text}`);
       });
       log(`rank1 serve up (offline) in ${served.startMs.toFixed(0)} ms`);
-      browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
-      page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, colorScheme: 'light' });
-      page.on('pageerror', (e) => console.error('[page error]', e.message));
-      await page.goto(served.url);
-      await page.getByRole('navigation', { name: 'Main' }).waitFor();
+      ({ browser, page } = await openApp(served.url, { viewport: { width: 1400, height: 1000 } }));
     });
 
     afterAll(async () => {

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { installDemoModel } from '../../src-main/store/demo.js';
 import { runCli } from '../cli/run-cli.js';
-import { chromiumArgs, chromiumPath, hasChromium, startServe, type Served } from './serve.js';
+import { hasChromium, openApp, startServe, type Served } from './serve.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const data = resolve(root, '../shared/data');
@@ -35,14 +35,15 @@ describe.skipIf(!chromiumThere)('A new user’s first look at the app', () => {
     served = await startServe(root, [data], {
       prepare: async (home) => installDemoModel(home, join(root, 'resources')),
     });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
-    page = await browser.newPage({ viewport: { width: 800, height: 600 }, colorScheme: 'light' });
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`${m.text()} ${m.location().url}`);
-    });
-    await page.goto(served.url);
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    ({ browser, page } = await openApp(served.url, {
+      viewport: { width: 800, height: 600 },
+      beforeLoad: (p) => {
+        p.on('pageerror', (e) => consoleErrors.push(e.message));
+        p.on('console', (m) => {
+          if (m.type() === 'error') consoleErrors.push(`${m.text()} ${m.location().url}`);
+        });
+      },
+    }));
   });
 
   afterAll(async () => {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export interface Served {
   url: string;
@@ -93,3 +94,30 @@ export const chromiumArgs = [
   '--disable-background-networking',
   '--disable-component-update',
 ];
+
+export interface OpenOptions {
+  viewport: { width: number; height: number };
+  /** A context that accepts downloads (the CSV and PNG exports). */
+  downloads?: boolean;
+  /** Runs on the new page before it loads (e.g. listen to the console from the first message). */
+  beforeLoad?: (page: Page) => void;
+}
+
+/**
+ * Headless Chromium (chromiumArgs) on the served app, light scheme, once the main navigation is up;
+ * page errors go to stderr.
+ */
+export async function openApp(url: string, opts: OpenOptions): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+  const context = await browser.newContext({
+    viewport: opts.viewport,
+    colorScheme: 'light',
+    ...(opts.downloads ? { acceptDownloads: true } : {}),
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error('[page error]', e.message));
+  opts.beforeLoad?.(page);
+  await page.goto(url);
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  return { browser, page };
+}

@@ -8,6 +8,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ServiceEvent } from '../../src-main/contract.js';
 import type { EngineHandler } from '../../src-main/transports/engine-port.js';
+import { fakeElectronMain } from './fake-electron.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const openPorts: MessagePort[] = [];
@@ -45,40 +46,13 @@ const deliverIpc = (channel: string, event: object, payload: unknown) => {
 };
 
 function fakeElectron() {
-  const app = Object.assign(new EventEmitter(), {
-    enableSandbox: vi.fn(),
-    setName: vi.fn(),
-    setPath: vi.fn(),
-    getPath: vi.fn(() => '/tmp/rank1-event-stream-test-userdata'),
-    getAppPath: vi.fn(() => '/app'),
-    getVersion: vi.fn(() => '0.1.0'),
-    isPackaged: false,
-    isReady: vi.fn(() => true),
-    requestSingleInstanceLock: vi.fn(() => true),
-    quit: vi.fn(),
-    whenReady: vi.fn(() => Promise.resolve()),
+  const main = fakeElectronMain({
+    userData: '/tmp/rank1-event-stream-test-userdata',
+    windows,
+    // main → renderer IPC, delivered to the preload's ipcRenderer listeners
+    send: (channel, payload) => deliverIpc(channel, { sender: {} }, payload),
+    postMessage: (channel, payload, ports = []) => deliverIpc(channel, { sender: {}, ports }, payload),
   });
-  class BrowserWindow extends EventEmitter {
-    webContents = Object.assign(new EventEmitter(), {
-      // main → renderer IPC, delivered to the preload's ipcRenderer listeners
-      send: vi.fn((channel: string, payload: unknown) => deliverIpc(channel, { sender: {} }, payload)),
-      postMessage: vi.fn((channel: string, payload: unknown, ports: unknown[] = []) =>
-        deliverIpc(channel, { sender: {}, ports }, payload),
-      ),
-      isDestroyed: () => false,
-      mainFrame: { url: 'app://rank1/index.html', parent: null },
-    });
-    loadURL = vi.fn(async () => {});
-    show = vi.fn();
-    maximize = vi.fn();
-    isDestroyed = () => false;
-    getNormalBounds = () => ({ x: 0, y: 0, width: 1280, height: 820 });
-    isMaximized = () => false;
-    constructor(readonly options: any) {
-      super();
-      windows.push(this);
-    }
-  }
   class MessageChannelMain {
     readonly port1: MessagePort;
     readonly port2: MessagePort;
@@ -93,16 +67,8 @@ function fakeElectron() {
     }
   }
   return {
-    app,
-    BrowserWindow,
+    ...main,
     MessageChannelMain,
-    session: { defaultSession: { setPermissionRequestHandler: vi.fn(), setPermissionCheckHandler: vi.fn() } },
-    protocol: { registerSchemesAsPrivileged: vi.fn(), handle: vi.fn() },
-    ipcMain: { handle: vi.fn() },
-    Menu: { setApplicationMenu: vi.fn(), buildFromTemplate: vi.fn((t: unknown) => t) },
-    dialog: { showOpenDialog: vi.fn(), showSaveDialog: vi.fn(), showMessageBox: vi.fn() },
-    screen: { getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }] },
-    shell: { openExternal: vi.fn() },
     utilityProcess: { fork: vi.fn(() => spawnUtility()) },
     // preload side
     contextBridge: { exposeInMainWorld: (key: string, api: unknown) => exposed.set(key, api) },

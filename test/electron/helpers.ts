@@ -1,6 +1,6 @@
 /**
- * Shared by the packaging and audit tests: make sure dist/ holds a current build of the Electron
- * shell; the Electron fuses the packaged app must have.
+ * Shared by the Electron tests: make sure dist/ holds a current build of the Electron shell; the
+ * Electron fuses the packaged app must have; the preload's bridge methods.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -20,6 +20,17 @@ export const REQUIRED_FUSES: [name: string, yamlKey: string, on: boolean][] = [
   ['EnableNodeCliInspectArguments', 'enableNodeCliInspectArguments', false],
   ['EnableEmbeddedAsarIntegrityValidation', 'enableEmbeddedAsarIntegrityValidation', true],
   ['OnlyLoadAppFromAsar', 'onlyLoadAppFromAsar', true],
+];
+
+/** The whole of `window.rank1`, sorted: the preload exposes these functions and nothing else. */
+export const BRIDGE_METHODS = [
+  'call',
+  'onMenu',
+  'pathForFile',
+  'pickFiles',
+  'pickFolder',
+  'pickSave',
+  'subscribe',
 ];
 
 export const builtDir = join(root, 'dist', 'main', 'electron');

@@ -1,21 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { fakeElectronMain } from './fake-electron.js';
 
-/** Enough of Electron for main.ts to run its wiring in Node. */
+/** Enough of Electron for main.ts to run its wiring in Node; MessageChannelMain records its pairs. */
 function fakeElectron(lock: boolean) {
-  const app = Object.assign(new EventEmitter(), {
-    enableSandbox: vi.fn(),
-    setName: vi.fn(),
-    setPath: vi.fn(),
-    getPath: vi.fn(() => '/tmp/rank1-main-test-userdata'),
-    getAppPath: vi.fn(() => '/app'),
-    getVersion: vi.fn(() => '0.1.0'),
-    isPackaged: false,
-    isReady: vi.fn(() => true),
-    requestSingleInstanceLock: vi.fn(() => lock),
-    quit: vi.fn(),
-    whenReady: vi.fn(() => Promise.resolve()),
-  });
   const windows: any[] = [];
   const channelsMade: Array<{ port1: any; port2: any }> = [];
   class MessageChannelMain {
@@ -25,40 +13,11 @@ function fakeElectron(lock: boolean) {
       channelsMade.push(this);
     }
   }
-  class BrowserWindow extends EventEmitter {
-    webContents = Object.assign(new EventEmitter(), {
-      send: vi.fn(),
-      postMessage: vi.fn(),
-      isDestroyed: () => false,
-      mainFrame: { url: 'app://rank1/index.html', parent: null },
-    });
-    loadURL = vi.fn(async () => {});
-    show = vi.fn();
-    maximize = vi.fn();
-    isDestroyed = () => false;
-    getNormalBounds = () => ({ x: 0, y: 0, width: 1280, height: 820 });
-    isMaximized = () => false;
-    constructor(readonly options: any) {
-      super();
-      windows.push(this);
-    }
-  }
-  const session = {
-    defaultSession: { setPermissionRequestHandler: vi.fn(), setPermissionCheckHandler: vi.fn() },
-  };
   return {
-    app,
-    BrowserWindow,
+    ...fakeElectronMain({ lock, userData: '/tmp/rank1-main-test-userdata', windows }),
     MessageChannelMain,
     channelsMade,
     windows,
-    session,
-    protocol: { registerSchemesAsPrivileged: vi.fn(), handle: vi.fn() },
-    ipcMain: { handle: vi.fn() },
-    Menu: { setApplicationMenu: vi.fn(), buildFromTemplate: vi.fn((t: unknown) => t) },
-    dialog: { showOpenDialog: vi.fn(), showSaveDialog: vi.fn(), showMessageBox: vi.fn() },
-    screen: { getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }] },
-    shell: { openExternal: vi.fn() },
   };
 }
 

@@ -1,6 +1,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { channels } from '../../src-main/electron/channels.js';
+import { BRIDGE_METHODS } from './helpers.js';
 
 const exposed = new Map<string, any>();
 const invoke = vi.fn(async (channel: string, ..._a: unknown[]): Promise<unknown> =>
@@ -26,15 +27,7 @@ beforeAll(async () => {
 describe('preload', () => {
   it('exposes only the typed bridge, nothing raw', () => {
     expect([...exposed.keys()]).toEqual(['rank1']);
-    expect(Object.keys(bridge).sort()).toEqual([
-      'call',
-      'onMenu',
-      'pathForFile',
-      'pickFiles',
-      'pickFolder',
-      'pickSave',
-      'subscribe',
-    ]);
+    expect(Object.keys(bridge).sort()).toEqual(BRIDGE_METHODS);
     expect(Object.values(bridge).every((v) => typeof v === 'function')).toBe(true);
   });
 
@@ -169,15 +162,7 @@ describe('preload event port', () => {
     const off = bridge.subscribe(() => {});
     expect(typeof off).toBe('function');
     expect(Object.keys(bridge)).not.toContain('ipcRenderer');
-    expect(Object.keys(bridge).sort()).toEqual([
-      'call',
-      'onMenu',
-      'pathForFile',
-      'pickFiles',
-      'pickFolder',
-      'pickSave',
-      'subscribe',
-    ]);
+    expect(Object.keys(bridge).sort()).toEqual(BRIDGE_METHODS);
     off();
   });
 });

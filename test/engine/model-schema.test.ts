@@ -14,6 +14,7 @@ import {
   readModelMeta,
   writeModelFolder,
 } from '../../src-main/store/index.js';
+import { mulberry32 } from '../../src-main/data/split.js';
 import { demoSource } from '../../src-main/store/demo.js';
 import { fakeMeta, fakeWeights } from '../store/fake-model.js';
 
@@ -243,18 +244,6 @@ describe('status, epochs and accuracy in the meta (issue 15 item 2)', () => {
   });
 });
 
-/** Small deterministic PRNG (mulberry32) so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('fuzz: every damaged model file gives one clean line, quickly', () => {
   const fields = [
     'format',
@@ -345,7 +334,7 @@ describe('fuzz: every damaged model file gives one clean line, quickly', () => {
   });
 
   it('weights.bin: truncated at many lengths and bit-flipped at random places', async () => {
-    const next = rng(13);
+    const next = mulberry32(13); // seeded, so a failing case can be replayed
     for (let i = 0; i < 40; i++) {
       const cut = Math.floor(next() * weights.length);
       expect(await outcome(await folder(good, weights.subarray(0, cut)))).toMatch(

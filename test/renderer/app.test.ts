@@ -15,6 +15,19 @@ async function setup(opts: FakeOptions = {}, hash = '#/datasets') {
   return { fake, app };
 }
 
+/** One imported dataset (ds-1, /data/mnist) for the views that need one to start a job. */
+async function addDataset(fake: FakeService, app: AppState) {
+  fake.datasets.push({
+    id: 'ds-1',
+    root: '/data/mnist',
+    images: 10,
+    classes: ['0'],
+    preprocessing: {} as never,
+    importedAt: '',
+  });
+  await app.refreshDatasets();
+}
+
 afterEach(() => cleanup());
 
 describe('App shell', () => {
@@ -97,15 +110,7 @@ describe('Datasets', () => {
 describe('Train', () => {
   it('starts a preset training, shows progress and curves, and finishes with a model', async () => {
     const { fake, app } = await setup({}, '#/train');
-    fake.datasets.push({
-      id: 'ds-1',
-      root: '/data/mnist',
-      images: 10,
-      classes: ['0'],
-      preprocessing: {} as never,
-      importedAt: '',
-    });
-    await app.refreshDatasets();
+    await addDataset(fake, app);
     await fireEvent.click(screen.getByLabelText(/Balanced/));
     await fireEvent.click(screen.getByRole('button', { name: 'Start training' }));
     expect(await screen.findByRole('progressbar', { name: 'Training progress' })).toBeTruthy();
@@ -160,15 +165,7 @@ describe('Train', () => {
 describe('Evaluate', () => {
   it('shows metrics with hints, the reliability diagram, OOD separation, the operating point and the review queue', async () => {
     const { fake, app } = await setup({}, '#/evaluate');
-    fake.datasets.push({
-      id: 'ds-1',
-      root: '/data/mnist',
-      images: 10,
-      classes: ['0'],
-      preprocessing: {} as never,
-      importedAt: '',
-    });
-    await app.refreshDatasets();
+    await addDataset(fake, app);
     await fireEvent.input(screen.getByLabelText(/OOD folder/), { target: { value: '/data/notmnist' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Evaluate' }));
     expect(await screen.findByRole('figure', { name: 'Reliability diagram' })).toBeTruthy();

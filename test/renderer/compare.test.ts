@@ -65,7 +65,8 @@ describe('comparison table', () => {
 });
 
 describe('Compare view', () => {
-  it('runs the ticked methods and shows one table row and one reliability diagram per method', async () => {
+  /** The app on the Compare view over the fake service, with one imported dataset (digits). */
+  async function openCompare() {
     history.replaceState(null, '', '#/compare');
     const fake = new FakeService({ stepMs: 1 });
     fake.datasets = [
@@ -82,6 +83,11 @@ describe('Compare view', () => {
     render(App, { props: { app } });
     await app.init();
     await screen.findByRole('heading', { name: 'Compare', level: 2 });
+    return { fake, app };
+  }
+
+  it('runs the ticked methods and shows one table row and one reliability diagram per method', async () => {
+    const { fake } = await openCompare();
     await fireEvent.click(screen.getByRole('checkbox', { name: /Deep ensemble/ }));
     await fireEvent.click(screen.getByRole('button', { name: 'Run comparison' }));
     const table = await screen.findByRole('table', { name: 'Comparison' });
@@ -93,6 +99,20 @@ describe('Compare view', () => {
     expect(call?.args).toMatchObject({ dataset: 'digits', methods: ['rank1', 'deterministic', 'ensemble'] });
     const diagrams = screen.getByRole('group', { name: 'Reliability diagrams' });
     expect(within(diagrams).getAllByRole('figure')).toHaveLength(3);
+  });
+
+  it('sends the epochs and seed typed (seed 0 included); an emptied field is left to the preset', async () => {
+    const { fake, app } = await openCompare();
+    const epochs = screen.getByRole('spinbutton', { name: 'Epochs' });
+    await fireEvent.input(epochs, { target: { value: '3' } });
+    await fireEvent.input(screen.getByRole('spinbutton', { name: 'Seed' }), { target: { value: '0' } });
+    expect([app.compare.epochs, app.compare.seed]).toEqual([3, 0]);
+    await fireEvent.input(epochs, { target: { value: '' } });
+    expect(app.compare.epochs).toBeNull();
+    await fireEvent.click(screen.getByRole('button', { name: 'Run comparison' }));
+    await screen.findByRole('table', { name: 'Comparison' });
+    const call = fake.calls.find((c) => c.op === 'compare.start');
+    expect(call?.args).toEqual({ dataset: 'digits', methods: ['rank1', 'deterministic'], seed: 0 });
   });
 
   it('shows a comparison that was already running when the window opened, then its table', async () => {

@@ -284,6 +284,22 @@ describe('app helpers', () => {
     // Opening Advanced changes nothing by itself: no epochs of its own (the preset's count runs),
     // and "Pretrained" keeps its backbone (issue 15: it silently became a from-scratch CNN).
     expect(trainArgsOf('ds', '', 'quick', defaultAdvanced)).not.toHaveProperty('epochs');
+    // Nor a batch size, learning rate or augmentation of its own: the engine chooses them from the
+    // data and device as it does for `rank1 train` (batch 128 on a GPU, flip for colour photos).
+    for (const field of ['batchSize', 'learningRate', 'augment'])
+      expect(trainArgsOf('ds', '', 'quick', defaultAdvanced)).not.toHaveProperty(field);
+    expect(
+      trainArgsOf('ds', '', 'quick', {
+        ...defaultAdvanced,
+        batchSize: 16,
+        learningRate: 0.01,
+        crop: 'off',
+        flip: 'on',
+      }),
+    ).toMatchObject({ batchSize: 16, learningRate: 0.01, augment: { crop: false, flip: true } });
+    expect(trainArgsOf('ds', '', 'quick', { ...defaultAdvanced, flip: 'off' }).augment).toEqual({
+      flip: false,
+    });
     expect(trainArgsOf('ds', '', 'pretrained', defaultAdvanced)).toMatchObject({
       backbone: 'mobilenet-v1-0.25',
     });
@@ -303,7 +319,6 @@ describe('app helpers', () => {
       name: 'n',
       members: defaultAdvanced.members,
       method: 'deterministic',
-      augment: { crop: true, flip: false },
     });
   });
   it('lists only cross-class duplicates of the real import report as label conflicts, with their classes', () => {
@@ -493,5 +508,34 @@ describe('copy into class folders', () => {
         ],
       }),
     ).toBe('Copied 1 image(s) into /out (3: 1). 2 not copied: dropped image (no file on disk) ×2.');
+  });
+});
+
+describe('cancelling a job', () => {
+  it('asks the service for the page’s job, and shows a refusal in that page’s error line', async () => {
+    const { AppState } = await import('../../src-renderer/lib/app.svelte.js');
+    const calls: unknown[] = [];
+    let refuse = false;
+    const client = {
+      call: async (op: string, args: unknown) => {
+        calls.push([op, args]);
+        if (refuse) throw new Error('No running job j2.');
+        return {};
+      },
+    };
+    const app = new AppState(client as never, { kind: 'fake' } as never);
+    app.compare.jobId = 'j1';
+    await app.compare.cancel();
+    expect(calls).toEqual([['jobs.cancel', { jobId: 'j1' }]]);
+    expect(app.compare.error).toBeNull();
+    refuse = true;
+    app.train.jobId = 'j2';
+    await app.train.cancel();
+    expect(app.train.error).toBe('No running job j2.');
+    // No job: nothing asked, nothing said.
+    await app.evaluate.cancel();
+    await app.data.cancelImport();
+    expect(calls).toHaveLength(2);
+    expect([app.evaluate.error, app.data.importError]).toEqual([null, null]);
   });
 });

@@ -164,39 +164,28 @@ describe('the contract through the WebSocket, against the real service', () => {
       '/etc/passwd',
     ];
     for (const p of escapes) {
-      await expect(client.call('datasets.scan', { path: p })).rejects.toMatchObject({
-        code: 'forbidden',
-        field: 'path',
-      });
-      await expect(client.call('datasets.import', { path: p })).rejects.toMatchObject({
-        code: 'forbidden',
-        field: 'path',
-      });
-      await expect(client.call('datasets.thumbnail', { file: p })).rejects.toMatchObject({
-        code: 'forbidden',
-        field: 'file',
-      });
-      await expect(client.call('train.start', { dataset: p })).rejects.toMatchObject({
-        code: 'forbidden',
-        field: 'dataset',
-      });
-      await expect(client.call('models.import', { path: p })).rejects.toMatchObject({
-        code: 'forbidden',
-        field: 'path',
-      });
-      await expect(client.call('predictions.copy', { rows: [], dest: p })).rejects.toMatchObject({
-        code: 'forbidden',
-        field: 'dest',
-      });
-      await expect(
-        client.call('predictions.copy', {
-          rows: [{ file: p, name: 'x', label: 'cat' }],
-          dest: join(granted, 'out'),
-        }),
-      ).rejects.toMatchObject({
-        code: 'forbidden',
-        field: 'rows.0.file',
-      });
+      // Each operation that takes a path, with the field the refusal must name.
+      const calls: [op: string, args: object, field: string][] = [
+        ['datasets.scan', { path: p }, 'path'],
+        ['datasets.import', { path: p }, 'path'],
+        ['datasets.thumbnail', { file: p }, 'file'],
+        ['train.start', { dataset: p }, 'dataset'],
+        ['models.import', { path: p }, 'path'],
+        ['predictions.copy', { rows: [], dest: p }, 'dest'],
+        [
+          'predictions.copy',
+          { rows: [{ file: p, name: 'x', label: 'cat' }], dest: join(granted, 'out') },
+          'rows.0.file',
+        ],
+      ];
+      for (const [op, args, field] of calls)
+        await expect(
+          client.call(op as 'datasets.scan', args as never),
+          `${op} ${field}`,
+        ).rejects.toMatchObject({
+          code: 'forbidden',
+          field,
+        });
       // These look the model up first; with no such model, that answers (not-found) before the path.
       await expect(client.call('evaluate', { model: 'm', dataset: p })).rejects.toMatchObject({
         code: expect.stringMatching(/^(forbidden|not-found)$/),

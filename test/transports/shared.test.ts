@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceError, type ServiceEvent } from '../../src-main/contract.js';
-import { throttleEvents, toErrorShape, toServiceError } from '../../src-main/transports/shared.js';
+import {
+  RunningJobs,
+  throttleEvents,
+  toErrorShape,
+  toServiceError,
+} from '../../src-main/transports/shared.js';
 
 const step = (jobId: string, n: number): ServiceEvent => ({
   type: 'job.progress',
@@ -80,5 +85,25 @@ describe('error shapes', () => {
     const e = toServiceError({ code: 'not-found', message: 'gone' });
     expect(e).toBeInstanceOf(ServiceError);
     expect(e.code).toBe('not-found');
+  });
+});
+
+describe('RunningJobs', () => {
+  it('holds a job from its start (event or call result) until it finishes, and drains what is left', () => {
+    const jobs = new RunningJobs();
+    jobs.track({
+      type: 'job.started',
+      job: { jobId: 'a', kind: 'import', state: 'running', startedAt: '', title: 'x' },
+    });
+    jobs.started('train.start', { jobId: 'b' });
+    jobs.track(step('c', 1)); // first heard of through its progress
+    jobs.started('models.list', { jobId: 'not-a-job' }); // no job operation
+    jobs.started('evaluate', null);
+    jobs.track({ type: 'job.done', jobId: 'a', kind: 'import', result: null as never });
+    expect(jobs.drain()).toEqual([
+      ['b', 'train'],
+      ['c', 'train'],
+    ]);
+    expect(jobs.drain()).toEqual([]);
   });
 });

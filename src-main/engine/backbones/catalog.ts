@@ -9,7 +9,7 @@ export interface BuiltinBackbone {
   name: string;
   /** The official download location of model.json. */
   url: string;
-  /** Folder of model.json under an overriding base URL (the layout of /work/shared/models). */
+  /** Folder of model.json under an overriding base URL (the layout of ../shared/models). */
   mirrorPath: string;
   /**
    * What a copy must match. `folder`: the SHA-256 of the whole folder (model-files.ts), for a
@@ -50,7 +50,7 @@ export const BUILTIN_BACKBONES: readonly BuiltinBackbone[] = [
     url: 'https://storage.googleapis.com/teachable-machine-models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top/model.json',
     mirrorPath: 'mobilenet_v2_0.35_224_tm',
     // The official folder is Keras Applications' `no_top` network (output out_relu, 7×7×1280); the
-    // reference copy in /work/shared/models is a Teachable Machine export holding that same network
+    // reference copy in ../shared/models is a Teachable Machine export holding that same network
     // frozen as layers[0]. The official folder could not be fetched here, so the pin is the
     // fingerprint of the network's weight values (from the reference copy), which both packagings
     // share; `npx tsx test/bench/transfer-checksum.ts <folder>` prints both kinds for any folder.

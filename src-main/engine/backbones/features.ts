@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { checkRoom, dataHome, type FreeSpace } from '../../data/index.js';
+import { checkRoom, dataHome, writeAtomic, type FreeSpace } from '../../data/index.js';
 import type { ExampleSet } from '../../data/types.js';
 import type { FeatureSet } from '../inputs.js';
 import { canonicalJson } from './model-files.js';
@@ -73,17 +73,6 @@ export function featureKey(backboneSha: string, set: ExampleSet): string {
     files: set.files,
   });
   return crypto.createHash('sha256').update(key).digest('hex').slice(0, 32);
-}
-
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
 }
 
 const sha256hex = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { checkRoom, dataHome, type FreeSpace } from '../../data/index.js';
 import { IMPORTED_BACKBONE } from './catalog.js';
 import type { Embedder } from './embedder.js';
-import { readModelFolder, weightPaths, ModelFolderError, type ModelFolder } from './model-files.js';
+import { folderCopyBytes, writeFolderCopy } from './folder-copy.js';
+import { readModelFolder, ModelFolderError, type ModelFolder } from './model-files.js';
 
 const SIDECAR = 'backbone.json';
 
@@ -71,17 +72,13 @@ export async function registerImported(
     () => false,
   );
   if (present) return name;
-  const json = JSON.stringify(folder.json);
   const sidecar: Sidecar = {
     ...(embedder.output ? { output: embedder.output } : {}),
     sha256: folder.sha256,
     source: path.basename(folder.dir),
   };
   const sidecarJson = JSON.stringify(sidecar, null, 2);
-  const need =
-    Buffer.byteLength(json) +
-    Buffer.byteLength(sidecarJson) +
-    folder.weights.reduce((a, w) => a + w.byteLength, 0);
+  const need = folderCopyBytes(folder) + Buffer.byteLength(sidecarJson);
   await checkRoom(
     backbonesDir(home),
     need,
@@ -90,14 +87,7 @@ export async function registerImported(
   );
   const tmp = path.join(backbonesDir(home), `.${name}.import-${process.pid}-${Date.now()}`);
   try {
-    await fs.mkdir(tmp, { recursive: true });
-    await fs.writeFile(path.join(tmp, 'model.json'), json);
-    const files = weightPaths(folder.json);
-    for (let i = 0; i < files.length; i++) {
-      const target = path.resolve(tmp, files[i]!);
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.writeFile(target, folder.weights[i]!);
-    }
+    await writeFolderCopy(tmp, folder);
     await fs.writeFile(path.join(tmp, SIDECAR), sidecarJson);
     // A damaged earlier copy (readImported failed) is replaced; only our own folder name is touched.
     await fs.rm(dir, { recursive: true, force: true });

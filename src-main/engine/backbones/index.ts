@@ -30,13 +30,8 @@ import { FineTuneError, readTail } from './tail.js';
 import { onnxEmbedder } from './onnx-embedder.js';
 import type { OrtOptions } from '../onnx/runtime.js';
 import { embedSet, type EmbeddedFeatures, type EmbedOptions } from './features.js';
-import {
-  isGraphModel,
-  ModelFolderError,
-  readModelFolder,
-  weightPaths,
-  type ModelFolder,
-} from './model-files.js';
+import { isGraphModel, ModelFolderError, readModelFolder, type ModelFolder } from './model-files.js';
+import { folderCopyBytes, writeFolderCopy } from './folder-copy.js';
 
 export { BUILTIN_BACKBONES, DEFAULT_BACKBONE, type BuiltinBackbone } from './catalog.js';
 export { modelFolderChecksum, ModelFolderError } from './model-files.js';
@@ -397,20 +392,12 @@ async function cacheCopy(spec: BuiltinBackbone, folder: ModelFolder, freeSpace?:
     )
   )
     return;
-  const json = JSON.stringify(folder.json);
-  const need = Buffer.byteLength(json) + folder.weights.reduce((a, w) => a + w.byteLength, 0);
+  const need = folderCopyBytes(folder);
   // Without room on the disk (data/disk-space.ts) the copy is simply not kept.
   if (await lackOfSpace(path.dirname(dir), need, 'the backbones folder', freeSpace)) return;
   const tmp = `${dir}.import-${process.pid}-${Date.now()}`;
   try {
-    await fs.mkdir(tmp, { recursive: true });
-    await fs.writeFile(path.join(tmp, 'model.json'), json);
-    const files = weightPaths(folder.json);
-    for (let i = 0; i < files.length; i++) {
-      const target = path.resolve(tmp, files[i]!);
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.writeFile(target, folder.weights[i]!);
-    }
+    await writeFolderCopy(tmp, folder);
     await fs.rename(tmp, dir);
   } catch {
     // Only an optimisation: the folder itself was verified and is in use.

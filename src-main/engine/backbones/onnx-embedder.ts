@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { dataHome } from '../../data/index.js';
+import { dataHome, writeAtomic } from '../../data/index.js';
 import { BATCH, OnnxGraph, serializeModel } from '../onnx/graph.js';
 import { createSession, type OrtOptions, type OrtSessionInfo } from '../onnx/runtime.js';
 import { convertLayersModel, globalAveragePool, toPlain } from '../onnx/tfjs-layers.js';
@@ -96,12 +96,6 @@ async function readCached(entry: CacheEntry): Promise<Uint8Array | undefined> {
   } catch {
     return undefined;
   }
-}
-
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await fs.writeFile(tmp, data);
-  await fs.rename(tmp, file);
 }
 
 async function writeCached(

@@ -1,5 +1,5 @@
 /**
- * Built-in backbones through the real download path: the real weights in /work/shared/models are
+ * Built-in backbones through the real download path: the real weights in ../shared/models are
  * served from 127.0.0.1 and fetched, checksummed and cached exactly as the official copies would be.
  */
 import fs from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
  * A static HTTP server on 127.0.0.1 (random port) serving a folder, counting requests, so tests
- * run the real download code path against /work/shared/models (or a tampered copy of it).
+ * run the real download code path against ../shared/models (or a tampered copy of it).
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
