@@ -6,12 +6,12 @@ export function trainStatusLine(job: JobView): string {
   const last = job.history.at(-1);
   const parts: string[] = [];
   if (job.epoch) parts.push(`Epoch ${job.epoch}`);
-  if (job.loss !== undefined) parts.push(`loss ${formatNumber(job.loss, 4)} (NLL + KL)`);
+  // No summed loss: it is mostly KL/N on a small folder (spec §3); the fit and the KL penalty go apart below.
   if (job.device) parts.push(`on ${job.device} (${job.backend})`);
   // The validation numbers are the last finished epoch's, not the running one's: say which.
   if (last)
     parts.push(
-      `after epoch ${last.epoch}: val accuracy ${formatPercent(last.valAccuracy)} · val ECE ${formatNumber(last.valEce, 3)} · epoch took ${formatDuration(last.seconds)}`,
+      `after epoch ${last.epoch}: fit (NLL) train ${formatNumber(last.trainNll, 3)} · validation ${formatNumber(last.valNll, 3)} · KL penalty per image ${formatNumber(last.kl, 1)} · val accuracy ${formatPercent(last.valAccuracy)} · val ECE ${formatNumber(last.valEce, 3)} · epoch took ${formatDuration(last.seconds)}`,
     );
   return parts.join(' · ');
 }

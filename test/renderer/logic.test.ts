@@ -490,7 +490,7 @@ describe('training curves', () => {
     expect(keys).not.toContain('trainLoss');
     expect(keys).not.toContain('valLoss');
     expect(charts.find((c) => c.series.some((s) => s.key === 'trainNll'))?.title).toMatch(/NLL/);
-    expect(charts.find((c) => c.series.some((s) => s.key === 'kl'))?.title).toMatch(/KL term/);
+    expect(charts.find((c) => c.series.some((s) => s.key === 'kl'))?.title).toMatch(/KL penalty/);
   });
 });
 

@@ -15,7 +15,7 @@ import { newJob } from '../../src-renderer/lib/jobs.js';
 import { calibrationWords, metricHints } from '../../src-renderer/lib/evaluate.svelte.js';
 import { aurocNote } from '../../src-renderer/lib/ood.js';
 import { histogramPlot } from '../../src-renderer/lib/plots.js';
-import { EPOCH_TICK_STEPS } from '../../src-renderer/lib/curves.js';
+import { EPOCH_TICK_STEPS, charts } from '../../src-renderer/lib/curves.js';
 import { countOf } from '../../src-renderer/lib/format.js';
 import { ServiceClient, type CompareRow, type EpochMetrics } from '../../src-main/contract.js';
 import { bestPerColumn } from '../../src-renderer/lib/compare.js';
@@ -47,18 +47,52 @@ describe('An unreadable image on Predict', () => {
 
 describe('The training status line', () => {
   const metrics = (epoch: number): EpochMetrics =>
-    ({ epoch, valAccuracy: 0.222, valEce: 0.397, seconds: 3 }) as EpochMetrics;
+    ({
+      epoch,
+      valAccuracy: 0.222,
+      valEce: 0.397,
+      seconds: 3,
+      trainNll: 1.9,
+      valNll: 2.05,
+      kl: 236.6,
+    }) as EpochMetrics;
 
   it('says which epoch the validation numbers belong to while the next epoch runs', () => {
     const job = { ...newJob('j', 'train', 0), epoch: 2, loss: 238.54253, history: [metrics(1)] };
     const line = trainStatusLine(job);
     expect(line).toContain('Epoch 2');
-    expect(line).toMatch(/after epoch 1: val accuracy 22\.2% · val ECE 0\.397 · epoch took 3 s/);
+    expect(line).toMatch(/after epoch 1: .* · val accuracy 22\.2% · val ECE 0\.397 · epoch took 3 s/);
   });
 
   it('has no validation part before the first epoch ends', () => {
     const job = { ...newJob('j', 'train', 0), epoch: 1, loss: 1.5, history: [] };
-    expect(trainStatusLine(job)).toBe('Epoch 1 · loss 1.5000 (NLL + KL)');
+    expect(trainStatusLine(job)).toBe('Epoch 1');
+  });
+
+  // "loss 238.5" on a 72-image folder is nearly all KL/N (spec §3): it says nothing about the fit.
+  it('shows the fit (train and validation NLL) and the KL penalty apart, never the summed loss', () => {
+    const job = { ...newJob('j', 'train', 0), epoch: 2, loss: 238.54253, history: [metrics(1)] };
+    const line = trainStatusLine(job);
+    expect(line).not.toMatch(/loss|238\.5/);
+    expect(line).toContain('fit (NLL) train 1.900 · validation 2.050');
+    expect(line).toContain('KL penalty per image 236.6');
+  });
+});
+
+describe('The training charts', () => {
+  it('lead with the fit (train NLL next to validation NLL) and keep the KL penalty on its own chart', () => {
+    expect(charts[0]).toMatchObject({
+      title: expect.stringMatching(/^Fit \(NLL\)/),
+      series: [
+        { key: 'trainNll', label: 'train' },
+        { key: 'valNll', label: 'validation' },
+      ],
+    });
+    const kl = charts.filter((c) => c.series.some((s) => s.key === 'kl'));
+    expect(kl).toHaveLength(1);
+    expect(kl[0]!.title).toMatch(/^KL penalty per image/);
+    expect(kl[0]!.series).toHaveLength(1);
+    expect(charts.flatMap((c) => c.series.map((s) => s.key))).not.toContain('trainLoss');
   });
 });
 
