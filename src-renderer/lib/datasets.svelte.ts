@@ -183,7 +183,7 @@ export class DatasetsState {
     try {
       const jobId = await this.app.jobs.start(this.app.client, 'datasets.import', {
         path: this.path.trim(),
-        ...(this.imageSize ? { imageSize: this.imageSize } : {}),
+        ...(this.imageSize !== null ? { imageSize: this.imageSize } : {}),
         fit: this.fit,
         valFraction: this.valFraction,
         testFraction: this.testFraction,

@@ -97,6 +97,23 @@ describe('Datasets', () => {
     expect(await screen.findByRole('list', { name: 'Thumbnails' })).toBeTruthy();
   });
 
+  it('sends the image size typed; an emptied size field is auto (null), not 0', async () => {
+    const { fake, app } = await setup();
+    await fireEvent.input(screen.getByLabelText('Folder path on the server'), {
+      target: { value: '/data/mnist' },
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Scan' }));
+    await screen.findByText(/3,180 images in 10 classes/);
+    const size = screen.getByRole('spinbutton', { name: 'Image size (px)' });
+    await fireEvent.input(size, { target: { value: '48' } });
+    expect(app.data.imageSize).toBe(48);
+    await fireEvent.input(size, { target: { value: '' } });
+    expect(app.data.imageSize).toBeNull();
+    await fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+    await waitFor(() => expect(fake.datasets).toHaveLength(1));
+    expect(fake.calls.find((c) => c.op === 'datasets.import')!.args).not.toHaveProperty('imageSize');
+  });
+
   it('shows a scan error where it happened', async () => {
     await setup();
     await fireEvent.input(screen.getByLabelText('Folder path on the server'), {
