@@ -22,6 +22,16 @@ export function skippedLines(files: readonly SkippedFile[] = [], copiesHint?: st
 }
 
 /**
+ * The files left out in one line, for an error that would otherwise leave the user guessing:
+ * "5 files left out: not-image: FILE (why); …; … and 2 more" (the first `shown` named).
+ */
+export function leftOutSummary(files: readonly SkippedFile[], shown = 3): string {
+  const lines = skippedLines(files);
+  const more = lines.length - shown;
+  return `${files.length} file${files.length === 1 ? '' : 's'} left out: ${lines.slice(0, shown).join('; ')}${more > 0 ? `; … and ${more} more` : ''}`;
+}
+
+/**
  * A class of the folder the model does not know: "class "x" (3 images) is not one of the model's
  * classes (a, b, …): its images are not measured" (the model's first ten classes named).
  */

@@ -5,7 +5,13 @@
  */
 import { realpathSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ServiceError, type EvaluateResult, type JobStarted, type ParsedArgs } from '../contract.js';
+import {
+  ServiceError,
+  leftOutSummary,
+  type EvaluateResult,
+  type JobStarted,
+  type ParsedArgs,
+} from '../contract.js';
 import type { ImageErrorReason, SkippedFile } from '../common/index.js';
 import type { ExampleSet, PreparedImage, Preprocessing } from '../data/types.js';
 import type { ServiceContext } from './context.js';
@@ -206,6 +212,7 @@ export async function oodSet(
     // Not a class-folder layout: fall through to a plain walk.
   }
   const data = await ctx.data();
+  const walkSkipped = skipped.length; // where this folder's own left-out files start
   const files: string[] = [];
   const images: PreparedImage[] = [];
   // Files passed over for their extension are named too (`skipped`), not silently left out.
@@ -227,7 +234,11 @@ export async function oodSet(
     }
   }
   if (!images.length)
-    throw new ServiceError('failed', `The OOD folder ${root} has no readable images.`, 'ood');
+    throw new ServiceError(
+      'failed',
+      `The OOD folder ${root} has no readable images${skipped.length > walkSkipped ? ` (${leftOutSummary(skipped.slice(walkSkipped))})` : ''}.`,
+      'ood',
+    );
   return memorySet(files, images, prep);
 }
 
