@@ -249,7 +249,13 @@ export {
   SINGLE_NETWORK_METHODS,
 } from './common/index.js';
 export { flagRule, scoreLabel } from './contract/flag-words.js';
-export { leftOutSummary, skippedLines, unknownClassLine } from './contract/skipped-words.js';
+export {
+  leftOutSummary,
+  measuredFolders,
+  skippedLines,
+  unknownClassLine,
+  type SourceFolder,
+} from './contract/skipped-words.js';
 export type { ScoreName } from './common/index.js';
 export type { PathKind, StringField } from './contract/schema-paths.js';
 export { listeners, type Listeners } from './common/index.js';

@@ -4,15 +4,46 @@
  */
 import type { SkippedFile } from '../common/index.js';
 
+/** A folder a measurement read, named in words: "the dataset", "the OOD folder". */
+export interface SourceFolder {
+  name: string;
+  root: string;
+}
+
+/** The folders an evaluation or comparison read: its dataset and, when given, its OOD folder. */
+export function measuredFolders(dataset?: string, ood?: string): SourceFolder[] {
+  return [
+    ...(dataset ? [{ name: 'the dataset', root: dataset }] : []),
+    ...(ood ? [{ name: 'the OOD folder', root: ood }] : []),
+  ];
+}
+
+/** The folder holding `file` (the deepest, should one hold the other); undefined when none does. */
+export function folderOf(file: string, folders: readonly SourceFolder[]): SourceFolder | undefined {
+  const under = (root: string) => {
+    const r = root.replace(/[\\/]+$/, '');
+    return r !== '' && (file.startsWith(`${r}/`) || file.startsWith(`${r}\\`));
+  };
+  return folders.filter((f) => under(f.root)).sort((a, b) => b.root.length - a.root.length)[0];
+}
+
 /**
- * One line per file left out, "truncated: FILE (what was wrong)"; exact copies of an image in
+ * One line per file left out, "truncated: FILE (what was wrong)", with "(in the OOD folder)" when
+ * `folders` tells which folder it came from; exact copies of an image in
  * the same class are counted in one line (they are measured once), followed by `copiesHint`,
  * where the copies are listed.
  */
-export function skippedLines(files: readonly SkippedFile[] = [], copiesHint?: string): string[] {
+export function skippedLines(
+  files: readonly SkippedFile[] = [],
+  copiesHint?: string,
+  folders: readonly SourceFolder[] = [],
+): string[] {
   const lines = files
     .filter((f) => f.reason !== 'duplicate')
-    .map((f) => `${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}`);
+    .map((f) => {
+      const from = folderOf(f.file, folders);
+      return `${f.reason}: ${f.file}${f.message ? ` (${f.message})` : ''}${from ? ` (in ${from.name})` : ''}`;
+    });
   const copies = files.length - lines.length;
   if (copies)
     lines.push(

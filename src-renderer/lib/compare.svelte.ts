@@ -1,5 +1,12 @@
 /** Compare: queue a `compare.start` job over the chosen methods, keep its result for the table and diagrams. */
-import { METHODS, type CompareResult, type Method, type OperationArgs } from '../../src-main/contract.js';
+import {
+  METHODS,
+  measuredFolders,
+  type CompareResult,
+  type Method,
+  type OperationArgs,
+  type SourceFolder,
+} from '../../src-main/contract.js';
 import type { AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { bestPerColumn, compareCsv } from './compare.js';
@@ -15,6 +22,8 @@ export class CompareState {
   seed = $state<number | null>(null);
   jobId = $state<string | null>(null);
   result = $state.raw<CompareResult | null>(null);
+  /** The dataset and OOD folders the result read (its left-out files name theirs). */
+  resultFolders = $state.raw<SourceFolder[]>([]);
   error = $state<string | null>(null);
   notice = $state<string | null>(null);
 
@@ -61,7 +70,9 @@ export class CompareState {
     };
     try {
       this.jobId = await this.app.jobs.start(this.app.client, 'compare.start', args);
+      const root = this.app.datasets.find((d) => d.id === dataset)?.root;
       this.result = await this.app.jobs.waitFor<CompareResult>(this.jobId);
+      this.resultFolders = measuredFolders(root ?? this.result?.dataset, args.ood);
     } catch (err) {
       this.error = errorText(err);
     }

@@ -1,5 +1,11 @@
 /** Evaluate: run an evaluation job, then derive the diagrams from its per-image items. */
-import type { DatasetSummary, EvaluateResult, ModelSummary } from '../../src-main/contract.js';
+import {
+  measuredFolders,
+  type DatasetSummary,
+  type EvaluateResult,
+  type ModelSummary,
+  type SourceFolder,
+} from '../../src-main/contract.js';
 import { newestDataset, type AppState } from './app.svelte.js';
 import { errorText } from './client.js';
 import { bestScore as best, flagRates as ratesOf, scoreRows as rowsOf } from './ood.js';
@@ -101,6 +107,8 @@ export class EvaluateState {
   ood = $state('');
   jobId = $state<string | null>(null);
   result = $state.raw<EvaluateResult | null>(null);
+  /** The dataset and OOD folders the result was measured on (its left-out files name theirs). */
+  resultFolders = $state.raw<SourceFolder[]>([]);
   error = $state<string | null>(null);
   /** Operating point: accept predictions with confidence at least this. */
   threshold = $state(0.9);
@@ -179,7 +187,12 @@ export class EvaluateState {
         ...(this.ood.trim() ? { ood: this.ood.trim() } : {}),
       });
       const score = this.app.models.find((m) => m.id === model)?.ood?.score;
+      const folders = measuredFolders(
+        this.app.datasets.find((d) => d.id === dataset)?.root,
+        this.ood.trim() || undefined,
+      );
       this.result = await this.app.jobs.waitFor<EvaluateResult>(this.jobId);
+      this.resultFolders = folders;
       this.evaluatedScore = score;
     } catch (err) {
       this.error = errorText(err);

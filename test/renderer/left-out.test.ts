@@ -88,6 +88,38 @@ describe('Compare: what was left out', () => {
   });
 });
 
+describe('Evaluate and Compare: which folder each left-out file came from', () => {
+  const fromBoth: SkippedFile[] = [
+    { file: '/data/mnist/7/cut.png', reason: 'truncated', message: 'the file ends early' },
+    {
+      file: '/data/letters/notes.txt',
+      reason: 'not-image',
+      message: 'extension ".txt" is not an image format',
+    },
+    { file: '/elsewhere/x.png', reason: 'empty' },
+  ];
+  const expected = [
+    'truncated: /data/mnist/7/cut.png (the file ends early) (in the dataset)',
+    'not-image: /data/letters/notes.txt (extension ".txt" is not an image format) (in the OOD folder)',
+    'empty: /elsewhere/x.png',
+  ];
+
+  it('Evaluate says "in the dataset" or "in the OOD folder" after each file under one of them', async () => {
+    await setup({ leftOut: { skipped: fromBoth } }, '#/evaluate');
+    await fireEvent.input(screen.getByLabelText(/OOD folder/), { target: { value: '/data/letters/' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Evaluate' }));
+    expect((await notMeasured()).items).toEqual(expected);
+  });
+
+  it('Compare says it too', async () => {
+    await setup({ leftOut: { skipped: fromBoth } }, '#/compare');
+    await fireEvent.input(screen.getByLabelText(/OOD folder/), { target: { value: '/data/letters/' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Run comparison' }));
+    await screen.findByRole('table', { name: 'Comparison' });
+    expect((await notMeasured()).items).toEqual(expected);
+  });
+});
+
 describe('Predict: files of a folder that are not images', () => {
   it('says how many files of the folder were not read, one reason each', async () => {
     const notes = {
