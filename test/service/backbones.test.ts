@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceClient, type PredictionRow } from '../../src-main/contract.js';
 import { createService, type Service } from '../../src-main/service/index.js';
 import { readModelMeta, modelDir } from '../../src-main/store/index.js';
-import { SHARED } from '../shared-data.js';
+import { copyClasses, SHARED } from '../shared-data.js';
 import { saveTinyBackbone } from '../tfjs-folder.js';
 
 const CIFAR = `${SHARED}/data/cifar10/train`;
@@ -29,12 +29,7 @@ beforeAll(async () => {
   tmp = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-backbones-')));
   home = path.join(tmp, 'home');
   process.env.RANK1_HOME = home;
-  ds = path.join(tmp, 'photos');
-  for (const c of CLASSES) {
-    await fs.mkdir(path.join(ds, c), { recursive: true });
-    const files = (await fs.readdir(path.join(CIFAR, c))).sort().slice(0, 10);
-    for (const f of files) await fs.copyFile(path.join(CIFAR, c, f), path.join(ds, c, f));
-  }
+  ds = copyClasses(CIFAR, path.join(tmp, 'photos'), CLASSES, 10);
   folder = path.join(tmp, 'my-backbone');
   await saveTinyBackbone(folder, 6);
   service = createService({ home });

@@ -12,6 +12,7 @@ import { ServiceClient } from '../../src-main/contract.js';
 import { DISK_RESERVE } from '../../src-main/data/disk-space.js';
 import { createService, type Service } from '../../src-main/service/index.js';
 import { MNIST } from '../data/helpers.js';
+import { copyClasses } from '../shared-data.js';
 import { errorOf } from './error-of.js';
 
 let tmp: string;
@@ -21,12 +22,7 @@ const savedHome = process.env.RANK1_HOME;
 
 beforeAll(async () => {
   tmp = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'rank1-dataset-space-')));
-  folder = path.join(tmp, 'digits');
-  for (const digit of ['3', '7']) {
-    await fs.mkdir(path.join(folder, digit), { recursive: true });
-    for (const n of (await fs.readdir(path.join(MNIST, digit))).sort().slice(0, 2))
-      await fs.copyFile(path.join(MNIST, digit, n), path.join(folder, digit, n));
-  }
+  folder = copyClasses(MNIST, path.join(tmp, 'digits'), ['3', '7'], 2);
 });
 afterAll(async () => {
   for (const s of services) s.dispose();
